@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a fresh machine:  make demo  and  make test.
+# Both create .venv and install the pinned environment once (constraints.txt); later runs reuse it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-fast lab notebooks release bench pretrain data clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)          ## create .venv and install (idempotent)
+
+demo: $(STAMP)             ## the main job: build the release, grade sample submissions, report
+	$(BIN)/python -m autograde demo
+
+test: $(STAMP)             ## the whole test suite
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)        ## unit tests only (no notebook execution, no grading)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lab: $(STAMP)              ## open the student notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+notebooks: $(STAMP)        ## solutions/*.py -> solutions/*.ipynb -> notebooks/*.ipynb
+	$(BIN)/python -m autograde.authoring
+	$(BIN)/python -m autograde release
+
+release: notebooks
+
+bench: $(STAMP)            ## every measured figure, written to benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks
+
+data: $(STAMP)             ## regenerate the bundled corpus (fixed seed)
+	$(BIN)/python -m course_lib.make_data
+
+pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (~10 minutes)
+	$(BIN)/python -m course_lib.pretrain all
+
+clean:
+	rm -rf .grading feedback gradebook.db grades.csv .pytest_cache

@@ -1,0 +1,100 @@
+"""Grading throughput: our grader against plain, sequential `nbgrader autograde`, same submissions.
+
+    python benchmarks/grading_throughput.py [--assignment toy|lora] [--students 12] [--workers N]
+
+Builds N submissions from the assignment's sample generator (correct, partly wrong, untouched, in
+turn), grades them once with one `nbgrader autograde` call (nbgrader's own sequential loop, its
+default preprocessors, hidden tests checked in-process) and once with `python -m autograde grade`
+(a worker per core, sandboxed kernels, the verdict outside the kernel), and prints submissions per
+minute for both and the ratio. The one-off reference calibration of our grader is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograde import authoring, batch, release, samples  # noqa: E402
+from autograde.course import Course  # noqa: E402
+import nbformat  # noqa: E402
+
+
+def make_course(tmp: Path, assignment: str) -> Course:
+    course = Course(solutions=tmp / "solutions", notebooks=tmp / "notebooks", work=tmp / "work")
+    course.solutions.mkdir(parents=True)
+    if assignment == "toy":
+        (course.solutions / "toy.ipynb").write_text(
+            authoring.build(ROOT / "tests" / "fixtures" / "toy" / "solutions" / "toy.py"))
+    else:
+        shutil.copy(ROOT / "solutions" / f"{assignment}.ipynb", course.solutions)
+    release.release(course)
+    return course
+
+
+def make_submissions(course: Course, assignment: str, n: int, folder: Path) -> None:
+    kinds = samples.demo_samples(nbformat.read(course.source(assignment), as_version=4), assignment)
+    cycle = ["correct", "partly_wrong", "untouched"]
+    samples.write({f"student{i:03d}": kinds[cycle[i % 3]] for i in range(n)}, folder, assignment)
+
+
+def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> float:
+    root = tmp / "nbgrader"
+    (root / "source" / assignment).mkdir(parents=True)
+    shutil.copy(course.source(assignment), root / "source" / assignment)
+    for student in sorted(inbox.iterdir()):
+        dest = root / "submitted" / student.name / assignment
+        dest.mkdir(parents=True)
+        shutil.copy(student / f"{assignment}.ipynb", dest)
+    exe = str(Path(sys.executable).with_name("nbgrader"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COURSE_SOLUTIONS_DIR": str(course.solutions),
+           "COURSE_GRADING_DIR": str(course.work), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    common = [f"--CourseDirectory.root={root}", "--Execute.timeout=120", "--log-level=WARN"]
+    subprocess.run([exe, "generate_assignment", assignment, "--force", *common], cwd=root, env=env,
+                   check=True, capture_output=True)
+    start = time.monotonic()
+    subprocess.run([exe, "autograde", assignment, "--force", *common], cwd=root, env=env,
+                   check=True, capture_output=True)
+    return time.monotonic() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--assignment", default="toy")
+    ap.add_argument("--students", type=int, default=12)
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        course = make_course(tmp, args.assignment)
+        inbox = tmp / "inbox"
+        make_submissions(course, args.assignment, args.students, inbox)
+        subs = batch.find(inbox, [args.assignment])
+
+        start = time.monotonic()
+        batch.calibrate(course, args.assignment, batch.Limits())
+        calibration = time.monotonic() - start
+        start = time.monotonic()
+        batch.grade_all(course, subs, args.workers, force=True, progress=False)
+        ours = time.monotonic() - start
+
+        theirs = time_nbgrader(course, args.assignment, inbox, tmp)
+    n = len(subs)
+    print(f"{n} submissions of '{args.assignment}' on {os.cpu_count()} cores")
+    print(f"  nbgrader autograde (sequential): {theirs:7.1f} s  {60 * n / theirs:6.1f} per minute")
+    print(f"  python -m autograde grade ({args.workers} workers): {ours:7.1f} s  {60 * n / ours:6.1f} per minute"
+          f"  (+ {calibration:.1f} s one-off reference calibration)")
+    print(f"  throughput ratio (ours / nbgrader): {theirs / ours:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

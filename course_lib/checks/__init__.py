@@ -1,0 +1,44 @@
+"""Visible checks: instant, specific feedback while a student works through a notebook.
+
+Each check runs the student's code on small inputs and tests *properties* the lecture states
+(shapes, "training starts at the pre-trained function", "only the adapter trains", linearity,
+invariances). None of them holds a reference answer: the graded verdict comes from the hidden
+tests (course_lib.grading), which compare against the reference outside the student's kernel.
+
+A failed property raises `CheckFailed` whose message names the likely mistake, e.g.
+"your update is not scaled by alpha/r". One module per notebook: `course_lib.checks.lora`, ...
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A visible check failed; the message says what to fix."""
+
+
+def ok(message: str) -> None:
+    print(f"\u2713 {message}")
+
+
+def expect(condition: bool, mistake: str) -> None:
+    """Raise CheckFailed(mistake) unless condition holds."""
+    if not condition:
+        raise CheckFailed(mistake)
+
+
+def expect_shape(t, shape, what: str) -> None:
+    if not isinstance(t, torch.Tensor):
+        raise CheckFailed(f"{what} should be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise CheckFailed(f"{what} has shape {tuple(t.shape)}, expected {tuple(shape)}")
+
+
+def expect_close(actual, expected, what: str, atol=1e-5, rtol=1e-4, hint: str = "") -> None:
+    """Compare two tensors; the message gives shapes, the largest difference and the tolerance."""
+    expect_shape(actual, expected.shape, what)
+    if not torch.allclose(actual.float(), expected.float(), atol=atol, rtol=rtol):
+        diff = (actual.float() - expected.float()).abs().max().item()
+        raise CheckFailed(f"{what} differs by up to {diff:.3g} (tolerance atol={atol}, "
+                          f"rtol={rtol}). {hint}".strip())

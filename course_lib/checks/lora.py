@@ -1,0 +1,163 @@
+"""Visible checks for the LoRA notebook (solutions/lora.py). Properties only, no answers.
+
+The LoRA layer is expected to follow the notebook's interface:
+    layer = LoRALinear(base: nn.Linear, r: int, alpha: float, dropout: float = 0.0)
+    layer.base, layer.A (r, in_features), layer.B (out_features, r), layer.scaling
+    layer.get_delta_weight() -> (out_features, in_features); layer.merge(); layer.unmerge()
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from . import CheckFailed, expect, expect_close, expect_shape, ok
+
+
+def _make(LoRALinear, d_in=6, d_out=5, r=2, alpha=4.0, dropout=0.0, seed=0):
+    torch.manual_seed(seed)
+    base = nn.Linear(d_in, d_out)
+    try:
+        layer = LoRALinear(base, r=r, alpha=alpha, dropout=dropout)
+    except NotImplementedError:
+        raise
+    except Exception as e:
+        raise CheckFailed(f"LoRALinear(base, r={r}, alpha={alpha}, dropout={dropout}) failed: "
+                          f"{type(e).__name__}: {e}") from e
+    return base, layer
+
+
+def _delta(layer, x):
+    """What the LoRA branch adds: layer(x) - base(x)."""
+    with torch.no_grad():
+        return layer(x) - layer.base(x)
+
+
+def check_lora_linear(LoRALinear) -> None:
+    d_in, d_out, r = 6, 5, 2
+    base, layer = _make(LoRALinear, d_in, d_out, r)
+    expect(getattr(layer, "base", None) is base, "keep the wrapped nn.Linear as `self.base`")
+    for name in ("A", "B"):
+        expect(isinstance(getattr(layer, name, None), nn.Parameter),
+               f"`self.{name}` should be an nn.Parameter so the optimizer trains it")
+    expect_shape(layer.A, (r, d_in), "A (r x in_features)")
+    expect_shape(layer.B, (d_out, r), "B (out_features x r)")
+    ok("A is (r, in_features) and B is (out_features, r)")
+
+    expect(not base.weight.requires_grad and (base.bias is None or not base.bias.requires_grad),
+           "the base weight W_0 (and its bias) must be frozen: set requires_grad = False")
+    trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+    expect(trainable == r * (d_in + d_out),
+           f"{trainable} trainable parameters; LoRA trains only A and B: r*(in+out) = "
+           f"{r * (d_in + d_out)}")
+    ok("only A and B are trainable; W_0 is frozen")
+
+    expect(torch.count_nonzero(layer.B) == 0,
+           "B should start at zero, so that W_delta = BA = 0 and training starts at the "
+           "pre-trained function")
+    expect(torch.count_nonzero(layer.A) > 0,
+           "A should start random (kaiming_uniform_ with a=sqrt(5)); if A and B are both zero, "
+           "gradients of A and B are zero and nothing trains")
+    x = torch.randn(3, 4, d_in)
+    with torch.no_grad():
+        expect_close(layer(x), base(x), "output at initialisation",
+                     hint="with B = 0 the layer must return exactly W_0 x + b")
+    ok("at initialisation the layer equals the pre-trained layer")
+
+    with torch.no_grad():
+        layer.B.normal_()
+    d1 = _delta(layer, x)
+    expect(d1.abs().max() > 1e-6, "after setting B != 0 the output did not change: is the LoRA "
+                                  "branch B A x added in forward?")
+    with torch.no_grad():
+        layer.B.mul_(2)
+    expect_close(_delta(layer, x), 2 * d1, "the LoRA branch after doubling B",
+                 hint="the branch should be linear in B: (alpha/r) B A x")
+    with torch.no_grad():
+        layer.B.div_(2)
+
+    # the branch must scale with alpha / r: proportional to alpha, and a rank-2r layer whose extra
+    # rows and columns are zero, with alpha doubled, must act exactly like the rank-r layer
+    def copy_lora(src, dst, rank):
+        with torch.no_grad():
+            dst.base.load_state_dict(src.base.state_dict())
+            dst.A.zero_()
+            dst.B.zero_()
+            dst.A[:rank] = src.A
+            dst.B[:, :rank] = src.B
+    _, double_alpha = _make(LoRALinear, d_in, d_out, r, alpha=8.0)
+    copy_lora(layer, double_alpha, r)
+    expect_close(_delta(double_alpha, x), 2 * d1, "the branch with alpha doubled",
+                 hint="your update is not scaled by alpha/r: it should double when alpha does")
+    _, wide = _make(LoRALinear, d_in, d_out, 2 * r, alpha=8.0)
+    copy_lora(layer, wide, r)
+    expect_close(_delta(wide, x), d1, "the branch with r and alpha both doubled",
+                 hint="your update is scaled by alpha, not alpha/r (doubling r and alpha "
+                      "should change nothing)")
+    ok("the update is scaled by alpha / r")
+
+    _, dropped = _make(LoRALinear, d_in, d_out, r, dropout=0.5)
+    dropped.train()
+    with torch.no_grad():
+        expect_close(dropped(x), dropped.base(x), "output in train mode with dropout=0.5 and B=0",
+                     hint="dropout belongs on the LoRA branch's input only, never on W_0 x")
+    ok("dropout acts on the LoRA branch only")
+    print("All visible LoRALinear checks passed.")
+
+
+def check_lora_merge(LoRALinear) -> None:
+    base, layer = _make(LoRALinear)
+    with torch.no_grad():
+        layer.B.normal_()
+    W0 = base.weight.detach().clone()
+    delta = layer.get_delta_weight()
+    expect_shape(delta, W0.shape, "get_delta_weight() (out_features x in_features, like W_0)")
+    x = torch.randn(7, W0.shape[1])
+    with torch.no_grad():
+        expected = base(x) + x @ delta.T
+        expect_close(layer(x), expected, "forward vs W_0 x + b + delta_W x",
+                     hint="get_delta_weight() should return (alpha/r) B A, the matrix forward adds")
+        before = layer(x)
+        layer.merge()
+        expect_close(base.weight, W0 + delta, "W_0 after merge()", hint="merge adds (alpha/r) B A")
+        expect_close(layer(x), before, "output after merge()",
+                     hint="after merging, forward must not add B A x a second time")
+        layer.merge()
+        expect_close(base.weight, W0 + delta, "W_0 after calling merge() twice",
+                     hint="merging twice must not add delta_W twice (keep a `merged` flag)")
+        layer.unmerge()
+        expect_close(base.weight, W0, "W_0 after unmerge()", atol=1e-6,
+                     hint="unmerge subtracts exactly what merge added")
+        expect_close(layer(x), before, "output after unmerge()")
+    ok("merge() folds (alpha/r) B A into W_0, is idempotent, and unmerge() restores W_0")
+    print("All visible merge checks passed.")
+
+
+def check_add_lora(add_lora, LoRALinear) -> None:
+    from ..model import Encoder, TransformerConfig
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=50, d_model=16, n_heads=2, n_layers=3, d_ff=32,
+                            max_len=12, dropout=0.0)
+    model = Encoder(cfg).eval()
+    ids = torch.randint(7, 50, (2, 9))
+    with torch.no_grad():
+        before = model(input_ids=ids)["logits"]
+    out = add_lora(model, r=4, alpha=8)
+    expect(out is model, "add_lora should modify the model in place and return it")
+    for i, block in enumerate(model.blocks):
+        for name in ("W_q", "W_v"):
+            expect(isinstance(getattr(block.attn, name), LoRALinear),
+                   f"blocks[{i}].attn.{name} is not a LoRALinear")
+        for name in ("W_k", "W_o"):
+            expect(isinstance(getattr(block.attn, name), nn.Linear),
+                   f"blocks[{i}].attn.{name} should stay a plain nn.Linear (the paper adapts "
+                   f"W_q and W_v only)")
+    expected = cfg.n_layers * 2 * 4 * (cfg.d_model + cfg.d_model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    expect(trainable == expected,
+           f"{trainable} trainable parameters, expected layers x 2 matrices x r(d+d) = {expected}: "
+           f"freeze every pre-trained parameter (embeddings, LayerNorms, FFN) first")
+    with torch.no_grad():
+        expect_close(model(input_ids=ids)["logits"], before, "the model's output after add_lora",
+                     hint="right after injection LoRA must not change the model (B = 0)")
+    ok(f"W_q and W_v of all {cfg.n_layers} layers wrapped; {trainable} trainable parameters")

@@ -1,0 +1,99 @@
+"""Hidden tests: the one course-wide way a test cell checks a student's objects.
+
+    hidden_check("lora.forward", LoRALinear=LoRALinear)
+
+runs the case `forward` of `autograde/cases/lora.py` on each of its fixed seeds: the case builds
+seeded inputs itself and calls the student's objects. The outputs are turned into plain data
+(exact `torch.Tensor`s, detached, on the CPU; bool/int/float/str/None; dicts, lists and tuples of
+those). Then, as docs/CONVENTIONS.md says:
+
+- grading mode (the grader sets COURSE_GRADING_RECORD_DIR): the outputs are only *recorded*, to
+  `<dir>/<case_id>.pt`. The verdict is computed later by the grader in its own process, so nothing
+  done in this interpreter (a patched `torch.allclose`, a rigged `__eq__`) can change it.
+- instructor mode (no such variable): the outputs are compared here, with the reference extracted
+  from `solutions/<assignment>.ipynb`, and a mismatch raises AssertionError with the case's hint.
+
+An exception raised by the student's code on one seed is recorded (type and message) and the other
+seeds still run. This is the only grading code that runs in the student's kernel: keep it small.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+RECORD_DIR_ENV = "COURSE_GRADING_RECORD_DIR"
+MAX_MESSAGE = 300                      # characters of an exception message kept in a record
+
+
+@dataclass
+class Case:
+    """One hidden test case: `run(objects, seed) -> {output name: value}` on each seed."""
+
+    run: Callable[[dict, int], dict]
+    seeds: tuple = (0, 1, 2)
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    hints: dict = field(default_factory=dict)   # output name -> what a mismatch there means
+    hint: str = ""                              # said when the run fails or no output hint fits
+
+
+def load_case(case_id: str) -> Case:
+    """`"lora.forward"` -> the Case named `forward` in `autograde.cases.lora`."""
+    assignment, _, name = case_id.partition(".")
+    module = importlib.import_module(f"autograde.cases.{assignment}")
+    cases = getattr(module, "CASES", None)
+    found = cases.get(name) if isinstance(cases, dict) else getattr(module, name, None)
+    if found is None:
+        raise KeyError(f"no hidden case {name!r} in autograde.cases.{assignment}")
+    return found if isinstance(found, Case) else Case(**found)
+
+
+class OutputTypeError(TypeError):
+    """An output is not plain data the grader can compare."""
+
+
+def sanitize(value: Any, where: str = "output") -> Any:
+    """Plain, detached, CPU copies of tensors and builtins; anything else is an OutputTypeError."""
+    if isinstance(value, torch.nn.Parameter):
+        value = value.data
+    if type(value) is torch.Tensor:
+        return value.detach().cpu().contiguous().clone()
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is dict:
+        return {str(k): sanitize(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(sanitize(v, f"{where}[{i}]") for i, v in enumerate(value))
+    kind = type(value)
+    raise OutputTypeError(f"{where} is a {kind.__module__}.{kind.__qualname__}; expected a "
+                          "torch.Tensor, a number, a bool, a str, or a dict/list/tuple of those")
+
+
+def run_case(case: Case, objects: dict) -> dict:
+    """{seed: {"outputs": ...} or {"error": {"type", "message"}}} for each of the case's seeds."""
+    results = {}
+    for seed in case.seeds:
+        try:
+            outputs = sanitize(case.run(dict(objects), seed))
+            results[seed] = {"outputs": outputs}
+        except (Exception, SystemExit) as err:       # the student's bug, recorded not raised
+            message = str(err)[:MAX_MESSAGE]
+            results[seed] = {"error": {"type": type(err).__name__, "message": message}}
+    return results
+
+
+def hidden_check(case_id: str, **objects: Any) -> None:
+    """Run hidden case `case_id` on the student's `objects`; record (grading) or compare (instructor)."""
+    results = run_case(load_case(case_id), objects)
+    record_dir = os.environ.get(RECORD_DIR_ENV)
+    if record_dir:
+        torch.save({"case": case_id, "results": results},
+                   os.path.join(record_dir, f"{case_id}.pt"))
+        return
+    from autograde.verdict import check_in_process    # instructor mode only: never in a sandbox
+    check_in_process(case_id, objects, results)

@@ -1,0 +1,87 @@
+"""Measuring what efficiency buys: parameters, bytes, latency and peak memory.
+
+Timings are medians over repeats after a warm-up; compare two things only within one run, as
+ratios, because shared machines are noisy.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (each shared tensor counted once)."""
+    seen, total = set(), 0
+    for p in model.parameters():
+        if id(p) in seen or (trainable_only and not p.requires_grad):
+            continue
+        seen.add(id(p))
+        total += p.numel()
+    return total
+
+
+def model_size_bytes(obj) -> int:
+    """Bytes of a module's parameters and buffers, or of a state dict / tensor / list of them."""
+    if isinstance(obj, nn.Module):
+        tensors = {id(t): t for t in list(obj.parameters()) + list(obj.buffers())}.values()
+    elif isinstance(obj, dict):
+        tensors = [t for t in obj.values() if isinstance(t, torch.Tensor)]
+    elif isinstance(obj, torch.Tensor):
+        tensors = [obj]
+    else:
+        tensors = list(obj)
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+
+
+def _sync(device=None):
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def latency(fn, repeats: int = 10, warmup: int = 2) -> float:
+    """Median wall-clock seconds of one call of fn()."""
+    for _ in range(warmup):
+        fn()
+    _sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_memory(fn) -> int:
+    """Peak bytes allocated by torch while fn() runs, above what was allocated before.
+
+    CUDA: the allocator's own statistics. CPU: the profiler's allocation events, summed in order.
+    """
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.events() if e.cpu_memory_usage != 0),
+                    key=lambda e: e.time_range.start)
+    current = peak = 0
+    for e in events:
+        current += e.cpu_memory_usage
+        peak = max(peak, current)
+    return peak

@@ -1,0 +1,41 @@
+"""ipywidgets helpers: a slider over precomputed results, so moving it never retrains anything.
+
+Outside Jupyter (or without ipywidgets) each helper prints the table it would show instead.
+"""
+
+from __future__ import annotations
+
+
+def _display_slider(values, describe, description="value"):
+    """A SelectionSlider over `values`; `describe(value) -> str` renders the chosen row."""
+    try:
+        import ipywidgets as w
+        from IPython import get_ipython
+        from IPython.display import display
+        if get_ipython() is None:
+            raise ImportError
+    except ImportError:
+        for v in values:
+            print(describe(v))
+        return None
+    slider = w.SelectionSlider(options=list(values), value=list(values)[len(values) // 2],
+                               description=description, continuous_update=True)
+    out = w.HTML(describe(slider.value))
+    slider.observe(lambda change: setattr(out, "value", describe(change["new"])), names="value")
+    box = w.VBox([slider, out])
+    display(box)
+    return box
+
+
+def rank_slider(ranks, results: dict, full_acc: float, full_params: int):
+    """Pick a LoRA rank; see its accuracy and trainable parameters next to full fine-tuning."""
+    def describe(r):
+        acc, n = results[r]
+        return (f"<b>r = {r}</b>: accuracy {acc:.1%} (full fine-tuning {full_acc:.1%}); "
+                f"{n:,} trainable parameters = {n / full_params:.2%} of full fine-tuning")
+    return _display_slider(ranks, describe, "rank r")
+
+
+def table_slider(values, rows: dict, description: str, fmt):
+    """Generic: rows[value] is any object; fmt(value, row) -> HTML string."""
+    return _display_slider(values, lambda v: fmt(v, rows[v]), description)
