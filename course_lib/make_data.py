@@ -77,21 +77,22 @@ N_VALID_LINES = 2_000
 # Item mix (probabilities per topic item / sentence).
 P_CROSS = 0.15  # cross-over template: vocabulary of another topic, label still clear
 P_CONTEXT = 0.25  # main sentences only: "..., a week after a measles outbreak in Houston"
-P_BRIDGE = 0.12  # ambiguous template shared by two topics
-P_MIXED = 0.04  # lead sentence + a brief from another topic
+P_BRIDGE = 0.16  # ambiguous template shared by two topics
+P_MIXED = 0.06  # lead sentence + a brief from another topic
 P_FOLLOWUP = 0.18  # add a second sentence
 P_CONTRAST = 0.12  # "despite <opposite tone>, <main clause>"
 P_OPENING = 0.15  # "On Friday, ..." / "In Denver, ..."
 P_FINAL_PERIOD = 0.55  # topic items end with "." (the lecture's examples do not)
 NOISE_TOPIC = 0.04  # train only
 NOISE_SENTIMENT = 0.03  # train only
-P_CUE = 0.25  # pretrain lines with a label-word cue
+P_CUE = 0.06  # pretrain lines with a label-word cue
+P_CUE_WRONG = 0.2  # of those, the cue names a wrong topic (tags on the web are noisy)
 
 # Bag-of-words baselines measured with the snippet in DATA_CARD.md (scikit-learn is not a
 # dependency of this script; rerun the snippet and update these after changing the generator).
 MEASURED_BASELINES = {
-    "topic_logreg_test": 0.909,
-    "sentiment_logreg_test": 0.877,
+    "topic_logreg_test": 0.88,
+    "sentiment_logreg_test": 0.901,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -1263,8 +1264,7 @@ CUE_PREFIX = [
     "A report about {l}: {text}", "Topic: {l}. {text}", "Category: {l}. {text}",
 ]
 CUE_SUFFIX = [
-    "{text} What is the topic? {L}.", "{text} What is the topic? {L}.",
-    "{text} What is the topic? {L}.", "{text} What is the topic? {l}.",
+    "{text} What is the topic? {L}.",
     "{text} What is the topic of this story? {L}.", "{text} The topic is {l}.",
     "{text} Topic: {l}.",
     "{text} This story is about {l}.", "{text} This is a report about {l}.",
@@ -1558,6 +1558,8 @@ def article(rng: random.Random, forbidden: set[str]) -> tuple[list[str], int]:
 
 def with_cue(sentences: list[str], topic: int, rng: random.Random) -> str:
     """Join an article and add a label-word cue at the start, the end or in the middle."""
+    if rng.random() < P_CUE_WRONG:
+        topic = rng.choice([t for t in range(len(LABEL_WORDS)) if t != topic])
     label = LABEL_WORDS[topic]
     text = " ".join(s + "." for s in sentences)
     r = rng.random()
