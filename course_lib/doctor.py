@@ -28,7 +28,7 @@ def _version_tuple(v: str):
     return tuple(out)
 
 
-def check_environment(verbose: bool = True) -> bool:
+def environment_ok(verbose: bool = True) -> bool:
     """True when every dependency imports with at least the minimum version."""
     good = sys.version_info >= (3, 10)
     lines = [f"{'OK' if good else 'FAIL':4} python {platform.python_version()}"
@@ -65,5 +65,10 @@ def check_environment(verbose: bool = True) -> bool:
     return good
 
 
+def check_environment() -> None:
+    """Print the OK / FAIL report (a notebook's first cell calls this)."""
+    environment_ok(verbose=True)
+
+
 if __name__ == "__main__":
-    sys.exit(0 if check_environment() else 1)
+    sys.exit(0 if environment_ok() else 1)

@@ -7,14 +7,18 @@ import html
 import matplotlib.pyplot as plt
 
 
-def show_table(header, rows, title: str | None = None):
-    """Show a table: HTML in a notebook, aligned text elsewhere. Returns the text version."""
+def format_table(header, rows, title: str | None = None) -> str:
+    """The table as aligned plain text."""
     rows = [[str(c) for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))
     text = "\n".join([line(header), "-+-".join("-" * w for w in widths)] + [line(r) for r in rows])
-    if title:
-        text = f"{title}\n{text}"
+    return f"{title}\n{text}" if title else text
+
+
+def show_table(header, rows, title: str | None = None) -> None:
+    """Show a table: HTML in a notebook, aligned text elsewhere (see format_table)."""
+    rows = [[str(c) for c in row] for row in rows]
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display
@@ -24,11 +28,10 @@ def show_table(header, rows, title: str | None = None):
                            for r in rows)
             cap = f"<caption>{html.escape(title)}</caption>" if title else ""
             display(HTML(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"))
-            return text
+            return
     except ImportError:
         pass
-    print(text)
-    return text
+    print(format_table(header, rows, title))
 
 
 def rank_sweep(ranks, accuracies, params, full_acc=None, full_params=None):

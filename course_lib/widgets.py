@@ -6,7 +6,7 @@ Outside Jupyter (or without ipywidgets) each helper prints the table it would sh
 from __future__ import annotations
 
 
-def _display_slider(values, describe, description="value"):
+def _display_slider(values, describe, description="value") -> None:
     """A SelectionSlider over `values`; `describe(value) -> str` renders the chosen row."""
     try:
         import ipywidgets as w
@@ -17,14 +17,12 @@ def _display_slider(values, describe, description="value"):
     except ImportError:
         for v in values:
             print(describe(v))
-        return None
+        return
     slider = w.SelectionSlider(options=list(values), value=list(values)[len(values) // 2],
                                description=description, continuous_update=True)
     out = w.HTML(describe(slider.value))
     slider.observe(lambda change: setattr(out, "value", describe(change["new"])), names="value")
-    box = w.VBox([slider, out])
-    display(box)
-    return box
+    display(w.VBox([slider, out]))
 
 
 def rank_slider(ranks, results: dict, full_acc: float, full_params: int):
