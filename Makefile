@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lab notebooks release bench pretrain data clean
+.PHONY: install demo test test-fast lab notebooks release bench summary pretrain data clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,14 @@ lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
 notebooks: $(STAMP)        ## solutions/*.py -> solutions/*.ipynb -> notebooks/*.ipynb
+	$(BIN)/python -m autograde.quizbank
 	$(BIN)/python -m autograde.authoring
 	$(BIN)/python -m autograde release
 
 release: notebooks
+
+summary: $(STAMP)          ## printable quiz-review summaries (HTML, one per part) in build/summary
+	$(BIN)/python -m autograde.summary
 
 bench: $(STAMP)            ## every measured figure, written to benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
@@ -43,4 +47,4 @@ pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (~10 mi
 	$(BIN)/python -m course_lib.pretrain all
 
 clean:
-	rm -rf .grading feedback gradebook.db grades.csv .pytest_cache
+	rm -rf .grading build feedback gradebook.db grades.csv .pytest_cache

@@ -207,6 +207,8 @@ class TinyTransformer(nn.Module):
         if self.config.causal:
             c = causal_mask(T, T, device=self.device)[None, None]       # (1, 1, T, T)
             mask = c if mask is None else (mask & c)
+        if attention_mask is not None:   # a padding query that sees no key attends to itself
+            mask = mask | torch.eye(T, dtype=torch.bool, device=self.device)[None, None]
         return mask
 
     def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, position_ids=None,

@@ -37,3 +37,40 @@ def rank_slider(ranks, results: dict, full_acc: float, full_params: int):
 def table_slider(values, rows: dict, description: str, fmt):
     """Generic: rows[value] is any object; fmt(value, row) -> HTML string."""
     return _display_slider(values, lambda v: fmt(v, rows[v]), description)
+
+
+def kept_tokens_viewer(words, kept: dict, steps):
+    """Which tokens a selective KV cache keeps: a dropdown over `kept` and a slider over `steps`.
+
+    words: the decoded tokens; kept[name][t]: the positions cached after step t. Kept tokens are
+    highlighted, evicted ones struck through, tokens not yet read are not shown.
+    """
+    import html as _html
+
+    def describe(name, t):
+        keep = set(kept[name][t])
+        cells = [f"<span style='background:#cde8cd'>{_html.escape(w)}</span>" if i in keep else
+                 f"<s style='color:#999'>{_html.escape(w)}</s>" for i, w in enumerate(words[:t + 1])]
+        return (f"<b>{_html.escape(name)}</b>, after step {t}: {len(keep)} of {t + 1} tokens "
+                f"kept<br><div style='line-height:1.6'>{' '.join(cells)}</div>")
+
+    try:
+        import ipywidgets as w
+        from IPython import get_ipython
+        from IPython.display import display
+        if get_ipython() is None:
+            raise ImportError
+    except ImportError:
+        for name in kept:
+            t = steps[len(steps) // 2]
+            keep = set(kept[name][t])
+            print(f"{name}, after step {t}: " + " ".join(
+                wd if i in keep else "_" for i, wd in enumerate(words[:t + 1])))
+        return
+    choice = w.Dropdown(options=list(kept), description="cache")
+    step = w.SelectionSlider(options=list(steps), value=steps[len(steps) // 2], description="step")
+    out = w.HTML(describe(choice.value, step.value))
+    update = lambda _: setattr(out, "value", describe(choice.value, step.value))
+    choice.observe(update, names="value")
+    step.observe(update, names="value")
+    display(w.VBox([w.HBox([choice, step]), out]))

@@ -98,3 +98,15 @@ def test_bad_input_is_named():
 def test_cls_classifier_shape():
     model = CLSClassifier(Encoder(TransformerConfig(**CFG)), num_labels=4)
     assert model(input_ids=torch.randint(7, 40, (3, 5))).shape == (3, 4)
+
+
+def test_left_padding_gives_finite_outputs_and_ignores_pads():
+    torch.manual_seed(0)
+    model = Decoder(TransformerConfig(**CFG, causal=True)).eval()
+    ids = torch.randint(7, 40, (1, 5))
+    padded = torch.cat([torch.zeros(1, 3, dtype=torch.long), ids], dim=1)
+    mask = torch.tensor([[0] * 3 + [1] * 5])
+    positions = torch.tensor([[0, 0, 0, 0, 1, 2, 3, 4]])
+    out = model(input_ids=padded, attention_mask=mask, position_ids=positions)["logits"]
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[:, 3:], model(input_ids=ids)["logits"], atol=1e-5, rtol=1e-4)
