@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# nbgrader calls `alembic` (and Jupyter calls its tools) from PATH: put the venv first.
+export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-fast lab notebooks release bench summary pretrain data clean
+.PHONY: install demo test test-fast test-browser lab notebooks release bench summary pretrain data clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +25,9 @@ test: $(STAMP)             ## the whole test suite
 
 test-fast: $(STAMP)        ## unit tests only (no notebook execution, no grading)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-browser: $(STAMP)     ## JupyterLab + formgrader in headless Chromium (screenshots: .grading/screenshots)
+	$(BIN)/python -m pytest -q -m browser tests/test_browser.py
 
 lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

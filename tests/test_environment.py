@@ -18,7 +18,7 @@ def test_pyproject_and_environment_yml_agree():
     pip_reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    conda_reqs = [r for r in pip_section if not r.startswith("-e")]
+    conda_reqs = [r for r in pip_section if not r.startswith("-")]
     assert sorted(map(str.strip, pip_reqs)) == sorted(map(str.strip, conda_reqs))
     assert "-e ." in pip_section
 
