@@ -68,7 +68,8 @@ def peak_memory(fn) -> int:
 
     CUDA: the allocator's own statistics. CPU: the profiler's allocation events, summed in order.
     """
-    if torch.cuda.is_available():
+    from .runtime import get_device
+    if get_device().type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()

@@ -1,0 +1,149 @@
+"""Build nbgrader source notebooks from "percent" files: solutions/<name>.py -> solutions/<name>.ipynb.
+
+A percent file is plain Python that diffs and reviews well. Cell headers (see docs/CONVENTIONS.md):
+
+    # %% [markdown]                     markdown; each line's leading "# " is removed
+    # %%                                ordinary code cell
+    # %% [setup]                        imports the solution cells need (also run by the grader)
+    # %% [solution] id=lora_linear      nbgrader solution cell ("autograded answer")
+    # %% [tests] id=test_lora points=3  nbgrader autograded test cell (locked)
+    # %% [readonly] id=intro_code       locked code cell students cannot edit
+    # %% [skip-grading]                 slow demo cell the grader does not run
+
+    python -m autograde.authoring            # every solutions/*.py
+    python -m autograde.authoring --check    # exit 1 if an .ipynb is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = re.compile(r"^# %%(?:\s*\[(?P<kind>[a-z-]+)\])?(?P<attrs>.*)$")
+KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading"}
+
+
+def _attrs(text: str, where: str) -> dict:
+    attrs = {}
+    for item in text.split():
+        if "=" not in item:
+            raise ValueError(f"{where}: expected key=value in the cell header, got {item!r}")
+        key, value = item.split("=", 1)
+        attrs[key] = value
+    return attrs
+
+
+def _markdown(lines: list[str]) -> str:
+    out = []
+    for line in lines:
+        if line.startswith("# "):
+            out.append(line[2:])
+        elif line.strip() == "#":
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+def _nbgrader(kind: str, attrs: dict, where: str) -> dict:
+    grade_id = attrs.get("id")
+    if grade_id is None:
+        raise ValueError(f"{where}: a [{kind}] cell needs id=...")
+    meta = {"grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3,
+            "solution": False, "task": False}
+    if kind == "solution":
+        meta["solution"] = True
+    elif kind == "tests":
+        if "points" not in attrs:
+            raise ValueError(f"{where}: a [tests] cell needs points=...")
+        meta.update(grade=True, locked=True, points=float(attrs["points"]))
+    elif kind == "readonly":
+        meta["locked"] = True
+    return meta
+
+
+def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
+    """Turn a percent file's text into a notebook with nbgrader metadata."""
+    cells, kind, attrs, lines, start = [], "skip", {}, [], 0
+
+    def flush():
+        if kind == "skip":
+            return
+        where = f"{name}:{start}"
+        if kind == "markdown":
+            cell = nbformat.v4.new_markdown_cell(_markdown(lines))
+        else:
+            cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
+            if kind == "setup":
+                cell.metadata["tags"] = ["setup"]
+            elif kind == "skip-grading":
+                cell.metadata["tags"] = ["skip-grading"]
+            elif kind in ("solution", "tests", "readonly"):
+                cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
+        if kind == "markdown" and "id" in attrs:
+            cell.metadata["nbgrader"] = _nbgrader("readonly", attrs, where)
+        cells.append(cell)
+
+    for number, line in enumerate(text.splitlines(), 1):
+        m = HEADER.match(line)
+        if m:
+            flush()
+            kind = m.group("kind")
+            if kind not in KINDS:
+                raise ValueError(f"{name}:{number}: unknown cell kind [{kind}]")
+            attrs, lines, start = _attrs(m.group("attrs"), f"{name}:{number}"), [], number
+        elif kind != "skip":
+            lines.append(line)
+    flush()
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"{name}: duplicate cell ids {dupes}")
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                  "name": "python3"},
+                   "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):          # stable cell ids keep diffs and nbgrader quiet
+        cell["id"] = f"{Path(name).stem}-{i:03d}"
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def build(source: Path) -> str:
+    return render(parse(source.read_text(), source.name))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="percent files -> nbgrader source notebooks")
+    ap.add_argument("files", nargs="*", type=Path, help="default: solutions/*.py")
+    ap.add_argument("--check", action="store_true", help="only report stale notebooks")
+    args = ap.parse_args(argv)
+    files = args.files or [p for p in sorted((ROOT / "solutions").glob("*.py"))
+                           if HEADER.match(p.read_text().split("\n", 1)[0])]
+    stale = []
+    for src in files:
+        target = src.with_suffix(".ipynb")
+        text = build(src)
+        if target.exists() and target.read_text() == text:
+            continue
+        stale.append(target)
+        if not args.check:
+            target.write_text(text)
+            print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+    if args.check and stale:
+        print("out of date (run `make notebooks`):", *map(str, stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""solutions/*.ipynb are generated from solutions/*.py (percent format) and must be up to date."""
+
+import pytest
+
+from autograde import authoring
+
+
+def test_solution_notebooks_are_up_to_date():
+    assert authoring.main(["--check"]) == 0, "run `make notebooks`"
+
+
+def test_parse_builds_nbgrader_metadata():
+    nb = authoring.parse("# %% [markdown]\n# # T\n# %% [solution] id=ex\n### BEGIN SOLUTION\nx = 1\n"
+                         "### END SOLUTION\n# %% [tests] id=test_ex points=2\nassert x == 1\n"
+                         "# %% [skip-grading]\nslow()\n")
+    md, sol, test, skip = nb.cells
+    assert md.source == "# T"
+    assert sol.metadata.nbgrader["solution"] and sol.metadata.nbgrader["grade_id"] == "ex"
+    assert test.metadata.nbgrader["points"] == 2.0 and test.metadata.nbgrader["locked"]
+    assert skip.metadata.tags == ["skip-grading"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("# %% [solution]\nx = 1\n", "needs id"),
+    ("# %% [tests] id=t\nx\n", "needs points"),
+    ("# %% [wat]\nx\n", "unknown cell kind"),
+    ("# %% [solution] id=a\nx\n# %% [solution] id=a\ny\n", "duplicate"),
+])
+def test_bad_sources_are_named(bad, message):
+    with pytest.raises(ValueError, match=message):
+        authoring.parse(bad)
