@@ -15,6 +15,7 @@ import json
 import sys
 
 from autograde.course import ROOT
+from course_lib.colab import FIRST_CELL
 from course_lib.quiz import BANK_PATH, PARTS, answer_hash, seal
 
 BANK_SOURCE = ROOT / "solutions" / "quiz_bank.py"
@@ -70,11 +71,7 @@ def practice_source(questions: list[dict]) -> str:
            '# Your answers are graded when you hand the notebook in; the review notebook',
            '# (`review.ipynb`) has the same questions with instant feedback.',
            '',
-           '# %%',
-           '# Run this first: it checks your environment (and says how to fix it).',
-           'from course_lib.doctor import check_environment',
-           'check_environment()',
-           '']
+           '# %%', *FIRST_CELL.splitlines(), '']
     for part, title in PARTS.items():
         out += ['# %% [markdown]', f'# ## {title}', '']
         for q in (q for q in questions if q["part"] == part):
