@@ -1,0 +1,191 @@
+"""Visible checks for the distillation notebook (solutions/distillation.py). Properties only.
+
+Interface (see the notebook):
+    distillation_loss(student_logits (B, C), teacher_logits (B, C), labels (B,), T, alpha) -> scalar
+        = alpha T^2 KL(softmax(z_t/T) || softmax(z_s/T)) + (1 - alpha) CE(z_s, y)
+    init_student_from_teacher(teacher, layers) -> a model of the teacher's class, len(layers) blocks
+    generate(model, input_ids (B, T0), n_new, temperature=0.0, generator=None) -> (B, T0 + n_new)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import CheckFailed, expect, expect_close, expect_shape, ok
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as e:
+        raise CheckFailed(f"{fn.__name__}(...) failed: {type(e).__name__}: {e}") from e
+
+
+def _scalar(v, what):
+    expect(isinstance(v, torch.Tensor) and v.dim() == 0,
+           f"{what} should be a scalar tensor (a 0-dim torch.Tensor), got "
+           f"{tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__}")
+    return v
+
+
+def check_distillation_loss(distillation_loss) -> None:
+    torch.manual_seed(0)
+    B, C = 6, 5
+    z_s, z_t = torch.randn(B, C), torch.randn(B, C) * 2
+    y = torch.randint(0, C, (B,))
+    L = lambda s, t, T, a: _scalar(_call(distillation_loss, s, t, y, T, a), "the loss")
+
+    expect(L(z_t, z_t, 2.0, 1.0).abs() < 1e-6,
+           "with alpha = 1 and the student equal to the teacher the loss should be 0 "
+           "(KL(p || p) = 0); got a nonzero value: do you pass probabilities where log-"
+           "probabilities belong, or the arguments of kl_div the wrong way round?")
+    ok("loss = 0 when the student equals the teacher (alpha = 1)")
+
+    expect_close(L(z_s, z_t, 3.0, 0.0), F.cross_entropy(z_s, y), "the loss with alpha = 0",
+                 hint="alpha = 0 leaves only CE(z_s, y), computed on the student's logits "
+                      "without T")
+    ok("alpha = 0 gives the plain hard-label cross-entropy (no temperature on it)")
+
+    soft = L(z_s, z_t, 1.0, 1.0)
+    expect(soft > 0, "KL between different distributions is positive")
+    # T = 1, alpha = 1: KL(p_t || p_s) = sum p_t (log p_t - log p_s), averaged over the batch
+    p_t = F.softmax(z_t, -1)
+    kl_rows = (p_t * (F.log_softmax(z_t, -1) - F.log_softmax(z_s, -1))).sum(-1)   # (B,)
+    expect(not torch.isclose(soft, kl_rows.mean() / C, rtol=1e-4),
+           "the KL term is divided by the number of classes too: use reduction='batchmean', not "
+           "'mean'")
+    p_s = F.softmax(z_s, -1)
+    reverse = (p_s * (F.log_softmax(z_s, -1) - F.log_softmax(z_t, -1))).sum(-1).mean()
+    expect(not torch.isclose(soft, reverse, rtol=1e-4),
+           "you computed KL(student || teacher): F.kl_div(input, target) takes the student's "
+           "log-probabilities as input and the teacher's probabilities as target")
+    expect_close(soft, kl_rows.mean(), "the loss with T = 1, alpha = 1",
+                 hint="alpha = 1, T = 1 leaves KL(p_t || p_s) summed over classes, averaged over "
+                      "the batch (reduction='batchmean')")
+    ok("T = 1, alpha = 1: KL(teacher || student), averaged over the batch")
+
+    # T^2: for logits scaled by T, KL at temperature T equals KL at T = 1, so the loss is T^2 x
+    T = 4.0
+    scaled = L(z_s * T, z_t * T, T, 1.0)
+    expect(not torch.isclose(scaled, soft, rtol=1e-4),
+           "the KL term is not scaled by T^2 (with logits multiplied by T, the loss at "
+           "temperature T should be T^2 times the loss at T = 1)")
+    expect_close(scaled, soft * T ** 2, "the loss at T = 4 with logits x 4",
+                 hint="soften both the student and the teacher by T, and scale the KL by T^2")
+    ok("both distributions are softened by T and the KL is scaled by T^2")
+
+    mix = L(z_s, z_t, 2.0, 0.3)
+    expect_close(mix, 0.3 * L(z_s, z_t, 2.0, 1.0) + 0.7 * L(z_s, z_t, 2.0, 0.0), "alpha = 0.3",
+                 hint="the loss is alpha x soft + (1 - alpha) x hard")
+    ok("alpha mixes the soft and the hard term linearly")
+
+    s = z_s.clone().requires_grad_(True)
+    t = z_t.clone().requires_grad_(True)
+    _call(distillation_loss, s, t, y, 2.0, 0.5).backward()
+    expect(s.grad is not None and s.grad.abs().sum() > 0, "no gradient reaches the student logits")
+    expect(t.grad is None or t.grad.abs().sum() == 0,
+           "a gradient flows into the teacher's logits: detach them (the teacher is fixed)")
+    ok("gradients reach the student, not the teacher")
+    print("All visible distillation-loss checks passed.")
+
+
+def _tiny_teacher(causal=False, n_layers=4, seed=0):
+    from ..model import Decoder, Encoder, TransformerConfig
+    torch.manual_seed(seed)
+    cfg = TransformerConfig(vocab_size=40, d_model=16, n_heads=2, n_layers=n_layers, d_ff=32,
+                            max_len=20, dropout=0.0, causal=causal)
+    model = (Decoder if causal else Encoder)(cfg).eval()
+    with torch.no_grad():                                   # make every tensor distinctive
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+def check_init_student(init_student_from_teacher) -> None:
+    teacher = _tiny_teacher()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student = _call(init_student_from_teacher, teacher, [1, 3])
+    expect(type(student) is type(teacher), f"the student is a {type(student).__name__}; it should "
+                                           f"be a {type(teacher).__name__}, like the teacher")
+    expect(len(student.blocks) == 2 and student.config.n_layers == 2,
+           "the student should have len(layers) = 2 blocks and config.n_layers = 2")
+    ok("same class as the teacher, 2 blocks")
+
+    for i, layer in enumerate([1, 3]):
+        for name, p in student.blocks[i].state_dict().items():
+            t = teacher.blocks[layer].state_dict()[name]
+            expect(torch.equal(p, t), f"student block {i}'s {name} is not teacher block "
+                                      f"{layer}'s: copy the chosen layers, in the given order")
+    expect(torch.equal(student.embed.tok.weight, teacher.embed.tok.weight)
+           and torch.equal(student.embed.pos.weight, teacher.embed.pos.weight),
+           "copy the teacher's token and position embeddings")
+    expect(torch.equal(student.ln_f.weight, teacher.ln_f.weight),
+           "copy the teacher's final LayerNorm ln_f")
+    ok("embeddings, the chosen blocks (in order) and ln_f are the teacher's")
+
+    ids = torch.randint(7, 40, (2, 9))
+    with torch.no_grad():
+        x = teacher.embed(teacher.embed.tok(ids), torch.arange(9)[None].expand(2, 9))
+        for layer in [1, 3]:
+            x = teacher.blocks[layer](x)
+        expected = teacher.lm_head(teacher.ln_f(x))
+        expect_close(student(input_ids=ids)["logits"], expected, "the student's logits",
+                     hint="the student should compute embed -> teacher blocks 1, 3 -> ln_f -> "
+                          "lm_head")
+    ok("the student computes embed -> teacher blocks [1, 3] -> ln_f -> head")
+
+    shared = {id(p) for p in teacher.parameters()} & {id(p) for p in student.parameters()}
+    expect(not shared, "the student shares parameters with the teacher: copy them "
+                       "(load_state_dict or copy.deepcopy), so training the student leaves the "
+                       "teacher unchanged")
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(1.0)
+    expect(all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items()),
+           "changing the student changed the teacher: copy, never share")
+    ok("the student's parameters are copies; the teacher is unchanged")
+
+    dec = _tiny_teacher(causal=True)
+    student = _call(init_student_from_teacher, dec, [0, 2])
+    expect(student.config.causal and type(student) is type(dec),
+           "a Decoder teacher should give a (causal) Decoder student")
+    ok("works for a Decoder too")
+    print("All visible init_student_from_teacher checks passed.")
+
+
+def check_generate(generate) -> None:
+    model = _tiny_teacher(causal=True)
+    torch.manual_seed(1)
+    prompt = torch.randint(7, 40, (3, 4))
+    out = _call(generate, model, prompt, 5)
+    expect_shape(out, (3, 9), "generate(model, prompt (3, 4), n_new=5)")
+    expect(torch.equal(out[:, :4], prompt), "the output should start with the prompt")
+    ok("returns (B, T_0 + n_new) ids that start with the prompt")
+
+    with torch.no_grad():
+        first = model(input_ids=prompt)["logits"][:, -1].argmax(-1)             # (3,)
+    expect(torch.equal(out[:, 4], first),
+           "the first new token is not the argmax of the last position's logits: take "
+           "logits[:, -1], not logits[:, 0]")
+    with torch.no_grad():
+        for t in range(4, 9):
+            nxt = model(input_ids=out[:, :t])["logits"][:, -1].argmax(-1)
+            expect(torch.equal(out[:, t], nxt), f"greedy token {t - 4} is not the argmax given "
+                                                "everything generated so far: feed the whole "
+                                                "sequence each step")
+    ok("greedy: each token is the argmax given the prompt and the tokens so far")
+
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    a = _call(generate, model, prompt, 6, temperature=1.0, generator=g1)
+    b = _call(generate, model, prompt, 6, temperature=1.0, generator=g2)
+    expect(torch.equal(a, b), "sampling with two generators seeded alike should give the same "
+                              "tokens: pass `generator` to torch.multinomial")
+    many = _call(generate, model, prompt.repeat(30, 1), 6, temperature=5.0,
+                 generator=torch.Generator().manual_seed(1))
+    expect(len(torch.unique(many[:, 4])) > 1, "temperature > 0 should sample, not take the argmax")
+    ok("temperature > 0 samples, reproducibly with a seeded generator")
+    print("All visible generate checks passed.")
