@@ -80,3 +80,28 @@ def line_plot(xs, series: dict, xlabel: str, ylabel: str, title: str = "", logx=
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def heatmap_grid(matrices, titles, xlabel: str = "", row_labels=None, ncols: int = 4,
+                 fmt: str = "{:.0f}", vmin=0, vmax=100, cmap="Blues"):
+    """Annotated heatmaps side by side (ncols per row of panels), one per matrix (rows x columns)."""
+    import math as _math
+    n = len(matrices)
+    nrows = _math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols + 0.6, 2.3 * nrows),
+                             squeeze=False, sharey=True)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, m, title in zip(axes.flat, matrices, titles):
+        m = [[float(v) for v in row] for row in m]
+        ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        for r, row in enumerate(m):
+            for c, v in enumerate(row):
+                ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
+                        color="white" if v > vmin + 0.6 * (vmax - vmin) else "black")
+        ax.set_xticks(range(len(m[0])))
+        ax.set_yticks(range(len(m)), row_labels if row_labels is not None else range(len(m)))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig

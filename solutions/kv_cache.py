@@ -18,7 +18,14 @@
 # it with the reference. Do not rename the functions and classes you are asked to write.
 
 # %%
-# Run this first: it checks your environment (and says how to fix it).
+# Run this first: it checks your environment (in Colab it first installs the course package).
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:  # not installed (Colab): pip-install it
+    url = os.environ.get("COURSE_PACKAGE_URL",
+                         "git+https://github.com/<your-org>/model-efficiency")
+    args = os.environ.get("COURSE_PIP_ARGS", "").split()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args, url], check=True)
+    importlib.invalidate_caches()
 from course_lib.doctor import check_environment
 check_environment()
 

@@ -22,6 +22,19 @@ def ok(message: str) -> None:
     print(f"\u2713 {message}")
 
 
+def call(what: str, fn, *args, **kwargs):
+    """fn(*args, **kwargs), with an unexpected exception turned into CheckFailed naming `what`.
+
+    NotImplementedError (an exercise not done yet) and CheckFailed pass through unchanged.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailed):
+        raise
+    except Exception as e:
+        raise CheckFailed(f"{what} failed: {type(e).__name__}: {e}") from e
+
+
 def expect(condition: bool, mistake: str) -> None:
     """Raise CheckFailed(mistake) unless condition holds."""
     if not condition:

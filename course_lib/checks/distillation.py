@@ -10,19 +10,13 @@ Interface (see the notebook):
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from . import CheckFailed, expect, expect_close, expect_shape, ok
+from . import call, expect, expect_close, expect_shape, ok
 
 
 def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as e:
-        raise CheckFailed(f"{fn.__name__}(...) failed: {type(e).__name__}: {e}") from e
+    return call(f"{fn.__name__}(...)", fn, *args, **kwargs)
 
 
 def _scalar(v, what):

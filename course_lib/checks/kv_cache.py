@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import CheckFailed, expect, expect_close, expect_shape, ok
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok
 
 
 def _tiny_decoder(seed=0, vocab=40, d=16, heads=2, layers=2, max_len=32):
@@ -24,13 +24,7 @@ def _tiny_decoder(seed=0, vocab=40, d=16, heads=2, layers=2, max_len=32):
     return model
 
 
-def _call(what, fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except (NotImplementedError, CheckFailed):
-        raise
-    except Exception as e:
-        raise CheckFailed(f"{what} failed: {type(e).__name__}: {e}") from e
+_call = call
 
 
 def check_generate_uncached(generate_uncached) -> None:

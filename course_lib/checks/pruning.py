@@ -24,18 +24,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import CheckFailed, expect, expect_close, expect_shape, ok
+from . import call, expect, expect_close, expect_shape, ok
 
 
 def _call(fn, *args, what: str, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except CheckFailed:
-        raise
-    except Exception as e:
-        raise CheckFailed(f"{what} failed: {type(e).__name__}: {e}") from e
+    return call(what, fn, *args, **kwargs)
 
 
 def _raises(fn, error, *args) -> bool:

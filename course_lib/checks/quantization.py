@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import torch
 
-from . import CheckFailed, expect, expect_close, expect_shape, ok
+from . import call, expect, expect_close, expect_shape, ok
 
 
 def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as e:
-        raise CheckFailed(f"{fn.__name__}(...) failed: {type(e).__name__}: {e}") from e
+    return call(f"{fn.__name__}(...)", fn, *args, **kwargs)
 
 
 def _codes(q, what="quantize(...)"):
