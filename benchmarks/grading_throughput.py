@@ -4,7 +4,8 @@
 
 Builds N submissions from the assignment's sample generator (correct, partly wrong, untouched, in
 turn), grades them once with one `nbgrader autograde` call (nbgrader's own sequential loop, its
-default preprocessors, hidden tests checked in-process) and once with `python -m autograde grade`
+default preprocessors, hidden tests checked in-process; cells tagged skip-grading removed, since
+nbgrader would run them) and once with `python -m autograde grade`
 (a worker per core, sandboxed kernels, the verdict outside the kernel), and prints submissions per
 minute for both and the ratio. The one-off reference calibration of our grader is timed apart.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograde import authoring, batch, release, samples  # noqa: E402
+from autograde import authoring, batch, cells, release, samples  # noqa: E402
 from autograde.course import Course  # noqa: E402
 import nbformat  # noqa: E402
 
@@ -46,14 +47,21 @@ def make_submissions(course: Course, assignment: str, n: int, folder: Path) -> N
     samples.write({f"student{i:03d}": kinds[cycle[i % 3]] for i in range(n)}, folder, assignment)
 
 
+def _without_skipped(src: Path, dest: Path) -> None:
+    """nbgrader knows no `skip-grading` tag: drop those cells so both graders run the same code."""
+    nb = nbformat.read(src, as_version=4)
+    nb.cells = [c for c in nb.cells if not cells.is_skipped(c)]
+    nbformat.write(nb, dest)
+
+
 def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> float:
     root = tmp / "nbgrader"
     (root / "source" / assignment).mkdir(parents=True)
-    shutil.copy(course.source(assignment), root / "source" / assignment)
+    _without_skipped(course.source(assignment), root / "source" / assignment / f"{assignment}.ipynb")
     for student in sorted(inbox.iterdir()):
         dest = root / "submitted" / student.name / assignment
         dest.mkdir(parents=True)
-        shutil.copy(student / f"{assignment}.ipynb", dest)
+        _without_skipped(student / f"{assignment}.ipynb", dest / f"{assignment}.ipynb")
     exe = str(Path(sys.executable).with_name("nbgrader"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COURSE_SOLUTIONS_DIR": str(course.solutions),
            "COURSE_GRADING_DIR": str(course.work), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import nbformat
 import torch
-import torch.nn as nn
 
 from autograde.verdict import reference_namespace
 from course_lib import measure

@@ -1,0 +1,205 @@
+"""`python -m autograde`: release, grade, merge, feedback, export, report, samples, demo.
+
+    python -m autograde release                  # solutions/*.ipynb -> notebooks/*.ipynb
+    python -m autograde release --check          # exit 1 if notebooks/ is stale
+    python -m autograde grade FOLDER_OR_ZIP [-a lora] [--workers N] [--shard i/n] [--force]
+    python -m autograde merge WORK_DIR...        # shard results -> one gradebook
+    python -m autograde feedback | export | report
+    python -m autograde demo [--all]             # the main job: release, grade samples, report
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from autograde import batch, export, feedback, gradebook, release, report, samples, sandbox
+from autograde.course import ROOT, Course
+from autograde.sandbox import Limits
+
+
+def _course(args) -> Course:
+    return Course.from_env(solutions=args.solutions, notebooks=args.notebooks, work=args.work,
+                           db_url=args.db)
+
+
+def _print_table(results: list[dict]) -> None:
+    tests = list(dict.fromkeys(t["id"] for r in results for t in r["tests"]))    # source order
+    width = max([len(r["student"]) for r in results] + [10])
+    print(f"{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
+          f"  {'total':>11}  needs a look")
+    for r in sorted(results, key=lambda r: (r["assignment"], r["student"])):
+        by_id = {t["id"]: t for t in r["tests"]}
+        cols = [f"{by_id[t]['score']:.2f}/{by_id[t]['points']:g}" if t in by_id else "" for t in tests]
+        look = "; ".join(r["needs_look"])[:60]
+        print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
+              f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
+
+
+def cmd_release(args) -> int:
+    course = _course(args)
+    if args.check:
+        stale = release.stale(course)
+        if stale:
+            print("stale release (run `python -m autograde release`):", *stale, file=sys.stderr)
+        return 1 if stale else 0
+    for path in release.release(course, args.assignment or None):
+        print(f"wrote {path}")
+    return 0
+
+
+def _limits(args) -> Limits:
+    overrides = {"memory_mb": args.memory_mb, "cell_cpu_min_s": args.cell_timeout}
+    return Limits(**{k: v for k, v in overrides.items() if v})
+
+
+def _grade(course: Course, folder: Path, assignments: list[str], args) -> list[dict]:
+    warning = sandbox.isolation_warning()
+    if warning:
+        print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
+    if folder.suffix == ".zip":
+        folder = batch.unpack(folder, course.work)
+    subs = batch.shard(batch.find(folder, assignments), args.shard)
+    new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force)
+    done = {(s.assignment, s.student) for s in subs}
+    results = [r for r in batch.load_results(course) if (r["assignment"], r["student"]) in done]
+    gradebook.sync(course, results)         # main process only, idempotent: safe after an interruption
+    print(f"graded {len(new)} new, {len(results) - len(new)} already graded; "
+          f"gradebook: {course.gradebook_url}")
+    return results
+
+
+def cmd_grade(args) -> int:
+    course = _course(args)
+    results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
+    _print_table(results)
+    _print_needs_look(results)
+    return 0
+
+
+def _print_needs_look(results: list[dict]) -> None:
+    look = [r for r in results if r["needs_look"]]
+    if look:
+        print(f"\nNeeds a look ({len(look)}):")
+        for r in look:
+            print(f"  {r['assignment']}/{r['student']}: " + "; ".join(r["needs_look"]))
+
+
+def cmd_merge(args) -> int:
+    course = _course(args)
+    results = [r for d in args.dirs for r in batch.load_results(Course(work=Path(d).resolve()))]
+    gradebook.sync(course, results)
+    print(f"merged {len(results)} results into {course.gradebook_url}")
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    course = _course(args)
+    paths = feedback.write_all(course, batch.load_results(course), Path(args.out))
+    print(f"wrote {len(paths)} feedback pages under {args.out}/")
+    return 0
+
+
+def cmd_export(args) -> int:
+    for path in export.export(_course(args), Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    path = report.write(_course(args), Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_samples(args) -> int:
+    course = _course(args)
+    for name in args.assignment or course.assignments():
+        for student, path in samples.write_samples(course, name, Path(args.folder)).items():
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    start = time.monotonic()
+    course = _course(args)
+    names = course.assignments() if args.all else (args.assignment or ["lora"])
+    print("1. release:", *(release.release(course) or ["notebooks/ already up to date"]))
+    inbox = course.work / "demo-submissions"
+    for name in names:
+        samples.write_samples(course, name, inbox)
+    print(f"2. sample submissions ({', '.join(names)}): {inbox}")
+    args.force = True
+    results = _grade(course, inbox, names, args)
+    print("\n3. grades")
+    _print_table(results)
+    _print_needs_look(results)
+    fb = feedback.write_all(course, results, Path(args.out_feedback))
+    csv_paths = export.export(course, Path(args.out_csv))
+    page = report.write(course, Path(args.out_report))
+    print(f"\n4. feedback: {len(fb)} pages in {args.out_feedback}/ (e.g. {fb[0]})")
+    print(f"   gradebook CSV (Canvas layout): {csv_paths[0]}; per question: {csv_paths[1]}")
+    print(f"   instructor report: {page}")
+    print("\n5. open the notebooks: `make lab` (or `jupyter lab notebooks/`); the instructor "
+          f"versions are in {course.solutions}/.")
+    print(f"\ndemo finished in {time.monotonic() - start:.0f} s")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m autograde", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--solutions", help="source notebooks folder (default: solutions/)")
+    ap.add_argument("--notebooks", help="release folder (default: notebooks/)")
+    ap.add_argument("--work", help="grading work folder (default: .grading/)")
+    ap.add_argument("--db", help="gradebook SQLAlchemy URL (default: SQLite in the work folder)")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def grading_options(p):
+        p.add_argument("-a", "--assignment", action="append", help="assignment name (repeatable)")
+        p.add_argument("--workers", type=int, default=os.cpu_count(), help="default: one per core")
+        p.add_argument("--shard", help="i/n: grade only shard i (0-based) of n")
+        p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+        p.add_argument("--memory-mb", type=int, help="memory limit per submission")
+        p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")
+
+    p = sub.add_parser("release", help="build notebooks/ from solutions/")
+    p.add_argument("-a", "--assignment", action="append")
+    p.add_argument("--check", action="store_true", help="exit 1 if notebooks/ is stale")
+    p.set_defaults(func=cmd_release)
+    p = sub.add_parser("grade", help="grade FOLDER/<student>/<notebook>.ipynb or an LMS zip")
+    p.add_argument("folder")
+    grading_options(p)
+    p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("merge", help="merge result folders of shards into the gradebook")
+    p.add_argument("dirs", nargs="+", help="work folders of the shards")
+    p.set_defaults(func=cmd_merge)
+    p = sub.add_parser("feedback", help="an HTML page per student")
+    p.add_argument("--out", default=str(ROOT / "feedback"))
+    p.set_defaults(func=cmd_feedback)
+    p = sub.add_parser("export", help="CSV gradebook (Canvas import layout) + per question")
+    p.add_argument("--out", default=str(ROOT / "grades.csv"))
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("report", help="HTML analytics: score distribution, pass rates, mistakes")
+    p.add_argument("--out", default=str(ROOT / "feedback" / "report.html"))
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
+    p.add_argument("folder")
+    p.add_argument("-a", "--assignment", action="append")
+    p.set_defaults(func=cmd_samples)
+    p = sub.add_parser("demo", help="release, grade the sample submissions, feedback, CSV")
+    grading_options(p)
+    p.add_argument("--all", action="store_true", help="every assignment, not only lora")
+    p.add_argument("--out-feedback", default=str(ROOT / "feedback"))
+    p.add_argument("--out-csv", default=str(ROOT / "grades.csv"))
+    p.add_argument("--out-report", default=str(ROOT / "feedback" / "report.html"))
+    p.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)

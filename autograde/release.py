@@ -1,0 +1,78 @@
+"""Student release: solutions/<name>.ipynb -> notebooks/<name>.ipynb through nbgrader's preprocessors.
+
+Deterministic (same source, same bytes). Each solution region becomes a stub that names its
+exercise, e.g. `raise NotImplementedError("Exercise lora_linear: write LoRALinear")`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograde import cells
+from autograde.course import Course
+
+CONFIG = Path(__file__).with_name("nbgrader_config.py")
+PLACEHOLDER = "@@EXERCISE@@"
+DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
+
+
+def nbgrader_config():
+    return PyFileConfigLoader(CONFIG.name, str(CONFIG.parent)).load_config()
+
+
+def _stub_message(cell_source: str, grade_id: str) -> str:
+    """'Exercise <id>: write <first name the cell defines>'."""
+    names = DEFINITION.findall(cell_source)
+    return f"Exercise {grade_id}: write {names[0]}" if names else f"Exercise {grade_id}"
+
+
+def release_notebook(source_nb) -> nbformat.NotebookNode:
+    """The student version of a source notebook (a new object; the source is not changed)."""
+    nb = copy.deepcopy(source_nb)
+    messages = {cells.grade_id(c): _stub_message(c.source, cells.grade_id(c))
+                for c in nb.cells if cells.is_solution(c)}
+    config, resources = nbgrader_config(), {}
+    for pp in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ClearHiddenTests,
+               ClearMarkScheme, ComputeChecksums, CheckCellMetadata):
+        nb, resources = pp(config=config).preprocess(nb, resources)
+    for cell in nb.cells:
+        if cells.is_solution(cell):
+            cell.source = cell.source.replace(PLACEHOLDER, messages[cells.grade_id(cell)])
+    return nb
+
+
+def render(nb) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def release_text(course: Course, assignment: str) -> str:
+    return render(release_notebook(nbformat.read(course.source(assignment), as_version=4)))
+
+
+def stale(course: Course) -> list[str]:
+    """Assignments whose notebooks/<name>.ipynb differs from what `release` would write."""
+    out = []
+    for name in course.assignments():
+        target = course.release(name)
+        if not target.exists() or target.read_text() != release_text(course, name):
+            out.append(name)
+    return out
+
+
+def release(course: Course, assignments: list[str] | None = None) -> list[Path]:
+    """Write the release of each assignment (default: all); returns the files rewritten."""
+    written = []
+    course.notebooks.mkdir(parents=True, exist_ok=True)
+    for name in assignments or course.assignments():
+        text, target = release_text(course, name), course.release(name)
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            written.append(target)
+    return written

@@ -1,0 +1,213 @@
+"""Fast grader unit tests on the toy assignment: release, leak, restore, sanitising, verdicts."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from autograde import cells, release, restore, samples, verdict
+from autograde.course import Course
+from course_lib import grading
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
+import toycourse  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory, monkeypatch_module):
+    course = toycourse.make_course(tmp_path_factory.mktemp("toy"))
+    monkeypatch_module.setenv("COURSE_SOLUTIONS_DIR", str(course.solutions))
+    monkeypatch_module.setenv("COURSE_GRADING_DIR", str(course.work))
+    monkeypatch_module.delenv("COURSE_GRADING_RECORD_DIR", raising=False)
+    return course
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def source(course):
+    return nbformat.read(course.source("toy"), as_version=4)
+
+
+def test_release_is_deterministic_and_names_each_exercise(toy):
+    first = release.release_text(toy, "toy")
+    assert first == release.release_text(toy, "toy") == toy.release("toy").read_text()
+    assert release.stale(toy) == []
+    code = "\n".join(c.source for c in nbformat.reads(first, as_version=4).cells)
+    assert 'raise NotImplementedError("Exercise softmax: write softmax")' in code
+    assert 'raise NotImplementedError("Exercise scaled_linear: write ScaledLinear")' in code
+    assert "YOUR CODE HERE" not in code
+
+
+def test_stale_release_is_detected(toy, tmp_path):
+    course = Course(solutions=toy.solutions, notebooks=tmp_path, work=tmp_path / "w")
+    assert release.stale(course) == ["toy"]
+    release.release(course)
+    assert release.stale(course) == []
+
+
+def _lines(text: str) -> set:
+    """Code lines without indentation and trailing comments, long enough to be distinctive."""
+    lines = {re.sub(r"\s+#.*$", "", line).strip() for line in text.splitlines()}
+    return {line for line in lines if len(line) >= 12 and not line.startswith("#")}
+
+
+def _solution_lines(source_nb) -> set:
+    """Lines inside solution regions that appear nowhere else in the source."""
+    inside, outside = set(), set()
+    for cell in source_nb.cells:
+        for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
+            inside |= _lines(region)
+        outside |= _lines(re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "", cell.source,
+                                 flags=re.S))
+    return inside - outside
+
+
+def assert_no_leak(source_nb, release_text: str) -> None:
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
+        assert marker not in release_text, f"the release contains {marker!r}"
+    code = "\n".join(c.source for c in nbformat.reads(release_text, as_version=4).cells
+                     if c.cell_type == "code")
+    for marker in ("hidden_check(", "autograde.mistakes", "autograde.verdict", "autograde.cases",
+                   "solutions/", "import solutions", "from solutions"):
+        assert marker not in code, f"the release's code imports or calls {marker!r}"
+    leaked = sorted(_solution_lines(source_nb) & _lines(code))
+    assert not leaked, f"solution lines in the release: {leaked}"
+
+
+def test_toy_release_does_not_leak(toy):
+    assert_no_leak(source(toy), release.release_text(toy, "toy"))
+
+
+def test_repo_notebooks_are_fresh_and_do_not_leak():
+    course = Course()
+    if not course.assignments():
+        pytest.skip("no solutions/*.ipynb yet")
+    assert release.stale(course) == [], "notebooks/ is stale: run `python -m autograde release`"
+    for name in course.assignments():
+        assert_no_leak(nbformat.read(course.source(name), as_version=4),
+                       course.release(name).read_text())
+    for path in course.notebooks.glob("*.ipynb"):
+        text = path.read_text()
+        assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+
+
+def test_sanitize_keeps_plain_data_and_names_other_types():
+    p = torch.nn.Parameter(torch.ones(2))
+    out = grading.sanitize({"a": [p, 1, 2.5, True, "s", None], "b": (torch.zeros(1),)})
+    assert type(out["a"][0]) is torch.Tensor and not out["a"][0].requires_grad
+    assert out["a"][1:] == [1, 2.5, True, "s", None] and type(out["b"]) is tuple
+
+    class Rigged(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(grading.OutputTypeError, match="Rigged"):
+        grading.sanitize({"y": torch.zeros(2).as_subclass(Rigged)})
+    import numpy as np
+    with pytest.raises(grading.OutputTypeError, match="numpy.ndarray"):
+        grading.sanitize(np.zeros(2))
+
+
+def test_student_exceptions_are_recorded_per_seed():
+    case = grading.Case(lambda objects, seed: {"y": objects["f"](seed)}, seeds=(0, 1))
+
+    def f(seed):
+        if seed:
+            raise ValueError("boom")
+        return torch.ones(1)
+
+    results = grading.run_case(case, {"f": f})
+    assert "outputs" in results[0]
+    assert results[1]["error"] == {"type": "ValueError", "message": "boom"}
+
+
+def test_differences_name_shape_dtype_and_tolerance():
+    d = verdict.differences
+    assert d(torch.zeros(2, 3), torch.zeros(3, 2), 1e-5, 1e-4) == ["output: shape (2, 3), expected (3, 2)"]
+    assert "dtype torch.float64, expected torch.float32" in d(torch.zeros(2).double(), torch.zeros(2), 1e-5, 1e-4)[0]
+    msg = d(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.1]), 1e-5, 1e-4)[0]
+    assert "1 of 2 entries off" in msg and "atol=1e-05" in msg
+    assert d(torch.tensor([1.0]), torch.tensor([1.0 + 1e-6]), 1e-5, 1e-4) == []
+    assert d({"n": 3}, {"n": 3.0}, 1e-5, 1e-4) == ["output['n']: got a int, expected a float"]
+    assert d([1, 2], [1, 2, 3], 0, 0) == ["output: length 2, expected 3"]
+
+
+def test_instructor_mode_compares_in_process(toy):
+    ns = verdict.reference_namespace(source(toy))
+    grading.hidden_check("toy.softmax", softmax=ns["softmax"])           # passes silently
+    with pytest.raises(AssertionError, match="subtract the max first"):
+        grading.hidden_check("toy.softmax", softmax=lambda x: x.exp() / x.exp().sum(-1, keepdim=True))
+    with pytest.raises(AssertionError, match="alpha / r"):
+        grading.hidden_check("toy.scaled_sum", scaled_sum=lambda x, a, r: a * x.sum(-1))
+
+
+def test_grading_mode_only_records(toy, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_RECORD_DIR", str(tmp_path))
+    grading.hidden_check("toy.softmax", softmax=lambda x: torch.zeros_like(x))  # wrong, no raise
+    results = verdict.read_record(tmp_path / "toy.softmax.pt")
+    assert sorted(results) == [0, 1, 2]
+    v = verdict.judge("toy.softmax", results, verdict.reference_outputs(toy, "toy")["toy.softmax"])
+    assert (v.passed, v.total) == (0, 3)
+
+
+def test_forged_records_are_rejected(tmp_path):
+    import pickle
+    (tmp_path / "a.pt").write_bytes(pickle.dumps(object()))
+    assert "could not be read" in verdict.read_record(tmp_path / "a.pt")
+    torch.save({"results": {0: {"outputs": torch.nn.Linear(1, 1)}}}, tmp_path / "b.pt")
+    assert isinstance(verdict.read_record(tmp_path / "b.pt"), str)
+    (tmp_path / "c.pt").symlink_to("/etc/passwd")
+    assert verdict.read_record(tmp_path / "c.pt") == "the record is not a plain file"
+
+
+def test_hidden_calls_are_parsed_from_test_cells(toy):
+    calls = verdict.case_calls(source(toy))
+    assert calls["toy.scaled_linear_forward"] == ("test_scaled_linear", {"ScaledLinear": "ScaledLinear"})
+    assert len(calls) == 4
+
+
+def test_restore_reports_all_tampering(toy):
+    src = source(toy)
+    rel = release.release_notebook(src)
+    adv = samples.adversarial(src)
+    nb, findings = restore.restore(src, adv["deleted_tests"], rel)
+    assert sum("was deleted; restored" in f for f in findings) == 3
+    assert [cells.grade_id(c) for c in nb.cells] == [cells.grade_id(c) for c in src.cells]
+    assert all("HIDDEN TESTS" in c.source for c in cells.test_cells(nb))
+    _, findings = restore.restore(src, adv["edited_tests"], rel)
+    assert sum("was edited" in f for f in findings) == 3
+    nb, findings = restore.restore(src, adv["changed_points"], rel)
+    assert sum("points of" in f for f in findings) == 3
+    assert [cells.points(c) for c in cells.test_cells(nb)] == [2.0, 1.0, 2.0]
+    nb, findings = restore.restore(src, adv["duplicated_cells"], rel)
+    assert "cell 'softmax' appears 2 times" in findings and "cell 'test_softmax' appears 2 times" in findings
+    softmax = next(c for c in nb.cells if cells.grade_id(c) == "softmax")
+    assert "x.max(dim=-1" in softmax.source          # the answer, not the stale stub copy
+    json.dumps(nb)
+
+
+def test_lms_zip_and_folder_layouts_are_found(tmp_path):
+    import zipfile
+    from autograde import batch
+    zpath = tmp_path / "download.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("doejohn_123_456_toy.ipynb", "{}")              # Canvas: flat, student first
+        zf.writestr("roe_LATE_9_8_toy-1.ipynb", "{}")
+        zf.writestr("alice/toy.ipynb", "{}")                       # folder per student
+        zf.writestr("../evil/toy.ipynb", "{}")                     # never extracted outside
+    folder = batch.unpack(zpath, tmp_path / "work")
+    found = {s.student: s.path.name for s in batch.find(folder, ["toy"])}
+    assert found == {"doejohn": "doejohn_123_456_toy.ipynb", "roe": "roe_LATE_9_8_toy-1.ipynb",
+                     "alice": "toy.ipynb"}
+    assert not (tmp_path / "work" / "evil").exists()
+    subs = batch.find(folder, ["toy"])
+    assert sorted(s.student for i in range(2) for s in batch.shard(subs, f"{i}/2")) == sorted(found)
