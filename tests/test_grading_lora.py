@@ -1,5 +1,6 @@
-"""The real first assignment: its samples still apply, and the reference-graded demo submissions get
-their exact scores (correct: full marks; partly wrong: one hidden seed of lora_count fails)."""
+"""The real first assignment: its demo samples still apply and get their exact scores (correct: full
+marks; partly wrong, autograde/mistakes/lora.py's WRONG_SUBMISSION, alpha instead of alpha / r:
+only the independent parameter count earns its point, and the mistake is named)."""
 
 import shutil
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.skipif(not REPO.source("lora").exists(), reason="no sol
 
 def test_partly_wrong_mutation_still_applies():
     source = nbformat.read(REPO.source("lora"), as_version=4)
-    cell_id, right, _ = samples.WRONG["lora"]
+    cell_id, right, _ = samples.wrong_submission("lora")
     answer = next(c.source for c in source.cells if cells.grade_id(c) == cell_id)
-    assert right in answer, "update samples.WRONG['lora']: the reference changed"
+    assert right in answer, "update WRONG_SUBMISSION in autograde/mistakes/lora.py"
 
 
 @pytest.mark.slow
@@ -33,7 +34,9 @@ def test_lora_samples_get_exact_scores(tmp_path):
     batch.grade_all(course, batch.find(tmp_path / "inbox", ["lora"]), workers=2, progress=False)
     results = {r["student"]: r for r in batch.load_results(course, "lora")}
     assert results["correct"]["score"] == results["correct"]["max_score"] == 8
-    assert results["partly_wrong"]["score"] == pytest.approx(7 + 2 / 3)
-    count = next(t for t in results["partly_wrong"]["tests"] if t["id"] == "test_lora_count")
-    assert "2/3 checks passed" in " ".join(count["lines"])
+    tests = {t["id"]: t for t in results["partly_wrong"]["tests"]}
+    assert {k: t["score"] for k, t in tests.items()} == {
+        "test_lora_linear": 0, "test_lora_merge": 0, "test_add_lora": 0, "test_lora_count": 1}
+    assert "alpha instead of alpha/r" in tests["test_lora_merge"]["mistakes"]
+    assert "scaled by alpha, not alpha / r" in " ".join(tests["test_lora_merge"]["lines"])
     assert not results["correct"]["needs_look"] and not results["partly_wrong"]["needs_look"]
