@@ -49,8 +49,9 @@ def test_init_follows_peft(ref):
 def test_against_peft_layer(ref):
     lora = pytest.importorskip("peft.tuners.lora", reason="peft is a dev dependency (pip install -e .[dev])")
     base, ours = _pair(ref, r=4, alpha=8.0)
-    theirs = lora.Linear(copy.deepcopy(base), adapter_name="default", r=4, lora_alpha=8.0,
-                         lora_dropout=0.0)
+    config = lora.LoraConfig(r=4, lora_alpha=8.0, lora_dropout=0.0)
+    theirs = lora.Linear(copy.deepcopy(base), adapter_name="default", config=config, r=4,
+                         lora_alpha=8.0, lora_dropout=0.0)
     with torch.no_grad():
         theirs.lora_A["default"].weight.copy_(ours.A)
         theirs.lora_B["default"].weight.copy_(ours.B)
@@ -73,8 +74,9 @@ def test_rslora_scaling_differs(ref):
     """Sanity of the comparison itself: peft's rsLoRA (alpha/sqrt(r)) must NOT match alpha/r."""
     lora = pytest.importorskip("peft.tuners.lora", reason="peft is a dev dependency")
     base, ours = _pair(ref, r=4, alpha=8.0)
-    theirs = lora.Linear(copy.deepcopy(base), adapter_name="default", r=4, lora_alpha=8.0,
-                         use_rslora=True)
+    config = lora.LoraConfig(r=4, lora_alpha=8.0, use_rslora=True)
+    theirs = lora.Linear(copy.deepcopy(base), adapter_name="default", config=config, r=4,
+                         lora_alpha=8.0, use_rslora=True)
     with torch.no_grad():
         theirs.lora_A["default"].weight.copy_(ours.A)
         theirs.lora_B["default"].weight.copy_(ours.B)
