@@ -50,7 +50,7 @@ def build(out: Path, source: Path = ROOT / "notebooks" / "review.ipynb") -> list
     written = []
     for i, (title, part) in enumerate(split_parts(nb), 1):
         html, _ = exporter.from_notebook_node(part, resources={"metadata": {"name": title}})
-        path = out / f"part{i}_{re.sub(r'[^a-z0-9]+', '_', title.lower()).strip('_')}.html"
+        path = out / f"{re.sub(r'[^a-z0-9]+', '_', title.lower()).strip('_')}.html"
         path.write_text(html)
         written.append(path)
     return written
