@@ -7,3 +7,7 @@ It holds no exercise answer.
 """
 
 __version__ = "0.1.0"
+
+from .runtime import configure_threads as _configure_threads
+
+_configure_threads()
