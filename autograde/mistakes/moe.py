@@ -87,17 +87,23 @@ def _moe_wrong_dim(objects):
     return _moe_variant(objects, _gate(dim=0))
 
 
+def _route(self, x):
+    """The reference's routing (softmax gate, top-k, stored for the balance loss)."""
+    B, T, d = x.shape
+    tokens = x.reshape(B * T, d)
+    p = torch.softmax(self.router(tokens), dim=-1)
+    w, idx = torch.topk(p, self.k, dim=-1)
+    if self.renormalize:
+        w = w / w.sum(-1, keepdim=True)
+    self.router_probs, self.expert_indices = p, idx
+    return B, T, d, tokens, w, idx
+
+
 def _moe_token_loop(objects):
     ref = objects["MoE"]
 
     def forward(self, x):
-        B, T, d = x.shape
-        tokens = x.reshape(B * T, d)
-        p = torch.softmax(self.router(tokens), dim=-1)
-        w, idx = torch.topk(p, self.k, dim=-1)
-        if self.renormalize:
-            w = w / w.sum(-1, keepdim=True)
-        self.router_probs, self.expert_indices = p, idx
+        B, T, d, tokens, w, idx = _route(self, x)
         rows = []
         for t in range(B * T):                          # the mistake: one call per token
             rows.append(sum(w[t, s] * self.experts[int(idx[t, s])](tokens[t:t + 1])[0]
@@ -110,15 +116,9 @@ def _moe_dense_compute(objects):
     ref = objects["MoE"]
 
     def forward(self, x):
-        B, T, d = x.shape
-        tokens = x.reshape(B * T, d)
-        p = torch.softmax(self.router(tokens), dim=-1)
-        w, idx = torch.topk(p, self.k, dim=-1)
-        if self.renormalize:
-            w = w / w.sum(-1, keepdim=True)
-        self.router_probs, self.expert_indices = p, idx
+        B, T, d, tokens, w, idx = _route(self, x)
         every = torch.stack([e(tokens) for e in self.experts], dim=1)     # all experts, all tokens
-        gate = torch.zeros_like(p).scatter(-1, idx, w)
+        gate = torch.zeros_like(self.router_probs).scatter(-1, idx, w)
         return (gate[..., None] * every).sum(1).view(B, T, d)
     return dict(objects, MoE=type("WrongMoE", (ref,), {"forward": forward}))
 
