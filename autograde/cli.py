@@ -27,16 +27,20 @@ def _course(args) -> Course:
 
 
 def _print_table(results: list[dict]) -> None:
-    tests = list(dict.fromkeys(t["id"] for r in results for t in r["tests"]))    # source order
-    width = max([len(r["student"]) for r in results] + [10])
-    print(f"{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
-          f"  {'total':>11}  needs a look")
-    for r in sorted(results, key=lambda r: (r["assignment"], r["student"])):
-        by_id = {t["id"]: t for t in r["tests"]}
-        cols = [f"{by_id[t]['score']:.2f}/{by_id[t]['points']:g}" if t in by_id else "" for t in tests]
-        look = "; ".join(r["needs_look"])[:60]
-        print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
-              f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
+    """One table per assignment: a column per test cell (source order), a row per student."""
+    for name in sorted({r["assignment"] for r in results}):
+        rows = sorted((r for r in results if r["assignment"] == name), key=lambda r: r["student"])
+        tests = list(dict.fromkeys(t["id"] for r in rows for t in r["tests"]))
+        width = max([len(r["student"]) for r in rows] + [10])
+        print(f"\n{name}\n{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
+              f"  {'total':>11}  needs a look")
+        for r in rows:
+            by_id = {t["id"]: t for t in r["tests"]}
+            cols = [f"{by_id[t]['score']:.2f}/{by_id[t]['points']:g}" if t in by_id else ""
+                    for t in tests]
+            look = "; ".join(r["needs_look"])[:60]
+            print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
+                  f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
 
 
 def cmd_release(args) -> int:
@@ -117,7 +121,7 @@ def cmd_report(args) -> int:
 
 def cmd_samples(args) -> int:
     course = _course(args)
-    for name in args.assignment or course.assignments():
+    for name in args.assignment or course.graded_assignments():
         for student, path in samples.write_samples(course, name, Path(args.folder)).items():
             print(f"wrote {path}")
     return 0
@@ -126,7 +130,7 @@ def cmd_samples(args) -> int:
 def cmd_demo(args) -> int:
     start = time.monotonic()
     course = _course(args)
-    names = course.assignments() if args.all else (args.assignment or ["lora"])
+    names = course.graded_assignments() if args.all else (args.assignment or ["lora"])
     print("1. release:", *(release.release(course) or ["notebooks/ already up to date"]))
     inbox = course.work / "demo-submissions"
     for name in names:

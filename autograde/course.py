@@ -6,6 +6,7 @@ COURSE_SOLUTIONS_DIR, COURSE_NOTEBOOKS_DIR, COURSE_GRADING_DIR, COURSE_GRADEBOOK
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,13 @@ class Course:
 
     def assignments(self) -> list[str]:
         return sorted(p.stem for p in self.solutions.glob("*.ipynb"))
+
+    def graded_assignments(self) -> list[str]:
+        """The assignments with at least one test cell worth points (not the reading-only ones)."""
+        def graded(name):
+            nb = json.loads(self.source(name).read_text())
+            return any(c.get("metadata", {}).get("nbgrader", {}).get("points", 0) > 0 for c in nb["cells"])
+        return [name for name in self.assignments() if graded(name)]
 
     def source(self, assignment: str) -> Path:
         return self.solutions / f"{assignment}.ipynb"

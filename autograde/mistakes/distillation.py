@@ -5,6 +5,7 @@ log-probabilities belong; T^2 missing; temperature applied to the hard-label CE.
 """
 
 import copy
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,9 @@ def _loss_variant(reduction="batchmean", swapped=False, probs=False, t_squared=T
         elif probs:                                       # probabilities as kl_div's input
             soft = F.kl_div(F.softmax(s, -1), F.softmax(t, -1), reduction=reduction)
         else:
-            soft = F.kl_div(F.log_softmax(s, -1), F.softmax(t, -1), reduction=reduction)
+            with warnings.catch_warnings():               # the "mean" mistake warns on purpose
+                warnings.simplefilter("ignore", UserWarning)
+                soft = F.kl_div(F.log_softmax(s, -1), F.softmax(t, -1), reduction=reduction)
         if t_squared:
             soft = soft * T ** 2
         hard = F.cross_entropy(student_logits / T if t_on_ce else student_logits, labels)

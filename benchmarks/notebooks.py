@@ -1,0 +1,49 @@
+"""Each instructor notebook executed top to bottom, headless, in a fresh kernel: its wall time against
+the 60 s budget (2 CPU cores, one torch thread, as a student's laptop runs it).
+
+The executed copies are written to build/executed/<name>.ipynb, where their tables and plots can be
+read (and quoted) without running them again. tests/test_notebooks.py uses `execute` too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_S = 60
+OUT = ROOT / "build" / "executed"
+
+
+def execute(path: Path, workdir: Path, timeout: int = 600):
+    """(executed notebook, wall seconds, error outputs); instructor mode (no grading record dir)."""
+    nb = nbformat.read(path, as_version=4)
+    saved = os.environ.pop("COURSE_GRADING_RECORD_DIR", None)
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        if saved is not None:
+            os.environ["COURSE_GRADING_RECORD_DIR"] = saved
+    seconds = time.perf_counter() - start
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    return nb, seconds, errors
+
+
+def run() -> list[dict]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb, seconds, errors = execute(path, OUT)
+        nbformat.write(nb, OUT / path.name)
+        verdict = "errors!" if errors else ("within" if seconds <= BUDGET_S else "OVER")
+        rows.append({"figure": f"notebook {path.stem}: headless execution",
+                     "value": f"{seconds:.0f} s ({verdict} the {BUDGET_S} s budget)",
+                     "lecture": f"at most {BUDGET_S} s on 2 CPU cores"})
+    return rows
