@@ -58,13 +58,15 @@ from course_lib.runtime import set_seed, set_threads
 #
 # Our pre-trained decoder is tiny (4 layers, $d = 64$, 4 heads, at most 256 positions, validation
 # perplexity 3.0 on news-like text), so everything runs on a CPU; the arithmetic is a Llama's.
-# It was trained on lines of the form `[BOS] text [EOS]`.
+# It was trained on lines of the form `[BOS] text [EOS]`. This notebook keeps it on the CPU even
+# where a GPU is available (Colab): at this size a GPU step costs mostly kernel-launch overhead,
+# which would hide what the cache saves, and all tensors then live on one device.
 
 # %%
 set_threads(1)          # tiny matrices: one thread is faster and steadier than several
 set_seed(0)
 tok = load_tokenizer()
-model = load_decoder().eval()
+model = load_decoder(device="cpu").eval()      # the CPU on purpose: see above
 cfg = model.config
 print(f"decoder: {cfg.n_layers} layers, d = {cfg.d_model}, {cfg.n_heads} heads of d_head = "
       f"{cfg.d_head}, max_len = {cfg.max_len}, {measure.count_parameters(model):,} parameters")

@@ -46,7 +46,7 @@ from course_lib.datasets import TOPICS, few_shot, load_topic
 from course_lib.model import CLSClassifier
 from course_lib.nbimport import ExerciseNotDone, import_notebook
 from course_lib.pretrained import load_encoder, load_tokenizer
-from course_lib.runtime import set_seed
+from course_lib.runtime import get_device, set_seed
 from course_lib.training import evaluate, make_batches, train_classifier
 
 # %% [markdown]
@@ -225,7 +225,7 @@ def run_method(build, template, lr, seeds=SEEDS):
         step_seconds.append(run["seconds"] / len(run["losses"]))
         accs.append(evaluate(model, tok, test, template=template))
     set_seed(0)
-    model = build().train()
+    model = build().to(get_device()).train()   # one_step does not move it, unlike train_classifier
     batch = next(make_batches(tok, subset, batch_size=32, template=template))
     peak = measure.peak_memory(lambda: one_step(model, batch, lr, template))
     trainable = measure.count_parameters(model, trainable_only=True)

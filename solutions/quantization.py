@@ -88,8 +88,9 @@ print("ties, half to even:", torch.round(torch.tensor([0.5, 1.5, 2.5, -2.5])).to
 # * `round` is `torch.round` (half to even), applied to $x / s$;
 # * $z$ is added **after** rounding. Since $z$ is an integer this only matters at ties:
 #   $\operatorname{round}(2.5) + 1 = 3$ but $\operatorname{round}(2.5 + 1) = 4$. (Careful:
-#   `torch.quantize_per_tensor` adds $z$ *before* rounding, so it disagrees with the formula above
-#   at ties when $z$ is odd.)
+#   `torch.quantize_per_tensor` does not promise either order. With torch 2.13 on a laptop CPU it
+#   adds $z$ *before* rounding, with torch 2.11 on a GPU server's CPU after: at ties with an odd $z$
+#   the same call gives different codes on different machines. A stated convention avoids that.)
 # * values outside the range are **clamped** to $q_{min}$ or $q_{max}$.
 #
 # Within the range the error is at most half a step, $|x - \hat{x}| \le s/2$; outside it grows.

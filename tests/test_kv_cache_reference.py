@@ -40,8 +40,9 @@ def _decoder(seed=0, layers=3, heads=4, d=32, vocab=60, max_len=48):
 
 def test_cached_logits_equal_full_forward_on_pretrained(ref):
     from course_lib.pretrained import load_decoder
-    model = load_decoder().eval()
+    model = load_decoder().eval()                               # on the course device (CUDA too)
     ids = torch.randint(7, model.config.vocab_size, (2, 40), generator=torch.Generator().manual_seed(0))
+    ids = ids.to(next(model.parameters()).device)
     with torch.no_grad():
         full = model(input_ids=ids)["logits"]
         cache = ref["KVCache"](len(model.blocks))
