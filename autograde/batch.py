@@ -118,8 +118,12 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
                                course.work / "reference", name)[grade.REFERENCE_STUDENT]
     result = grade.grade_submission(ctx, grade.REFERENCE_STUDENT, submission, private, 0, generous)
     if result["score"] != result["max_score"] or result["needs_look"]:
+        lost = [f"{t['id']}: {' | '.join(t['lines'][:2])}" for t in result["tests"]
+                if t["score"] < t["points"]][:3]
         raise RuntimeError(f"the reference of {name} scores {result['score']}/{result['max_score']} "
-                           f"when graded ({result['needs_look']}); fix the source notebook first")
+                           f"when graded ({result['needs_look'] or 'no limit broken'}); lost points: "
+                           f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
+                           "source notebook, or the grading environment if it cannot import torch")
     ids = {c["key"]: c["cpu_s"] for c in result["cells"]}
     cell_cpu = {cell.get("id"): ids.get(cells.key(cell), 0.0) for cell in ctx.source_nb.cells}
     grade.write_json(cache, cell_cpu)

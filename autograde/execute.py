@@ -129,7 +129,7 @@ def _finished(task, cell, new_procs: int) -> str:
         return "processes"
     error = _error_of(cell)
     if error.startswith("MemoryError"):
-        return "memory"                     # RLIMIT_AS hit: restart to give the memory back
+        return "memory"                     # RLIMIT_DATA hit: restart to give the memory back
     return "error" if error else "ok"
 
 

@@ -8,7 +8,7 @@ The kernel runs as `bwrap ... setpriv --reuid=<grading uid> ... prlimit ... pyth
   the disk are not there at all;
 - new PID, IPC, UTS and network namespaces: no network (the grader talks to the kernel through ZMQ
   `ipc` sockets in the submission folder), and killing the sandbox kills every process it started;
-- an unprivileged uid per worker (no capabilities), with RLIMIT_NPROC (fork bombs), RLIMIT_AS
+- an unprivileged uid per worker (no capabilities), with RLIMIT_NPROC (fork bombs), RLIMIT_DATA
   (memory bombs raise MemoryError) and RLIMIT_FSIZE.
 
 Where bwrap is missing (or not on Linux) the kernel runs unsandboxed with the same limits where
@@ -35,7 +35,7 @@ BASE_UID = 61000                                   # worker k runs student code 
 class Limits:
     """Resource limits for one submission (see execute.py for how cell time limits are set)."""
 
-    memory_mb: int = 4096          # address space per process and resident memory of the sandbox
+    memory_mb: int = 4096          # data segment (heap, private mappings) per process and resident memory of the sandbox
     processes: int = 256           # RLIMIT_NPROC for the grading uid (threads count too)
     file_mb: int = 200             # largest file the kernel may write
     cell_cpu_min_s: float = 20.0   # a cell's CPU-time limit is max(this, factor * reference's)
@@ -102,7 +102,9 @@ def _course_mounts() -> list[str]:
 
 def wrapper(folder: Path, slot: int, limits: Limits) -> list[str]:
     """The command prefix that runs a kernel inside the sandbox (or just the limits, unsandboxed)."""
-    rlimits = ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--fsize={limits.file_mb * 2**20}",
+    # RLIMIT_DATA, not RLIMIT_AS: a CUDA build of torch maps 3.7 GiB of libraries at import (seen
+    # on an H200 host), which an address-space limit counts; the data limit counts what code allocates
+    rlimits = ["prlimit", f"--data={limits.memory_mb * 2**20}", f"--fsize={limits.file_mb * 2**20}",
                "--core=0", "--"]
     # the sandbox dies with the worker that started it, even when the worker is killed
     orphan_guard = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
