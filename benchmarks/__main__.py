@@ -1,4 +1,9 @@
-"""python -m benchmarks [name ...]: run each benchmark module in its own process, write RESULTS.md."""
+"""python -m benchmarks [name ...]: run each benchmark module in its own process, write the report.
+
+The measured rows are kept in benchmarks/results.json (one entry per group, with the machine and
+date it ran on); benchmarks/RESULTS.md and the table between the `bench` markers of README.md are
+rendered from it. Naming groups reruns only those and keeps the others' last results.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +22,23 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUNNER = ("import json, sys, importlib; m = importlib.import_module('benchmarks.' + sys.argv[1]); "
           "rows = m.run(); print('@@JSON@@' + json.dumps(rows))")
+README_MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+
+# The README's short table: per group, the figures (by the start of their name) it shows.
+HEADLINES = {
+    "peft": ["Full fine-tuning: test", "BitFit: test", "Adapter (m = 4): test", "LoRA r = 8: test",
+             "LoRA r = 8: time", "Prompt tuning (n = 8): test", "Prefix tuning (n = 8): test"],
+    "prompting": ["zero-shot accuracy", "prompt sensitivity spread", "[CLS] fine-tuning",
+                  "prompt fine-tuning"],
+    "prompt_tuning": ["soft prompt tuning", "prefix tuning / P-tuning v2"],
+    "moe": ["MoE encoder", "MoE layer d=256"],
+    "pruning": ["50% of linear weights", "drop top 2/4", "BERT-base FFN"],
+    "quantization": ["quantization: INT8 per-channel accuracy", "quantization: INT4 per-tensor accuracy",
+                     "quantization: INT4 per-channel accuracy"],
+    "distillation": ["distillation: student speed-up", "distillation: accuracy retained, distilled"],
+    "kv_cache": ["decoding at length 255", "H2O, budget 32", "sliding window, budget 32"],
+    "grading_throughput": ["grading"],
+}
 
 
 def modules() -> list[str]:
@@ -41,32 +64,82 @@ def machine() -> str:
             f"{gpu}; Python {platform.python_version()}, torch {torch.__version__}")
 
 
+def render_results(results: dict) -> str:
+    lines = ["# Benchmark results", "",
+             "Written by `make bench` (`python -m benchmarks`) from `benchmarks/results.json`. Each "
+             "group ran in its own process; ratios compare numbers from the same run.", ""]
+    for name, group in results.items():
+        lines += [f"## {name} ({group['seconds']:.0f} s)", "",
+                  f"Measured on {group['date']}: {group['machine']}.", ""]
+        if group["error"]:
+            lines += ["```", group["error"].strip(), "```", ""]
+            continue
+        lines += ["| figure | measured | lecture / claim |", "|---|---|---|"]
+        lines += [f"| {r['figure']} | {r['value']} | {r.get('lecture', '')} |" for r in group["rows"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_headlines(results: dict) -> str:
+    lines = ["| group | figure | measured | lecture / claim |", "|---|---|---|---|"]
+    for name, group in results.items():
+        if name == "notebooks" and group["rows"]:
+            secs = [int(re.match(r"(\d+)", r["value"]).group(1)) for r in group["rows"]]
+            over = [r["figure"].split(":")[0] for r, s in zip(group["rows"], secs) if s > 60]
+            lines.append(f"| notebooks | headless execution, {len(secs)} notebooks | "
+                         f"{min(secs)}-{max(secs)} s each ({'over: ' + ', '.join(over) if over else 'all within 60 s'}) "
+                         f"| at most 60 s on 2 CPU cores |")
+            continue
+        for r in group["rows"]:
+            if any(r["figure"].startswith(h) for h in HEADLINES.get(name, [])):
+                lines.append(f"| {name} | {r['figure']} | {r['value']} | {r.get('lecture', '')} |")
+    machines = sorted({g["machine"] for g in results.values()})
+    lines += ["", f"Measured by `make bench` on {', '.join(machines)}; every figure, with the "
+              "machine and date of each group: [benchmarks/RESULTS.md](benchmarks/RESULTS.md)."]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    text = readme.read_text()
+    start, end = README_MARKERS
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    readme.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+    return True
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("names", nargs="*", help=f"default: all of {modules()}")
+    ap.add_argument("--json", type=Path, default=HERE / "results.json")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.names) - set(modules()))
+    if unknown:
+        ap.error(f"no benchmark named {unknown}; there are {modules()}")
     names = args.names or modules()
-    lines = ["# Benchmark results", "",
-             f"Measured by `make bench` on {datetime.date.today()}: {machine()}.", "",
-             "Each group ran in its own process; ratios compare numbers from the same run.", ""]
-    failed = []
+    results = json.loads(args.json.read_text()) if args.json.exists() else {}
+    where, today, failed = machine(), str(datetime.date.today()), []
     for name in names:
         print(f"[bench] {name} ...", flush=True)
         rows, seconds, error = run_one(name)
-        lines += [f"## {name} ({seconds:.0f} s)", ""]
+        results[name] = {"rows": rows, "seconds": round(seconds, 1), "error": error,
+                         "machine": where, "date": today}
         if error:
             failed.append(name)
-            lines += ["```", error.strip(), "```", ""]
             print(error, file=sys.stderr)
-            continue
-        lines += ["| figure | measured | lecture / claim |", "|---|---|---|"]
         for r in rows:
-            lines.append(f"| {r['figure']} | {r['value']} | {r.get('lecture', '')} |")
             print(f"  {r['figure']}: {r['value']}   [{r.get('lecture', '')}]")
-        lines.append("")
-    args.out.write_text("\n".join(lines))
+        results = dict(sorted(results.items()))
+        args.json.write_text(json.dumps(results, indent=1) + "\n")     # after each group: resumable
+    args.out.write_text(render_results(results))
     print(f"wrote {args.out}")
+    if update_readme(args.readme, render_headlines(results)):
+        print(f"updated the table in {args.readme}")
+    if failed:
+        print(f"FAILED: {failed}", file=sys.stderr)
     return 1 if failed else 0
 
 
