@@ -19,14 +19,17 @@ BUDGET_S = 60
 OUT = ROOT / "build" / "executed"
 
 
-def execute(path: Path, workdir: Path, timeout: int = 600):
-    """(executed notebook, wall seconds, error outputs); instructor mode (no grading record dir)."""
+def execute(path: Path, timeout: int = 600):
+    """(executed notebook, wall seconds, error outputs); instructor mode (no grading record dir).
+
+    The kernel starts in the notebook's own folder, as Jupyter starts it: the PEFT comparison
+    imports its sibling notebooks from there."""
     nb = nbformat.read(path, as_version=4)
     saved = os.environ.pop("COURSE_GRADING_RECORD_DIR", None)
     start = time.perf_counter()
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(workdir)}}).execute()
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
         if saved is not None:
             os.environ["COURSE_GRADING_RECORD_DIR"] = saved
@@ -40,7 +43,7 @@ def run() -> list[dict]:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
     for path in sorted((ROOT / "solutions").glob("*.ipynb")):
-        nb, seconds, errors = execute(path, OUT)
+        nb, seconds, errors = execute(path)
         nbformat.write(nb, OUT / path.name)
         verdict = "errors!" if errors else ("within" if seconds <= BUDGET_S else "OVER")
         rows.append({"figure": f"notebook {path.stem}: headless execution",

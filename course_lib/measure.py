@@ -6,7 +6,10 @@ ratios, because shared machines are noisy.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 
 import torch
@@ -63,6 +66,20 @@ def latency(fn, repeats: int = 10, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Send file descriptor 2 (what C++ code writes to) to /dev/null for the duration."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def peak_memory(fn) -> int:
     """Peak bytes allocated by torch while fn() runs, above what was allocated before.
 
@@ -77,8 +94,14 @@ def peak_memory(fn) -> int:
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _quiet_native_stderr():        # the profiler's C++ side logs "profiler_start" to fd 2,
+        prof.start()                    # which a notebook would show under the cell
+    try:
         fn()
+    finally:
+        with _quiet_native_stderr():
+            prof.stop()
     events = sorted((e for e in prof.events() if e.cpu_memory_usage != 0),
                     key=lambda e: e.time_range.start)
     current = peak = 0

@@ -18,8 +18,8 @@ SOURCES = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
-def test_solution_notebook_executes(path, tmp_path):
-    nb, seconds, errors = execute(path, tmp_path)
+def test_solution_notebook_executes(path):
+    nb, seconds, errors = execute(path)
     out = ROOT / ".grading" / "notebook_times.json"
     out.parent.mkdir(exist_ok=True)
     times = json.loads(out.read_text()) if out.exists() else {}
