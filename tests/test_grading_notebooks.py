@@ -12,7 +12,7 @@ import shutil
 import nbformat
 import pytest
 
-from autograde import batch, cells, release, samples
+from autograde import batch, release, samples
 from autograde.course import Course
 
 REPO = Course()
@@ -46,16 +46,6 @@ WRONG = {
 
 def test_every_graded_notebook_has_an_expected_wrong_submission():
     assert sorted(WRONG) == REPO.graded_assignments()
-
-
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_wrong_submission_still_applies(name):
-    """The mistake is a text replacement in the reference answer: it must still find its text."""
-    cell_id, right, _ = samples.wrong_submission(name)
-    assert cell_id, f"autograde/mistakes/{name}.py needs a WRONG_SUBMISSION"
-    source = nbformat.read(REPO.source(name), as_version=4)
-    answer = next(c.source for c in source.cells if cells.grade_id(c) == cell_id)
-    assert right in answer, f"update WRONG_SUBMISSION in autograde/mistakes/{name}.py"
 
 
 @pytest.fixture(scope="module")

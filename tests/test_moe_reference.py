@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograde import cells
-from autograde.verdict import case_calls, differences, reference_namespace
+from autograde.verdict import differences, reference_namespace
 from course_lib.grading import load_case, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,23 +153,6 @@ def test_balance_loss_values(ref):
     collapsed = torch.zeros(8, N)
     collapsed[:, 0] = 1
     assert loss(collapsed, torch.zeros(8, 1, dtype=torch.long), N).item() == pytest.approx(N)
-
-
-def test_every_mistake_changes_some_hidden_output(nb, ref):
-    """Each named mistake must be told apart from the reference on its hidden case."""
-    from autograde.mistakes.moe import MISTAKES
-    calls = case_calls(nb)
-    for case_id, (_, kwargs) in calls.items():
-        case = load_case(case_id)
-        objects = {k: eval(expr, ref) for k, expr in kwargs.items()}
-        want = run_case(case, objects)
-        assert all("outputs" in r for r in want.values()), f"reference fails {case_id}"
-        for mistake in MISTAKES.get(case_id.partition(".")[2], []):
-            got = run_case(case, mistake.make(dict(objects)))
-            differs = [s for s in case.seeds if "error" in got[s] or differences(
-                got[s]["outputs"], want[s]["outputs"], case.atol, case.rtol)]
-            assert differs, f"{case_id}: mistake {mistake.name!r} matches the reference"
-    assert set(MISTAKES) <= {c.partition(".")[2] for c in calls}
 
 
 def test_wrong_submission_substitution(nb):

@@ -16,10 +16,9 @@ import nbformat
 import pytest
 import torch
 
-from autograde.verdict import compute_reference, differences, reference_namespace
+from autograde.verdict import reference_namespace
 from course_lib.checks import CheckFailed
 from course_lib.checks import prompting as checks
-from course_lib.grading import load_case
 from course_lib.model import Encoder, TransformerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,17 +128,6 @@ def test_classifier_trains_with_train_classifier(ref):
                            progress=False)
     assert run["losses"][-1] < run["losses"][0]
     assert evaluate(model, tok, data, template=template) == 1.0
-
-
-def test_every_mistake_differs_on_every_seed(nb):
-    for case_id, out in compute_reference(nb, "prompting").items():
-        case = load_case(case_id)
-        assert out["mistakes"], f"{case_id} has no named mistake"
-        for name, variant in out["mistakes"].items():
-            for seed in case.seeds:
-                assert "outputs" in variant[seed], (case_id, name, variant[seed])
-                assert differences(variant[seed]["outputs"], out["reference"][seed]["outputs"],
-                                   case.atol, case.rtol), f"{case_id}: {name} passes seed {seed}"
 
 
 def test_visible_checks_name_the_mistakes(ref):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 prune = pytest.importorskip("torch.nn.utils.prune", reason="torch.nn.utils.prune is needed")
 
-from autograde.mistakes.pruning import MISTAKES, WRONG_SUBMISSION  # noqa: E402
+from autograde.mistakes.pruning import WRONG_SUBMISSION  # noqa: E402
 from autograde.verdict import differences, reference_namespace  # noqa: E402
 from course_lib.grading import load_case, run_case  # noqa: E402
 
@@ -233,17 +233,6 @@ def test_hidden_cases_agree_with_torch_prune(ref, reference_results, name):
         assert "outputs" in ours[seed], ours[seed]
         assert "outputs" in theirs[seed], theirs[seed]
         assert not differences(theirs[seed]["outputs"], ours[seed]["outputs"], 0.0, 0.0), seed
-
-
-@pytest.mark.parametrize("name", CASE_NAMES)
-def test_every_named_mistake_changes_some_output(ref, reference_results, name):
-    case = load_case(f"pruning.{name}")
-    objects = {k: ref[k] for k in NAMES}
-    for mistake in MISTAKES[name]:
-        results = run_case(case, mistake.make(dict(objects)))
-        differing = [s for s in case.seeds if "error" in results[s] or differences(
-            results[s]["outputs"], reference_results[name][s]["outputs"], case.atol, case.rtol)]
-        assert differing, f"mistake {mistake.name!r} is indistinguishable on case {name}"
 
 
 def test_wrong_submission_text_is_in_the_reference():
