@@ -6,7 +6,6 @@ COURSE_SOLUTIONS_DIR, COURSE_NOTEBOOKS_DIR, COURSE_GRADING_DIR, COURSE_GRADEBOOK
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +41,13 @@ class Course:
 
     def graded_assignments(self) -> list[str]:
         """The assignments with at least one test cell worth points (not the reading-only ones)."""
+        import nbformat
+
+        from autograde import cells
+
         def graded(name):
-            nb = json.loads(self.source(name).read_text())
-            return any(c.get("metadata", {}).get("nbgrader", {}).get("points", 0) > 0 for c in nb["cells"])
+            nb = nbformat.read(self.source(name), as_version=4)
+            return any(cells.points(c) > 0 for c in cells.test_cells(nb))
         return [name for name in self.assignments() if graded(name)]
 
     def source(self, assignment: str) -> Path:
