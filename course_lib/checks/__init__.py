@@ -14,6 +14,17 @@ from __future__ import annotations
 import torch
 
 
+def tiny_model(seed=0, causal=False, vocab_size=40, d_model=16, n_heads=2, n_layers=2, d_ff=32,
+               max_len=16):
+    """A small Encoder (or causal Decoder) for the checks: seeded, no dropout, in eval mode."""
+    from ..model import Decoder, Encoder, TransformerConfig
+    torch.manual_seed(seed)
+    cfg = TransformerConfig(vocab_size=vocab_size, d_model=d_model, n_heads=n_heads,
+                            n_layers=n_layers, d_ff=d_ff, max_len=max_len, dropout=0.0,
+                            causal=causal)
+    return (Decoder if causal else Encoder)(cfg).eval()
+
+
 class CheckFailed(AssertionError):
     """A visible check failed; the message says what to fix."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, expect, expect_close, expect_shape, ok
+from . import CheckFailed, expect, expect_close, expect_shape, ok, tiny_model
 
 
 def _make(Adapter, d, reduction, seed=0):
@@ -129,11 +129,8 @@ def check_adapter_count(adapter_parameter_count) -> None:
 
 
 def check_add_adapters(add_adapters, Adapter) -> None:
-    from ..model import Encoder, TransformerConfig
-    torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size=50, d_model=16, n_heads=2, n_layers=3, d_ff=32,
-                            max_len=12, dropout=0.0)
-    model = Encoder(cfg).eval()
+    model = tiny_model(vocab_size=50, n_layers=3, max_len=12)
+    cfg = model.config
     ids = torch.randint(7, 50, (2, 9))
     with torch.no_grad():
         before = model(input_ids=ids)["logits"]

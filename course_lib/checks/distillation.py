@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import call, expect, expect_close, expect_shape, ok
+from . import call, expect, expect_close, expect_shape, ok, tiny_model
 
 
 def _call(fn, *args, **kwargs):
@@ -88,11 +88,7 @@ def check_distillation_loss(distillation_loss) -> None:
 
 
 def _tiny_teacher(causal=False, n_layers=4, seed=0):
-    from ..model import Decoder, Encoder, TransformerConfig
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=40, d_model=16, n_heads=2, n_layers=n_layers, d_ff=32,
-                            max_len=20, dropout=0.0, causal=causal)
-    model = (Decoder if causal else Encoder)(cfg).eval()
+    model = tiny_model(seed, causal=causal, n_layers=n_layers, max_len=20)
     with torch.no_grad():                                   # make every tensor distinctive
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model
 
 
 def _tiny_decoder(seed=0, vocab=40, d=16, heads=2, layers=2, max_len=32):
-    from ..model import Decoder, TransformerConfig
-    torch.manual_seed(seed)
-    model = Decoder(TransformerConfig(vocab_size=vocab, d_model=d, n_heads=heads, n_layers=layers,
-                                      d_ff=32, max_len=max_len, dropout=0.0, causal=True)).eval()
+    model = tiny_model(seed, causal=True, vocab_size=vocab, d_model=d, n_heads=heads,
+                       n_layers=layers, max_len=max_len)
     with torch.no_grad():                       # spread the logits: no near-ties in argmax
         for name, p in model.named_parameters():
             if p.dim() == 2:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import CheckFailed, expect, ok
+from . import CheckFailed, expect, ok, tiny_model
 
 
 def _tiny_classifier(seed=0, n_layers=2, num_labels=3):
-    from ..model import CLSClassifier, Encoder, TransformerConfig
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=40, d_model=8, n_heads=2, n_layers=n_layers, d_ff=16,
-                            max_len=12, dropout=0.0)
-    return CLSClassifier(Encoder(cfg), num_labels=num_labels).eval()
+    from ..model import CLSClassifier
+    encoder = tiny_model(seed, d_model=8, n_layers=n_layers, d_ff=16, max_len=12)
+    return CLSClassifier(encoder, num_labels=num_labels).eval()
 
 
 def _apply(apply_bitfit, model):

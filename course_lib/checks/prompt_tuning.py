@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model
 
 MASK_ID = 4            # [MASK] in course_lib.tokenizer.SPECIAL_TOKENS
 CLS_ID = 2
@@ -38,11 +38,7 @@ def _trainable(module) -> int:
 
 
 def _tiny_encoder(seed=0, n_layers=2):
-    from ..model import Encoder, TransformerConfig
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=30, d_model=16, n_heads=2, n_layers=n_layers, d_ff=32,
-                            max_len=24, dropout=0.0)
-    return Encoder(cfg).eval()
+    return tiny_model(seed, vocab_size=30, n_layers=n_layers, max_len=24)
 
 
 def _batch():

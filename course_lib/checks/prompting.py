@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model
 
 MASK = 4          # the course tokenizer's [MASK] id; the checks also use another id
 
@@ -199,11 +199,7 @@ def check_verbalizer_probs(verbalizer_probs) -> None:
 
 # ---------------------------------------------------------------- Exercise 4
 def _tiny_encoder(seed=0, V=30):
-    from ..model import Encoder, TransformerConfig
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=V, d_model=16, n_heads=2, n_layers=2, d_ff=32,
-                            max_len=16, dropout=0.0)
-    return Encoder(cfg).eval()
+    return tiny_model(seed, vocab_size=V)
 
 
 def check_prompt_classifier(PromptClassifier, verbalizer_scores=None) -> None:

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import call, expect, expect_close, expect_shape, ok
+from . import call, expect, expect_close, expect_shape, ok, tiny_model
 
 
 def _call(fn, *args, what: str, **kwargs):
@@ -220,11 +220,8 @@ def check_remove_neurons(remove_neurons, neuron_mask) -> None:
 
 # ------------------------------------------------------------------------------ heads and layers
 def _tiny_classifier(seed=0, n_layers=2, n_heads=2):
-    from ..model import CLSClassifier, Encoder, TransformerConfig
-    torch.manual_seed(seed)
-    cfg = TransformerConfig(vocab_size=40, d_model=16, n_heads=n_heads, n_layers=n_layers,
-                            d_ff=32, max_len=16, dropout=0.0)
-    return CLSClassifier(Encoder(cfg), num_labels=3).eval()
+    from ..model import CLSClassifier
+    return CLSClassifier(tiny_model(seed, n_heads=n_heads, n_layers=n_layers), num_labels=3).eval()
 
 
 def _batches(seed, n=2, B=4, T=7):
@@ -297,11 +294,7 @@ def check_head_importance(head_importance) -> None:
 
 
 def check_prune_heads(prune_heads) -> None:
-    from ..model import Encoder, TransformerConfig
-    torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size=40, d_model=16, n_heads=4, n_layers=3, d_ff=32,
-                            max_len=16, dropout=0.0)
-    enc = Encoder(cfg).eval()
+    enc = tiny_model(n_heads=4, n_layers=3)
     importance = torch.tensor([[0.9, 0.05, 0.7, 0.3],
                                [0.01, 0.8, 0.6, 0.02],
                                [0.5, 0.4, 0.95, 0.85]])
@@ -322,11 +315,7 @@ def check_prune_heads(prune_heads) -> None:
 
 
 def check_drop_layers(drop_layers) -> None:
-    from ..model import Encoder, TransformerConfig
-    torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size=40, d_model=16, n_heads=2, n_layers=4, d_ff=32,
-                            max_len=16, dropout=0.0)
-    enc = Encoder(cfg).eval()
+    enc = tiny_model(n_layers=4)
     blocks = list(enc.blocks)
     out = _call(drop_layers, enc, 1, what="drop_layers(enc, 1)")
     expect(out is enc, "drop_layers should change the model in place and return it")
