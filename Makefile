@@ -32,7 +32,7 @@ test-browser: $(STAMP)     ## JupyterLab + formgrader in headless Chromium (scre
 lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
-notebooks: $(STAMP)        ## solutions/*.py -> solutions/*.ipynb -> notebooks/*.ipynb
+notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
 	$(BIN)/python -m autograde.quizbank
 	$(BIN)/python -m autograde.authoring
 	$(BIN)/python -m autograde release

@@ -1,4 +1,4 @@
-"""Build nbgrader source notebooks from "percent" files: solutions/<name>.py -> solutions/<name>.ipynb.
+"""Build nbgrader source notebooks from "percent" files: solutions/<name>/<name>.py -> <name>.ipynb.
 
 A percent file is plain Python that diffs and reviews well. Cell headers (see docs/CONVENTIONS.md):
 
@@ -10,7 +10,10 @@ A percent file is plain Python that diffs and reviews well. Cell headers (see do
     # %% [readonly] id=intro_code       locked code cell students cannot edit
     # %% [skip-grading]                 slow demo cell the grader does not run
 
-    python -m autograde.authoring            # every solutions/*.py
+The environment check (`autograde.student_course.first_cell()`, which installs the course library in
+Colab) is not written in the source: it is inserted after the title cell of every notebook.
+
+    python -m autograde.authoring            # every solutions/<name>/<name>.py
     python -m autograde.authoring --check    # exit 1 if an .ipynb is out of date
 """
 
@@ -23,6 +26,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from autograde import student_course
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^# %%(?:\s*\[(?P<kind>[a-z-]+)\])?(?P<attrs>.*)$")
@@ -68,8 +73,9 @@ def _nbgrader(kind: str, attrs: dict, where: str) -> dict:
     return meta
 
 
-def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
-    """Turn a percent file's text into a notebook with nbgrader metadata."""
+def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbformat.NotebookNode:
+    """Turn a percent file's text into a notebook with nbgrader metadata; the environment check
+    (autograde.student_course.first_cell) becomes its first code cell."""
     cells, kind, attrs, lines, start = [], "skip", {}, [], 0
 
     def flush():
@@ -105,6 +111,9 @@ def parse(text: str, name: str = "<source>") -> nbformat.NotebookNode:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"{name}: duplicate cell ids {dupes}")
+    if first_cell:                               # after the title cell: the environment check
+        cells.insert(1 if cells and cells[0].cell_type == "markdown" else 0,
+                     nbformat.v4.new_code_cell(student_course.first_cell()))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
                                   "name": "python3"},
@@ -122,13 +131,18 @@ def build(source: Path) -> str:
     return render(parse(source.read_text(), source.name))
 
 
+def sources(solutions: Path = ROOT / "solutions") -> list[Path]:
+    """The percent sources: solutions/<name>/<name>.py whose first line is a cell header."""
+    return [p for p in sorted(solutions.glob("*/*.py"))
+            if p.stem == p.parent.name and HEADER.match(p.read_text().split("\n", 1)[0])]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="percent files -> nbgrader source notebooks")
-    ap.add_argument("files", nargs="*", type=Path, help="default: solutions/*.py")
+    ap.add_argument("files", nargs="*", type=Path, help="default: solutions/<name>/<name>.py")
     ap.add_argument("--check", action="store_true", help="only report stale notebooks")
     args = ap.parse_args(argv)
-    files = args.files or [p for p in sorted((ROOT / "solutions").glob("*.py"))
-                           if HEADER.match(p.read_text().split("\n", 1)[0])]
+    files = args.files or sources()
     stale = []
     for src in files:
         target = src.with_suffix(".ipynb")

@@ -1,5 +1,14 @@
 """Where an assignment's files live. Tests point these at tests/fixtures/toy; defaults are the repo's.
 
+One folder an assignment, in nbgrader's layout (nbgrader_config.py at the repository root):
+
+    solutions/<name>/<name>.py       the percent source (edited by hand)
+    solutions/<name>/<name>.ipynb    the nbgrader source notebook (generated from it)
+    solutions/<name>/cases.py        hidden cases (the only file of the folder a sandbox sees)
+    solutions/<name>/mistakes.py     named mistakes and the demo's wrong submission (grader only)
+    solutions/<name>/test_<name>.py  the reference against independent implementations (pytest)
+    notebooks/<name>/<name>.ipynb    the student release (generated)
+
 Environment variables (the CLI's --solutions/--notebooks/--work/--db override them):
 COURSE_SOLUTIONS_DIR, COURSE_NOTEBOOKS_DIR, COURSE_GRADING_DIR, COURSE_GRADEBOOK_URL.
 """
@@ -37,7 +46,7 @@ class Course:
         return self.db_url or f"sqlite:///{self.work / 'gradebook.db'}"
 
     def assignments(self) -> list[str]:
-        return sorted(p.stem for p in self.solutions.glob("*.ipynb"))
+        return sorted(p.stem for p in self.solutions.glob("*/*.ipynb") if p.stem == p.parent.name)
 
     def graded_assignments(self) -> list[str]:
         """The assignments with at least one test cell worth points (not the reading-only ones)."""
@@ -50,8 +59,17 @@ class Course:
             return any(cells.points(c) > 0 for c in cells.test_cells(nb))
         return [name for name in self.assignments() if graded(name)]
 
+    def folder(self, assignment: str) -> Path:
+        return self.solutions / assignment
+
     def source(self, assignment: str) -> Path:
-        return self.solutions / f"{assignment}.ipynb"
+        return self.folder(assignment) / f"{assignment}.ipynb"
+
+    def cases_file(self, assignment: str) -> Path:
+        return self.folder(assignment) / "cases.py"
+
+    def mistakes_file(self, assignment: str) -> Path:
+        return self.folder(assignment) / "mistakes.py"
 
     def release(self, assignment: str) -> Path:
-        return self.notebooks / f"{assignment}.ipynb"
+        return self.notebooks / assignment / f"{assignment}.ipynb"

@@ -75,14 +75,15 @@ class SandboxKernelManager(AsyncKernelManager):
 class Kernel:
     """One sandboxed kernel in `folder` (ZMQ over ipc sockets there: the sandbox has no network)."""
 
-    def __init__(self, folder: Path, slot: int, limits: Limits, env: dict, log: Path):
+    def __init__(self, folder: Path, slot: int, limits: Limits, env: dict, log: Path, mounts=()):
         self.folder, self.slot, self.limits, self.env, self.log = folder, slot, limits, env, log
+        self.mounts = list(mounts)
         self.km = self.kc = None
 
     async def start(self) -> None:
         km = SandboxKernelManager(kernel_name="python3", transport="ipc", ip=str(self.folder / "k"),
                                   connection_file=str(self.folder / "kernel.json"))
-        km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits)
+        km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts)
         km.write_connection_file()
         sandbox.prepare_folder(self.folder, self.slot)
         with self.log.open("ab") as log:          # the kernel's own fds 1 and 2: not our console
@@ -144,9 +145,10 @@ class Runner:
     """Executes a notebook in place, cell by cell, restarting the kernel after a broken cell."""
 
     def __init__(self, nb, folder: Path, private: Path, slot: int, limits: Limits,
-                 cell_limits: dict | None = None):
+                 cell_limits: dict | None = None, solutions: Path | None = None, mounts=()):
         self.nb, self.folder, self.private, self.slot, self.limits = nb, folder, private, slot, limits
         self.cell_limits = cell_limits or {}
+        self.solutions, self.mounts = solutions, list(mounts)
         self.record_dir = folder / "records"
         self.kernel = None
         self.client = None
@@ -160,8 +162,9 @@ class Runner:
     async def _fresh_kernel(self) -> None:
         if self.kernel is not None:
             await self.kernel.stop()
-        env = sandbox.kernel_env(self.folder, self.record_dir)
-        self.kernel = Kernel(self.folder, self.slot, self.limits, env, self.private / "kernel.log")
+        env = sandbox.kernel_env(self.folder, self.record_dir, self.solutions)
+        self.kernel = Kernel(self.folder, self.slot, self.limits, env, self.private / "kernel.log",
+                             self.mounts)
         await self.kernel.start()
         self.client = NotebookClient(self.nb, km=self.kernel.km, allow_errors=True, timeout=None,
                                      iopub_timeout=10, record_timing=False)
@@ -270,9 +273,11 @@ class Runner:
 
 
 def execute(nb, folder: Path, private: Path, slot: int = 0, limits: Limits = Limits(),
-            cell_limits: dict | None = None) -> Execution:
+            cell_limits: dict | None = None, solutions: Path | None = None,
+            mounts=()) -> Execution:
     """Execute `nb` in place in a sandbox rooted at `folder`; records end up under `private`."""
-    return asyncio.run(Runner(nb, folder, private, slot, limits, cell_limits).run())
+    return asyncio.run(Runner(nb, folder, private, slot, limits, cell_limits, solutions,
+                              mounts).run())
 
 
 def chown_back(folder: Path) -> None:

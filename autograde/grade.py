@@ -71,7 +71,7 @@ def _case_lines(v: verdict.CaseVerdict, ctx: Context) -> list[str]:
     lines = [f"hidden test {v.case_id}: {v.passed}/{v.total} checks passed"]
     lines += [f"  {h}" for h in v.hints]
     if v.mistake:
-        lines.append(f"  looks like a known mistake: {verdict.mistake_hint(ctx.name, v.case_id, v.mistake)}")
+        lines.append(f"  looks like a known mistake: {verdict.mistake_hint(ctx.name, v.case_id, v.mistake, ctx.course)}")
     return lines
 
 
@@ -83,7 +83,7 @@ def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> dict:
     if run.error:
         lines.append(f"the test cell stopped with {run.error}")
     verdicts = [verdict.judge(cid, verdict.read_record(run.records[cid]) if cid in run.records else None,
-                              ctx.reference[cid]) for cid, _ in calls]
+                              ctx.reference[cid], ctx.course) for cid, _ in calls]
     for v in verdicts:
         lines += _case_lines(v, ctx)
     passed, total = sum(v.passed for v in verdicts), sum(v.total for v in verdicts)
@@ -125,7 +125,8 @@ def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limit
         for extra in submission.parent.iterdir():                 # data files next to the notebook
             if extra.is_file() and extra.suffix != ".ipynb" and extra.stat().st_size < 50 * 2**20:
                 shutil.copyfile(extra, folder / extra.name)
-        execution = execute(nb, folder, private, slot, limits, ctx.cell_cpu)
+        execution = execute(nb, folder, private, slot, limits, ctx.cell_cpu, ctx.course.solutions,
+                            [ctx.course.cases_file(ctx.name)])
     finally:
         chown_back(folder)
         shutil.rmtree(folder, ignore_errors=True)

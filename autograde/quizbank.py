@@ -1,10 +1,10 @@
-"""Build the student-facing quiz material from the instructor's bank (solutions/quiz_bank.py).
+"""Build the student-facing quiz material from the instructor's bank (solutions/practice_quiz/quiz_bank.py).
 
     python -m autograde.quizbank            # write both files below
     python -m autograde.quizbank --check    # exit 1 if either is out of date
 
 - course_lib/data/quiz_bank.json: the self-check questions with salted-hash keys (no plain key);
-- solutions/practice_quiz.py: the nbgrader practice quiz (answers in solution cells, hidden tests).
+- solutions/practice_quiz/practice_quiz.py: the nbgrader practice quiz (answers in solution cells, hidden tests).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import json
 import sys
 
 from autograde.course import ROOT
-from course_lib.colab import FIRST_CELL
 from course_lib.quiz import BANK_PATH, PARTS, answer_hash, seal
 
-BANK_SOURCE = ROOT / "solutions" / "quiz_bank.py"
-PRACTICE = ROOT / "solutions" / "practice_quiz.py"
+BANK_SOURCE = ROOT / "solutions" / "practice_quiz" / "quiz_bank.py"
+PRACTICE = ROOT / "solutions" / "practice_quiz" / "practice_quiz.py"
 
 
 def load_questions(path=BANK_SOURCE) -> list[dict]:
@@ -70,8 +69,7 @@ def practice_source(questions: list[dict]) -> str:
            '# questions (3 significant figures are enough), a short **text** for formulas.',
            '# Your answers are graded when you hand the notebook in; the review notebook',
            '# (`review.ipynb`) has the same questions with instant feedback.',
-           '',
-           '# %%', *FIRST_CELL.splitlines(), '']
+           '']
     for part, title in PARTS.items():
         out += ['# %% [markdown]', f'# ## {title}', '']
         for q in (q for q in questions if q["part"] == part):
@@ -84,7 +82,7 @@ def practice_source(questions: list[dict]) -> str:
                     f'assert "{q["id"]}" in dir(), "keep the variable name {q["id"]}"',
                     f'print("answer recorded:", {q["id"]})',
                     '### BEGIN HIDDEN TESTS',
-                    'from course_lib.grading import hidden_check',
+                    'from autograde.hidden import hidden_check',
                     f'hidden_check("practice_quiz.{q["id"]}", answer={q["id"]})',
                     '### END HIDDEN TESTS', '']
     return "\n".join(out)

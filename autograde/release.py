@@ -1,4 +1,5 @@
-"""Student release: solutions/<name>.ipynb -> notebooks/<name>.ipynb through nbgrader's preprocessors.
+"""Student release: solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb through nbgrader's
+preprocessors (those of `nbgrader generate_assignment`, configured by nbgrader_config.py).
 
 Deterministic (same source, same bytes). Each solution region becomes a stub that names its
 exercise, e.g. `raise NotImplementedError("Exercise lora_linear: write LoRALinear")`.
@@ -16,9 +17,9 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMa
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograde import cells
-from autograde.course import Course
+from autograde.course import ROOT, Course
 
-CONFIG = Path(__file__).with_name("nbgrader_config.py")
+CONFIG = ROOT / "nbgrader_config.py"
 PLACEHOLDER = "@@EXERCISE@@"
 DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
 
@@ -69,10 +70,10 @@ def stale(course: Course) -> list[str]:
 def release(course: Course, assignments: list[str] | None = None) -> list[Path]:
     """Write the release of each assignment (default: all); returns the files rewritten."""
     written = []
-    course.notebooks.mkdir(parents=True, exist_ok=True)
     for name in assignments or course.assignments():
         text, target = release_text(course, name), course.release(name)
         if not target.exists() or target.read_text() != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
             written.append(target)
     return written

@@ -12,13 +12,12 @@ correct submission.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 from pathlib import Path
 
 import nbformat
 
-from autograde import cells
+from autograde import cells, verdict
 from autograde.course import Course
 from autograde.release import release_notebook
 
@@ -26,11 +25,8 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 # A partly wrong submission: each assignment's mistakes module names one known mistake as
 # WRONG_SUBMISSION = (solution cell grade id, text in the reference, what a student wrote instead).
-def wrong_submission(assignment: str):
-    try:
-        module = importlib.import_module(f"autograde.mistakes.{assignment}")
-    except ModuleNotFoundError:
-        return None, None, None
+def wrong_submission(assignment: str, course: Course | None = None):
+    module = verdict.mistakes_module(assignment, course)
     return getattr(module, "WRONG_SUBMISSION", (None, None, None))
 
 
@@ -61,10 +57,10 @@ def first_solution(nb) -> str:
     return next(cells.grade_id(c) for c in nb.cells if cells.is_solution(c))
 
 
-def partly_wrong(source_nb, release_nb, assignment: str):
+def partly_wrong(source_nb, release_nb, assignment: str, course: Course | None = None):
     """The correct submission with one known mistake (or, failing that, the last answer missing)."""
     nb = correct(source_nb, release_nb)
-    cell_id, right, wrong = wrong_submission(assignment)
+    cell_id, right, wrong = wrong_submission(assignment, course)
     answers = _solution_sources(source_nb)
     if cell_id in answers and right in answers[cell_id]:
         return edit(nb, cell_id, lambda s: s.replace(right, wrong))
@@ -78,10 +74,10 @@ def infinite_loop(source_nb, release_nb):
     return edit(nb, first_solution(nb), lambda s: "while True:\n    pass\n" + s)
 
 
-def demo_samples(source_nb, assignment: str) -> dict:
+def demo_samples(source_nb, assignment: str, course: Course | None = None) -> dict:
     release_nb = release_notebook(source_nb)
     return {"correct": correct(source_nb, release_nb), "untouched": release_nb,
-            "partly_wrong": partly_wrong(source_nb, release_nb, assignment),
+            "partly_wrong": partly_wrong(source_nb, release_nb, assignment, course),
             "infinite_loop": infinite_loop(source_nb, release_nb)}
 
 
@@ -98,7 +94,7 @@ def write(notebooks: dict, folder: Path, assignment: str) -> dict:
 
 def write_samples(course: Course, assignment: str, folder: Path) -> dict:
     source_nb = nbformat.read(course.source(assignment), as_version=4)
-    return write(demo_samples(source_nb, assignment), folder, assignment)
+    return write(demo_samples(source_nb, assignment, course), folder, assignment)
 
 
 # ---------------------------------------------------------------- the adversarial corpus (toy)

@@ -3,9 +3,9 @@
 The kernel runs as `bwrap ... setpriv --reuid=<grading uid> ... prlimit ... python -m ipykernel`:
 
 - a new mount namespace that shows only the system's /usr, the Python installation, `course_lib`,
-  `autograde/__init__.py` and `autograde/cases`, read-only, and the submission's own folder,
-  read-write; solutions/, autograde/mistakes, the gradebook, other students' folders and the rest of
-  the disk are not there at all;
+  `autograde/__init__.py`, `autograde/hidden.py` and the graded assignment's `cases.py`, read-only,
+  and the submission's own folder, read-write; the rest of solutions/ (answers, mistakes), the
+  gradebook, other students' folders and the rest of the disk are not there at all;
 - new PID, IPC, UTS and network namespaces: no network (the grader talks to the kernel through ZMQ
   `ipc` sockets in the submission folder), and killing the sandbox kills every process it started;
 - an unprivileged uid per worker (no capabilities), with RLIMIT_NPROC (fork bombs), RLIMIT_DATA
@@ -94,13 +94,15 @@ def _python_mounts() -> list[str]:
     return _ro_binds(kept)
 
 
-def _course_mounts() -> list[str]:
-    """Only what a student kernel imports: course_lib and the hidden *cases* (no answers)."""
-    paths = [ROOT / "course_lib", ROOT / "autograde" / "__init__.py", ROOT / "autograde" / "cases"]
+def _course_mounts(extra) -> list[str]:
+    """Only what a student kernel imports: course_lib, the hidden-case runtime and `extra` (the
+    graded assignment's cases.py: how inputs are built, no answers)."""
+    paths = [ROOT / "course_lib", ROOT / "autograde" / "__init__.py", ROOT / "autograde" / "hidden.py",
+             *extra]
     return _ro_binds(paths)
 
 
-def wrapper(folder: Path, slot: int, limits: Limits) -> list[str]:
+def wrapper(folder: Path, slot: int, limits: Limits, mounts=()) -> list[str]:
     """The command prefix that runs a kernel inside the sandbox (or just the limits, unsandboxed)."""
     # RLIMIT_DATA, not RLIMIT_AS: a CUDA build of torch maps 3.7 GiB of libraries at import (seen
     # on an H200 host), which an address-space limit counts; the data limit counts what code allocates
@@ -114,7 +116,7 @@ def wrapper(folder: Path, slot: int, limits: Limits) -> list[str]:
     return [*orphan_guard, bwrap_path(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session", "--hostname", "grading",
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",     # before binds under /tmp
-            *_system_mounts(), *_python_mounts(), *_course_mounts(),
+            *_system_mounts(), *_python_mounts(), *_course_mounts(mounts),
             "--bind", str(folder), str(folder), "--chdir", str(folder),
             "--setenv", "JPY_PARENT_PID", "1",       # inside, the parent is pid 1: don't poll it
             "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -130,10 +132,11 @@ def prepare_folder(folder: Path, slot: int) -> None:
             os.lchown(path, uid, uid)
 
 
-def kernel_env(folder: Path, record_dir: Path) -> dict:
+def kernel_env(folder: Path, record_dir: Path, solutions: Path | None = None) -> dict:
     """A small, explicit environment: nothing of the instructor's leaks in."""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(folder), "LANG": "C.UTF-8",
             "PYTHONPATH": str(ROOT), "COURSE_GRADING_RECORD_DIR": str(record_dir),
+            "COURSE_SOLUTIONS_DIR": str(solutions or ROOT / "solutions"),
             "COURSE_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "MPLBACKEND": "Agg", "IPYTHONDIR": str(folder / ".ipython"),
             "JUPYTER_RUNTIME_DIR": str(folder / ".jupyter"), "PYTHONDONTWRITEBYTECODE": "1",

@@ -2,7 +2,7 @@
 
     python -m autograde.summary [--out build/summary]        (make summary)
 
-Executes notebooks/review.ipynb, splits it at its "## Part" headings, drops the code and the
+Executes notebooks/review/review.ipynb, splits it at its "## Part" headings, drops the code and the
 interactive questions, and writes one self-contained HTML page per part (print it to PDF from the
 browser if you prefer paper).
 """
@@ -40,7 +40,7 @@ def split_parts(nb) -> list[tuple[str, nbformat.NotebookNode]]:
     return parts
 
 
-def build(out: Path, source: Path = ROOT / "notebooks" / "review.ipynb") -> list[Path]:
+def build(out: Path, source: Path = ROOT / "notebooks" / "review" / "review.ipynb") -> list[Path]:
     nb = nbformat.read(source, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(source.parent)}}).execute()

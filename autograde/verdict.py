@@ -3,7 +3,7 @@
 The reference is never a separate module: it is extracted from the source notebook (setup cells +
 solution cells, exec'd here), then each hidden case runs on it with the same seeds as in the
 student's kernel. Reference outputs (and the outputs of the named mistakes in
-`autograde/mistakes/<assignment>.py`) are computed once per class and cached on disk.
+`solutions/<assignment>/mistakes.py`) are computed once per class and cached on disk.
 
 A (case, seed) check passes when the student's outputs have the reference's structure, types,
 shapes and dtypes, and agree within the case's tolerance. Failures carry a hint: the case's hint for
@@ -13,18 +13,18 @@ that output, the shape/dtype/tolerance detail, and the named mistake when the ou
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import torch
 
 from autograde import cells
 from autograde.course import ROOT, Course
-from course_lib.grading import Case, load_case, run_case
+from autograde.hidden import Case, load_case, load_module, run_case
 
 MAX_RECORD_BYTES = 50 * 2**20
 
@@ -51,16 +51,31 @@ def case_calls(source_nb) -> dict[str, tuple[str, dict]]:
     return calls
 
 
-def load_mistakes(assignment: str) -> dict:
-    try:
-        return importlib.import_module(f"autograde.mistakes.{assignment}").MISTAKES
-    except ModuleNotFoundError:
-        return {}
+@dataclass
+class Mistake:
+    """A known wrong variant (solutions/<name>/mistakes.py): `make` turns the reference objects
+    a case receives into wrong ones; when a student's outputs match them, `hint` is shown."""
+
+    name: str
+    hint: str
+    make: Callable[[dict], dict]
+
+
+def mistakes_module(assignment: str, course: Course | None = None):
+    """solutions/<assignment>/mistakes.py as a module, or None where there is none."""
+    path = (course or Course.from_env()).mistakes_file(assignment)
+    return load_module(path, f"autograde_mistakes_{assignment}") if path.is_file() else None
+
+
+def load_mistakes(assignment: str, course: Course | None = None) -> dict:
+    """{case name: [Mistake, ...]} of the assignment."""
+    module = mistakes_module(assignment, course)
+    return getattr(module, "MISTAKES", {}) if module else {}
 
 
 def fingerprint(course: Course, assignment: str) -> str:
-    files = [course.source(assignment), ROOT / "autograde" / "cases" / f"{assignment}.py",
-             ROOT / "autograde" / "mistakes" / f"{assignment}.py", Path(__file__),
+    files = [course.source(assignment), course.cases_file(assignment),
+             course.mistakes_file(assignment), Path(__file__), ROOT / "autograde" / "hidden.py",
              *sorted((ROOT / "course_lib").rglob("*.py"))]     # cases build on course_lib
     digest = hashlib.sha256()
     for f in files:
@@ -68,13 +83,14 @@ def fingerprint(course: Course, assignment: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def compute_reference(source_nb, assignment: str) -> dict:
+def compute_reference(source_nb, assignment: str, course: Course | None = None) -> dict:
     """{case_id: {"reference": results, "mistakes": {name: results}}} (runs the reference here)."""
+    course = course or Course.from_env()
     namespace = reference_namespace(source_nb)
-    mistakes = load_mistakes(assignment)
+    mistakes = load_mistakes(assignment, course)
     out = {}
     for case_id, (_, kwargs) in case_calls(source_nb).items():
-        case = load_case(case_id)
+        case = load_case(case_id, course.solutions)
         objects = {k: eval(expr, namespace) for k, expr in kwargs.items()}
         reference = run_case(case, objects)
         broken = {s: r["error"] for s, r in reference.items() if "error" in r}
@@ -92,7 +108,7 @@ def reference_outputs(course: Course, assignment: str) -> dict:
     if cache.exists():
         return torch.load(cache, weights_only=True)
     source_nb = nbformat.read(course.source(assignment), as_version=4)
-    outputs = compute_reference(source_nb, assignment)
+    outputs = compute_reference(source_nb, assignment, course)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     torch.save(outputs, tmp)
@@ -215,9 +231,10 @@ def _matching_mistake(results: dict, failing: list, mistakes: dict, case: Case) 
     return None
 
 
-def judge(case_id: str, results: dict | str | None, ref: dict) -> CaseVerdict:
+def judge(case_id: str, results: dict | str | None, ref: dict,
+          course: Course | None = None) -> CaseVerdict:
     """Compare one case's per-seed results (or why there are none) with its cached reference."""
-    case = load_case(case_id)
+    case = load_case(case_id, (course or Course.from_env()).solutions)
     if isinstance(results, str):
         return CaseVerdict(case_id, 0, len(case.seeds), [results])
     results = results or {}
@@ -236,8 +253,8 @@ def judge(case_id: str, results: dict | str | None, ref: dict) -> CaseVerdict:
     return verdict
 
 
-def mistake_hint(assignment: str, case_id: str, name: str) -> str:
-    for m in load_mistakes(assignment).get(case_id.partition(".")[2], []):
+def mistake_hint(assignment: str, case_id: str, name: str, course: Course | None = None) -> str:
+    for m in load_mistakes(assignment, course).get(case_id.partition(".")[2], []):
         if m.name == name:
             return m.hint
     return name

@@ -1,4 +1,4 @@
-"""Distillation (solutions/distillation.ipynb): the 2-layer student's parameter ratio, speed-up and
+"""Distillation (solutions/distillation/distillation.ipynb): the 2-layer student's parameter ratio, speed-up and
 accuracy retained against the 4-layer fine-tuned teacher (DistilBERT: 66M / 110M parameters,
 410 / 668 s, 97% of the GLUE score).
 
@@ -22,7 +22,7 @@ from course_lib.pretrained import load_encoder, load_tokenizer
 from course_lib.runtime import get_device, set_seed
 from course_lib.training import evaluate, train_classifier
 
-SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "distillation.ipynb"
+SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "distillation" / "distillation.ipynb"
 
 
 def run() -> list[dict]:

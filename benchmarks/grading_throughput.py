@@ -31,18 +31,18 @@ import nbformat  # noqa: E402
 
 def make_course(tmp: Path, assignment: str) -> Course:
     course = Course(solutions=tmp / "solutions", notebooks=tmp / "notebooks", work=tmp / "work")
-    course.solutions.mkdir(parents=True)
+    source = ROOT / ("tests/fixtures/toy/solutions" if assignment == "toy" else "solutions")
+    shutil.copytree(source / assignment, course.folder(assignment),
+                    ignore=shutil.ignore_patterns("__pycache__"))
     if assignment == "toy":
-        (course.solutions / "toy.ipynb").write_text(
-            authoring.build(ROOT / "tests" / "fixtures" / "toy" / "solutions" / "toy.py"))
-    else:
-        shutil.copy(ROOT / "solutions" / f"{assignment}.ipynb", course.solutions)
+        course.source("toy").write_text(authoring.build(course.folder("toy") / "toy.py"))
     release.release(course)
     return course
 
 
 def make_submissions(course: Course, assignment: str, n: int, folder: Path) -> None:
-    kinds = samples.demo_samples(nbformat.read(course.source(assignment), as_version=4), assignment)
+    kinds = samples.demo_samples(nbformat.read(course.source(assignment), as_version=4), assignment,
+                                 course)
     cycle = ["correct", "partly_wrong", "untouched"]
     samples.write({f"student{i:03d}": kinds[cycle[i % 3]] for i in range(n)}, folder, assignment)
 

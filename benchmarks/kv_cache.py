@@ -1,7 +1,7 @@
 """KV cache: decoding speed-up at several lengths, cache bytes vs the formula, and the quality of
 selective caches (sliding window, StreamingLLM, H2O) against the budget.
 
-The reference implementation comes from solutions/kv_cache.ipynb (autograde.verdict's
+The reference implementation comes from solutions/kv_cache/kv_cache.ipynb (autograde.verdict's
 reference_namespace); every ratio is measured within this one process.
 """
 
@@ -51,7 +51,7 @@ def _near(times, n, window=8):
 
 def run() -> list[dict]:
     set_threads(1)
-    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "kv_cache.ipynb", as_version=4))
+    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "kv_cache" / "kv_cache.ipynb", as_version=4))
     tok, model = load_tokenizer(), load_decoder().eval()
     cfg = model.config
     prompt = torch.tensor([[tok.bos_id] + tok.encode("The Houston Rockets", add_cls=False)])

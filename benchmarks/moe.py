@@ -1,6 +1,6 @@
 """Mixture of experts: active fraction, throughput ratios, accuracy dense vs MoE, balance loss.
 
-The reference MoE, gate and balance loss come from solutions/moe.ipynb (reference_namespace); the
+The reference MoE, gate and balance loss come from solutions/moe/moe.ipynb (reference_namespace); the
 experiment mirrors the notebook: every FFN of the pre-trained encoder upcycled into N = 4 experts,
 k = 1 (the lecture's weights p_i), 2 epochs on the topic task, with and without 0.1 * the Switch
 balance loss. Throughput: one MoE layer against dense FFNs with the same active and the same total
@@ -30,7 +30,7 @@ N, K, NOISE, COEF, EPOCHS, LR = 4, 1, 0.1, 0.1, 2, 1e-3
 
 
 def _ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "moe.ipynb", as_version=4))
+    return reference_namespace(nbformat.read(ROOT / "solutions" / "moe" / "moe.ipynb", as_version=4))
 
 
 def _upcycled(ref) -> CLSClassifier:

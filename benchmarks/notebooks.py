@@ -42,7 +42,7 @@ def execute(path: Path, timeout: int = 600):
 def run() -> list[dict]:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
-    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+    for path in sorted(p for p in (ROOT / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name):
         nb, seconds, errors = execute(path)
         nbformat.write(nb, OUT / path.name)
         verdict = "errors!" if errors else ("within" if seconds <= BUDGET_S else "OVER")

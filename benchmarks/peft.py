@@ -1,4 +1,4 @@
-"""PEFT comparison (solutions/peft_comparison.ipynb): accuracy, trainable parameters, step time.
+"""PEFT comparison (solutions/peft_comparison/peft_comparison.ipynb): accuracy, trainable parameters, step time.
 
 Full fine-tuning, BitFit, adapters and LoRA (and prompt/prefix tuning when the prompt_tuning
 notebook is there) on the topic task, trained as in the notebook (2 epochs on a
@@ -26,7 +26,7 @@ SEEDS, EPOCHS = (0, 1, 2), 2
 
 
 def _reference(name: str) -> dict | None:
-    path = SOLUTIONS / f"{name}.ipynb"
+    path = SOLUTIONS / name / f"{name}.ipynb"
     return reference_namespace(nbformat.read(path, as_version=4)) if path.exists() else None
 
 

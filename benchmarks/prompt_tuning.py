@@ -1,4 +1,4 @@
-"""Prompt tuning (solutions/prompt_tuning.py): hard prompts, soft prompt, prefix, fine-tuning.
+"""Prompt tuning (solutions/prompt_tuning/prompt_tuning.py): hard prompts, soft prompt, prefix, fine-tuning.
 
     python benchmarks/prompt_tuning.py
 
@@ -39,7 +39,7 @@ def _template(pattern):
 
 
 def run() -> list[dict]:
-    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "prompt_tuning.ipynb",
+    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "prompt_tuning" / "prompt_tuning.ipynb",
                                             as_version=4))
     tok = load_tokenizer()
     train, dev, test = load_topic("train"), load_topic("dev"), load_topic("test")

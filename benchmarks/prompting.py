@@ -1,4 +1,4 @@
-"""Prompting (solutions/prompting.py): zero-shot [MASK] classification, prompt sensitivity,
+"""Prompting (solutions/prompting/prompting.py): zero-shot [MASK] classification, prompt sensitivity,
 few-shot.
 
 The reference PromptClassifier is extracted from the solutions notebook (autograde.verdict.
@@ -37,7 +37,7 @@ def pattern(prompt):
 
 
 def run() -> list[dict]:
-    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "prompting.ipynb", as_version=4))
+    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "prompting" / "prompting.ipynb", as_version=4))
     PromptClassifier = ref["PromptClassifier"]
     tok = load_tokenizer()
     train, test = load_topic("train"), load_topic("test")

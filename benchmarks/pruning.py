@@ -1,4 +1,4 @@
-"""Pruning (solutions/pruning.ipynb): accuracy against sparsity, layer dropping, honest speed.
+"""Pruning (solutions/pruning/pruning.ipynb): accuracy against sparsity, layer dropping, honest speed.
 
 The reference implementation comes from the solutions notebook (autograde.verdict.reference_namespace);
 everything else is course_lib. One fine-tuned [CLS] classifier is pruned without retraining; the
@@ -46,7 +46,7 @@ def _ffn_speed(ref, d, d_ff, tokens, repeats):
 
 
 def run() -> list[dict]:
-    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "pruning.ipynb", as_version=4))
+    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "pruning" / "pruning.ipynb", as_version=4))
     set_seed(0)
     tok = load_tokenizer()
     train, dev, test = load_topic("train"), load_topic("dev"), load_topic("test")

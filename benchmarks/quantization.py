@@ -1,4 +1,4 @@
-"""Quantization (solutions/quantization.ipynb): storage ratios and accuracy deltas of the fine-tuned
+"""Quantization (solutions/quantization/quantization.ipynb): storage ratios and accuracy deltas of the fine-tuned
 encoder with its linear weights at FP16 / INT8 / INT4, per-tensor and per-channel (weight-only).
 
 The quantizer is the notebook's reference (autograde.verdict.reference_namespace); one fine-tuning
@@ -22,7 +22,7 @@ from course_lib.pretrained import load_encoder, load_tokenizer
 from course_lib.runtime import set_seed
 from course_lib.training import evaluate, train_classifier
 
-SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "quantization.ipynb"
+SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "quantization" / "quantization.ipynb"
 
 
 def _linears(model):

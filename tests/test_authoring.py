@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograde import authoring
+from autograde import authoring, student_course
 
 
 def test_solution_notebooks_are_up_to_date():
@@ -12,7 +12,7 @@ def test_solution_notebooks_are_up_to_date():
 def test_parse_builds_nbgrader_metadata():
     nb = authoring.parse("# %% [markdown]\n# # T\n# %% [solution] id=ex\n### BEGIN SOLUTION\nx = 1\n"
                          "### END SOLUTION\n# %% [tests] id=test_ex points=2\nassert x == 1\n"
-                         "# %% [skip-grading]\nslow()\n")
+                         "# %% [skip-grading]\nslow()\n", first_cell=False)
     md, sol, test, skip = nb.cells
     assert md.source == "# T"
     assert sol.metadata.nbgrader["solution"] and sol.metadata.nbgrader["grade_id"] == "ex"
@@ -29,3 +29,11 @@ def test_parse_builds_nbgrader_metadata():
 def test_bad_sources_are_named(bad, message):
     with pytest.raises(ValueError, match=message):
         authoring.parse(bad)
+
+
+def test_the_environment_check_is_inserted_after_the_title():
+    nb = authoring.parse("# %% [markdown]\n# # Title\n# %%\nx = 1\n")
+    title, check, code = nb.cells
+    assert title.cell_type == "markdown" and code.source == "x = 1"
+    assert check.source == student_course.first_cell()
+    assert student_course.configured().package_url in check.source

@@ -82,8 +82,8 @@ def _grade_id(cell):
 
 def browser_notebook() -> nbformat.NotebookNode:
     """The LoRA student notebook's own cells: no training, so it runs in seconds in the browser."""
-    release = nbformat.read(ROOT / "notebooks" / "lora.ipynb", as_version=4).cells
-    solution = nbformat.read(ROOT / "solutions" / "lora.ipynb", as_version=4).cells
+    release = nbformat.read(ROOT / "notebooks" / "lora" / "lora.ipynb", as_version=4).cells
+    solution = nbformat.read(ROOT / "solutions" / "lora" / "lora.ipynb", as_version=4).cells
     answer = _code(solution, lambda c: _grade_id(c) == "lora_linear").source
     answer = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", answer, flags=re.M)
     lora_linear = _code(release, lambda c: _grade_id(c) == "lora_linear")
@@ -106,7 +106,7 @@ def browser_notebook() -> nbformat.NotebookNode:
         _code(release, lambda c: "widgets.rank_slider(" in c.source),  # the plot + slider cell
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = nbformat.read(ROOT / "notebooks" / "lora.ipynb", as_version=4).metadata
+    nb.metadata = nbformat.read(ROOT / "notebooks" / "lora" / "lora.ipynb", as_version=4).metadata
     return nb
 
 
@@ -114,7 +114,7 @@ def write_course(root: Path) -> None:
     """The server's folder: the notebook above, and an nbgrader course with the LoRA assignment."""
     nbformat.write(browser_notebook(), root / "browser_check.ipynb")
     (root / "source" / "lora").mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / "lora.ipynb", root / "source" / "lora" / "lora.ipynb")
+    shutil.copy(ROOT / "solutions" / "lora" / "lora.ipynb", root / "source" / "lora" / "lora.ipynb")
     (root / "exchange").mkdir()
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"

@@ -1,4 +1,4 @@
-"""The notebooks' first cell (course_lib.colab.FIRST_CELL) installs the course package where it is
+"""The notebooks' first cell (autograde.student_course.first_cell()) installs the course package where it is
 missing, as in Colab, then runs the environment check.
 
 The install is tested against a local copy of the repository, in a fresh virtual environment that
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import colab
+from autograde import authoring, student_course
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN = re.compile(r"(course_lib|course-lib|autograde|__editable__)", re.I)
@@ -59,17 +59,18 @@ def run_cell(python, cwd, **env_vars) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "COURSE_PACKAGE_URL", "COURSE_PIP_ARGS", "VIRTUAL_ENV")}
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **env_vars)
-    return subprocess.run([str(python), "-c", colab.FIRST_CELL], cwd=cwd, env=env,
+    return subprocess.run([str(python), "-c", student_course.first_cell()], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
 def test_first_cell_is_short_and_ends_with_the_check():
-    lines = colab.FIRST_CELL.splitlines()
+    cell = student_course.first_cell()
+    lines = cell.splitlines()
     assert lines[0].startswith("# Run this first")
-    assert lines[-2:] == colab.OLD_FIRST_CELL.splitlines()[-2:]
+    assert lines[-2:] == ["from course_lib.doctor import check_environment", "check_environment()"]
     assert len(lines) <= 10 and max(map(len, lines)) < 100
-    assert colab.PACKAGE_URL in colab.FIRST_CELL                       # the one default
-    compile(colab.FIRST_CELL, "<first cell>", "exec")
+    assert student_course.configured().package_url in cell                # the one default
+    compile(cell, "<first cell>", "exec")
 
 
 @pytest.mark.slow
@@ -113,18 +114,17 @@ def test_failed_install_stops_the_cell(tmp_path):
 
 
 def test_badges():
-    assert colab.colab_url("notebooks/lora.ipynb", "org/repo") == (
-        "https://colab.research.google.com/github/org/repo/blob/main/notebooks/lora.ipynb")
-    assert "colab-badge.svg" in colab.colab_badge("notebooks/lora.ipynb")
-    assert colab.binder_url("notebooks/lora.ipynb", "org/repo") == (
-        "https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/notebooks/lora.ipynb")
+    course = student_course.StudentCourse("org/repo")
+    assert course.colab_url("notebooks/lora/lora.ipynb") == (
+        "https://colab.research.google.com/github/org/repo/blob/main/notebooks/lora/lora.ipynb")
+    assert "colab-badge.svg" in course.colab_badge("notebooks/lora/lora.ipynb")
+    assert course.binder_url("notebooks/lora/lora.ipynb") == (
+        "https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/notebooks/lora/lora.ipynb")
 
 
-def test_notebook_sources_use_the_first_cell():
-    """Once the first cells are replaced (solutions/*.py), every notebook uses FIRST_CELL."""
-    sources = sorted((ROOT / "solutions").glob("*.py"))
-    sources = [p for p in sources if "check_environment()" in p.read_text()]
-    using = [p.name for p in sources if colab.FIRST_CELL in p.read_text()]
-    if not using:
-        pytest.skip("the notebooks still have the old first cell (replaced in one step)")
-    assert using == [p.name for p in sources], "some notebooks lack course_lib.colab.FIRST_CELL"
+def test_every_notebook_starts_with_the_first_cell():
+    """authoring inserts it after the title: no source writes it, every notebook has it."""
+    for src in authoring.sources():
+        assert "check_environment()" not in src.read_text(), src
+        nb = authoring.parse(src.read_text(), src.name)
+        assert nb.cells[1].source == student_course.first_cell(), src

@@ -46,7 +46,7 @@ NEEDS_LOOK = {"infinite_loop", "sleep_forever", "memory_bomb", "fork_bomb", "os_
 
 def submissions(course: Course, folder: Path, names=None) -> list:
     src = nbformat.read(course.source("toy"), as_version=4)
-    notebooks = {**samples.demo_samples(src, "toy"), **samples.adversarial(src)}
+    notebooks = {**samples.demo_samples(src, "toy", course), **samples.adversarial(src)}
     notebooks = {k: v for k, v in notebooks.items() if names is None or k in names}
     samples.write(notebooks, folder, "toy")
     return batch.find(folder, ["toy"])

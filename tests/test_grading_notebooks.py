@@ -3,7 +3,7 @@
 The three samples come from autograde/samples.py (built from the source notebook, so they never go
 stale): `correct` (the release with the reference answers typed in) must earn full marks, `untouched`
 (the release as handed out) nothing, and `partly_wrong` (the known mistake in
-autograde/mistakes/<name>.py's WRONG_SUBMISSION) loses exactly the points listed in WRONG below,
+solutions/<name>/mistakes.py's WRONG_SUBMISSION) loses exactly the points listed in WRONG below,
 with feedback that names the mistake. One batch grades all of them (two workers), as `grade` would.
 """
 
@@ -52,12 +52,12 @@ def test_every_graded_notebook_has_an_expected_wrong_submission():
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("class")
     course = Course(solutions=tmp / "solutions", notebooks=tmp / "notebooks", work=tmp / "work")
-    course.solutions.mkdir()
     for name in WRONG:
-        shutil.copy(REPO.source(name), course.solutions)
+        shutil.copytree(REPO.folder(name), course.folder(name),
+                        ignore=shutil.ignore_patterns("__pycache__"))
     release.release(course)
     for name in WRONG:
-        demo = samples.demo_samples(nbformat.read(course.source(name), as_version=4), name)
+        demo = samples.demo_samples(nbformat.read(course.source(name), as_version=4), name, course)
         samples.write({k: demo[k] for k in ("correct", "untouched", "partly_wrong")},
                       tmp / "inbox", name)
     batch.grade_all(course, batch.find(tmp / "inbox", list(WRONG)), workers=2, progress=False)

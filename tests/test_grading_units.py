@@ -11,7 +11,7 @@ import torch
 
 from autograde import cells, release, restore, samples, verdict
 from autograde.course import Course
-from course_lib import grading
+from autograde import hidden as grading
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
 import toycourse  # noqa: E402

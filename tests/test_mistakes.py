@@ -1,4 +1,4 @@
-"""The named mistakes of every graded notebook (autograde/mistakes/<name>.py), checked one way.
+"""The named mistakes of every graded notebook (solutions/<name>/mistakes.py), checked one way.
 
 Each mistake is a wrong variant of the reference objects; the grader names it when a student's
 outputs match it. So each must belong to a hidden case the notebook calls, and must give outputs
@@ -13,7 +13,7 @@ import pytest
 from autograde import cells, samples
 from autograde.course import Course
 from autograde.verdict import compute_reference, differences, load_mistakes
-from course_lib.grading import load_case
+from autograde.hidden import load_case
 
 REPO = Course()
 NAMES = REPO.graded_assignments()
@@ -39,9 +39,9 @@ def test_every_named_mistake_is_told_apart_from_the_reference(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_wrong_submission_applies_once_and_compiles(name):
     cell_id, right, wrong = samples.wrong_submission(name)
-    assert cell_id, f"autograde/mistakes/{name}.py needs a WRONG_SUBMISSION"
+    assert cell_id, f"solutions/{name}/mistakes.py needs a WRONG_SUBMISSION"
     source = nbformat.read(REPO.source(name), as_version=4)
     answer = next(c.source for c in source.cells if cells.grade_id(c) == cell_id)
     assert answer.count(right) == 1 and right != wrong, \
-        f"update WRONG_SUBMISSION in autograde/mistakes/{name}.py"
+        f"update WRONG_SUBMISSION in solutions/{name}/mistakes.py"
     compile(answer.replace(right, wrong), cell_id, "exec")

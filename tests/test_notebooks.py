@@ -13,7 +13,7 @@ import pytest
 from benchmarks.notebooks import execute
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted((ROOT / "solutions").glob("*.ipynb"))
+SOURCES = sorted(p for p in (ROOT / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
 @pytest.mark.slow

@@ -81,7 +81,7 @@ def test_formula_answers_tolerate_spacing_and_symbols():
 def test_no_plain_answer_key_reaches_students():
     bank = json.loads(quiz.BANK_PATH.read_text())["questions"]
     assert all("answer" not in q and "explanation" not in q for q in bank)
-    release = (ROOT / "notebooks" / "practice_quiz.ipynb").read_text()
+    release = (ROOT / "notebooks" / "practice_quiz" / "practice_quiz.ipynb").read_text()
     for qid, q in QUESTIONS.items():
         assert f"{qid} = {q['answer']!r}" not in release
     assert "BEGIN SOLUTION" not in release and "hidden_check" not in release

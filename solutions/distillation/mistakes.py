@@ -1,0 +1,107 @@
+"""Named mistakes of the distillation notebook (grader only): wrong variants of the reference.
+
+Names follow shared/REFERENCE.md: reduction="mean"; swapped arguments; probabilities where
+log-probabilities belong; T^2 missing; temperature applied to the hard-label CE.
+"""
+
+import copy
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+from autograde.verdict import Mistake
+
+
+def _loss_variant(reduction="batchmean", swapped=False, probs=False, t_squared=True,
+                  t_on_ce=False):
+    def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
+        s, t = student_logits / T, teacher_logits.detach() / T
+        if swapped:                                       # KL(student || teacher)
+            soft = F.kl_div(F.log_softmax(t, -1), F.softmax(s, -1), reduction=reduction)
+        elif probs:                                       # probabilities as kl_div's input
+            soft = F.kl_div(F.softmax(s, -1), F.softmax(t, -1), reduction=reduction)
+        else:
+            with warnings.catch_warnings():               # the "mean" mistake warns on purpose
+                warnings.simplefilter("ignore", UserWarning)
+                soft = F.kl_div(F.log_softmax(s, -1), F.softmax(t, -1), reduction=reduction)
+        if t_squared:
+            soft = soft * T ** 2
+        hard = F.cross_entropy(student_logits / T if t_on_ce else student_logits, labels)
+        return alpha * soft + (1 - alpha) * hard
+    return lambda objects: dict(objects, distillation_loss=distillation_loss)
+
+
+def _init_variant(kind):
+    def init_student_from_teacher(teacher, layers):
+        cfg = copy.deepcopy(teacher.config)
+        cfg.n_layers = len(layers)
+        student = type(teacher)(cfg)
+        if kind != "fresh embeddings":
+            student.embed.load_state_dict(teacher.embed.state_dict())
+        chosen = list(range(len(layers))) if kind == "first layers" else layers
+        for i, layer in enumerate(chosen):
+            if kind == "shared":
+                student.blocks[i] = teacher.blocks[layer]
+            else:
+                student.blocks[i].load_state_dict(teacher.blocks[layer].state_dict())
+        student.ln_f.load_state_dict(teacher.ln_f.state_dict())
+        student.lm_head.bias.data.copy_(teacher.lm_head.bias.data)
+        return student.eval()
+    return lambda objects: dict(objects, init_student_from_teacher=init_student_from_teacher)
+
+
+def _generate_first_position(objects):
+    @torch.no_grad()
+    def generate(model, input_ids, n_new, temperature=0.0, generator=None):
+        ids = input_ids
+        for _ in range(n_new):
+            nxt = model(input_ids=ids)["logits"][:, 0].argmax(-1, keepdim=True)
+            ids = torch.cat([ids, nxt], dim=1)
+        return ids
+    return dict(objects, generate=generate)
+
+
+def _generate_only_prompt(objects):
+    @torch.no_grad()
+    def generate(model, input_ids, n_new, temperature=0.0, generator=None):
+        logits = model(input_ids=input_ids)["logits"][:, -1]
+        nxt = logits.argmax(-1, keepdim=True)
+        return torch.cat([input_ids, nxt.repeat(1, n_new)], dim=1)
+    return dict(objects, generate=generate)
+
+
+MISTAKES = {
+    "loss": [
+        Mistake('reduction="mean"', 'use reduction="batchmean": "mean" also divides the KL by '
+                "the number of classes", _loss_variant(reduction="mean")),
+        Mistake("swapped arguments", "F.kl_div(input, target) takes the student's "
+                "log-probabilities as input and the teacher's probabilities as target",
+                _loss_variant(swapped=True)),
+        Mistake("probabilities where log-probabilities belong", "kl_div's input must be "
+                "log_softmax(z_s / T), not softmax", _loss_variant(probs=True)),
+        Mistake("T^2 missing", "scale the KL term by T^2", _loss_variant(t_squared=False)),
+        Mistake("temperature applied to the hard-label CE", "the hard-label cross-entropy uses "
+                "the student's logits without T", _loss_variant(t_on_ce=True)),
+    ],
+    "init_student": [
+        Mistake("blocks shared with the teacher", "copy the teacher's blocks (load_state_dict or "
+                "deepcopy); sharing them lets the student's training change the teacher",
+                _init_variant("shared")),
+        Mistake("first layers instead of the chosen ones", "use the teacher layers listed in "
+                "`layers`, in that order", _init_variant("first layers")),
+        Mistake("embeddings not copied", "copy the teacher's embeddings too",
+                _init_variant("fresh embeddings")),
+    ],
+    "generate": [
+        Mistake("logits of the first position", "predict the next token from the logits of the "
+                "last position, logits[:, -1]", _generate_first_position),
+        Mistake("one prediction repeated", "feed the sequence with the new token back in at "
+                "every step", _generate_only_prompt),
+    ],
+}
+
+# the grader's 'partly wrong' sample submission: T^2 missing in the distillation loss
+WRONG_SUBMISSION = ("distillation_loss",
+                    'reduction="batchmean") * T ** 2',
+                    'reduction="batchmean")')

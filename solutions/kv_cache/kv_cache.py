@@ -1,0 +1,688 @@
+# %% [markdown]
+# # Part 4: Inference with a KV cache, and selective KV caches
+#
+# **Lecture 11, Model Efficiency: inference.** A decoder generates one token at a time. Without a
+# cache, every step runs the model over the whole prefix again. You will cache the keys and values
+# of every layer, prove that the cache changes nothing but speed, measure the speed-up and the
+# memory the cache takes, and then give the cache a fixed budget and see what evicting tokens costs.
+#
+# | | |
+# |---|---|
+# | You will write | `generate_uncached`, `KVCache`, `cached_attention`, `cached_forward`, `generate_cached`, `kv_cache_bytes`, `keep_sliding_window`, `keep_streaming`, `keep_h2o`, `generate_batched` (extension) |
+# | Points | 18 (hidden tests re-check your code on random inputs when it is graded) |
+# | Time | about 60 minutes; every cell runs in seconds on a laptop CPU |
+#
+# **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
+# property, or tells you which mistake it sees ("the single new query cannot see the cached
+# tokens"). When your notebook is graded, hidden tests run your code on random inputs and compare
+# it with the reference. Do not rename the functions and classes you are asked to write.
+
+# %% [setup]
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from course_lib import measure, plotting, widgets
+from course_lib.checks.kv_cache import (check_cached_attention, check_cached_forward,
+                                        check_generate_batched, check_generate_cached,
+                                        check_generate_uncached, check_h2o, check_kv_cache,
+                                        check_kv_cache_bytes, check_sliding_window,
+                                        check_streaming)
+from course_lib.datasets import load_corpus
+from course_lib.model import causal_mask, scaled_dot_product_attention
+from course_lib.pretrain import pack_blocks
+from course_lib.pretrained import load_decoder, load_tokenizer
+from course_lib.runtime import set_seed, set_threads
+
+# %% [markdown]
+# ## 1. LLM inference: one token at a time
+#
+# A causal language model gives the distribution of the next token given all earlier ones,
+# $p(x_t \mid x_1, \dots, x_{t-1})$. Generation repeats three steps: run the model on the tokens
+# so far, pick the next token from the last position's logits $z$, append it. **Greedy** decoding
+# picks $\arg\max_v z_v$; **sampling** draws from $\text{softmax}(z / T)$ with temperature $T$.
+#
+# Our pre-trained decoder is tiny (4 layers, $d = 64$, 4 heads, at most 256 positions, validation
+# perplexity 3.0 on news-like text), so everything runs on a CPU; the arithmetic is a Llama's.
+# It was trained on lines of the form `[BOS] text [EOS]`. This notebook keeps it on the CPU even
+# where a GPU is available (Colab): at this size a GPU step costs mostly kernel-launch overhead,
+# which would hide what the cache saves, and all tensors then live on one device.
+
+# %%
+set_threads(1)          # tiny matrices: one thread is faster and steadier than several
+set_seed(0)
+tok = load_tokenizer()
+model = load_decoder(device="cpu").eval()      # the CPU on purpose: see above
+cfg = model.config
+print(f"decoder: {cfg.n_layers} layers, d = {cfg.d_model}, {cfg.n_heads} heads of d_head = "
+      f"{cfg.d_head}, max_len = {cfg.max_len}, {measure.count_parameters(model):,} parameters")
+
+
+def encode_prompt(text: str) -> torch.Tensor:
+    return torch.tensor([[tok.bos_id] + tok.encode(text, add_cls=False)])     # (1, T)
+
+
+prompt = encode_prompt("The Houston Rockets")
+print("prompt ids:", prompt.tolist())
+
+# %% [markdown]
+# ### Exercise 1 (1 point): decoding without a cache
+#
+# Write `generate_uncached(model, ids, n_new, temperature=0.0, generator=None)`. `ids` is a
+# `(B, T)` tensor of token ids. Each of the `n_new` steps runs `model(input_ids=ids)["logits"]`
+# on the **whole** sequence so far, takes the logits of the last position, and appends one token:
+#
+# * `temperature == 0`: greedy, `argmax` over the vocabulary;
+# * otherwise: `torch.multinomial(torch.softmax(z / temperature, dim=-1), 1, generator=generator)`.
+#
+# Return the `(B, T + n_new)` ids. Use `with torch.no_grad():` inside (no gradients at inference).
+
+# %% [solution] id=generate_uncached
+def generate_uncached(model, ids, n_new, temperature=0.0, generator=None):
+    """ids (B, T) -> (B, T + n_new); every step recomputes the whole prefix."""
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        for _ in range(n_new):
+            z = model(input_ids=ids)["logits"][:, -1]                 # (B, V): last position
+            if temperature == 0:
+                next_id = z.argmax(dim=-1, keepdim=True)               # (B, 1) greedy
+            else:
+                p = torch.softmax(z / temperature, dim=-1)             # (B, V) softmax(z / T)
+                next_id = torch.multinomial(p, 1, generator=generator)  # (B, 1) sampled
+            ids = torch.cat([ids, next_id], dim=1)                     # (B, T + 1)
+    return ids
+    ### END SOLUTION
+
+
+# %% [tests] id=test_generate_uncached points=1
+check_generate_uncached(generate_uncached)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.generate_uncached", generate_uncached=generate_uncached)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The lecture's step-by-step picture: each step feeds the whole sequence in and gets one token out.
+
+# %%
+ids = prompt
+for step in range(5):
+    new = generate_uncached(model, ids, 1)
+    print(f"step {step + 1}: input {ids.shape[1]:>2} tokens -> next token "
+          f"{tok.decode(new[0, -1:])!r:<14} | {tok.decode(new[0])}")
+    ids = new
+g = torch.Generator().manual_seed(0)
+print("\ngreedy :", tok.decode(generate_uncached(model, prompt, 20)[0]))
+for T in (0.7, 1.0):
+    print(f"T = {T}: ", tok.decode(generate_uncached(model, prompt, 20, T, g)[0]))
+
+# %% [markdown]
+# ## 2. The KV cache
+#
+# At step $t$ the new token $x_t$ needs its own query, and the keys and values of **all** tokens:
+#
+# $$q_t = W_q x_t,\qquad k_t = W_k x_t,\qquad v_t = W_v x_t,\qquad
+#   o_t = \text{softmax}\!\left(\frac{q_t [k_1, \dots, k_t]^\top}{\sqrt{d_{head}}}\right)
+#   [v_1, \dots, v_t].$$
+#
+# $k_1, \dots, k_{t-1}$ and $v_1, \dots, v_{t-1}$ were already computed at earlier steps, and
+# they do not change (a causal model never lets an old token see a new one). So keep them: the
+# **KV cache** stores, for every layer, $K$ and $V$ of shape `(B, H, T, d_head)`. A step then
+# computes $q, k, v$ for the new token only, appends $k, v$ to the cache, and attends with one
+# query over the whole cache. Old queries are never needed again: **cache K and V, never Q.**
+#
+# ### Exercise 2 (2 points): `KVCache`
+#
+# `KVCache(n_layers)` holds the lists `self.k` and `self.v` (one entry per layer, `None` while
+# empty). Write
+#
+# * `update(layer, k, v)`: append this step's `k`, `v` (each `(B, H, T_new, d_head)`) to layer
+#   `layer`'s cache **along the sequence dimension** (dim 2) and return the full `(K, V)`;
+# * `__len__()`: the number of cached positions (0 when empty).
+#
+# `nbytes()` and `select(idx)` (used in Section 4) are given.
+
+# %% [solution] id=kv_cache
+class KVCache:
+    """Per layer, K and V of every cached token, each (B, H, T, d_head)."""
+
+    def __init__(self, n_layers: int):
+        self.k = [None] * n_layers
+        self.v = [None] * n_layers
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        ### BEGIN SOLUTION
+        if self.k[layer] is None:
+            self.k[layer], self.v[layer] = k, v                           # (B, H, T_new, d_head)
+        else:
+            self.k[layer] = torch.cat([self.k[layer], k], dim=2)          # (B, H, T + T_new, d_head)
+            self.v[layer] = torch.cat([self.v[layer], v], dim=2)          # (B, H, T + T_new, d_head)
+        return self.k[layer], self.v[layer]
+        ### END SOLUTION
+
+    def __len__(self) -> int:
+        ### BEGIN SOLUTION
+        return 0 if self.k[0] is None else self.k[0].size(2)
+        ### END SOLUTION
+
+    def nbytes(self) -> int:
+        """Bytes the cache holds: every K and V tensor of every layer."""
+        return sum(t.numel() * t.element_size() for t in self.k + self.v if t is not None)
+
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only the cached positions idx: (T_keep,) for all rows, or (B, T_keep) per row."""
+        for store in (self.k, self.v):
+            for i, t in enumerate(store):
+                if idx.dim() == 1:
+                    store[i] = t.index_select(2, idx)                      # (B, H, T_keep, d_head)
+                else:
+                    g = idx[:, None, :, None].expand(-1, t.size(1), -1, t.size(3))
+                    store[i] = t.gather(2, g)                              # (B, H, T_keep, d_head)
+
+
+# %% [tests] id=test_kv_cache points=2
+check_kv_cache(KVCache)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.kv_cache", KVCache=KVCache)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3 (3 points): the cached attention step of one block
+#
+# Write `cached_attention(attn, x, cache, layer, key_mask=None)` for a course_lib `Attention`
+# module `attn` (it has `W_q`, `W_k`, `W_v`, `W_o`, `split_heads`, `merge_heads`, `head_gate`).
+# `x` is `(B, T_new, d)`: the new tokens only (already layer-normed). Then:
+#
+# 1. $q, k, v$ of the new tokens, split into heads: `(B, H, T_new, d_head)`;
+# 2. `K, V = cache.update(layer, k, v)`: `(B, H, T_past + T_new, d_head)`;
+# 3. the mask `causal_mask(T_new, T_past + T_new)`: the new queries are the *last* `T_new`
+#    positions, so one new query sees every cached key, and a multi-token prefill stays causal;
+#    if `key_mask` (`(B, T_past + T_new)`, True = a real token, False = padding) is given, also
+#    hide padded keys, but let every query see its own key (so a padding query's row is never
+#    empty);
+# 4. `out, weights = scaled_dot_product_attention(q, K, V, mask)`; if `attn.keep_attention`, store
+#    `attn.last_attention = weights` (Section 4 reads it); multiply each head by
+#    `attn.head_gate.view(1, -1, 1, 1)`, merge the heads and apply `W_o`. Return `(B, T_new, d)`.
+
+# %% [solution] id=cached_attention
+def cached_attention(attn, x, cache, layer, key_mask=None):
+    """Attention of the new tokens x (B, T_new, d) over the cached and new keys and values."""
+    ### BEGIN SOLUTION
+    q = attn.split_heads(attn.W_q(x))                     # (B, H, T_new, d_head): new queries only
+    k = attn.split_heads(attn.W_k(x))                     # (B, H, T_new, d_head)
+    v = attn.split_heads(attn.W_v(x))                     # (B, H, T_new, d_head)
+    K, V = cache.update(layer, k, v)                      # (B, H, T_all, d_head)
+    t_new, t_all = q.size(2), K.size(2)
+    mask = causal_mask(t_new, t_all, device=x.device)[None, None]        # (1, 1, T_new, T_all)
+    if key_mask is not None:
+        own = torch.arange(t_all, device=x.device)[None] == (
+            torch.arange(t_new, device=x.device)[:, None] + t_all - t_new)  # (T_new, T_all)
+        mask = (mask & key_mask.bool()[:, None, None, :]) | own[None, None]  # (B, 1, T_new, T_all)
+    out, weights = scaled_dot_product_attention(q, K, V, mask)           # (B, H, T_new, d_head)
+    if attn.keep_attention:
+        attn.last_attention = weights.detach()                           # (B, H, T_new, T_all)
+    out = attn.dropout(out) * attn.head_gate.view(1, -1, 1, 1)
+    return attn.W_o(attn.merge_heads(out))                                # (B, T_new, d)
+    ### END SOLUTION
+
+
+# %% [tests] id=test_cached_attention points=3
+check_cached_attention(cached_attention, KVCache)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.cached_attention", cached_attention=cached_attention, KVCache=KVCache)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 4 (3 points): a cached forward pass
+#
+# Write `cached_forward(model, ids, cache, attention_mask=None, position_ids=None)`: run the
+# decoder on the **new** tokens `ids` `(B, T_new)` with the cache, and return the logits
+# `(B, T_new, V)`. The model is pre-LN (see `course_lib.model.Block`):
+#
+# $$x \leftarrow x + \text{after\_attn}(\text{Attn}(\text{LN}_1(x))),\qquad
+#   x \leftarrow x + \text{after\_ffn}(\text{FFN}(\text{LN}_2(x))),$$
+#
+# then `model.ln_f` and `model.lm_head`. The input is `model.embed(model.embed.tok(ids),
+# position_ids)`, and the positions of the new tokens are **offset by the cache length**:
+# `past, ..., past + T_new - 1` with `past = len(cache)` (read it before the first layer appends).
+# With left padding (Section 5), `attention_mask` `(B, T_past + T_new)` marks real tokens with 1,
+# positions count real tokens only, `(attention_mask.cumsum(-1) - 1).clamp(min=0)`, keep the last
+# `T_new` columns; pass it on to `cached_attention` as `key_mask`. If `position_ids` is given,
+# use it as is.
+
+# %% [solution] id=cached_forward
+def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
+    """ids (B, T_new) -> logits (B, T_new, V); appends T_new positions to the cache."""
+    ### BEGIN SOLUTION
+    B, T_new = ids.shape
+    past = len(cache)
+    if position_ids is None and attention_mask is None:
+        position_ids = torch.arange(past, past + T_new, device=ids.device)[None].expand(B, T_new)
+    elif position_ids is None:
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T_new:]  # (B, T_new)
+    key_mask = None if attention_mask is None else attention_mask.bool()
+    x = model.embed(model.embed.tok(ids), position_ids)                 # (B, T_new, d)
+    for i, block in enumerate(model.blocks):
+        x = x + block.after_attn(cached_attention(block.attn, block.ln_1(x), cache, i, key_mask))
+        x = x + block.after_ffn(block.ffn(block.ln_2(x)))               # (B, T_new, d)
+    return model.lm_head(model.ln_f(x))                                 # (B, T_new, V)
+    ### END SOLUTION
+
+
+# %% [tests] id=test_cached_forward points=3
+check_cached_forward(cached_forward, KVCache)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.cached_forward", cached_forward=cached_forward, KVCache=KVCache)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 5 (2 points): generation with the cache
+#
+# Write `generate_cached(model, ids, n_new, attention_mask=None, cache=None)`: greedy decoding
+# that **prefills** the cache once with the whole prompt (`cached_forward` on `ids`), then feeds
+# **one token a step**. Create a `KVCache(len(model.blocks))` if `cache` is None (passing your own
+# lets you look at it afterwards). With an `attention_mask`, append a column of ones for each new
+# token. Return the `(B, T + n_new)` ids; it must never call `model(...)` on the whole prefix.
+
+# %% [solution] id=generate_cached
+def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
+    """Greedy: prefill once, then one token a step. ids (B, T) -> (B, T + n_new)."""
+    ### BEGIN SOLUTION
+    cache = KVCache(len(model.blocks)) if cache is None else cache
+    out = [ids]
+    with torch.no_grad():
+        z = cached_forward(model, ids, cache, attention_mask)[:, -1]      # (B, V): prefill
+        for step in range(n_new):
+            next_id = z.argmax(dim=-1, keepdim=True)                       # (B, 1)
+            out.append(next_id)
+            if step == n_new - 1:
+                break
+            if attention_mask is not None:
+                attention_mask = torch.cat(
+                    [attention_mask, attention_mask.new_ones(ids.size(0), 1)], dim=1)
+            z = cached_forward(model, next_id, cache, attention_mask)[:, -1]  # (B, V)
+    return torch.cat(out, dim=1)                                            # (B, T + n_new)
+    ### END SOLUTION
+
+
+# %% [tests] id=test_generate_cached points=2
+check_generate_cached(generate_cached, KVCache)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.generate_cached", generate_cached=generate_cached, KVCache=KVCache)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The cache changes nothing but speed. On the pre-trained decoder: logits step by step against
+# one full forward pass, and the greedy tokens with and without the cache.
+
+# %%
+with torch.no_grad():
+    text = encode_prompt("Bitcoin hit a new all-time high this week as traders")
+    full = model(input_ids=text)["logits"]                                  # (1, T, V)
+    cache = KVCache(len(model.blocks))
+    steps = [cached_forward(model, text[:, :4], cache)]                       # prefill 4 tokens
+    steps += [cached_forward(model, text[:, t:t + 1], cache) for t in range(4, text.size(1))]
+    stepwise = torch.cat(steps, dim=1)                                        # (1, T, V)
+print(f"max |cached - uncached logits| = {(stepwise - full).abs().max():.1e} over "
+      f"{text.size(1)} positions")
+a, b = generate_uncached(model, prompt, 40), generate_cached(model, prompt, 40)
+print(f"greedy tokens identical: {torch.equal(a, b)}\n  {tok.decode(b[0])}")
+
+# %% [markdown]
+# ## 3. What the cache buys, and what it costs
+#
+# Without the cache, step $t$ runs all $t$ tokens through every layer: the work per token grows
+# with the length, and a whole generation costs $O(n^2)$ token-passes. With the cache, step $t$
+# runs **one** token through the layers (its attention still reads $t$ cached keys, a much
+# smaller cost here). We time every step of one greedy generation up to the model's 256
+# positions, with and without the cache, from the same prompt in the same run.
+
+# %% [skip-grading]
+def timed_generation(use_cache: bool, prompt_ids, total: int):
+    """Wall-clock seconds of each decoding step, indexed by the sequence length before the step."""
+    times, ids = {}, prompt_ids
+    cache = KVCache(len(model.blocks))
+    with torch.no_grad():
+        z = cached_forward(model, ids, cache)[:, -1] if use_cache else None
+        while ids.size(1) < total:
+            start = time.perf_counter()
+            if use_cache:
+                next_id = z.argmax(-1, keepdim=True)                            # (1, 1)
+                z = cached_forward(model, next_id, cache)[:, -1]               # one new token
+            else:
+                next_id = model(input_ids=ids)["logits"][:, -1].argmax(-1, keepdim=True)
+            times[ids.size(1)] = time.perf_counter() - start
+            ids = torch.cat([ids, next_id], dim=1)
+    return times, cache
+
+
+LENGTHS = [32, 64, 128, 255]
+t_plain, _ = timed_generation(False, prompt, cfg.max_len)
+t_cached, big_cache = timed_generation(True, prompt, cfg.max_len)
+
+
+def per_token(times, n, window=8):   # fastest step near length n: the least disturbed by
+    return min(v for k, v in times.items() if abs(k - n) < window)   # other processes
+
+
+rows = []
+for n in LENGTHS:
+    a, b = per_token(t_plain, n), per_token(t_cached, n)
+    tps_a = sum(1 for k in t_plain if k < n) / sum(v for k, v in t_plain.items() if k < n)
+    tps_b = sum(1 for k in t_cached if k < n) / sum(v for k, v in t_cached.items() if k < n)
+    rows.append((n, f"{a * 1e3:.2f}", f"{b * 1e3:.2f}", f"{a / b:.1f}x",
+                 f"{tps_a:.0f}", f"{tps_b:.0f}"))
+plotting.show_table(["length", "ms/token, no cache", "ms/token, KV cache", "speed-up",
+                     "tokens/s to here, no cache", "tokens/s, KV cache"], rows,
+                    title="Greedy decoding, batch 1, one CPU thread (one run)")
+
+# %% [skip-grading]
+xs = sorted(t_plain)
+fig = plotting.line_plot(xs, {"no cache": [1e3 * per_token(t_plain, n, 4) for n in xs],
+                              "KV cache": [1e3 * per_token(t_cached, n, 4) for n in xs]},
+                         xlabel="sequence length before the step", ylabel="ms per new token",
+                         title="Time per generated token")
+for line in fig.axes[0].lines:
+    line.set_marker("")
+
+# %% [markdown]
+# **Memory.** The cache holds, for every layer, $K$ and $V$ of every head at every position:
+#
+# $$\text{bytes} = 2 \times \text{layers} \times \text{heads} \times d_{head} \times
+#   \text{length} \times \text{batch} \times \text{bytes per value}.$$
+#
+# (With grouped-query attention, "heads" is the number of key/value heads.)
+#
+# ### Exercise 6 (1 point): `kv_cache_bytes`
+#
+# Write `kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, batch, bytes_per_value)`.
+
+# %% [solution] id=kv_cache_bytes
+def kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, batch, bytes_per_value):
+    ### BEGIN SOLUTION
+    return 2 * n_layers * n_kv_heads * head_dim * seq_len * batch * bytes_per_value
+    ### END SOLUTION
+
+
+# %% [tests] id=test_kv_cache_bytes points=1
+check_kv_cache_bytes(kv_cache_bytes)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.kv_cache_bytes", kv_cache_bytes=kv_cache_bytes)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The formula against the bytes our cache actually holds, and applied to real models:
+
+# %%
+small = KVCache(len(model.blocks))
+with torch.no_grad():
+    generate_cached(model, prompt, 60, cache=small)
+n_cached = len(small)
+print(f"our decoder after {n_cached} positions: cache holds {small.nbytes():,} bytes, formula "
+      f"{kv_cache_bytes(cfg.n_layers, cfg.n_heads, cfg.d_head, n_cached, 1, 4):,} bytes (fp32)")
+MODELS = [("our decoder (fp32)", 4, 4, 16, 4), ("Llama-2-7B (fp16)", 32, 32, 128, 2),
+          ("Llama-2-13B (fp16)", 40, 40, 128, 2), ("Llama-2-70B, GQA 8 KV heads (fp16)", 80, 8, 128, 2)]
+plotting.show_table(
+    ["model", "per token", "4,096 tokens, batch 1", "4,096 tokens, batch 16"],
+    [(name, measure.format_bytes(kv_cache_bytes(L, H, dh, 1, 1, b)),
+      measure.format_bytes(kv_cache_bytes(L, H, dh, 4096, 1, b)),
+      measure.format_bytes(kv_cache_bytes(L, H, dh, 4096, 16, b))) for name, L, H, dh, b in MODELS],
+    title="KV cache size = 2 x layers x KV heads x d_head x length x batch x bytes")
+
+# %% [markdown]
+# Llama-2-7B's weights take about 13 GiB in fp16; at batch 16 and 4k tokens its cache (32 GiB) is
+# bigger than the model. That is why long contexts and large batches run out of memory, and why
+# one would like to keep **fewer** tokens in the cache.
+#
+# ## 4. Selective KV cache: a fixed budget
+#
+# Keep at most `budget` cached tokens; when a new token pushes the cache over it, **evict**. Each
+# policy returns the (sorted) indices, into the current cache, of the tokens to keep:
+#
+# * **Sliding window**: the most recent `budget` tokens.
+# * **StreamingLLM** (Xiao et al., 2023): the first `n_sink = 4` tokens (*attention sinks*:
+#   trained models pour much attention on the first tokens, and removing them hurts badly) plus
+#   the most recent `budget - n_sink`.
+# * **H2O, heavy hitters** (Zhang et al., 2023): the most recent `n_recent` tokens plus the
+#   `budget - n_recent` older tokens with the largest attention **accumulated over all decoding
+#   steps so far**, $s_j = \sum_{\text{steps } s} a_{s, j}$.
+#
+# When the cache holds `budget` tokens or fewer, every policy keeps all of them.
+#
+# ### Exercise 7 (4 points): eviction policies
+#
+# Write `keep_sliding_window(n_tokens, budget)`, `keep_streaming(n_tokens, budget, n_sink=4)` and
+# `keep_h2o(attention, budget, n_recent)`, each returning a sorted 1-D `torch.long` tensor of
+# indices. For H2O, `attention` is `(steps, n_tokens)`: row $s$ is the attention that step $s$'s
+# query paid to each cached token (0 where the token did not exist yet).
+
+# %% [solution] id=keep_sliding_window
+def keep_sliding_window(n_tokens, budget):
+    ### BEGIN SOLUTION
+    return torch.arange(max(0, n_tokens - budget), n_tokens)              # the last `budget`
+    ### END SOLUTION
+
+
+# %% [solution] id=keep_streaming
+def keep_streaming(n_tokens, budget, n_sink=4):
+    ### BEGIN SOLUTION
+    if n_tokens <= budget:
+        return torch.arange(n_tokens)
+    sinks = torch.arange(min(n_sink, budget))                              # attention sinks
+    recent = torch.arange(n_tokens - (budget - len(sinks)), n_tokens)      # recent window
+    return torch.cat([sinks, recent])
+    ### END SOLUTION
+
+
+# %% [solution] id=keep_h2o
+def keep_h2o(attention, budget, n_recent):
+    ### BEGIN SOLUTION
+    n_tokens = attention.size(-1)
+    if n_tokens <= budget:
+        return torch.arange(n_tokens)
+    score = attention.sum(dim=0)                                           # (n_tokens,) accumulated
+    n_old = n_tokens - n_recent
+    heavy = score[:n_old].topk(budget - n_recent).indices.sort().values    # heavy hitters
+    return torch.cat([heavy, torch.arange(n_old, n_tokens)])
+    ### END SOLUTION
+
+
+# Given: teacher-forced decoding of a batch of texts, one token a step, with a budgeted cache.
+def decode_with_budget(model, ids, policy, budget, n_sink=4):
+    """ids (B, T) -> logits (B, T, V) and kept[b][t] = original positions cached after step t.
+
+    H2O uses n_recent = budget // 2 and attention summed over layers and heads."""
+    B, T = ids.shape
+    cache = KVCache(len(model.blocks))
+    positions = torch.empty(B, 0, dtype=torch.long)          # original position of each cache slot
+    history = torch.zeros(B, T, T)                           # attention of step s to position j
+    kept, logits = [[] for _ in range(B)], []
+    for block in model.blocks:
+        block.attn.keep_attention = True
+    try:
+        with torch.no_grad():
+            for t in range(T):
+                pos = torch.full((B, 1), t)
+                logits.append(cached_forward(model, ids[:, t:t + 1], cache, position_ids=pos))
+                positions = torch.cat([positions, pos], dim=1)               # (B, n)
+                att = sum(b.attn.last_attention[:, :, 0].sum(1) for b in model.blocks)  # (B, n)
+                history[torch.arange(B)[:, None], t, positions] = att
+                if positions.size(1) > budget:
+                    n = positions.size(1)
+                    if policy == "h2o":
+                        idx = torch.stack([keep_h2o(history[b, :t + 1][:, positions[b]], budget,
+                                                    budget // 2) for b in range(B)])  # (B, budget)
+                    elif policy == "streaming":
+                        idx = keep_streaming(n, budget, n_sink)[None].expand(B, -1)
+                    else:
+                        idx = keep_sliding_window(n, budget)[None].expand(B, -1)
+                    cache.select(idx)
+                    positions = positions.gather(1, idx)
+                for b in range(B):
+                    kept[b].append(positions[b].tolist())
+    finally:
+        for block in model.blocks:
+            block.attn.keep_attention = False
+    return torch.cat(logits, dim=1), kept                                   # (B, T, V)
+
+
+# %% [tests] id=test_sliding_window points=1
+check_sliding_window(keep_sliding_window)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.sliding_window", keep_sliding_window=keep_sliding_window)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_streaming points=1
+check_streaming(keep_streaming)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.streaming", keep_streaming=keep_streaming)
+### END HIDDEN TESTS
+
+# %% [tests] id=test_h2o points=2
+check_h2o(keep_h2o)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.h2o", keep_h2o=keep_h2o)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **What eviction costs.** Four held-out blocks of 256 tokens (`lm_valid`, never seen in
+# training) are decoded one token a step with each policy and budget. We report the perplexity
+# of the next tokens, and how often the greedy next token equals the one the full cache predicts.
+# The first `budget` positions are identical for every policy (nothing is evicted yet).
+
+# %% [skip-grading]
+held_out = pack_blocks(tok, load_corpus("lm_valid"), cfg.max_len)[:4]         # (4, 256)
+BUDGETS, POLICIES = [16, 32, 64, 128], {"window": "sliding window",
+                                         "streaming": "StreamingLLM (4 sinks)",
+                                         "h2o": "H2O (heavy + recent)"}
+
+
+def quality(logits):
+    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1), held_out[:, 1:].flatten())
+    agree = (logits.argmax(-1) == full_logits.argmax(-1)).float().mean()
+    return math.exp(nll.item()), agree.item()
+
+
+with torch.no_grad():
+    full_logits = model(input_ids=held_out)["logits"]                          # (4, 256, V)
+full_ppl, _ = quality(full_logits)
+results, kept_by = {}, {}
+for policy in POLICIES:
+    for budget in BUDGETS:
+        logits, kept = decode_with_budget(model, held_out, policy, budget)
+        results[policy, budget] = quality(logits)
+        kept_by[f"{POLICIES[policy]}, budget {budget}"] = kept[0]
+plotting.show_table(
+    ["budget"] + [f"{POLICIES[p]}: ppl / agreement" for p in POLICIES],
+    [(b, *(f"{results[p, b][0]:.2f} / {results[p, b][1]:.1%}" for p in POLICIES))
+     for b in BUDGETS] + [("full (256)", *([f"{full_ppl:.2f} / 100%"] * len(POLICIES)))],
+    title="Held-out perplexity and greedy-token agreement with the full cache")
+
+# %% [skip-grading]
+import matplotlib.pyplot as plt
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+for p, name in POLICIES.items():
+    ax1.plot(BUDGETS, [results[p, b][0] for b in BUDGETS], "o-", label=name)
+    ax2.plot(BUDGETS, [100 * results[p, b][1] for b in BUDGETS], "o-", label=name)
+ax1.axhline(full_ppl, color="gray", ls="--", label="full cache")
+ax2.axhline(100, color="gray", ls="--", label="full cache")
+for ax, title in ((ax1, "Held-out perplexity (lower is better)"),
+                  (ax2, "Greedy next token = full cache's (%)")):
+    ax.set(xscale="log", xlabel="cache budget (tokens)", title=title)
+    ax.set_xticks(BUDGETS, [str(b) for b in BUDGETS])
+    ax.minorticks_off()
+ax1.set_yscale("log")
+ax1.legend(fontsize=8)
+fig.tight_layout()
+
+# %% [markdown]
+# On our decoder the first tokens matter a lot: a plain sliding window loses most when it evicts
+# them, 4 sinks recover much of it, and H2O (which keeps whatever drew attention, sinks
+# included) stays closest to the full cache. Budgets are small here because our texts are short;
+# the papers keep 1-20% of thousands of tokens.
+#
+# Which tokens does each policy keep? Pick a policy and budget, and move through the decoding
+# steps of the first held-out text: kept tokens are highlighted, evicted ones struck through.
+
+# %% [skip-grading]
+words = [tok.vocab[i] for i in held_out[0].tolist()]
+widgets.kept_tokens_viewer(words, kept_by, steps=list(range(20, cfg.max_len, 20)))
+
+# %% [markdown]
+# ## 5. Extension: batched generation with left padding
+#
+# Serving several prompts at once fills the matrix multiplications better. Prompts differ in
+# length, so pad them on the **left**: every row's next token is then at the last column. Padding
+# must change nothing: pad keys are masked out, and positions count real tokens only (a row's first
+# real token has position 0).
+#
+# ### Exercise 8 (2 points): `generate_batched`
+#
+# Write `generate_batched(model, prompts, n_new, pad_id=0)`: `prompts` is a list of lists of token
+# ids. Left-pad them to one `(B, T)` tensor with its `attention_mask` (0 on padding), call
+# `generate_cached` with the mask, and return a list of lists: each prompt followed by its
+# `n_new` new tokens, without the padding.
+
+# %% [solution] id=generate_batched
+def generate_batched(model, prompts, n_new, pad_id=0):
+    ### BEGIN SOLUTION
+    T = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)          # (B, T)
+    mask = torch.zeros((len(prompts), T), dtype=torch.long)                # (B, T)
+    for i, p in enumerate(prompts):
+        ids[i, T - len(p):] = torch.tensor(p)                              # left padding
+        mask[i, T - len(p):] = 1
+    out = generate_cached(model, ids, n_new, attention_mask=mask)          # (B, T + n_new)
+    return [out[i, T - len(p):].tolist() for i, p in enumerate(prompts)]
+    ### END SOLUTION
+
+
+# %% [tests] id=test_generate_batched points=2
+check_generate_batched(generate_batched, generate_cached)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("kv_cache.generate_batched", generate_batched=generate_batched)
+### END HIDDEN TESTS
+
+# %%
+texts = ["The Houston Rockets", "Bitcoin", "Flu cases are rising in several"]
+batch = generate_batched(model, [encode_prompt(t)[0].tolist() for t in texts], 12)
+for t, ids in zip(texts, batch):
+    alone = generate_cached(model, encode_prompt(t), 12)[0].tolist()
+    print(f"{'same' if ids == alone else 'DIFFERENT'} as alone | {tok.decode(ids)}")
+
+# %% [markdown]
+# ## Summary
+#
+# * Autoregressive decoding without a cache recomputes every earlier token at every step; the time
+#   per token grows with the length.
+# * The KV cache stores $K$ and $V$ of every layer (never $Q$); a step computes one query, appends
+#   one key and one value, and attends over the cache, with positions offset by the cache length.
+#   The logits are the same as without the cache, up to floating-point rounding.
+# * The cache costs $2 \cdot \text{layers} \cdot \text{heads} \cdot d_{head} \cdot \text{length}
+#   \cdot \text{batch} \cdot \text{bytes}$: 0.5 MiB a token and 2 GiB at 4k tokens for
+#   Llama-2-7B in fp16.
+# * A selective cache keeps a fixed budget of tokens: a sliding window, attention sinks plus a
+#   window (StreamingLLM), or heavy hitters plus a window (H2O); the table above shows what each
+#   costs in perplexity on our decoder.
+#
+# **Check yourself.** (1) Why is Q never cached? (2) During prefill of a 10-token prompt, what
+# shape does the attention mask have, and during a later single step with 10 cached tokens?
+# (3) Why must the position of a new token be the cache length and not 0? (4) Llama-2-13B
+# (40 layers, 40 heads, $d_{head} = 128$, fp16) at 4k tokens, batch 1: how large is the cache?
+# (5) After a sliding window has evicted tokens, can `len(cache)` still be the new token's
+# position? *(Answers: a query is used only at its own step; (10, 10) lower-triangular, then
+# (1, 11) all True; learned positions would treat every token as the first one; 3.125 GiB;
+# no: the position is the number of tokens seen, not the number kept, which is why
+# `decode_with_budget` passes `position_ids`.)*

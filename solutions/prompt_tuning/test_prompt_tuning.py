@@ -1,0 +1,166 @@
+"""The prompt-tuning reference (solutions/prompt_tuning.ipynb) against peft and naive code.
+
+- soft prompt: peft's PromptTuning on a tiny transformers BERT (prompt weights copied in): the
+  prepended inputs_embeds and the extended attention mask give the same hidden states;
+- prefix layout: peft's PrefixEncoder + get_prompt (same embedding weights) gives the same
+  per-layer keys and values as our PrefixEncoder, with and without the reparameterisation;
+- prefix attention: our kv_hook-based PrefixTuningMLM against a naive re-implementation of the
+  encoder's forward that runs torch's scaled_dot_product_attention over [P_k ; K], [P_v ; V];
+- every named mistake of autograde/mistakes/prompt_tuning.py changes the hidden cases' outputs.
+"""
+
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autograde.verdict import reference_namespace
+from course_lib.model import Encoder, TransformerConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "solutions" / "prompt_tuning" / "prompt_tuning.ipynb"
+PEFT_REASON = "peft is a dev dependency (pip install -e .[dev])"
+
+
+@pytest.fixture(scope="module")
+def nb():
+    return nbformat.read(SOURCE, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def ref(nb):
+    return reference_namespace(nb)
+
+
+def _tiny_bert(seed=0, layers=3, d=16, heads=2):
+    transformers = pytest.importorskip("transformers", reason=PEFT_REASON)
+    torch.manual_seed(seed)
+    cfg = transformers.BertConfig(vocab_size=50, hidden_size=d, num_hidden_layers=layers,
+                                  num_attention_heads=heads, intermediate_size=2 * d,
+                                  max_position_embeddings=32, hidden_dropout_prob=0.0,
+                                  attention_probs_dropout_prob=0.0)
+    return transformers.BertModel(cfg).eval()
+
+
+def _ids():
+    torch.manual_seed(1)
+    ids = torch.randint(5, 50, (3, 7))
+    mask = torch.ones(3, 7, dtype=torch.long)
+    mask[1, 5:] = 0
+    mask[2, 3:] = 0
+    return ids * mask, mask
+
+
+# ------------------------------------------------------------------------------ soft prompt
+def test_soft_prompt_matches_peft_prompt_tuning(ref):
+    peft = pytest.importorskip("peft", reason=PEFT_REASON)
+    n = 4
+    bert = _tiny_bert()
+    ours = ref["SoftPrompt"](bert.embeddings.word_embeddings, n, "vocab")
+    ids, mask = _ids()
+    x, ext = ours(bert.embeddings.word_embeddings(ids), mask)
+    with torch.no_grad():
+        mine = bert(inputs_embeds=x, attention_mask=ext).last_hidden_state       # (B, n + T, d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = peft.get_peft_model(_tiny_bert(), peft.PromptTuningConfig(
+            task_type="FEATURE_EXTRACTION", num_virtual_tokens=n))
+    with torch.no_grad():
+        theirs.prompt_encoder["default"].embedding.weight.copy_(ours.P)
+        got = theirs(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert got.shape == mine.shape == (3, n + 7, 16)
+    torch.testing.assert_close(mine, got, atol=1e-5, rtol=1e-4)
+    assert torch.equal(ext[:, :n], torch.ones(3, n, dtype=torch.long))
+
+
+def test_soft_prompt_trainable_count_is_n_times_d(ref):
+    from course_lib.pretrained import load_encoder
+    enc = load_encoder()
+    model = ref["SoftPromptMLM"](enc, ref["SoftPrompt"](enc.embed.tok, 8), [10, 11, 12, 13])
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 8 * 64
+
+
+def test_text_init_repeats_like_peft(ref):
+    """peft (PromptTuningInit.TEXT): ids cut to n, or repeated ceil(n / len) times then cut."""
+    emb = nn.Embedding(30, 6)
+    for n, text in [(5, [3, 4]), (2, [7, 8, 9]), (6, [11, 12, 13])]:
+        ids = (text * -(-n // len(text)))[:n]
+        P = ref["SoftPrompt"](emb, n, "text", text).P
+        torch.testing.assert_close(P, emb.weight[ids], atol=0, rtol=0)
+
+
+# ------------------------------------------------------------------------------ prefix layout
+@pytest.mark.parametrize("projection", [False, True])
+def test_prefix_layout_matches_peft(ref, projection):
+    peft = pytest.importorskip("peft", reason=PEFT_REASON)
+    n, L, d, H, B = 3, 3, 16, 2, 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = peft.get_peft_model(_tiny_bert(layers=L, d=d, heads=H), peft.PrefixTuningConfig(
+            task_type="FEATURE_EXTRACTION", num_virtual_tokens=n, prefix_projection=projection,
+            encoder_hidden_size=10))
+    encoder = theirs.prompt_encoder["default"]
+    ours = ref["PrefixEncoder"](n, L, d, H, projection=projection, hidden=10)
+    ours.load_state_dict(encoder.state_dict())            # same names: embedding, transform
+    with torch.no_grad():
+        cache = theirs.get_prompt(batch_size=B)
+        mine = ours(B)
+    assert len(mine) == L == len(cache.layers)
+    for j, layer in enumerate(cache.layers):
+        assert mine[j].shape == (2, B, H, n, d // H)
+        torch.testing.assert_close(mine[j][0], layer.keys, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(mine[j][1], layer.values, atol=1e-6, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------ prefix attention
+def _naive_prefix_forward(enc, past, ids, mask):
+    """The encoder's forward written out, attention over [P_k ; K] with torch's SDPA."""
+    x = enc.embed(enc.embed.tok(ids), torch.arange(ids.shape[1])[None].expand_as(ids))
+    keep = mask.bool()
+    for block, P in zip(enc.blocks, past):
+        a = block.attn
+        h = block.ln_1(x)
+        q, k, v = (a.split_heads(W(h)) for W in (a.W_q, a.W_k, a.W_v))   # (B, H, T, dh)
+        k = torch.cat([P[0], k], 2)
+        v = torch.cat([P[1], v], 2)
+        m = torch.cat([torch.ones(ids.shape[0], P.shape[3], dtype=torch.bool), keep], 1)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=m[:, None, None, :])
+        x = x + a.W_o(a.merge_heads(o))
+        x = x + block.ffn(block.ln_2(x))
+    return enc.lm_head(enc.ln_f(x))                                          # (B, T, V)
+
+
+@pytest.mark.parametrize("projection", [False, True])
+def test_prefix_tuning_matches_naive_attention(ref, projection):
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=50, d_model=16, n_heads=2, n_layers=3, d_ff=32,
+                            max_len=16, dropout=0.0)
+    enc = Encoder(cfg).eval()
+    pe = ref["PrefixEncoder"](4, 3, 16, 2, projection=projection, hidden=8)
+    with torch.no_grad():
+        for p in pe.parameters():
+            p.normal_()
+    label_ids = [10, 11, 12, 13]
+    model = ref["PrefixTuningMLM"](enc, pe, label_ids)
+    ids, mask = _ids()
+    ids[:, 2] = ref["MASK_ID"]
+    with torch.no_grad():
+        got = model(ids, mask)
+        logits = _naive_prefix_forward(enc, pe(3), ids, mask)
+    torch.testing.assert_close(got, logits[:, 2][:, label_ids], atol=1e-5, rtol=1e-4)
+
+
+def test_prefix_trainable_count(ref):
+    from course_lib.pretrained import load_encoder
+    enc = load_encoder()
+    c = enc.config
+    model = ref["PrefixTuningMLM"](enc, ref["PrefixEncoder"](8, c.n_layers, c.d_model, c.n_heads),
+                                   [10, 11, 12, 13])
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 4 * 2 * 8 * 64
+
+
+# ------------------------------------------------------------------------------ named mistakes

@@ -1,0 +1,158 @@
+"""The prompting reference (solutions/prompting.ipynb) against independent computations.
+
+- scores: a naive per-row loop over positions and over the vocabulary;
+- probabilities: softmax over the gathered label logits == the full-vocabulary softmax restricted
+  to the label words and renormalised (two ways REFERENCE.md allows), != the unrenormalised pick;
+- PromptClassifier: equals the encoder's full MLM logits read at the [MASK], is padding-invariant,
+  and trains through train_classifier;
+- every named mistake gives outputs different from the reference on every seed of its case, and
+  the visible checks name it;
+- the sample 'partly wrong' submission text exists in the reference cell.
+"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from autograde.verdict import mistakes_module, reference_namespace
+from course_lib.checks import CheckFailed
+from course_lib.checks import prompting as checks
+from course_lib.model import Encoder, TransformerConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "solutions" / "prompting" / "prompting.ipynb"
+
+
+@pytest.fixture(scope="module")
+def nb():
+    return nbformat.read(SOURCE, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def ref(nb):
+    return reference_namespace(nb)
+
+
+def _random_batch(seed, B=6, T=10, V=35, mask_id=4, L=4):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, V, (B, T), generator=g)
+    ids[ids == mask_id] = 5
+    ids[:, 0] = 2
+    for i in range(B):
+        ids[i, int(torch.randint(1, T, (1,), generator=g))] = mask_id
+    label_ids = torch.randperm(V, generator=g)[:L]
+    return ids, label_ids, torch.randn(B, T, V, generator=g)
+
+
+def _naive_scores(logits, ids, mask_id, label_ids):
+    B, T, V = logits.shape
+    out = torch.empty(B, len(label_ids))
+    for b in range(B):
+        (t,) = [t for t in range(T) if int(ids[b, t]) == mask_id]
+        for l, word in enumerate(label_ids.tolist()):
+            out[b, l] = next(float(logits[b, t, v]) for v in range(V) if v == word)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scores_equal_naive_loop(ref, seed):
+    ids, label_ids, logits = _random_batch(seed, mask_id=4 if seed % 2 else 9)
+    mask_id = 4 if seed % 2 else 9
+    got = ref["verbalizer_scores"](logits, ids, mask_id, label_ids)
+    torch.testing.assert_close(got, _naive_scores(logits, ids, mask_id, label_ids),
+                               atol=1e-5, rtol=1e-4)
+    pos = ref["mask_position"](ids, mask_id)
+    assert pos.tolist() == [row.tolist().index(mask_id) for row in ids]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_probs_are_renormalised_vocabulary_softmax(ref, seed):
+    ids, label_ids, logits = _random_batch(seed)
+    probs = ref["verbalizer_probs"](logits, ids, 4, label_ids)
+    full = torch.softmax(logits, dim=-1)                                  # (B, T, V)
+    picked = _naive_scores(full, ids, 4, label_ids)                       # P_MLM(v(l) | x)
+    torch.testing.assert_close(probs, picked / picked.sum(-1, keepdim=True), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(probs, torch.softmax(_naive_scores(logits, ids, 4, label_ids), -1))
+    assert not torch.allclose(probs, picked, atol=1e-3)     # the mistake really is different
+    assert torch.equal(probs.argmax(-1), picked.argmax(-1))  # ... with the same predictions
+
+
+def test_mask_position_errors(ref):
+    with pytest.raises(ValueError, match="row 1"):
+        ref["mask_position"](torch.tensor([[2, 4, 5], [2, 5, 6]]), 4)
+    with pytest.raises(ValueError, match="row 0"):
+        ref["mask_position"](torch.tensor([[2, 4, 4], [2, 5, 4]]), 4)
+
+
+def _encoder(V=35, seed=0):
+    torch.manual_seed(seed)
+    cfg = TransformerConfig(vocab_size=V, d_model=16, n_heads=2, n_layers=2, d_ff=32, max_len=20,
+                            dropout=0.0)
+    enc = Encoder(cfg).eval()
+    with torch.no_grad():
+        enc.lm_head.bias.normal_()
+    return enc
+
+
+def test_classifier_equals_full_mlm_logits_at_mask(ref):
+    enc = _encoder()
+    ids, label_ids, _ = _random_batch(1)
+    ids = torch.where(ids == 4, 5, ids)
+    lengths = torch.tensor([10, 7, 4, 10, 9, 6])
+    attn = (torch.arange(10)[None] < lengths[:, None]).long()           # (B, T) right padding
+    ids = ids * attn
+    for i, n in enumerate(lengths.tolist()):
+        ids[i, 1 + (5 * i) % (n - 1)] = 4                               # one [MASK] per row
+    model = ref["PromptClassifier"](enc, 4, label_ids)
+    with torch.no_grad():
+        got = model(input_ids=ids, attention_mask=attn)
+        logits = enc(input_ids=ids, attention_mask=attn)["logits"]        # (B, T, V) in full
+    torch.testing.assert_close(got, _naive_scores(logits, ids, 4, label_ids), atol=1e-5, rtol=1e-4)
+
+
+def test_classifier_trains_with_train_classifier(ref):
+    """Prompt-based fine-tuning through course_lib.training on a tiny vocabulary and task."""
+    from course_lib.datasets import Example
+    from course_lib.tokenizer import SPECIAL_TOKENS, WordTokenizer
+    from course_lib.training import evaluate, train_classifier
+    words = ["red", "blue", "apple", "sky", "is", "about", "the", "grass", "sea", "fire"]
+    tok = WordTokenizer(SPECIAL_TOKENS + words)
+    enc = _encoder(V=len(tok))
+    data = [Example(text=t, topic=y, sentiment=0) for t, y in
+            [("the apple", 0), ("the fire", 0), ("the sky", 1), ("the sea", 1)] * 4]
+    model = ref["PromptClassifier"](enc, tok.mask_id, [tok.token_id("red"), tok.token_id("blue")])
+    template = lambda x: f"{x} is about [MASK]"
+    run = train_classifier(model, tok, data, epochs=30, lr=1e-2, batch_size=8, template=template,
+                           progress=False)
+    assert run["losses"][-1] < run["losses"][0]
+    assert evaluate(model, tok, data, template=template) == 1.0
+
+
+def test_visible_checks_name_the_mistakes(ref):
+    m = mistakes_module("prompting")
+    objects = dict(ref)
+    for case, fn, check, extra in [
+            ("mask_position", "mask_position", checks.check_mask_position, ()),
+            ("verbalizer_scores", "verbalizer_scores", checks.check_verbalizer_scores, ()),
+            ("verbalizer_probs", "verbalizer_probs", checks.check_verbalizer_probs, ()),
+            ("classifier", "PromptClassifier", checks.check_prompt_classifier,
+             (ref["verbalizer_scores"],))]:
+        check(ref[fn], *extra)                                   # the reference passes
+        for mistake in m.MISTAKES[case]:
+            wrong = mistake.make(dict(objects))[fn]
+            with pytest.raises(CheckFailed):
+                check(wrong, *extra)
+
+
+def test_wrong_submission_text_is_in_the_reference(nb):
+    WRONG_SUBMISSION = mistakes_module("prompting").WRONG_SUBMISSION
+    grade_id, right, wrong = WRONG_SUBMISSION
+    cell = next(c for c in nb.cells
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    assert cell.source.count(right) == 1
+    namespace = reference_namespace(nb)
+    exec(compile(cell.source.replace(right, wrong), "<wrong>", "exec"), namespace)
+    with pytest.raises(CheckFailed, match="label words only"):
+        checks.check_verbalizer_probs(namespace["verbalizer_probs"])
