@@ -43,8 +43,10 @@ class Case:
     seeds: tuple = (0, 1, 2)
     atol: float = 1e-5
     rtol: float = 1e-4
-    hints: dict = field(default_factory=dict)   # output name -> what a mismatch there means
-    hint: str = ""                              # said when the run fails or no output hint fits
+    # What each output checks, as a requirement of the exercise ("B starts at zero"), never a guess
+    # at a cause: causes are named mistakes (solutions/<name>/mistakes.py), said only on a match.
+    requires: dict = field(default_factory=dict)    # output name -> the requirement it tests
+    requirement: str = ""                           # what the case as a whole requires
 
 
 def solutions_dir(solutions: Path | str | None = None) -> Path:

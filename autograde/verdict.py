@@ -216,10 +216,10 @@ def _seed_problems(result, want, case: Case) -> list[str]:
 
 def _hint_for(problem: str, case: Case) -> str:
     """Prefix a problem with the case's hint for the output it concerns."""
-    for name, hint in case.hints.items():
+    for name, hint in case.requires.items():
         if problem.startswith(f"output[{name!r}]"):
             return f"{problem} -- {hint}"
-    return f"{problem} -- {case.hint}" if case.hint else problem
+    return f"{problem} -- {case.requirement}" if case.requirement else problem
 
 
 def _matching_mistake(results: dict, failing: list, mistakes: dict, case: Case) -> str | None:

@@ -135,7 +135,7 @@ def _count(objects, seed):
 
 
 CASES = {
-    "init": Case(_init, seeds=(0, 1, 2, 3), hints={
+    "init": Case(_init, seeds=(0, 1, 2, 3), requires={
         "m": "the bottleneck is m = d // reduction",
         "W_down_shape": "W_down = nn.Linear(d, m): weight (m, d)",
         "W_up_shape": "W_up = nn.Linear(m, d): weight (d, m)",
@@ -146,20 +146,20 @@ CASES = {
         "weights_nonzero": "the weights start small and random, not zero",
         "weight_std_about_1e-2": "the weights' standard deviation should be about 1e-2",
         "near_identity": "at initialisation the adapter should be close to the identity"}),
-    "forward": Case(_forward, seeds=(0, 1, 2, 3), hints={
+    "forward": Case(_forward, seeds=(0, 1, 2, 3), requires={
         "y": "forward should be h + W_up ReLU(W_down h + b_down) + b_up",
         "y_2d": "forward should work on inputs of shape (..., d)"}),
-    "add_adapters": Case(_add_adapters, seeds=(0, 1, 2), hints={
+    "add_adapters": Case(_add_adapters, seeds=(0, 1, 2), requires={
         "adapters": "put an Adapter in block.after_attn and block.after_ffn of every block",
         "trainable": "freeze every pre-trained parameter; only the adapters train",
         "logits": "adapters act on each sub-layer's output, before the residual add"}),
-    "task_state": Case(_task_state, seeds=(0, 1, 2), hints={
+    "task_state": Case(_task_state, seeds=(0, 1, 2), requires={
         "names": "keep every trainable parameter (and only those), named as in named_parameters()",
         "shapes": "store each trainable parameter with its own shape",
         "state_is_a_copy": "store copies (.detach().clone()), not the live parameters",
         "logits_after_load": "load_task_state should copy each saved tensor into its parameter",
         "restored": "load_task_state should copy each saved tensor into its parameter",
         "unknown_name": "raise a KeyError for a name the model does not have"}),
-    "count": Case(_count, seeds=(0, 1, 2, 3), hints={
+    "count": Case(_count, seeds=(0, 1, 2, 3), requires={
         "count": "layers x adapters per layer x (2dm + d + m)"}),
 }

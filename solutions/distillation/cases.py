@@ -79,18 +79,18 @@ def _generate(objects, seed):
 
 
 CASES = {
-    "loss": Case(_loss, seeds=(0, 1, 2, 3), hint=(
+    "loss": Case(_loss, seeds=(0, 1, 2, 3), requirement=(
         "L = alpha T^2 KL(softmax(z_t/T) || softmax(z_s/T)) + (1 - alpha) CE(z_s, y), KL with "
-        "F.kl_div(log_softmax(z_s/T), softmax(z_t/T), reduction='batchmean')"), hints={
+        "F.kl_div(log_softmax(z_s/T), softmax(z_t/T), reduction='batchmean')"), requires={
         "loss_student_equals_teacher_alpha1": "with alpha = 1 and the student equal to the "
                                               "teacher the loss must be 0",
         "loss_T4_alpha0": "alpha = 0 leaves the plain CE(z_s, y), without T",
         "loss_T1_alpha1": "T = 1, alpha = 1 leaves KL(p_t || p_s) averaged over the batch",
         "grad_student_T2_alpha0.5": "the gradient with respect to the student's logits differs"}),
-    "init_student": Case(_init_student, seeds=(0, 1, 2), hint=(
+    "init_student": Case(_init_student, seeds=(0, 1, 2), requirement=(
         "copy the teacher's embeddings, the chosen blocks in the given order and ln_f into a new "
         "model of the same class with n_layers = len(layers)")),
-    "generate": Case(_generate, seeds=(0, 1, 2), hint=(
+    "generate": Case(_generate, seeds=(0, 1, 2), requirement=(
         "each step: logits of the last position of the whole sequence so far, argmax when "
         "temperature == 0, append; return (B, T_0 + n_new)")),
 }

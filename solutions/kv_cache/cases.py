@@ -153,38 +153,38 @@ def _generate_batched(objects, seed):
 
 LOGITS = dict(atol=1e-4, rtol=1e-4)
 CASES = {
-    "generate_uncached": Case(_generate_uncached, seeds=(0, 1, 2), hints={
+    "generate_uncached": Case(_generate_uncached, seeds=(0, 1, 2), requires={
         "greedy": "greedy decoding appends argmax of the last position's logits, step by step",
         "sampled": "sample with torch.multinomial(softmax(z / T), 1, generator=generator)",
         "hot": "divide the logits by the temperature before the softmax"}),
-    "kv_cache": Case(_kv_cache, seeds=(0, 1, 2), hints={
+    "kv_cache": Case(_kv_cache, seeds=(0, 1, 2), requires={
         "len_empty": "an empty cache has length 0",
         "lens": "len(cache) is the number of cached positions (size of dim 2)",
         "K": "update() appends k along the sequence dim (dim 2) and returns the full K",
         "V": "update() appends v along the sequence dim (dim 2) and returns the full V",
         "k_shapes_layer1": "each layer has its own K and V"}),
-    "cached_attention": Case(_cached_attention, seeds=(0, 1, 2), **LOGITS, hints={
+    "cached_attention": Case(_cached_attention, seeds=(0, 1, 2), **LOGITS, requires={
         "outputs": "one output row per new token: new queries only, over cached + new keys, "
                    "causal_mask(T_new, T_all)",
         "cache_k_shapes": "append this step's k and v to the cache (B, H, T, d_head)"}),
-    "cached_forward": Case(_cached_forward, seeds=(0, 1, 2, 3), **LOGITS, hints={
+    "cached_forward": Case(_cached_forward, seeds=(0, 1, 2, 3), **LOGITS, requires={
         "logits": "cached logits must equal the uncached forward: positions offset by the cache "
                   "length, pre-LN blocks, ln_f and lm_head",
         "lens": "every call appends its tokens to the cache",
         "last_layer_k_shapes": "every layer appends to its own cache"}),
-    "generate_cached": Case(_generate_cached, seeds=(0, 1, 2), **LOGITS, hints={
+    "generate_cached": Case(_generate_cached, seeds=(0, 1, 2), **LOGITS, requires={
         "ids": "greedy tokens must equal uncached greedy decoding",
         "cache_len": "prefill the prompt once, then feed each new token except the last"}),
-    "kv_cache_bytes": Case(_kv_cache_bytes, seeds=(0, 1, 2), hints={
+    "kv_cache_bytes": Case(_kv_cache_bytes, seeds=(0, 1, 2), requires={
         "bytes": "2 (K and V) x layers x KV heads x d_head x length x batch x bytes"}),
-    "sliding_window": Case(_sliding_window, seeds=(0, 1, 2), hints={
+    "sliding_window": Case(_sliding_window, seeds=(0, 1, 2), requires={
         "kept": "keep the last `budget` tokens (all of them when there are fewer)"}),
-    "streaming": Case(_streaming, seeds=(0, 1, 2), hints={
+    "streaming": Case(_streaming, seeds=(0, 1, 2), requires={
         "kept": "keep the first n_sink tokens and the most recent budget - n_sink"}),
-    "h2o": Case(_h2o, seeds=(0, 1, 2), hints={
+    "h2o": Case(_h2o, seeds=(0, 1, 2), requires={
         "kept": "keep the n_recent last tokens and the older tokens with the largest attention "
                 "summed over all steps, sorted"}),
-    "generate_batched": Case(_generate_batched, seeds=(0, 1, 2), hints={
+    "generate_batched": Case(_generate_batched, seeds=(0, 1, 2), requires={
         "ids": "left padding must change nothing: mask padded keys, count positions over real "
                "tokens, strip the padding from the result"}),
 }

@@ -94,7 +94,7 @@ def _count(objects, seed):
 
 
 CASES = {
-    "forward": Case(_forward, seeds=(0, 1, 2, 3), hints={
+    "forward": Case(_forward, seeds=(0, 1, 2, 3), requires={
         "A_shape": "A should be (r, in_features)",
         "B_shape": "B should be (out_features, r)",
         "B_starts_at_zero": "B must start at zero so W_delta = BA = 0 at the start",
@@ -104,17 +104,17 @@ CASES = {
         "y_init": "at initialisation the layer must equal the base layer",
         "y": "forward should be W_0 x + b + (alpha / r) B A x",
         "y_train_dropout_B0": "dropout belongs on the LoRA branch's input only"}),
-    "merge": Case(_merge, seeds=(0, 1, 2), hints={
+    "merge": Case(_merge, seeds=(0, 1, 2), requires={
         "delta": "get_delta_weight() is (alpha / r) B A, shape (out_features, in_features)",
         "W_merged": "merge() adds (alpha / r) B A to the base weight",
         "y_merged": "after merge() forward must not add the LoRA branch again",
         "W_merged_twice": "merge() twice must not add the update twice",
         "W_unmerged": "unmerge() subtracts exactly what merge() added",
         "y_unmerged": "after unmerge() forward adds the LoRA branch again"}),
-    "add_lora": Case(_add_lora, seeds=(0, 1, 2), hints={
+    "add_lora": Case(_add_lora, seeds=(0, 1, 2), requires={
         "wrapped": "wrap W_q and W_v (and only them) of every block",
         "trainable": "freeze every pre-trained parameter first; only A and B train",
         "logits": "the wrapped model's output differs from the reference"}),
-    "count": Case(_count, seeds=(0, 1, 2), hints={
+    "count": Case(_count, seeds=(0, 1, 2), requires={
         "count": "layers x matrices x r (d + k)"}),
 }

@@ -82,16 +82,16 @@ def _balance_loss(objects, seed):
 
 
 CASES = {
-    "softmax_gate": Case(_softmax_gate, seeds=(0, 1, 2, 3), hints={
+    "softmax_gate": Case(_softmax_gate, seeds=(0, 1, 2, 3), requires={
         "p": "p_i = exp(h_i) / sum_j exp(h_j) over the LAST dimension (the experts); subtract "
              "the maximum first so that large logits do not overflow"}),
-    "topk_gate": Case(_topk_gate, seeds=(0, 1, 2, 3), hints={
+    "topk_gate": Case(_topk_gate, seeds=(0, 1, 2, 3), requires={
         "weights": "with renormalize=False the weights are the gate values p_i of the top-k "
                    "experts (the lecture's convention), largest first",
         "indices": "the indices of the k largest p_i, largest first (as torch.topk)",
         "weights_renormalized": "with renormalize=True divide the top-k p_i by their sum",
         "indices_renormalized": "renormalising must not change which experts are selected"}),
-    "moe_layer": Case(_moe_layer, seeds=(0, 1, 2, 3, 4), hints={
+    "moe_layer": Case(_moe_layer, seeds=(0, 1, 2, 3, 4), requires={
         "y": "y = sum over the top-k experts of p_i(x) E_i(x), per token",
         "router_probs": "store self.router_probs = softmax of the router logits, (B*T, N)",
         "chosen": "store self.expert_indices, the top-k experts of each token, (B*T, k)",
@@ -100,7 +100,7 @@ CASES = {
         "expert_rows": "run each expert only on the tokens routed to it",
         "each_expert_at_most_once": "run each expert once on all its tokens (no loop over "
                                     "tokens)"}),
-    "balance_loss": Case(_balance_loss, seeds=(0, 1, 2, 3), hints={
+    "balance_loss": Case(_balance_loss, seeds=(0, 1, 2, 3), requires={
         "loss": "N * sum_i f_i P_i: f_i = share of tokens routed to expert i, P_i = mean p_i",
         "is_scalar": "return a 0-dimensional tensor",
         "grad": "the gradient reaches the router through P_i (the mean of router_probs)"}),

@@ -37,11 +37,11 @@ def _bitfit_step(objects, seed):
 
 
 CASES = {
-    "bitfit": Case(_bitfit, seeds=(0, 1, 2), hints={
+    "bitfit": Case(_bitfit, seeds=(0, 1, 2), requires={
         "trainable_names": "train every bias of the encoder (LayerNorm beta included, the unused "
                            "lm_head's excluded) and the whole classifier head; freeze the rest",
         "trainable": "train every bias of the encoder (not lm_head's) and the classifier head"}),
-    "bitfit_step": Case(_bitfit_step, seeds=(0, 1, 2), hints={
+    "bitfit_step": Case(_bitfit_step, seeds=(0, 1, 2), requires={
         "logits_after_2_steps": "after training only the biases and the head, the model's "
                                 "output differs from the reference"}),
 }

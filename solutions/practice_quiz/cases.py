@@ -17,7 +17,7 @@ def _case(qid):
             return {"answer": normalize(kind, objects["answer"], digits)}
         except (TypeError, ValueError):
             return {"answer": f"unreadable answer: {objects['answer']!r}"[:200]}
-    return Case(run, seeds=(0,), hints={"answer": "not the expected answer; the review "
+    return Case(run, seeds=(0,), requires={"answer": "not the expected answer; the review "
                                                   "notebook explains each question"})
 
 

@@ -187,7 +187,7 @@ def _prefix_tuning(objects, seed):
 
 
 CASES = {
-    "soft_prompt": Case(_soft_prompt, seeds=(0, 1, 2), hints={
+    "soft_prompt": Case(_soft_prompt, seeds=(0, 1, 2), requires={
         "n": "store the number of virtual tokens as self.n",
         "P_shape": "P should be (n, d)",
         "P_is_parameter": "P should be an nn.Parameter",
@@ -199,28 +199,28 @@ CASES = {
         "inputs_embeds": "forward returns [P ; E(x)]: the prompt first, before [CLS]",
         "attention_mask": "the attention mask gains n ones in front",
         "P_grad": "gradients must reach P"}),
-    "soft_prompt_mlm": Case(_soft_prompt_mlm, seeds=(0, 1, 2), hints={
+    "soft_prompt_mlm": Case(_soft_prompt_mlm, seeds=(0, 1, 2), requires={
         "scores": "verbalizer scores at the [MASK], which moved right by n",
         "trainable": "freeze the encoder: only the prompt's n * d numbers train",
         "P_grad": "gradients must reach P through the encoder",
         "encoder_grads": "the encoder's weights must get no gradient (freeze them)"}),
-    "p_tuning": Case(_p_tuning, seeds=(0, 1, 2), hints={
+    "p_tuning": Case(_p_tuning, seeds=(0, 1, 2), requires={
         "trainable": "P_0 and the MLP train: n d + the three Linear layers",
         "mlp": "the MLP is Linear-ReLU-Linear-ReLU-Linear",
         "prompt": "prompt() = MLP(P_0)",
         "inputs_embeds": "forward prepends prompt() = MLP(P_0)",
         "attention_mask": "the attention mask gains n ones in front",
         "P_grad": "gradients must reach P_0 through the MLP"}),
-    "prefix_encoder": Case(_prefix_encoder, seeds=(0, 1, 2, 3), hints={
+    "prefix_encoder": Case(_prefix_encoder, seeds=(0, 1, 2, 3), requires={
         "past": "view (B, n, 2L, H, d_head), permute to (2L, B, H, n, d_head), split(2)",
         "trainable": "Embedding(n, L*2*d), or Embedding(n, d) + Linear-Tanh-Linear"}),
-    "prefix_hook": Case(_prefix_hook, seeds=(0, 1, 2), hints={
+    "prefix_hook": Case(_prefix_hook, seeds=(0, 1, 2), requires={
         "k": "keys become [P_k ; K] along the key axis",
         "v": "values become [P_v ; V] along the key axis",
         "padding_mask": "the mask gains n True columns in front of its last axis",
         "causal_mask": "the causal mask never hides the prefix",
         "no_mask": "a mask of None stays None"}),
-    "prefix_tuning": Case(_prefix_tuning, seeds=(0, 1, 2), hints={
+    "prefix_tuning": Case(_prefix_tuning, seeds=(0, 1, 2), requires={
         "scores": "every layer's attention uses its own prefix; the [MASK] does not move",
         "trainable": "freeze the encoder: only the prefix encoder trains",
         "embedding_grad": "gradients must reach the prefix embedding",

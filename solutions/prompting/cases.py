@@ -81,16 +81,16 @@ def _classifier(objects, seed):
 
 
 CASES = {
-    "mask_position": Case(_mask_position, seeds=(0, 1, 2, 3), hints={
+    "mask_position": Case(_mask_position, seeds=(0, 1, 2, 3), requires={
         "t": "return the index of the [MASK] in each row, shape (B,)",
         "no_mask_raises": "a row without [MASK] must raise ValueError",
         "two_masks_raises": "a row with two [MASK]s must raise ValueError"}),
-    "verbalizer_scores": Case(_verbalizer_scores, seeds=(0, 1, 2, 3), hints={
+    "verbalizer_scores": Case(_verbalizer_scores, seeds=(0, 1, 2, 3), requires={
         "scores": "s(l|x) is the MLM logit of label word v(l) at the [MASK] of the row, "
                   "columns in the order of label_word_ids"}),
-    "verbalizer_probs": Case(_verbalizer_probs, seeds=(0, 1, 2, 3), hints={
+    "verbalizer_probs": Case(_verbalizer_probs, seeds=(0, 1, 2, 3), requires={
         "probs": "P(l|x) is the softmax of s(l|x) over the label words only"}),
-    "classifier": Case(_classifier, seeds=(0, 1, 2), hints={
+    "classifier": Case(_classifier, seeds=(0, 1, 2), requires={
         "scores": "forward returns the MLM logits of the label words at the [MASK], computed "
                   "with the attention mask",
         "requires_grad": "the scores must carry gradients (no torch.no_grad, no detach)",

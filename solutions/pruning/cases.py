@@ -188,41 +188,41 @@ def _drop_layers(objects, seed):
 
 
 CASES = {
-    "n_to_prune": Case(_n_to_prune, seeds=(0, 1, 2), hints={
+    "n_to_prune": Case(_n_to_prune, seeds=(0, 1, 2), requires={
         "k": "a float amount prunes round(amount * n) (Python round, half to even); an int is a "
              "count",
         "errors": "a float outside [0, 1] or an int outside [0, n] is a ValueError, a non-number "
                   "a TypeError"}),
-    "magnitude": Case(_magnitude, seeds=(0, 1, 2, 3), hints={
+    "magnitude": Case(_magnitude, seeds=(0, 1, 2, 3), requires={
         "masks": "zero the round(amount * n) entries with the smallest |w| (an int: that many)",
         "weight_unchanged": "return a new mask; do not modify the weight",
         "errors": "invalid amounts (1.5, -0.1, -1, more than n) should raise ValueError"}),
-    "iterative": Case(_iterative, seeds=(0, 1, 2, 3), hints={
+    "iterative": Case(_iterative, seeds=(0, 1, 2, 3), requires={
         "masks": "pruning again: keep what the mask pruned, and prune the amount of what remains "
                  "(the smallest |w| among the kept entries)",
         "kept": "pruning again applies the amount to the entries still kept: 50% twice leaves "
                 "25%"}),
-    "global": Case(_global, seeds=(0, 1, 2), hints={
+    "global": Case(_global, seeds=(0, 1, 2), requires={
         "masks": "rank the |w| of all tensors together: round(amount * total) smallest overall"}),
-    "neuron": Case(_neuron, seeds=(0, 1, 2, 3), hints={
+    "neuron": Case(_neuron, seeds=(0, 1, 2, 3), requires={
         "masks": "zero whole rows (dim 0), the round(amount * rows) with the smallest L2 norm",
         "weight_unchanged": "return a new mask; do not modify the weight"}),
-    "remove_neurons": Case(_remove_neurons, seeds=(0, 1, 2, 3), hints={
+    "remove_neurons": Case(_remove_neurons, seeds=(0, 1, 2, 3), requires={
         "W_1_shape": "W_1 keeps the rows of the surviving neurons: (d_kept, d)",
         "b_1_shape": "b_1 keeps the entries of the surviving neurons",
         "W_2_shape": "W_2 keeps the columns of the surviving neurons: (d, d_kept)",
         "y": "the narrow FFN should compute the original one with the neurons of the smallest "
              "||W_1[i, :]||_2 removed"}),
-    "head_importance": Case(_head_importance, seeds=(0, 1, 2), hints={
+    "head_importance": Case(_head_importance, seeds=(0, 1, 2), requires={
         "importance": "I_h = mean over batches of |dL/d xi_h|, L the batch's mean cross-entropy",
         "gates_restored": "leave the gates at 1 after computing the importance",
         "weights_unchanged": "do not change the model's weights"}),
-    "prune_heads": Case(_prune_heads, seeds=(0, 1, 2, 3), hints={
+    "prune_heads": Case(_prune_heads, seeds=(0, 1, 2, 3), requires={
         "pruned": "return the sorted (layer, head) pairs of the n least important heads overall",
         "gates": "set xi_h = 0 for the n heads with the smallest importance over all layers",
         "logits": "the model with the heads gated off differs from the reference",
         "too_many": "asking for more heads than the model has should raise ValueError"}),
-    "drop_layers": Case(_drop_layers, seeds=(0, 1, 2, 3), hints={
+    "drop_layers": Case(_drop_layers, seeds=(0, 1, 2, 3), requires={
         "n_blocks": "n of L layers dropped leaves L - n blocks",
         "kept": "keep the bottom blocks 0 .. L-n-1 (the same objects) and drop the top n",
         "hidden": "the reduced model's output differs from the reference",

@@ -95,24 +95,24 @@ def _fake_quantize(objects, seed):
 
 
 CASES = {
-    "quantize": Case(_quantize, seeds=(0, 1, 2, 3, 4), atol=0.0, rtol=0.0, hints={
+    "quantize": Case(_quantize, seeds=(0, 1, 2, 3, 4), atol=0.0, rtol=0.0, requires={
         "q": "q = clamp(round(x / s) + z, qmin, qmax) with torch.round (half to even) and z added "
              "after rounding; codes must match exactly",
         "x_hat": "x_hat = (q - z) s, as float32"}),
     "absmax": Case(_params_case("absmax", "absmax_params", 5, 12, (8, 4)), seeds=(0, 1, 2, 3),
-                   hints={"s_8bit_tensor": "per-tensor: s = max|x| / 127",
+                   requires={"s_8bit_tensor": "per-tensor: s = max|x| / 127",
                           "s_8bit_channel": "per-channel: s = max|x_i.| / 127 per row, shape "
                                             "(rows, 1)",
                           "s_4bit_tensor": "int4: s = max|x| / 7",
                           "s_4bit_channel": "int4 per-channel: s = max|x_i.| / 7 per row",
                           "z_8bit_tensor": "symmetric: z = 0"},
-                   hint="symmetric absmax: s = max|x| / (2^(b-1) - 1), z = 0; s >= EPS"),
+                   requirement="symmetric absmax: s = max|x| / (2^(b-1) - 1), z = 0; s >= EPS"),
     "zeropoint": Case(_params_case("zeropoint", "zeropoint_params", 5, 12, (8, 4)),
                       seeds=(0, 1, 2, 3),
-                      hint="x_min = min(min x, 0), x_max = max(max x, 0), "
+                      requirement="x_min = min(min x, 0), x_max = max(max x, 0), "
                            "s = (x_max - x_min) / (2^b - 1), z = clamp(-round(x_min / s), 0, "
                            "2^b - 1); per-channel: per row, shape (rows, 1)"),
-    "fake_quantize": Case(_fake_quantize, seeds=(0, 1, 2), hint=(
+    "fake_quantize": Case(_fake_quantize, seeds=(0, 1, 2), requirement=(
         "W_hat = dequantize(quantize(W, s, z, qmin, qmax), s, z) with absmax and [-(2^(b-1)-1), "
         "2^(b-1)-1] when symmetric, zero-point and [0, 2^b - 1] otherwise")),
 }
