@@ -73,6 +73,34 @@ def _nbgrader(kind: str, attrs: dict, where: str) -> dict:
     return meta
 
 
+POINTS, TOTAL = "{{points}}", "{{total_points}}"
+LITERAL_POINTS = re.compile(r"^#+ Exercise .*\(\d+(\.\d+)? points?\)|\| Points \| \d", re.M)
+
+
+def _fill_points(cells, name: str) -> None:
+    """Points are stated from the nbgrader metadata, never typed by hand: in markdown cells,
+    {{total_points}} is the notebook's total and {{points}} (an exercise's heading) the points of
+    the test cells after it, up to the next markdown cell that says {{points}}."""
+    def points(cell):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        return float(meta.get("points", 0)) if meta.get("grade") else 0.0
+
+    for cell in cells:
+        found = LITERAL_POINTS.search(cell.source) if cell.cell_type == "markdown" else None
+        if found:
+            raise ValueError(f"{name}: write points as {POINTS} or {TOTAL}, not a number: "
+                             f"{found.group(0)!r}")
+    headings = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and POINTS in c.source]
+    for start, end in zip(headings, headings[1:] + [len(cells)]):
+        own = sum(points(c) for c in cells[start:end])
+        text = cells[start].source.replace(f"{POINTS} points", f"{own:g} point" + "s" * (own != 1))
+        cells[start].source = text.replace(POINTS, f"{own:g}")
+    total = sum(map(points, cells))
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(TOTAL, f"{total:g}")
+
+
 def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbformat.NotebookNode:
     """Turn a percent file's text into a notebook with nbgrader metadata; the environment check
     (autograde.student_course.first_cell) becomes its first code cell."""
@@ -111,6 +139,7 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"{name}: duplicate cell ids {dupes}")
+    _fill_points(cells, name)
     if first_cell:                               # after the title cell: the environment check
         cells.insert(1 if cells and cells[0].cell_type == "markdown" else 0,
                      nbformat.v4.new_code_cell(student_course.first_cell()))

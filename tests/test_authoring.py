@@ -37,3 +37,18 @@ def test_the_environment_check_is_inserted_after_the_title():
     assert title.cell_type == "markdown" and code.source == "x = 1"
     assert check.source == student_course.first_cell()
     assert student_course.configured().package_url in check.source
+
+
+def test_points_are_stated_from_the_metadata():
+    src = ("# %% [markdown]\n# | Points | {{total_points}} |\n"
+           "# %% [markdown]\n# ### Exercise 1 ({{points}} points): f\n"
+           "# %% [solution] id=f\nf = 1\n# %% [tests] id=test_f points=2\nf\n"
+           "# %% [tests] id=test_f2 points=1.5\nf\n"
+           "# %% [markdown]\n# ### Exercise 2 ({{points}} points): g\n"
+           "# %% [solution] id=g\ng = 1\n# %% [tests] id=test_g points=1\ng\n")
+    cells = authoring.parse(src, first_cell=False).cells
+    assert cells[0].source == "| Points | 4.5 |"
+    assert cells[1].source == "### Exercise 1 (3.5 points): f"
+    assert cells[5].source == "### Exercise 2 (1 point): g"
+    with pytest.raises(ValueError, match="not a number"):
+        authoring.parse("# %% [markdown]\n# ### Exercise 1 (2 points): f\n")

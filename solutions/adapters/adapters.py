@@ -9,7 +9,7 @@
 # | | |
 # |---|---|
 # | You will write | `Adapter`, `adapter_parameter_count`, `add_adapters`, `task_state`, `load_task_state` |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -69,7 +69,7 @@ for ex in test[:4]:
 # (`nn.init.trunc_normal_(w, std=1e-2, a=-2e-2, b=2e-2)`; note that `a` and `b` are absolute
 # values, not multiples of `std`), and every bias zero. The nonlinearity is $f = \text{ReLU}$.
 #
-# ### Exercise 1 (4 points): `Adapter`
+# ### Exercise 1 ({{points}} points): `Adapter`
 #
 # Write `Adapter(d, reduction)`: store `self.m = d // reduction`, create `self.W_down =
 # nn.Linear(d, m)` and `self.W_up = nn.Linear(m, d)` with Houlsby's initialisation, and write
@@ -115,7 +115,7 @@ hidden_check("adapters.forward", Adapter=Adapter)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2 (1 point): how many parameters?
+# ### Exercise 2 ({{points}} points): how many parameters?
 #
 # One adapter holds $W_{down}$ ($dm$), $b_{down}$ ($m$), $W_{up}$ ($md$) and $b_{up}$ ($d$):
 # $2dm + d + m$ numbers. Houlsby puts **two** adapters in each layer. Write
@@ -148,7 +148,7 @@ hidden_check("adapters.count", adapter_parameter_count=adapter_parameter_count)
 # $$x \leftarrow x + \texttt{after\_attn}(\text{Attn}(\text{LN}(x))), \qquad
 # x \leftarrow x + \texttt{after\_ffn}(\text{FFN}(\text{LN}(x))).$$
 #
-# ### Exercise 3 (3 points): `add_adapters`
+# ### Exercise 3 ({{points}} points): `add_adapters`
 #
 # Write `add_adapters(model, reduction)`: freeze **every** parameter of `model`, then put a new
 # `Adapter(d, reduction)` into `block.after_attn` and another into `block.after_ffn` of every block
@@ -199,7 +199,7 @@ print(f"topic adapters: test accuracy {topic_acc:.1%}; {n_trainable:,} trainable
 # owns only its adapters (and its classifier head). To switch task you load that task's small
 # state into the shared model.
 #
-# ### Exercise 4 (2 points): `task_state` and `load_task_state`
+# ### Exercise 4 ({{points}} points): `task_state` and `load_task_state`
 #
 # * `task_state(model)`: a dict `{name: tensor}` holding a **copy** (`.detach().clone()`) of every
 #   **trainable** parameter of `model` (named as in `model.named_parameters()`): exactly what a

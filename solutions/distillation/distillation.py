@@ -11,7 +11,7 @@
 # | | |
 # |---|---|
 # | You will write | `distillation_loss`, `init_student_from_teacher`, `generate` |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -81,7 +81,7 @@ plotting.show_table(["", *[f"{TOPICS[ex.topic]}: {ex.text[:38]}..." for ex in te
                     title=f"Teacher probabilities over {TOPICS}")
 
 # %% [markdown]
-# ### Exercise 1 (4 points): the distillation loss
+# ### Exercise 1 ({{points}} points): the distillation loss
 #
 # The student learns from both sources, mixed by $\alpha \in [0, 1]$:
 #
@@ -131,7 +131,7 @@ hidden_check("distillation.loss", distillation_loss=distillation_loss)
 #
 # with 97% of BERT's GLUE score (77.0 against 79.5).
 #
-# ### Exercise 2 (3 points): `init_student_from_teacher`
+# ### Exercise 2 ({{points}} points): `init_student_from_teacher`
 #
 # Given a teacher (an `Encoder` or a `Decoder` of `course_lib.model`) and a list of layer
 # indices, return a new model of the **same class** whose config is the teacher's with
@@ -282,7 +282,7 @@ widgets.table_slider(T_VALUES, t_acc, "T", lambda T, a: (
 # available (through an API). *Token-level* distillation instead matches the teacher's whole
 # next-token distribution at every position, with the KL term of your loss.
 #
-# ### Exercise 3 (3 points): `generate`, without a cache
+# ### Exercise 3 ({{points}} points): `generate`, without a cache
 #
 # Write the simplest decoding loop: feed the whole sequence, take the logits of the **last**
 # position, pick the next token, append it, repeat `n_new` times. With `temperature == 0` pick the

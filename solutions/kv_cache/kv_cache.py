@@ -9,7 +9,7 @@
 # | | |
 # |---|---|
 # | You will write | `generate_uncached`, `KVCache`, `cached_attention`, `cached_forward`, `generate_cached`, `kv_cache_bytes`, `keep_sliding_window`, `keep_streaming`, `keep_h2o`, `generate_batched` (extension) |
-# | Points | 18 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 60 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -68,7 +68,7 @@ prompt = encode_prompt("The Houston Rockets")
 print("prompt ids:", prompt.tolist())
 
 # %% [markdown]
-# ### Exercise 1 (1 point): decoding without a cache
+# ### Exercise 1 ({{points}} points): decoding without a cache
 #
 # Write `generate_uncached(model, ids, n_new, temperature=0.0, generator=None)`. `ids` is a
 # `(B, T)` tensor of token ids. Each of the `n_new` steps runs `model(input_ids=ids)["logits"]`
@@ -133,7 +133,7 @@ for T in (0.7, 1.0):
 # computes $q, k, v$ for the new token only, appends $k, v$ to the cache, and attends with one
 # query over the whole cache. Old queries are never needed again: **cache K and V, never Q.**
 #
-# ### Exercise 2 (2 points): `KVCache`
+# ### Exercise 2 ({{points}} points): `KVCache`
 #
 # `KVCache(n_layers)` holds the lists `self.k` and `self.v` (one entry per layer, `None` while
 # empty). Write
@@ -190,7 +190,7 @@ hidden_check("kv_cache.kv_cache", KVCache=KVCache)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3 (3 points): the cached attention step of one block
+# ### Exercise 3 ({{points}} points): the cached attention step of one block
 #
 # Write `cached_attention(attn, x, cache, layer, key_mask=None)` for a course_lib `Attention`
 # module `attn` (it has `W_q`, `W_k`, `W_v`, `W_o`, `split_heads`, `merge_heads`, `head_gate`).
@@ -237,7 +237,7 @@ hidden_check("kv_cache.cached_attention", cached_attention=cached_attention, KVC
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 4 (3 points): a cached forward pass
+# ### Exercise 4 ({{points}} points): a cached forward pass
 #
 # Write `cached_forward(model, ids, cache, attention_mask=None, position_ids=None)`: run the
 # decoder on the **new** tokens `ids` `(B, T_new)` with the cache, and return the logits
@@ -281,7 +281,7 @@ hidden_check("kv_cache.cached_forward", cached_forward=cached_forward, KVCache=K
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5 (2 points): generation with the cache
+# ### Exercise 5 ({{points}} points): generation with the cache
 #
 # Write `generate_cached(model, ids, n_new, attention_mask=None, cache=None)`: greedy decoding
 # that **prefills** the cache once with the whole prompt (`cached_forward` on `ids`), then feeds
@@ -399,7 +399,7 @@ for line in fig.axes[0].lines:
 #
 # (With grouped-query attention, "heads" is the number of key/value heads.)
 #
-# ### Exercise 6 (1 point): `kv_cache_bytes`
+# ### Exercise 6 ({{points}} points): `kv_cache_bytes`
 #
 # Write `kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, batch, bytes_per_value)`.
 
@@ -456,7 +456,7 @@ plotting.show_table(
 #
 # When the cache holds `budget` tokens or fewer, every policy keeps all of them.
 #
-# ### Exercise 7 (4 points): eviction policies
+# ### Exercise 7 ({{points}} points): eviction policies
 #
 # Write `keep_sliding_window(n_tokens, budget)`, `keep_streaming(n_tokens, budget, n_sink=4)` and
 # `keep_h2o(attention, budget, n_recent)`, each returning a sorted 1-D `torch.long` tensor of
@@ -627,7 +627,7 @@ widgets.kept_tokens_viewer(words, kept_by, steps=list(range(20, cfg.max_len, 20)
 # must change nothing: pad keys are masked out, and positions count real tokens only (a row's first
 # real token has position 0).
 #
-# ### Exercise 8 (2 points): `generate_batched`
+# ### Exercise 8 ({{points}} points): `generate_batched`
 #
 # Write `generate_batched(model, prompts, n_new, pad_id=0)`: `prompts` is a list of lists of token
 # ids. Left-pad them to one `(B, T)` tensor with its `attention_mask` (0 on padding), call

@@ -8,7 +8,7 @@
 # | | |
 # |---|---|
 # | You will write | `LoRALinear` (forward, `get_delta_weight`, `merge`, `unmerge`), `add_lora`, `lora_parameter_count` |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 45 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -86,7 +86,7 @@ print(f"full fine-tuning: test accuracy {full_acc:.1%}, {full_trainable:,} train
 #
 # Dropout (if any) applies to the input of the LoRA branch only, never to $W_0 x$.
 #
-# ### Exercise 1 (5 points): `LoRALinear`
+# ### Exercise 1 ({{points}} points): `LoRALinear`
 #
 # Wrap an existing `nn.Linear` (`base`, holding $W_0$ and its bias). Keep it as `self.base` and
 # freeze it; create `self.A` of shape `(r, in_features)` and `self.B` of shape
@@ -164,7 +164,7 @@ hidden_check("lora.merge", LoRALinear=LoRALinear)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2 (3 points): inject LoRA into the encoder
+# ### Exercise 2 ({{points}} points): inject LoRA into the encoder
 #
 # The paper adapts only the query and value projections. Write `add_lora(model, r, alpha)`:
 # freeze **every** parameter of `model`, then replace `block.attn.W_q` and `block.attn.W_v` of
@@ -190,7 +190,7 @@ hidden_check("lora.add_lora", add_lora=add_lora, LoRALinear=LoRALinear)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3 (1 point): how many parameters does LoRA train?
+# ### Exercise 3 ({{points}} points): how many parameters does LoRA train?
 #
 # Write `lora_parameter_count(d, k, r, n_matrices, n_layers)`: the number of trainable LoRA
 # parameters when `n_matrices` weight matrices of shape $d \times k$ per layer, in `n_layers`

@@ -10,7 +10,7 @@
 # | | |
 # |---|---|
 # | You will write | `softmax_gate`, `topk_gate`, `MoE.forward`, `switch_load_balancing_loss` |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 45 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -81,7 +81,7 @@ print(f"dense fine-tuning: test accuracy {dense_acc:.1%}, {dense_run['seconds']:
 #
 # $$p_i(x) = \frac{e^{h(x)_i}}{\sum_j^N e^{h(x)_j}} .$$
 #
-# ### Exercise 1 (1 point): `softmax_gate`
+# ### Exercise 1 ({{points}} points): `softmax_gate`
 #
 # Write `softmax_gate(h_logits)`: `h_logits` has shape `(..., N)` (any number of leading token
 # dimensions); return $p$ of the same shape, a softmax over the **last** dimension (the experts).
@@ -106,7 +106,7 @@ hidden_check("moe.softmax_gate", softmax_gate=softmax_gate)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2 (2 points): `topk_gate`
+# ### Exercise 2 ({{points}} points): `topk_gate`
 #
 # Each token uses only the experts in $\mathcal{T}$, the indices of its $k$ largest gate values,
 # and mixes their outputs with weights. There are two conventions for the weights, and papers
@@ -188,7 +188,7 @@ for renorm in (False, True):
 # `token, slot = torch.where(indices == i)` tells you which tokens chose expert $i$ and in
 # which of their $k$ slots.
 #
-# ### Exercise 3 (5 points): `MoE.forward`
+# ### Exercise 3 ({{points}} points): `MoE.forward`
 #
 # The constructor is given: `self.router` ($W_r$, `nn.Linear(d, N, bias=False)`) and
 # `self.experts` (an `nn.ModuleList` of $N$ experts; `make_expert` lets you plug in other
@@ -268,7 +268,7 @@ hidden_check("moe.moe_layer", MoE=MoE)
 # per token each token counts in $k$ of the $f_i$, and the balanced value is $k$ (Mixtral's
 # version in `transformers`). $f_i$ comes from a top-k and has no gradient; $P_i$ carries it.
 #
-# ### Exercise 4 (2 points): `switch_load_balancing_loss`
+# ### Exercise 4 ({{points}} points): `switch_load_balancing_loss`
 #
 # Write `switch_load_balancing_loss(router_probs, expert_indices, N)`: `router_probs` has
 # shape `(..., N)`, `expert_indices` the matching `(..., k)` (what your `MoE` stores); the

@@ -10,7 +10,7 @@
 # | | |
 # |---|---|
 # | You will write | `apply_bitfit` |
-# | Points | 4 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 25 minutes; the comparison runs in under a minute on a laptop CPU |
 #
 # **Your own code runs here.** The comparison imports the exercise cells of your notebooks
@@ -69,7 +69,7 @@ train, test = load_topic("train"), load_topic("test")
 # bias too). For RoBERTa-base that is about 0.1M of 125M parameters. The new classifier head
 # ($W h_{\texttt{[CLS]}} + b$) is task-specific, so it trains completely.
 #
-# ### Exercise 1 (4 points): `apply_bitfit`
+# ### Exercise 1 ({{points}} points): `apply_bitfit`
 #
 # Write `apply_bitfit(model)` for a `CLSClassifier` (`model.encoder`, `model.head`): freeze every
 # parameter, then make trainable (a) every parameter of `model.encoder` whose name ends in `bias`,

@@ -11,7 +11,7 @@
 # |---|---|
 # | You will write | `SoftPrompt`, `SoftPromptMLM`, `PTuningPrompt` (Sections 2 and 3) |
 # | and | `PrefixEncoder`, `prefix_hook`, `PrefixTuningMLM` (Section 4) |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 45 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -140,7 +140,7 @@ plotting.show_table(["Prompt (zero-shot)", "Dev acc.", "Test acc."],
 # $E$ at $n$ random token ids) and `"text"` (the embeddings of a text's tokens, repeated until
 # there are $n$ of them, then cut to $n$).
 #
-# ### Exercise 1 (3 points): `SoftPrompt`
+# ### Exercise 1 ({{points}} points): `SoftPrompt`
 #
 # `SoftPrompt(embedding, n, init="random", init_ids=None)` receives the model's frozen
 # `nn.Embedding` (only to initialise from; do **not** keep it as a submodule, or its weights
@@ -199,7 +199,7 @@ hidden_check("prompt_tuning.soft_prompt", SoftPrompt=SoftPrompt)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2 (2 points): classify with a soft prompt
+# ### Exercise 2 ({{points}} points): classify with a soft prompt
 #
 # `SoftPromptMLM(encoder, soft_prompt, label_ids)` freezes **every** parameter of the encoder
 # and keeps `self.encoder` and `self.soft_prompt`. Its `forward(input_ids, attention_mask)`
@@ -274,7 +274,7 @@ print(f"soft prompt n={N_PROMPT}: dev {soft_acc[0]:.1%}, test {soft_acc[1]:.1%},
 # vectors, which makes optimisation less sensitive to the learning rate and the
 # initialisation. After training, only $P = \text{MLP}(P_0)$ needs to be kept.
 #
-# ### Exercise 3 (1 point): `PTuningPrompt`
+# ### Exercise 3 ({{points}} points): `PTuningPrompt`
 #
 # Subclass `SoftPrompt`: `PTuningPrompt(embedding, n, hidden, init="random", init_ids=None)`
 # keeps $P_0$ as `self.P` (initialised as before) and adds `self.mlp`, an `nn.Sequential` of
@@ -357,7 +357,7 @@ plotting.show_table(["Prompt", "Dev acc.", "Test acc."], rows,
 # and each token can read the prefix. The attention mask gains $n$ columns of ones (a causal
 # mask never hides the prefix either). Trainable parameters: $L \cdot 2 \cdot n \cdot d$.
 #
-# ### Exercise 4 (2 points): `PrefixEncoder`, the `peft` layout
+# ### Exercise 4 ({{points}} points): `PrefixEncoder`, the `peft` layout
 #
 # `peft` stores all prefixes of all layers in one `nn.Embedding(n, L * 2 * d)`: row $i$ holds,
 # for virtual token $i$, the keys and values of every layer. `forward(batch_size)` looks up the
@@ -411,7 +411,7 @@ hidden_check("prompt_tuning.prefix_encoder", PrefixEncoder=PrefixEncoder)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5 (2 points): plug the prefixes into attention
+# ### Exercise 5 ({{points}} points): plug the prefixes into attention
 #
 # `course_lib`'s attention calls `attn.kv_hook(k, v, attn_mask)` right after projecting the
 # keys and values, if the hook is set: `k, v` have shape `(B, H, T, d_head)`; `attn_mask` is

@@ -11,7 +11,7 @@
 # | | |
 # |---|---|
 # | You will write | `mask_position`, `verbalizer_scores`, `verbalizer_probs`, `PromptClassifier` |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -106,7 +106,7 @@ plotting.show_table(
 # and ask the MLM which word belongs at the [MASK]. The first step is to find where the
 # [MASK] is: its index differs from row to row, because sentences have different lengths.
 #
-# ### Exercise 1 (2 points): `mask_position`
+# ### Exercise 1 ({{points}} points): `mask_position`
 #
 # Write `mask_position(input_ids, mask_id)`: for `input_ids` of shape `(B, T)` return a
 # `(B,)` tensor of integers, the index $t$ of the single [MASK] in each row. If a row has no
@@ -150,7 +150,7 @@ hidden_check("prompting.mask_position", mask_position=mask_position)
 # probability over all 1,939 words of the vocabulary ("the", ".", "football", ...); the
 # verbalizer keeps the four that mean something for the task and renormalises them.
 #
-# ### Exercise 2 (3 points): `verbalizer_scores`
+# ### Exercise 2 ({{points}} points): `verbalizer_scores`
 #
 # `mlm_logits` has shape `(B, T, V)` (the encoder's `"logits"` output), `label_word_ids`
 # holds the vocabulary ids $v(l)$ **in label order** (column $l$ of the result is label $l$).
@@ -176,7 +176,7 @@ hidden_check("prompting.verbalizer_scores", verbalizer_scores=verbalizer_scores)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3 (2 points): `verbalizer_probs`
+# ### Exercise 3 ({{points}} points): `verbalizer_probs`
 #
 # Return $P(l \mid x)$, shape `(B, num_labels)`: a softmax over the label words' scores. A
 # common mistake is to take the softmax over the whole vocabulary and then pick the label
@@ -237,7 +237,7 @@ plotting.show_table(
 # %% [markdown]
 # ## 5. A [MASK] classifier you can evaluate and train
 #
-# ### Exercise 4 (3 points): `PromptClassifier`
+# ### Exercise 4 ({{points}} points): `PromptClassifier`
 #
 # Wrap the pre-trained encoder, the [MASK] id and the verbalizer in an `nn.Module` whose
 # `forward(input_ids, attention_mask)` returns the `(B, num_labels)` scores $s(l \mid x)$,

@@ -9,7 +9,7 @@
 # | | |
 # |---|---|
 # | You will write | `n_to_prune`, `magnitude_mask`, `global_magnitude_masks`, `neuron_mask`, `remove_neurons`, `head_importance`, `prune_heads`, `drop_layers` |
-# | Points | 15 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 45 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -98,7 +98,7 @@ print(f"{N_LINEAR:,} weights in the encoder's linear layers "
 # * anything else is an error: a float outside $[0, 1]$ or a negative int is a `ValueError`, an int
 #   larger than $n$ too, and a non-number a `TypeError`.
 #
-# ### Exercise 1 (1 point): how many entries?
+# ### Exercise 1 ({{points}} points): how many entries?
 #
 # Write `n_to_prune(amount, n)`: the number $k$ of entries to prune out of $n$, with the rules
 # above (raise the errors with a message that says what is allowed).
@@ -128,7 +128,7 @@ hidden_check("pruning.n_to_prune", n_to_prune=n_to_prune)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2 (3 points): `magnitude_mask`
+# ### Exercise 2 ({{points}} points): `magnitude_mask`
 #
 # Write `magnitude_mask(weight, amount, mask=None)`: a new mask $M$ (a tensor of `weight`'s
 # shape and dtype, 1 = keep, 0 = pruned) that zeroes the $k$ entries with the smallest $|W_{ij}|$.
@@ -169,7 +169,7 @@ hidden_check("pruning.iterative", magnitude_mask=magnitude_mask)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3 (2 points): global pruning
+# ### Exercise 3 ({{points}} points): global pruning
 #
 # Pruning each tensor by the same amount ("per layer") assumes every layer is equally redundant.
 # **Global** magnitude pruning ranks the weights of *all* tensors together and removes the
@@ -281,7 +281,7 @@ print(f"global {RECOVER_AT:.0%}: {curves['global'][-1][1]:.1%} without retrainin
 # L2 norm $\lVert W_1[i, :] \rVert_2$, like
 # `prune.ln_structured(W_1, "weight", amount, n=2, dim=0)`.
 #
-# ### Exercise 4 (2 points): `neuron_mask`
+# ### Exercise 4 ({{points}} points): `neuron_mask`
 #
 # Write `neuron_mask(weight, amount)` for a weight of shape `(out_features, in_features)`: a mask
 # of the weight's shape and dtype whose rows are all 0 for the
@@ -308,7 +308,7 @@ hidden_check("pruning.neuron", neuron_mask=neuron_mask)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5 (2 points): remove the neurons for real
+# ### Exercise 5 ({{points}} points): remove the neurons for real
 #
 # A zeroed row still costs a multiply-add in a dense matmul. To make the layer *smaller*, build
 # new, narrower layers: keep the rows of $W_1$ and entries of $b_1$ of the surviving neurons, and
@@ -450,7 +450,7 @@ plotting.show_table(["FFN", "variant", "non-zero parameters", "latency", "speed-
 # the expectation taken over batches of data. Pruning head $h$ sets $\xi_h = 0$. In `course_lib`
 # the gates are `block.attn.head_gate`, a buffer of `n_heads` ones in every block.
 #
-# ### Exercise 6 (2 points): `head_importance`
+# ### Exercise 6 ({{points}} points): `head_importance`
 #
 # Write `head_importance(model, batches)` for a `CLSClassifier` `model` and a list of batches
 # (dicts with `input_ids`, `attention_mask`, `labels`): for each batch compute the cross-entropy
@@ -492,7 +492,7 @@ hidden_check("pruning.head_importance", head_importance=head_importance)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 7 (1 point): `prune_heads`
+# ### Exercise 7 ({{points}} points): `prune_heads`
 #
 # Write `prune_heads(encoder, importance, n)`: set to 0 the gates of the `n` heads with the
 # smallest importance **over the whole model** (not $n$ per layer), and return the pruned heads as
@@ -565,7 +565,7 @@ fig = plotting.line_plot(HEADS_PRUNED, {h: [100 * a for a in v] for h, v in head
 # SST-2 goes from 92.43 with 0/12 layers dropped to 92.20 (2/12), 90.60 (4/12) and 90.25 (6/12);
 # RoBERTa even gains at 2/12 on most tasks.
 #
-# ### Exercise 8 (2 points): `drop_layers`
+# ### Exercise 8 ({{points}} points): `drop_layers`
 #
 # Write `drop_layers(model, n)` for a model with a `blocks` `nn.ModuleList` (our `Encoder`): keep
 # the bottom `len(model.blocks) - n` blocks (the same module objects, in order), drop the top `n`,

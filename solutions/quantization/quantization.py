@@ -10,7 +10,7 @@
 # | | |
 # |---|---|
 # | You will write | `quantize`, `dequantize`, `absmax_params`, `zeropoint_params`, `fake_quantize` |
-# | Points | 10 (hidden tests re-check your code on random inputs when it is graded) |
+# | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
@@ -83,7 +83,7 @@ print("ties, half to even:", torch.round(torch.tensor([0.5, 1.5, 2.5, -2.5])).to
 #
 # Within the range the error is at most half a step, $|x - \hat{x}| \le s/2$; outside it grows.
 #
-# ### Exercise 1 (3 points): `quantize` and `dequantize`
+# ### Exercise 1 ({{points}} points): `quantize` and `dequantize`
 #
 # `s` and `z` are numbers or tensors that broadcast against `x` (per-channel: shape `(rows, 1)`).
 # `quantize` returns the codes as an integer tensor (`torch.int32`, whatever the bit width: the
@@ -142,7 +142,7 @@ hidden_check("quantization.quantize", quantize=quantize, dequantize=dequantize)
 # row** (`axis 0` of an `nn.Linear` weight of shape `(out, in)`): then $s$ and $z$ have shape
 # `(out, 1)` and broadcast against $W$.
 #
-# ### Exercise 2 (2 points): `absmax_params`
+# ### Exercise 2 ({{points}} points): `absmax_params`
 #
 # Return `(s, z)`: `s` a float32 tensor (shape `()` per-tensor, `(rows, 1)` per-channel) and `z`
 # an int32 tensor of zeros of the same shape. Use `s = max(s, EPS)` for all-zero rows.
@@ -168,7 +168,7 @@ hidden_check("quantization.absmax", absmax_params=absmax_params)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3 (3 points): `zeropoint_params`
+# ### Exercise 3 ({{points}} points): `zeropoint_params`
 #
 # Return `(s, z)` for the asymmetric quantizer with codes in $[0, 2^b - 1]$ (uint8: $[0, 255]$),
 # shapes as in Exercise 2, `z` an int32 tensor.
@@ -212,7 +212,7 @@ for name, params, lo, hi in [("symmetric absmax", absmax_params, -127, 127),
           f"mean |error| = {err.mean():.5f}, max |error| = {err.max():.5f}")
 
 # %% [markdown]
-# ### Exercise 4 (2 points): `fake_quantize` a weight matrix
+# ### Exercise 4 ({{points}} points): `fake_quantize` a weight matrix
 #
 # Put the pieces together: `fake_quantize(W, bits, per_channel, symmetric=True)` returns
 # $\hat{W}$ = dequantize(quantize($W$)) with absmax parameters and codes in
