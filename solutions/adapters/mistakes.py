@@ -175,3 +175,11 @@ MISTAKES = {
                 _count_one_per_layer),
     ],
 }
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_adapter_init": (0, "close to the identity"),
+    "test_adapter_forward": (0, "internal skip connection is missing"),
+    "test_add_adapters": (0, "near the identity"),
+}

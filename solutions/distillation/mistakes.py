@@ -105,3 +105,9 @@ MISTAKES = {
 WRONG_SUBMISSION = ("distillation_loss",
                     'reduction="batchmean") * T ** 2',
                     'reduction="batchmean")')
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_distillation_loss": (0, "not scaled by T^2"),
+}

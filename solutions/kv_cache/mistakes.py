@@ -234,3 +234,11 @@ MISTAKES = {
                 "only: (attention_mask.cumsum(-1) - 1).clamp(min=0)", _positions_ignore_padding),
         Mistake("padding not masked", "padded keys must be masked out", _padding_not_masked)],
 }
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_cached_forward": (0, "positions not offset"),
+    "test_generate_cached": (0, "differs from uncached greedy decoding"),
+    "test_generate_batched": (0, "count positions over real tokens"),
+}

@@ -194,3 +194,9 @@ WRONG_SUBMISSION = (
     "y.index_add_(0, token, weights[token, slot, None] * out)",
     "y.index_add_(0, token, out)",
 )
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_moe_layer": (0, "multiply each expert's output by its gate value"),
+}

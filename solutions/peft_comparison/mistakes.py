@@ -34,3 +34,10 @@ _ALL = [
 ]
 # lm_head.bias gets no gradient, so training it changes no output: named in "bitfit" only
 MISTAKES = {"bitfit": _ALL, "bitfit_step": [m for m in _ALL if m.name != "MLM head bias trained"]}
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_bitfit_trainable": (0, "train all of it"),
+    "test_bitfit_step": (0, "differs from the reference"),
+}

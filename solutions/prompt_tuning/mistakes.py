@@ -319,3 +319,9 @@ MISTAKES = {
                 _tuning_with_layout(_heads_layers_mixed)),
     ],
 }
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_prefix_tuning": (0, "puts a prefix into every layer"),
+}

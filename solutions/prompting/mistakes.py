@@ -96,3 +96,9 @@ MISTAKES = {
         Mistake(*ORDER, lambda o: _classifier_variant(o, sort_labels=True)),
     ],
 }
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_verbalizer_probs": (0, "softmax over the label words only"),
+}

@@ -244,3 +244,12 @@ MISTAKES = {
                 _with("drop_layers", _drop_one_too_many)),
     ],
 }
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_n_to_prune": (0, "int() truncates"),
+    "test_magnitude_mask": (1.5, "use Python's round(), not int()"),
+    "test_global_magnitude_masks": (4 / 3, "use Python's round(), not int()"),
+    "test_neuron_mask": (1, "use Python's round(), not int()"),
+}

@@ -170,3 +170,9 @@ MISTAKES = {
 WRONG_SUBMISSION = ("quantize",
                     "q = torch.round(x / s) + z",
                     "q = torch.floor(x / s + 0.5) + z")
+
+# What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
+# {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+EXPECTED_WRONG = {
+    "test_quantize": (0, "ties round half up"),
+}
