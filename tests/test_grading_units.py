@@ -15,6 +15,7 @@ from autograde.course import Course
 from autograde import hidden as grading
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
+import adversarial  # noqa: E402
 import toycourse  # noqa: E402
 
 
@@ -207,7 +208,7 @@ def test_hidden_calls_are_parsed_from_test_cells(toy):
 def test_restore_reports_all_tampering(toy):
     src = source(toy)
     rel = release.release_notebook(src)
-    adv = samples.adversarial(src)
+    adv = adversarial.adversarial(src, {"records": "/nowhere", "solutions": [], "write": []})
     nb, findings = restore.restore(src, adv["deleted_tests"], rel)
     assert sum("was deleted; restored" in f for f in findings) == 3
     assert [cells.grade_id(c) for c in nb.cells] == [cells.grade_id(c) for c in src.cells]
@@ -240,3 +241,16 @@ def test_lms_zip_and_folder_layouts_are_found(tmp_path):
     assert not (tmp_path / "work" / "evil").exists()
     subs = batch.find(folder, ["toy"])
     assert sorted(s.student for i in range(2) for s in batch.shard(subs, f"{i}/2")) == sorted(found)
+
+
+def test_cells_that_lost_their_metadata_are_matched_like_the_original(toy):
+    src = source(toy)
+    rel = release.release_notebook(src)
+    good = samples.correct(src, rel)
+    for keep_ids, how in ((True, "cell id"), (False, "position and content")):
+        nb, findings = restore.restore(src, adversarial.stripped(good, keep_ids), rel)
+        assert [cells.grade_id(c) for c in nb.cells] == [cells.grade_id(c) for c in src.cells]
+        answers = {cells.grade_id(c): c.source for c in nb.cells if cells.is_solution(c)}
+        assert answers == {cells.grade_id(c): c.source for c in good.cells if cells.is_solution(c)}
+        assert any(how in f for f in findings), findings
+        assert not any("deleted" in f for f in findings), findings
