@@ -1,6 +1,7 @@
-"""`python -m autograde`: release, grade, merge, feedback, export, report, samples, demo.
+"""`python -m autograde`: release, publish, grade, merge, feedback, export, report, samples, demo.
 
-    python -m autograde release                  # solutions/*.ipynb -> notebooks/*.ipynb
+    python -m autograde release                  # solutions/<name>/ -> notebooks/<name>/
+    python -m autograde publish DIR [--assignments a,b]   # the student course (a git repository)
     python -m autograde release --check          # exit 1 if notebooks/ is stale
     python -m autograde grade FOLDER_OR_ZIP [-a lora] [--workers N] [--shard i/n] [--force]
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograde import batch, export, feedback, gradebook, release, report, samples, sandbox
+from autograde import batch, export, feedback, gradebook, publish, release, report, samples, sandbox
 from autograde.course import ROOT, Course
 from autograde.sandbox import Limits
 
@@ -119,6 +120,18 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    names = [n.strip() for n in args.assignments.split(",") if n.strip()] if args.assignments else None
+    committed, found = publish.publish(Path(args.folder).resolve(), _course(args), names,
+                                       args.repository)
+    if found:
+        print("NOT published: the student course would give answers away:", *found, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    print(f"{'published a new commit in' if committed else 'nothing changed in'} {args.folder}")
+    return 0
+
+
 def cmd_samples(args) -> int:
     course = _course(args)
     for name in args.assignment or course.graded_assignments():
@@ -174,6 +187,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append")
     p.add_argument("--check", action="store_true", help="exit 1 if notebooks/ is stale")
     p.set_defaults(func=cmd_release)
+    p = sub.add_parser("publish", help="write the student course (no answers) into FOLDER, a git "
+                                       "repository, one commit per change")
+    p.add_argument("folder")
+    p.add_argument("--assignments", help="comma-separated: only the assignments released so far")
+    p.add_argument("--repository", help="owner/name of the student repository (default: "
+                                        "nbgrader_config.py's StudentCourse.repository)")
+    p.set_defaults(func=cmd_publish)
     p = sub.add_parser("grade", help="grade FOLDER/<student>/<notebook>.ipynb or an LMS zip")
     p.add_argument("folder")
     grading_options(p)
