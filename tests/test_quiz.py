@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 import torch.nn.utils.prune as prune
 
-from autograde import quizbank
-from course_lib import quiz
+from autograde import quiz_authoring
+from course_lib import self_check
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = {q["id"]: q for q in quizbank.load_questions()}
+QUESTIONS = {q["id"]: q for q in quiz_authoring.load_questions()}
 
 
 def _softmax(xs):
@@ -45,19 +45,19 @@ INDEPENDENT = {  # numeric answers recomputed from the formulas, not from the ba
 
 
 def test_bank_and_practice_quiz_are_up_to_date():
-    assert quizbank.main(["--check"]) == 0, "run `python -m autograde.quizbank`"
+    assert quiz_authoring.main(["--check"]) == 0, "run `python -m autograde.quiz_authoring`"
 
 
 @pytest.mark.parametrize("qid", sorted(q for q in QUESTIONS if QUESTIONS[q]["kind"] == "number"))
 def test_numeric_keys_equal_an_independent_computation(qid):
     assert qid in INDEPENDENT, f"add an independent computation for {qid}"
     assert math.isclose(QUESTIONS[qid]["answer"], INDEPENDENT[qid], rel_tol=5e-3)
-    q = next(q for q in quiz.load_bank() if q.id == qid)
+    q = next(q for q in self_check.load_bank() if q.id == qid)
     assert q.is_correct(INDEPENDENT[qid])
     assert not q.is_correct(INDEPENDENT[qid] * 1.1)
 
 
-@pytest.mark.parametrize("q", quiz.load_bank(), ids=lambda q: q.id)
+@pytest.mark.parametrize("q", self_check.load_bank(), ids=lambda q: q.id)
 def test_exactly_one_right_answer_and_every_explanation_opens(q):
     if q.kind == "choice":
         right = [i for i in range(len(q.options)) if q.is_correct(i)]
@@ -74,12 +74,12 @@ def test_exactly_one_right_answer_and_every_explanation_opens(q):
 
 
 def test_formula_answers_tolerate_spacing_and_symbols():
-    q = next(q for q in quiz.load_bank() if q.id == "peft_lora_scaling")
+    q = next(q for q in self_check.load_bank() if q.id == "peft_lora_scaling")
     assert q.is_correct("alpha / r") and q.is_correct("α/r") and not q.is_correct("alpha")
 
 
 def test_no_plain_answer_key_reaches_students():
-    bank = json.loads(quiz.BANK_PATH.read_text())["questions"]
+    bank = json.loads(self_check.BANK_PATH.read_text())["questions"]
     assert all("answer" not in q and "explanation" not in q for q in bank)
     release = (ROOT / "notebooks" / "practice_quiz" / "practice_quiz.ipynb").read_text()
     for qid, q in QUESTIONS.items():
@@ -88,5 +88,5 @@ def test_no_plain_answer_key_reaches_students():
 
 
 def test_question_count_per_part():
-    counts = {p: len(quiz.load_bank(p)) for p in quiz.PARTS}
+    counts = {p: len(self_check.load_bank(p)) for p in self_check.PARTS}
     assert all(n >= 5 for n in counts.values()), counts

@@ -3,7 +3,7 @@
 import json
 
 from autograde.hidden import Case
-from course_lib.quiz import BANK_PATH, normalize
+from course_lib.self_check import BANK_PATH, normalize
 
 _KINDS = {q["id"]: (q["kind"], q.get("digits", 3))
           for q in json.loads(BANK_PATH.read_text())["questions"]}

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 import torch.nn.utils.prune as prune
 
-from course_lib import quiz
+from course_lib import self_check
 from course_lib.plotting import show_table
 
 # %% [markdown]
@@ -75,10 +75,10 @@ show_table(["Method (RoBERTa-base sizes)", "Trainable parameters", "of 125M"],
 # | Hand-written prompt needed | no | no | no | no |
 
 # %%
-quiz.ask("peft")
+self_check.ask("peft")
 
 # %%
-quiz.summary("peft")
+self_check.summary("peft")
 
 # %% [markdown]
 # ## Part 2: Mixture of experts (MoE)
@@ -114,10 +114,10 @@ print("y =", [round(v, 3) for v in y.tolist()])
 # | Training | simple | router collapse, needs a balance loss; capacity limits drop tokens |
 
 # %%
-quiz.ask("moe")
+self_check.ask("moe")
 
 # %%
-quiz.summary("moe")
+self_check.summary("moe")
 
 # %% [markdown]
 # ## Part 3: Compression: pruning, quantization, distillation
@@ -165,10 +165,10 @@ for T in (1.0, 4.0):
 # | Lecture's numbers | dropping 4 of 12 layers keeps most of GLUE | 4-bit GPTQ/AWQ within ~2 points on Llama-3.1-8B | DistilBERT: 40% smaller, 60% faster, 97% of the score |
 
 # %%
-quiz.ask("compression")
+self_check.ask("compression")
 
 # %%
-quiz.summary("compression")
+self_check.summary("compression")
 
 # %% [markdown]
 # ## Part 4: Inference and the KV cache
@@ -199,7 +199,7 @@ print(f"Llama-2-7B KV cache at {tokens} tokens: {kv_bytes / 2**30:.1f} GiB "
 # | Cost | none | none | none | track attention scores |
 
 # %%
-quiz.ask("kv_cache")
+self_check.ask("kv_cache")
 
 # %%
-quiz.summary("kv_cache")
+self_check.summary("kv_cache")

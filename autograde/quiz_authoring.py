@@ -1,9 +1,9 @@
-"""Build the student-facing quiz material from the instructor's bank (solutions/practice_quiz/quiz_bank.py).
+"""Build the student-facing quiz material from the instructor's bank (solutions/practice_quiz/answer_key.py).
 
-    python -m autograde.quizbank            # write both files below
-    python -m autograde.quizbank --check    # exit 1 if either is out of date
+    python -m autograde.quiz_authoring            # write both files below
+    python -m autograde.quiz_authoring --check    # exit 1 if either is out of date
 
-- course_lib/data/quiz_bank.json: the self-check questions with salted-hash keys (no plain key);
+- course_lib/data/self_check.json: the self-check questions with salted-hash keys (no plain key);
 - solutions/practice_quiz/practice_quiz.py: the nbgrader practice quiz (answers in solution cells, hidden tests).
 """
 
@@ -15,14 +15,14 @@ import json
 import sys
 
 from autograde.course import ROOT
-from course_lib.quiz import BANK_PATH, PARTS, answer_hash, seal
+from course_lib.self_check import BANK_PATH, PARTS, answer_hash, seal
 
-BANK_SOURCE = ROOT / "solutions" / "practice_quiz" / "quiz_bank.py"
+BANK_SOURCE = ROOT / "solutions" / "practice_quiz" / "answer_key.py"
 PRACTICE = ROOT / "solutions" / "practice_quiz" / "practice_quiz.py"
 
 
 def load_questions(path=BANK_SOURCE) -> list[dict]:
-    spec = importlib.util.spec_from_file_location("quiz_bank", path)
+    spec = importlib.util.spec_from_file_location("answer_key", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     questions = module.QUESTIONS
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     stale = [p for p, text in targets.items() if not p.exists() or p.read_text() != text]
     if args.check:
         if stale:
-            print("out of date (run `python -m autograde.quizbank`):", *stale, file=sys.stderr)
+            print("out of date (run `python -m autograde.quiz_authoring`):", *stale, file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.write_text(targets[path])

@@ -1,8 +1,8 @@
 """The instructor's question bank for quiz review (plain answer key: never shipped to students).
 
-`python -m autograde.quizbank` turns it into
-- course_lib/data/quiz_bank.json: the self-check questions with hashed answers (the review notebook);
-- solutions/practice_quiz.py: the same questions as an nbgrader practice quiz (answers in solution
+`python -m autograde.quiz_authoring` turns it into
+- course_lib/data/self_check.json: the self-check questions with hashed answers (the review notebook);
+- solutions/practice_quiz/practice_quiz.py: the same questions as an nbgrader practice quiz (answers in solution
   cells, graded by hidden tests).
 Numbers follow the lecture's slides and shared/REFERENCE.md; tests/test_quiz.py recomputes every
 numeric answer independently.
