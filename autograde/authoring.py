@@ -8,6 +8,10 @@ A percent file is plain Python that diffs and reviews well. Cell headers (see do
     # %% [solution] id=lora_linear      nbgrader solution cell ("autograded answer")
     # %% [tests] id=test_lora points=3  nbgrader autograded test cell (locked)
     # %% [readonly] id=intro_code       locked code cell students cannot edit
+    # %% [task] id=why_lora_rubric      locked markdown: a question and, between ### BEGIN MARK SCHEME
+                                        and ### END MARK SCHEME, its rubric (grader only; 0 points)
+    # %% [written] id=why_lora points=2 markdown answer graded by hand (solution + grade); the
+                                        release shows "YOUR ANSWER HERE"
     # %% [skip-grading]                 slow demo cell the grader does not run
 
 The environment check (`autograde.student_course.first_cell()`, which installs the course library in
@@ -31,7 +35,10 @@ from autograde import student_course
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^# %%(?:\s*\[(?P<kind>[a-z-]+)\])?(?P<attrs>.*)$")
-KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading"}
+KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading", "task",
+         "written"}
+MARKDOWN_KINDS = {"markdown", "task", "written"}
+MARK_SCHEME = "### BEGIN MARK SCHEME"
 
 
 def _attrs(text: str, where: str) -> dict:
@@ -64,10 +71,16 @@ def _nbgrader(kind: str, attrs: dict, where: str) -> dict:
             "solution": False, "task": False}
     if kind == "solution":
         meta["solution"] = True
-    elif kind == "tests":
+    elif kind in ("tests", "written"):
         if "points" not in attrs:
-            raise ValueError(f"{where}: a [tests] cell needs points=...")
-        meta.update(grade=True, locked=True, points=float(attrs["points"]))
+            raise ValueError(f"{where}: a [{kind}] cell needs points=...")
+        meta.update(grade=True, points=float(attrs["points"]))
+        if kind == "tests":
+            meta["locked"] = True
+        else:                                # a markdown grade cell is graded by hand
+            meta["solution"] = True
+    elif kind == "task":                     # nbgrader's "manually graded task"; its points are
+        meta.update(task=True, locked=True, points=0.0)    # the [written] answer's, not its own
     elif kind == "readonly":
         meta["locked"] = True
     return meta
@@ -110,8 +123,11 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
         if kind == "skip":
             return
         where = f"{name}:{start}"
-        if kind == "markdown":
+        if kind in MARKDOWN_KINDS:
             cell = nbformat.v4.new_markdown_cell(_markdown(lines))
+            if MARK_SCHEME in cell.source and kind != "task":
+                raise ValueError(f"{where}: a mark scheme belongs in a [task] cell "
+                                 "(nbgrader clears it from the release only there)")
         else:
             cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
             if kind == "setup":
@@ -120,6 +136,8 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
                 cell.metadata["tags"] = ["skip-grading"]
             elif kind in ("solution", "tests", "readonly"):
                 cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
+        if kind in ("task", "written"):
+            cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
         if kind == "markdown" and "id" in attrs:
             cell.metadata["nbgrader"] = _nbgrader("readonly", attrs, where)
         cells.append(cell)
