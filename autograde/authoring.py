@@ -8,8 +8,8 @@ A percent file is plain Python that diffs and reviews well. Cell headers (see do
     # %% [solution] id=lora_linear      nbgrader solution cell ("autograded answer")
     # %% [tests] id=test_lora points=3  nbgrader autograded test cell (locked)
     # %% [readonly] id=intro_code       locked code cell students cannot edit
-    # %% [task] id=why_lora_rubric      locked markdown: a question and, between ### BEGIN MARK SCHEME
-                                        and ### END MARK SCHEME, its rubric (grader only; 0 points)
+    # %% [markdown] id=why_lora_question  locked markdown; may hold a rubric between
+                                        ### BEGIN MARK SCHEME and ### END MARK SCHEME (grader only)
     # %% [written] id=why_lora points=2 markdown answer graded by hand (solution + grade); the
                                         release shows "YOUR ANSWER HERE"
     # %% [skip-grading]                 slow demo cell the grader does not run
@@ -35,9 +35,8 @@ from autograde import student_course
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^# %%(?:\s*\[(?P<kind>[a-z-]+)\])?(?P<attrs>.*)$")
-KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading", "task",
-         "written"}
-MARKDOWN_KINDS = {"markdown", "task", "written"}
+KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading", "written"}
+MARKDOWN_KINDS = {"markdown", "written"}
 MARK_SCHEME = "### BEGIN MARK SCHEME"
 
 
@@ -79,8 +78,6 @@ def _nbgrader(kind: str, attrs: dict, where: str) -> dict:
             meta["locked"] = True
         else:                                # a markdown grade cell is graded by hand
             meta["solution"] = True
-    elif kind == "task":                     # nbgrader's "manually graded task"; its points are
-        meta.update(task=True, locked=True, points=0.0)    # the [written] answer's, not its own
     elif kind == "readonly":
         meta["locked"] = True
     return meta
@@ -125,9 +122,6 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
         where = f"{name}:{start}"
         if kind in MARKDOWN_KINDS:
             cell = nbformat.v4.new_markdown_cell(_markdown(lines))
-            if MARK_SCHEME in cell.source and kind != "task":
-                raise ValueError(f"{where}: a mark scheme belongs in a [task] cell "
-                                 "(nbgrader clears it from the release only there)")
         else:
             cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
             if kind == "setup":
@@ -136,8 +130,14 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
                 cell.metadata["tags"] = ["skip-grading"]
             elif kind in ("solution", "tests", "readonly"):
                 cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
-        if kind in ("task", "written"):
+        if kind == "written":
             cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
+        # The grader's copy of a locked cell comes from the source, rubric included; any other
+        # cell is the student's, so a mark scheme there would reach nobody.
+        locked = kind == "readonly" or (kind == "markdown" and "id" in attrs)
+        if MARK_SCHEME in cell.source and not locked:
+            raise ValueError(f"{where}: a mark scheme belongs in a locked cell "
+                             "([markdown] id=... or [readonly])")
         if kind == "markdown" and "id" in attrs:
             cell.metadata["nbgrader"] = _nbgrader("readonly", attrs, where)
         cells.append(cell)

@@ -54,24 +54,26 @@ def test_points_are_stated_from_the_metadata():
         authoring.parse("# %% [markdown]\n# ### Exercise 1 (2 points): f\n")
 
 
+
 def test_written_answers_are_graded_by_hand_and_their_rubric_stays_with_the_grader():
     from autograde.release import release_notebook
-    src = ("# %% [task] id=why_rubric\n# ### Question 1 ({{points}} points): why?\n# Explain.\n"
-           "# ### BEGIN MARK SCHEME\n# 1 point: names the reason.\n# ### END MARK SCHEME\n"
-           "# %% [written] id=why points=2\n# Because.\n")
-    task, answer = authoring.parse(src, first_cell=False).cells
-    assert task.cell_type == answer.cell_type == "markdown"
-    assert task.source.startswith("### Question 1 (2 points): why?")
-    assert task.metadata.nbgrader["task"] and task.metadata.nbgrader["locked"]
-    assert task.metadata.nbgrader["points"] == 0 and not task.metadata.nbgrader["grade"]
+    src = ("# %% [markdown] id=why_question\n# ### Question 1 ({{points}} points): why?\n"
+           "# Explain.\n# ### BEGIN MARK SCHEME\n# 1 point: names the reason.\n"
+           "# ### END MARK SCHEME\n# %% [written] id=why points=2\n# Because.\n")
+    nb = authoring.parse(src, first_cell=False)
+    question, answer = nb.cells
+    assert question.cell_type == answer.cell_type == "markdown"
+    assert question.source.startswith("### Question 1 (2 points): why?")
+    assert question.metadata.nbgrader["locked"] and not question.metadata.nbgrader["grade"]
     meta = answer.metadata.nbgrader
     assert meta["solution"] and meta["grade"] and not meta["locked"] and meta["points"] == 2.0
-    nb = authoring.parse(src, first_cell=False)
-    released_task, released_answer = release_notebook(nb).cells
-    assert "MARK SCHEME" not in released_task.source and "names the reason" not in released_task.source
-    assert "Explain." in released_task.source
+    released_question, released_answer = release_notebook(nb).cells
+    assert "MARK SCHEME" not in released_question.source
+    assert "names the reason" not in released_question.source
+    assert "Explain." in released_question.source
     assert released_answer.source == "YOUR ANSWER HERE"
-    with pytest.raises(ValueError, match="belongs in a \\[task\\] cell"):
-        authoring.parse("# %% [markdown]\n# ### BEGIN MARK SCHEME\n# x\n# ### END MARK SCHEME\n")
+    for unlocked in ("# %% [markdown]\n", "# %% [written] id=w points=1\n", "# %%\n"):
+        with pytest.raises(ValueError, match="belongs in a locked cell"):
+            authoring.parse(unlocked + "# ### BEGIN MARK SCHEME\n# x\n# ### END MARK SCHEME\n")
     with pytest.raises(ValueError, match="needs points"):
         authoring.parse("# %% [written] id=w\n# x\n")
