@@ -1,11 +1,11 @@
-"""Self-check questions of the quiz review notebook, answered instantly in the notebook (student side).
+"""Self-check questions of the quiz review notebook, answered instantly (the student side).
 
 The question bank ships as data (data/self_check.json) with no plain answer key: each accepted
 answer is stored as a salted hash, and each explanation is sealed (XOR with a key stream derived
 from the answer it explains), so an explanation can only be read by giving that answer. A
-wrong numeric or formula answer gets the method (`hint`), not the number. The instructor's plain key is
-solutions/practice_quiz/answer_key.py; `python -m autograde.quiz_authoring` rebuilds the JSON
-(tests check the two agree).
+wrong numeric or formula answer gets the method (`hint`), not the number. The instructor's plain
+key is solutions/review/self_check_key.py; `python -m autograde.quiz_authoring` rebuilds the JSON
+(tests check the two agree). The graded practice quiz asks other questions.
 
 Three kinds of question:
 - "choice": one right option among several; every option has an explanation of why it is right
@@ -36,8 +36,10 @@ PARTS = {"peft": "Parameter-efficient fine-tuning", "moe": "Mixture of experts",
 
 def normalize(kind: str, answer, digits: int = 3) -> str:
     """The canonical text of an answer: what is hashed and compared."""
-    if kind == "choice":
-        return str(int(answer))
+    if kind == "choice":                                 # an option number: 2, 2.0 or "2"
+        if isinstance(answer, bool) or float(answer) != int(float(answer)):
+            raise ValueError(f"an option number is a whole number, got {answer!r}")
+        return str(int(float(answer)))
     if kind == "number":
         x = float(answer)
         if x == 0 or not math.isfinite(x):

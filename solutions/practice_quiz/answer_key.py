@@ -1,228 +1,340 @@
-"""The instructor's question bank for quiz review (plain answer key: never shipped to students).
+"""The graded practice quiz's questions with their plain answer key (instructor only).
 
-`python -m autograde.quiz_authoring` turns it into
-- course_lib/data/self_check.json: the self-check questions with hashed answers (the review notebook);
-- solutions/practice_quiz/practice_quiz.py: the same questions as an nbgrader practice quiz (answers in solution
-  cells, graded by hidden tests).
-Numbers follow the lecture's slides and shared/REFERENCE.md; tests/test_quiz.py recomputes every
-numeric answer independently.
+`python -m autograde.quiz_authoring` writes solutions/practice_quiz/practice_quiz.py from it (the
+answers go into nbgrader solution cells, the rubrics into mark schemes, both cleared from the
+release) and the question kinds, not the answers, into cases.py. The questions follow the lecture's
+order. They are not the review's self-check questions (solutions/review/self_check_key.py) and use
+other numbers; tests/test_quiz.py checks both directions and recomputes every numeric answer.
+
+Kinds: "number" (3 significant figures), "choice" (the option's number), "formula" (a short text),
+all autograded through hidden cases; "written" (a paragraph, graded by hand against `rubric`:
+(points, what earns them) pairs that add up to `points`; `answer` is the model answer).
 """
 
 QUESTIONS = [
     # ------------------------------------------------------------------------------------ PEFT
-    dict(id="peft_lora_count", part="peft", kind="number", answer=294_912,
-         prompt="LoRA with rank $r = 8$ on $W_q$ and $W_v$ of RoBERTa-base ($d = k = 768$, 12 "
-                "layers). How many trainable parameters?",
-         explanation="Each adapted matrix trains A (r x k) and B (d x r): r (d + k) numbers. "
-                     "12 layers x 2 matrices x 8 x 1536 = 294,912, the 0.3M of the lecture's "
-                     "table."),
-    dict(id="peft_adapter_count", part="peft", kind="number", answer=99_136,
-         prompt="A bottleneck adapter with $d = 768$ and bottleneck $m = 64$ (down-projection, "
-                "nonlinearity, up-projection, both with biases). How many parameters?",
-         explanation="W_down is m x d with m biases, W_up is d x m with d biases: 2dm + d + m. "
-                     "2 x 768 x 64 + 768 + 64 = 99,136."),
-    dict(id="peft_prefix_count", part="peft", kind="number", answer=368_640,
-         prompt="Prefix tuning (P-tuning v2) with $n = 20$ prefix vectors for keys and for values "
-                "at every layer of a 12-layer model with $d = 768$. How many trainable parameters "
-                "(no reparameterisation)?",
-         explanation="Each layer trains P_k and P_v, each n x d: 2 n d per layer. "
-                     "12 x 2 x 20 x 768 = 368,640."),
-    dict(id="peft_lora_scaling", part="peft", kind="formula", answer="alpha/r",
-         prompt="Complete LoRA's forward pass: $h = W_0 x + (\\;?\\;)\\, B A x$. Type the scaling "
-                "factor (e.g. `alpha/r`).",
-         explanation="The update is scaled by alpha / r, so changing the rank does not change the "
-                     "size of the update and the learning rate need not be retuned."),
-    dict(id="peft_lora_init", part="peft", kind="choice", answer=1,
-         prompt="How does LoRA initialise $A$ and $B$?",
-         options=["Both zero", "A random, B zero", "A zero, B random", "Both random"],
+    dict(id="cls_head_params", part="peft", kind="number", answer=3_076,
+         title="Size of a [CLS] classifier head",
+         prompt="A linear classifier (weights and a bias) on the 768-dimensional [CLS] embedding "
+                "of BERT-base, for the lecture's four topics (Sports, Finance, Technology, "
+                "Health). How many new parameters does it add?",
+         explanation="768 x 4 weights + 4 biases"),
+    dict(id="cls_vs_mask", part="peft", kind="written", points=2,
+         title="Classifying with [CLS] or with [MASK]",
+         prompt="The lecture classifies a sentence's topic in two ways: a new classifier on the "
+                "[CLS] embedding, or a pattern such as \"... What is the topic? [MASK]\" whose "
+                "mask the pre-trained MLM head fills, read at the label words (a verbalizer). "
+                "Explain why the [MASK] recipe can predict with no labelled example while the "
+                "[CLS] recipe cannot, and give one advantage of the [CLS] recipe.",
+         rubric=[(1, "The [MASK] recipe re-uses the pre-trained MLM head: the logits of the "
+                     "label words at the mask mean something before any training (label "
+                     "semantics, pre-trained knowledge). The [CLS] classifier is new and "
+                     "randomly initialised, so it predicts nothing useful until it is trained "
+                     "on labelled examples."),
+                 (1, "One real advantage of [CLS], explained: no pattern or verbalizer to "
+                     "design (so no sensitivity to their wording); labels need not be single "
+                     "words of the vocabulary; any number of classes with one linear layer.")],
+         answer="The [MASK] recipe asks the model the question it was pre-trained on: fill in the "
+                "mask. Its MLM head already scores words like \"Sports\" or \"Finance\" in "
+                "context, so reading those logits at the mask gives a prediction before any "
+                "training (zero-shot). The [CLS] recipe adds a new, randomly initialised "
+                "classifier whose weights mean nothing until they are trained on labelled "
+                "examples. In exchange, [CLS] needs no hand-designed pattern or verbalizer, so "
+                "its accuracy does not depend on how a prompt is worded, and its labels need not "
+                "be words of the vocabulary."),
+    dict(id="zero_few_shot", part="peft", kind="written", points=2,
+         title="Zero-shot and few-shot prompting",
+         prompt="What do *zero-shot* and *few-shot* mean for [MASK] classification with a prompt "
+                "and a verbalizer? Why does this recipe need fewer training examples than a new "
+                "classifier head, and what limits it?",
+         rubric=[(1, "Zero-shot: predictions from the pattern and the verbalizer alone, with no "
+                     "labelled example and no training. Few-shot: only a handful of labelled "
+                     "examples, used to fine-tune (or to choose the prompt)."),
+                 (1, "Fewer examples because the task is posed as the pre-training task (fill "
+                     "in the mask) and starts from what the model knows about the label words: "
+                     "nothing is learned from scratch. A limit, explained: accuracy depends on "
+                     "the wording of the pattern and the choice of label words; every label "
+                     "needs a word the model knows.")],
+         answer="Zero-shot: the model classifies with the pattern and the label words only, no "
+                "labelled example is used and nothing is trained. Few-shot: a handful of "
+                "labelled examples (say 16 per class) is used to fine-tune the model through the "
+                "same pattern. Because the task is posed as filling in the mask, the pre-trained "
+                "head already knows how the label words relate to the sentence, so the few "
+                "examples only adjust a model that is already close; a new head must learn the "
+                "whole mapping from scratch. The recipe is limited by its prompt: a different "
+                "wording or a different label word can change the accuracy a lot, and each "
+                "label needs a word the model knows."),
+    dict(id="prompt_sensitivity", part="peft", kind="written", points=2,
+         title="Why hand-written prompts are fragile, and what soft prompts change",
+         prompt="In the lecture's LAMA table, four wordings of the same question (\"[X] is "
+                "located in [Y].\") score from 19.78 to 51.08 P@1. Why is a frozen masked "
+                "language model so sensitive to the wording? How does soft prompt tuning "
+                "(P-tuning) avoid choosing a wording by hand, and what does it cost?",
+         rubric=[(1, "Sensitivity: the model predicts the mask only from the context it is "
+                     "given; each wording is a different context, and nothing trained the "
+                     "model to treat paraphrases alike, so small changes move the prediction. "
+                     "The best wording can only be found by trying many."),
+                 (1, "Soft prompts: the prompt is a sequence of continuous vectors learned by "
+                     "gradient descent on labelled examples while the model stays frozen (the "
+                     "lecture's [PRE]/[HYP] table: P-tuning 76.45 against 70.15 for the best of "
+                     "four hand-written prompts). A cost, explained: labelled data and "
+                     "back-propagation through the whole model; vectors that are not words, "
+                     "tied to one model.")],
+         answer="A masked LM fills the mask from the context it sees. Two wordings of one "
+                "question are two different contexts, and pre-training never taught the model "
+                "that they ask the same thing, so the prediction moves with the wording; the "
+                "only way to find a good wording by hand is to try many. Soft prompt tuning "
+                "replaces the words of the prompt by trainable vectors and learns them by "
+                "gradient descent on labelled examples, with the model frozen, so the prompt "
+                "is chosen by the loss instead of by hand (the lecture's table: P-tuning 76.45 "
+                "against 70.15 for the best hand-written prompt). It costs labelled data and "
+                "training through the whole model, and the learned vectors are not readable "
+                "and only work with the model they were trained for."),
+    dict(id="soft_prompt_params", part="peft", kind="number", answer=102_400,
+         title="Parameters of a soft prompt",
+         prompt="Soft prompt tuning of RoBERTa-large ($d = 1024$) with $n = 100$ prompt vectors. "
+                "How many trainable parameters?",
+         explanation="n d = 100 x 1024"),
+    dict(id="prefix_params", part="peft", kind="number", answer=491_520,
+         title="Parameters of a prefix at every layer",
+         prompt="P-tuning v2 on RoBERTa-large (24 layers, $d = 1024$) with $n = 10$ prefix "
+                "vectors for the keys and for the values of every layer (no "
+                "reparameterisation). How many trainable parameters?",
+         explanation="layers x 2 n d = 24 x 2 x 10 x 1024"),
+    dict(id="adapter_placement", part="peft", kind="written", points=2,
+         title="Where adapters sit, and what they cost",
+         prompt="Houlsby et al. insert two adapters $h \\leftarrow h + W_{up}\\, f(W_{down} h)$ "
+                "in every transformer block. Where in the block do they sit, why does an adapter "
+                "have a residual connection and start close to the identity, and what does this "
+                "design cost at inference compared with merged LoRA?",
+         rubric=[(1, "Placement: one after the attention sublayer (its output projection) and "
+                     "one after the feed-forward sublayer, each before the residual addition "
+                     "and LayerNorm; the pre-trained weights stay frozen."),
+                 (1, "Residual + near-zero start: the block first computes what the "
+                     "pre-trained block computed, so training starts from the pre-trained "
+                     "function and the bottleneck m << d keeps 2dm + d + m parameters. Cost: "
+                     "two extra matrix products and a nonlinearity in sequence in every layer, "
+                     "extra latency that cannot be merged away (the nonlinearity), while LoRA's "
+                     "W_0 + (alpha/r) BA is one matrix again.")],
+         answer="In Houlsby's design each block gets two adapters: one right after the attention "
+                "sublayer's output projection and one after the feed-forward sublayer, each "
+                "before the residual addition and the LayerNorm. The adapter adds its output to "
+                "its input, and it starts with a tiny (or zero) up-projection, so at the start "
+                "the block computes exactly what the pre-trained block computed: fine-tuning "
+                "starts from the pre-trained model instead of disturbing it. The bottleneck "
+                "m << d keeps it small, 2dm + d + m parameters. The price is paid at inference: "
+                "two more matrix products and a nonlinearity run in sequence in every layer, "
+                "and because of the nonlinearity they cannot be folded into the frozen weights, "
+                "whereas a trained LoRA update merges into W and costs nothing extra."),
+    dict(id="adapter_block_params", part="peft", kind="number", answer=264_320,
+         title="Adapter parameters in one block",
+         prompt="A Houlsby block holds two adapters, each with $W_{down} \\in \\mathbb{R}^{m "
+                "\\times d}$ and $W_{up} \\in \\mathbb{R}^{d \\times m}$ and their biases. With "
+                "$d = 1024$ and $m = 64$, how many adapter parameters does one block add?",
+         explanation="2 x (2 d m + d + m) = 2 x 132,160"),
+    dict(id="lora_params_large", part="peft", kind="number", answer=786_432,
+         title="LoRA's trainable parameters on RoBERTa-large",
+         prompt="LoRA with rank $r = 8$ on $W_q$ and $W_v$ of every layer of RoBERTa-large (24 "
+                "layers, $d = k = 1024$). How many trainable parameters? (The lecture's table "
+                "rounds it.)",
+         explanation="layers x 2 matrices x r (d + k) = 24 x 2 x 8 x 2048: the 0.8M of the table"),
+    dict(id="lora_alpha_over_r", part="peft", kind="choice", answer=1,
+         title="What the alpha / r scaling buys",
+         prompt="LoRA scales its update by $\\alpha / r$ (Hu et al.). What does this scaling buy "
+                "when you try another rank $r$?",
+         options=["The size of the update no longer depends on r",
+                  "alpha is set once and the learning rate need not be retuned for each r",
+                  "The number of trainable parameters no longer depends on r",
+                  "The update stays zero until training ends"],
          explanations=[
-             "With both zero, the gradients of A and B are both zero and nothing ever trains.",
-             "Right: B = 0 makes W_delta = BA = 0, so training starts exactly at the pre-trained "
-             "model, and the random A lets B receive a gradient.",
-             "This also gives BA = 0 at the start, but it is not the paper's (or peft's) choice: "
-             "A is kaiming-uniform and B is zero.",
-             "Then W_delta = BA is not zero and the model no longer starts at the pre-trained "
-             "function."]),
-    dict(id="peft_merge", part="peft", kind="choice", answer=2,
-         prompt="Which method adds **no** inference latency once training is done?",
-         options=["Adapters", "Prefix tuning", "LoRA (merged)", "Soft prompt tuning"],
-         explanations=[
-             "Adapters add two matrix products and a nonlinearity per layer at inference.",
-             "Prefixes make every attention layer attend over n extra keys and values.",
-             "Right: W_0 + (alpha/r) BA is just another d x k matrix; merged, the model costs "
-             "what the original costs.",
-             "The prompt makes every sequence n tokens longer."]),
-    dict(id="peft_prompt_vs_prefix", part="peft", kind="choice", answer=0,
-         prompt="Soft prompt tuning (Lester et al.) differs from P-tuning v2 because it ...",
-         options=["learns vectors only at the input embedding layer",
-                  "updates the model's attention weights",
-                  "needs a hand-written prompt",
-                  "works best for small models"],
-         explanations=[
-             "Right: prompt tuning prepends trainable vectors to the input only; P-tuning v2 "
-             "adds trainable prefixes to the keys and values of every layer, which is why it "
-             "works across model sizes and harder tasks.",
-             "Neither method touches the frozen model's weights.",
-             "Soft prompts are learned vectors, not words.",
-             "The opposite: input-only prompt tuning only matches fine-tuning at ~10B "
-             "parameters (the lecture's PT vs PT-2 table)."]),
-    dict(id="peft_verbalizer", part="peft", kind="choice", answer=3,
-         prompt="In [MASK] classification with a verbalizer, the class probabilities are ...",
-         options=["the softmax over the whole vocabulary at [CLS]",
-                  "the softmax over the whole vocabulary at [MASK], read at the label words",
-                  "a new linear layer on the [MASK] embedding",
-                  "the softmax over the label words' MLM logits at [MASK]"],
-         explanations=[
-             "[CLS] is the other recipe (a new classifier head); the verbalizer reads the [MASK].",
-             "Read without renormalising, these do not sum to 1 over the classes.",
-             "That would throw away the pre-trained MLM head, which is what makes zero-shot work.",
-             "Right: score each label by the MLM logit of its word at the mask, then softmax over "
-             "the labels only."]),
+             "No: with alpha fixed, the update still changes size with r (rsLoRA's argument for "
+             "alpha / sqrt(r)).",
+             "Right: Hu et al. set alpha to the first r they try and do not tune it; the scaling "
+             "reduces the need to retune hyperparameters when r changes.",
+             "The count is r (d + k) per matrix, whatever the scaling.",
+             "Only B starts at zero; the update moves as soon as B trains."]),
+    dict(id="lora_update_rank", part="peft", kind="formula", answer="r",
+         title="The rank of LoRA's update",
+         prompt="LoRA's update is $\\Delta W = \\frac{\\alpha}{r} B A$ with $B \\in "
+                "\\mathbb{R}^{d \\times r}$, $A \\in \\mathbb{R}^{r \\times k}$ and "
+                "$r \\ll \\min(d, k)$. Its rank is at most ___ (one symbol; a string such as "
+                "`\"x\"`).",
+         explanation="rank(BA) <= min(rank B, rank A) <= r"),
     # ------------------------------------------------------------------------------------- MoE
-    dict(id="moe_gate", part="moe", kind="number", answer=0.644,
-         prompt="A router gives $h(x) = [2, 1, 0, -1]$ for $N = 4$ experts. What is the gate "
-                "value $p_1(x)$ of the first expert? (3 significant figures)",
-         explanation="p_i(x) = exp(h_i) / sum_j exp(h_j). e^2 / (e^2 + e + 1 + e^-1) = "
-                     "7.389 / 11.475 = 0.644."),
-    dict(id="moe_top2_weight", part="moe", kind="number", answer=0.881,
-         prompt="Same $h(x) = [2, 1, 0, -1]$, top-2 routing. With the lecture's form "
-                "$y = \\sum_{i \\in T} p_i(x) E_i(x)$, what is the total weight $p_1 + p_2$ "
-                "given to the two chosen experts? (3 significant figures)",
-         explanation="The two chosen experts keep their softmax values over all four experts. "
-                     "(e^2 + e) / (e^2 + e + 1 + e^-1) = 10.107 / 11.475 = 0.881. Mixtral "
-                     "instead renormalises them to sum to 1."),
-    dict(id="moe_active", part="moe", kind="choice", answer=1,
-         prompt="An MoE layer has 8 experts and routes each token to the top 2. Compared with one "
-                "dense feed-forward block of the same expert size, per token it computes ...",
-         options=["8 times the FLOPs", "about 2 times the FLOPs", "the same FLOPs",
-                  "1/8 of the FLOPs"],
-         explanations=[
-             "Only the selected experts run; the other 6 are skipped for this token.",
-             "Right: two experts run (plus a tiny router). The parameters grow 8x, the compute "
-             "per token only 2x: that is the point of sparse experts.",
-             "Two experts run, not one.",
-             "The chosen experts are full-size feed-forward blocks."]),
-    dict(id="moe_balance", part="moe", kind="number", answer=1,
-         prompt="Switch Transformer's load-balancing loss is $N \\sum_i f_i P_i$. What is its "
-                "value when routing is perfectly uniform?",
-         explanation="With uniform routing every f_i and every P_i equals 1/N. So the loss is "
-                     "N x N x (1/N)(1/N) = 1, its minimum."),
-    dict(id="moe_top1_renorm", part="moe", kind="choice", answer=0,
-         prompt="Why is renormalising the weights of a **top-1** router a bug?",
-         options=["The weight is always 1, so the router gets no gradient from the output",
-                  "It makes the output twice as large",
-                  "It sends every token to the same expert",
-                  "It is not a bug"],
-         explanations=[
-             "Right: p / p = 1 whatever the router says, so the output does not depend on the "
-             "router's probabilities and the router cannot learn from the task loss.",
-             "The weight becomes exactly 1, not 2.",
-             "Routing still follows the argmax; the problem is the gradient.",
-             "It is: Switch keeps the un-normalised p_i for exactly this reason."]),
-    dict(id="moe_softmax", part="moe", kind="formula", answer="softmax",
-         prompt="Complete: the gate routing $p(x)$ is the ______ of the router logits $h(x)$ over "
-                "the $N$ experts.",
-         explanation="p_i(x) = e^{h(x)_i} / sum_j e^{h(x)_j}: a softmax over the experts."),
-    # ----------------------------------------------------------------------------- compression
-    dict(id="comp_round", part="compression", kind="number", answer=11,
-         prompt="The slide quantizes 10.789654 to 10. What does round-to-nearest give?",
-         explanation="Round to nearest picks the closest integer. 10.789654 is 0.21 from 11 and "
-                     "0.79 from 10, so 11; truncation's worst-case error is 1, rounding's is 0.5."),
-    dict(id="comp_absmax_scale", part="compression", kind="number", answer=0.972,
-         prompt="Symmetric absmax int8 quantization of $x = [123.45, 10.789654, -50.0]$: the "
-                "scale is $s = \\max|x| / 127$. What is $s$? (3 significant figures)",
-         explanation="s = max|x| / 127. 123.45 / 127 = 0.972."),
-    dict(id="comp_absmax_code", part="compression", kind="number", answer=11,
-         prompt="With that scale ($s = 123.45/127$), what is the int8 code of 10.789654?",
-         explanation="q = round(x / s), clamped to [-127, 127]. 10.789654 / 0.97205 = 11.10, "
-                     "which rounds to 11."),
-    dict(id="comp_prune", part="compression", kind="number", answer=2,
-         prompt="Magnitude pruning with amount 0.25 of a weight with 10 entries (torch.nn.utils."
-                "prune semantics): how many entries are zeroed?",
-         explanation="The count is round(amount x n), with Python's round (half to even). "
-                     "round(0.25 x 10) = round(2.5) = 2."),
-    dict(id="comp_kl_T1", part="compression", kind="number", answer=0.0671,
-         prompt="Teacher logits $[2, 0]$, student logits $[1, 0]$, temperature $T = 1$. What is "
-                "the distillation term $T^2\\,\\mathrm{KL}(p_t \\| p_s)$? (3 significant figures)",
-         explanation="KL(p_t || p_s) = sum p_t log(p_t / p_s) with p = softmax(z / T), times T^2. "
-                     "p_t = [0.881, 0.119], p_s = [0.731, 0.269]: 0.0671."),
-    dict(id="comp_kl_T4", part="compression", kind="number", answer=0.120,
-         prompt="Same logits at $T = 4$: what is $T^2\\,\\mathrm{KL}(p_t \\| p_s)$? "
+    dict(id="moe_gate_value", part="moe", kind="number", answer=0.613,
+         title="A gate value",
+         prompt="A router gives $h(x) = [0.2, 1.5, -0.5, 0]$ for $N = 4$ experts. What is the "
+                "largest gate value $p_i(x)$? (3 significant figures)",
+         explanation="e^1.5 / (e^0.2 + e^1.5 + e^-0.5 + e^0) = 4.482 / 7.310"),
+    dict(id="moe_top2_renormalized", part="moe", kind="number", answer=0.786,
+         title="Top-2 weights, renormalised",
+         prompt="Same $h(x) = [0.2, 1.5, -0.5, 0]$, top-2 routing, and the two chosen weights "
+                "renormalised to sum to 1 (Mixtral). What weight does the top expert get? "
                 "(3 significant figures)",
-         explanation="Soften both with z / 4, then multiply the KL by T^2 = 16 so its gradients "
-                     "keep their size. p_t = [0.622, 0.378], p_s = [0.562, 0.438]: 16 x 0.00748 = "
-                     "0.120."),
-    dict(id="comp_speed", part="compression", kind="choice", answer=2,
-         prompt="Which change makes a dense CPU/GPU matrix multiplication faster without "
-                "special sparse kernels?",
-         options=["Zeroing 50% of the weights (unstructured magnitude pruning)",
-                  "Zeroing random weights", "Removing 50% of the FFN neurons (structured)",
-                  "Masking the pruned weights during training"],
+         explanation="e^1.5 / (e^1.5 + e^0.2) = 1 / (1 + e^-1.3)"),
+    dict(id="moe_balance_value", part="moe", kind="number", answer=1.10,
+         title="A load-balancing loss",
+         prompt="Switch Transformer's load-balancing loss $N \\sum_i f_i P_i$ with $N = 2$ "
+                "experts and top-1 routing over four tokens whose router probabilities are "
+                "$(0.9, 0.1)$, $(0.7, 0.3)$, $(0.6, 0.4)$ and $(0.2, 0.8)$. What is its value? "
+                "(3 significant figures)",
+         explanation="f = (3/4, 1/4), P = (0.6, 0.4): 2 x (0.45 + 0.10)"),
+    dict(id="moe_serving_memory", part="moe", kind="choice", answer=0,
+         title="What sparse experts do not save",
+         prompt="Compared with a dense model whose feed-forward block is one expert, an MoE "
+                "with $N = 8$ such experts and top-2 routing ...",
+         options=["holds about 8x the feed-forward weights in memory and computes about 2x per "
+                  "token",
+                  "holds about 2x the weights and computes about 2x per token",
+                  "holds about 8x the weights and computes about 8x per token",
+                  "holds the same weights, since only 2 experts are loaded per token"],
          explanations=[
-             "The zeros are still multiplied: same shapes, same FLOPs, same time.",
-             "Same shapes, same time; and worse accuracy than magnitude pruning.",
-             "Right: removing whole rows of W_1 and columns of W_2 makes the matrices smaller, "
-             "so the multiplication really is cheaper.",
-             "The mask is extra work; the matrix keeps its size."]),
-    dict(id="comp_which", part="compression", kind="choice", answer=3,
-         prompt="Which compression method needs training a new model?",
-         options=["Post-training int8 quantization", "Magnitude pruning without retraining",
-                  "GPTQ", "Distillation"],
-         explanations=[
-             "It only rounds the trained weights (with a little calibration at most).",
-             "It only zeroes weights of the trained model (accuracy may drop).",
-             "GPTQ quantizes layer by layer with second-order error compensation, no training.",
-             "Right: the student model is trained (on the teacher's soft labels and the data)."]),
-    dict(id="comp_distilbert", part="compression", kind="choice", answer=1,
-         prompt="DistilBERT keeps how many of BERT-base's 12 layers, and how much of its GLUE "
-                "score?",
-         options=["3 layers, 90%", "6 layers, 97%", "6 layers, 80%", "12 layers, 100%"],
-         explanations=[
-             "It keeps half the layers, not a quarter.",
-             "Right: 6 layers, 66M parameters (40% smaller), 60% faster, 97% of the score.",
-             "It keeps 97% of the score (77.0 vs 79.5 in the lecture's table).",
-             "Then it would not be smaller."]),
+             "Right: every expert must be in memory, since any token may pick any expert; only "
+             "the chosen two run.",
+             "All 8 experts are held, not only the 2 that run.",
+             "Only the 2 chosen experts run for a token.",
+             "Any token may pick any expert, so all must be loaded."]),
+    # ----------------------------------------------------------------------------- compression
+    dict(id="prune_twice_remaining", part="compression", kind="number", answer=250,
+         title="Pruning twice",
+         prompt="`prune.l1_unstructured(layer, \"weight\", amount=0.5)` is applied twice to a "
+                "weight with 1,000 nonzero entries. How many nonzero entries remain?",
+         explanation="the second call prunes half of what is left: 1000 -> 500 -> 250"),
+    dict(id="pruning_granularity", part="compression", kind="written", points=2,
+         title="Pruning weights, neurons, heads or layers",
+         prompt="The lecture prunes a transformer at four granularities: weights, neurons, "
+                "attention heads and layers. Compare pruning single weights (unstructured) with "
+                "removing neurons, heads or layers (structured): which keeps more accuracy at "
+                "the same sparsity, which makes an ordinary dense model faster, and why?",
+         rubric=[(1, "Unstructured keeps more accuracy at the same sparsity (it chooses each "
+                     "weight: the finest choice), but does not speed up a dense matrix "
+                     "multiplication: the zeros are still stored and multiplied unless sparse "
+                     "formats, kernels or hardware are used."),
+                 (1, "Structured removes whole rows, heads or layers, so the matrices (or the "
+                     "depth) shrink and ordinary dense hardware runs faster with less memory; "
+                     "the choice is coarser, so it costs more accuracy and usually needs a "
+                     "short fine-tune (the lecture's table: dropping 6 of BERT's 12 layers "
+                     "loses 2.18 points on SST-2 and 7.84 on MRPC).")],
+         answer="Pruning single weights is the finest choice: it can remove exactly the least "
+                "important weights anywhere, so at a given sparsity it keeps the most accuracy. "
+                "But the pruned matrix has the same shape, and a dense matrix multiplication "
+                "multiplies the zeros like any other number: no speed-up, and no memory saved, "
+                "unless sparse formats and kernels (or hardware) exploit them. Removing whole "
+                "neurons, heads or layers makes the matrices smaller or the model shallower, so "
+                "the same dense hardware really does less work and stores less. The choice is "
+                "coarse, whole units go at once, so it costs more accuracy and is usually "
+                "followed by a short fine-tune: in the lecture's table, dropping 6 of BERT's 12 "
+                "layers loses 2.18 points on SST-2 and 7.84 on MRPC."),
+    dict(id="absmax_code", part="compression", kind="number", answer=63,
+         title="An int8 code",
+         prompt="Symmetric absmax int8 quantization of $x = [0.42, -3.81, 1.9]$ with "
+                "$s = \\max|x| / 127$: what is the int8 code of 1.9?",
+         explanation="s = 3.81 / 127 = 0.03; round(1.9 / 0.03) = round(63.3)"),
+    dict(id="asymmetric_zero_point", part="compression", kind="number", answer=96,
+         title="A zero point",
+         prompt="Asymmetric uint8 quantization of values in $[-1.5, 2.5]$: "
+                "$s = (\\max - \\min) / 255$ and $z = \\mathrm{round}(-\\min / s)$. What is the "
+                "zero point $z$?",
+         explanation="s = 4 / 255; -min / s = 1.5 x 255 / 4 = 95.6"),
+    dict(id="asymmetric_quantization", part="compression", kind="written", points=2,
+         title="Symmetric or asymmetric int8",
+         prompt="Symmetric absmax int8 maps $[-\\max|x|, \\max|x|]$ onto $[-127, 127]$ with "
+                "$z = 0$. A ReLU output lies in $[0, 6]$. What goes wrong with the symmetric "
+                "scheme there, how does an asymmetric (affine) scheme "
+                "$q = \\mathrm{clamp}(\\mathrm{round}(x / s) + z, 0, 255)$ fix it, and what does "
+                "the asymmetric scheme cost?",
+         rubric=[(1, "Symmetric: s = 6/127 (about 0.047) and the 127 negative codes are never "
+                     "used, so only half the codes cover the data. Asymmetric: s = 6/255 "
+                     "(about 0.024), z = 0 here, all 256 codes cover [0, 6] and the rounding "
+                     "error (at most s/2) is halved."),
+                 (1, "Cost: a zero point to store per tensor (or per channel), and a matrix "
+                     "product with z != 0 needs correction terms (z times row or column sums), "
+                     "so the kernels do more work; weights, roughly symmetric around 0, lose "
+                     "little with the symmetric scheme.")],
+         answer="With absmax the scale is s = 6/127, about 0.047, and the codes -127 ... -1 are "
+                "never used because no value is negative: half of the 8 bits' range is wasted. "
+                "An asymmetric scheme maps [min, max] = [0, 6] onto all 256 codes: s = 6/255, "
+                "about 0.024, with zero point z = round(-min/s) = 0, so the step, and with it "
+                "the worst rounding error s/2, is halved. The cost is a zero point to store for "
+                "each tensor or channel and more arithmetic: a product of quantized matrices "
+                "with z != 0 needs extra correction terms (z times sums of rows or columns). "
+                "Weights are roughly symmetric around zero, so for them the simpler symmetric "
+                "scheme loses little."),
+    dict(id="distillation_term", part="compression", kind="number", answer=0.482,
+         title="A distillation loss term",
+         prompt="Teacher logits $[2, 1, 0]$, student logits $[0, 1, 0]$, temperature $T = 2$. "
+                "What is $T^2\\,\\mathrm{KL}(p_t \\| p_s)$ with $p = \\mathrm{softmax}(z / T)$? "
+                "(3 significant figures)",
+         explanation="p_t = softmax([1, 0.5, 0]), p_s = softmax([0, 0.5, 0]); 4 x KL"),
+    dict(id="sequence_vs_token_distillation", part="compression", kind="written", points=2,
+         title="Token-level or sequence-level distillation",
+         prompt="To distill a language model, *token-level* distillation trains the student to "
+                "match the teacher's next-token distribution at every position (the KL term); "
+                "*sequence-level* distillation trains the student on text the teacher "
+                "generated (the lecture's \"distillation: copy training data\", as for "
+                "DeepSeek-R1-Distill-Llama-70B). Give the main advantage and one limitation of "
+                "each.",
+         rubric=[(1, "Token-level: a full soft distribution at every position (how likely every "
+                     "other token is), far more signal per example than one sampled token. "
+                     "Limitation: it needs the teacher's logits during training (white-box "
+                     "access, the same vocabulary, a teacher forward pass per batch)."),
+                 (1, "Sequence-level: needs only the teacher's outputs (a black-box or API "
+                     "teacher, any tokenizer), and is ordinary fine-tuning on a data set "
+                     "generated once and reused (DeepSeek-R1-Distill: about 800k samples). "
+                     "Limitation: one sampled answer per prompt, not the distribution, so the "
+                     "student learns only what the samples show, the teacher's mistakes "
+                     "included.")],
+         answer="Token-level distillation gives the student the teacher's whole probability "
+                "distribution at every position: besides the right token it learns which other "
+                "tokens the teacher found likely, a much richer signal than one token. It needs "
+                "the teacher's logits while training, so the teacher must be open (white-box), "
+                "share the student's vocabulary, and run a forward pass for every batch. "
+                "Sequence-level distillation only needs the teacher's generated text: the "
+                "teacher can be a black box behind an API with another tokenizer, and the "
+                "student is fine-tuned on a fixed data set that is generated once and reused "
+                "(DeepSeek-R1-Distill used about 800k samples). But each prompt contributes one "
+                "sampled answer, not a distribution, so the student sees less information per "
+                "example and copies the teacher's mistakes along with its successes."),
     # --------------------------------------------------------------------------------- KV cache
-    dict(id="kv_llama_bytes", part="kv_cache", kind="number", answer=2.0,
-         prompt="KV cache of Llama-2-7B (32 layers, 32 KV heads, head size 128, fp16) for one "
-                "sequence of 4,096 tokens, in GiB?",
-         explanation="2 (K and V) x layers x heads x head_dim x tokens x bytes. "
-                     "2 x 32 x 32 x 128 x 4096 x 2 bytes = 2 GiB (0.5 MiB per token)."),
-    dict(id="kv_what", part="kv_cache", kind="choice", answer=1,
-         prompt="What does a KV cache store?",
-         options=["Q, K and V of every past token", "K and V of every past token, per layer",
-                  "The logits of every past step", "Only the last token's K and V"],
+    dict(id="kv_cache_mib", part="kv_cache", kind="number", answer=384,
+         title="Size of a KV cache",
+         prompt="A decoder with 24 layers and 16 attention heads of size 64 (every head has its "
+                "own keys and values), in fp16. How large is its KV cache, in MiB, for a batch "
+                "of 4 sequences of 1,024 tokens?",
+         explanation="2 x 24 x 16 x 64 x 1024 x 4 x 2 bytes / 2^20"),
+    dict(id="kv_prefill_keys", part="kv_cache", kind="choice", answer=0,
+         title="How often a cached key is computed",
+         prompt="A 500-token prompt, then 100 generated tokens with a KV cache. In each layer, "
+                "how many times is the key of the prompt's first token computed?",
+         options=["once", "100 times", "101 times", "600 times"],
          explanations=[
-             "Past queries are never used again: each new token brings its own query.",
-             "Right: a new token's query attends to all past keys and values, which do not "
-             "change, so they are computed once and kept.",
-             "Logits are not needed to compute the next token's attention.",
-             "The new query attends to all past tokens, so all past K and V are needed."]),
-    dict(id="kv_streaming", part="kv_cache", kind="choice", answer=2,
-         prompt="StreamingLLM keeps, besides a window of recent tokens, ...",
-         options=["the tokens with the largest accumulated attention",
-                  "a random sample of old tokens", "the first few tokens (attention sinks)",
-                  "nothing else"],
-         explanations=[
-             "That is H2O's heavy-hitter rule.",
-             "Random eviction loses the tokens attention relies on.",
-             "Right: the first ~4 tokens receive a large share of attention whatever their "
-             "content; evicting them breaks the model, keeping them lets a short window work.",
-             "A plain sliding window fails once the first tokens are evicted."]),
-    dict(id="kv_positions", part="kv_cache", kind="formula", answer="cache length",
-         prompt="When generating with a KV cache, the position id of the new token is the "
-                "______ (two words).",
-         explanation="The new token sits after every cached token: its position is the cache "
-                     "length, not 0."),
-    dict(id="kv_complexity", part="kv_cache", kind="choice", answer=0,
-         prompt="Generating $n$ tokens without a cache recomputes the whole prefix at every step. "
-                "With a cache, the work of one step grows with the sequence length ...",
-         options=["linearly (one query against t keys)", "quadratically", "not at all",
-                  "exponentially"],
-         explanations=[
-             "Right: the new query attends to t cached keys, O(t) per step; without the cache "
-             "the step re-runs all t tokens, O(t^2) attention plus t times the MLP work.",
-             "Quadratic per step is the uncached cost.",
-             "Attention to the growing cache still grows with t.",
-             "Nothing in a transformer step grows exponentially."]),
+             "Right: the prefill computes it; every later step reads it from the cache.",
+             "That would be recomputing it at every generated step, as without a cache.",
+             "Without a cache: once in the prefill and once per step.",
+             "That is the number of tokens, not of computations of one key."]),
+    dict(id="kv_cache_policies", part="kv_cache", kind="written", points=2,
+         title="Choosing what a KV cache keeps",
+         prompt="At the same cache budget, compare a sliding window, StreamingLLM and H2O: what "
+                "does each keep, and when does each fail?",
+         rubric=[(1, "Sliding window: the most recent tokens; fixed memory, simple, but quality "
+                     "breaks once the first tokens are evicted, since attention puts much of its "
+                     "mass on them (attention sinks). StreamingLLM: the first few (about 4) "
+                     "tokens plus a recent window; stable on long streams, but the middle is "
+                     "gone, so an old fact cannot be recalled."),
+                 (1, "H2O: a recent window plus the heavy hitters, the older tokens with the "
+                     "largest accumulated attention; keeps important old tokens, but must track "
+                     "attention scores (extra work; fused attention kernels do not expose "
+                     "them), and eviction is final: a token evicted as unimportant cannot come "
+                     "back when a later query needs it.")],
+         answer="A sliding window keeps only the most recent tokens. It is simple and its memory "
+                "is fixed, but once the first tokens of the sequence are evicted the quality "
+                "breaks, because attention puts a large share of its weight on them (attention "
+                "sinks). StreamingLLM keeps those first few tokens, about four, plus the recent "
+                "window: it stays stable on very long streams, but everything in the middle is "
+                "dropped, so it cannot recall a fact from far back. H2O keeps the recent window "
+                "plus the heavy hitters, the older tokens that have received the most attention "
+                "so far, so important old tokens survive; it must track attention scores, which "
+                "costs work and does not fit fused attention kernels that never form the "
+                "scores, and its eviction is final: a token that looked unimportant is gone "
+                "when a later query needs it."),
 ]
