@@ -66,7 +66,7 @@ QUESTIONS = [
                 "label needs a word the model knows."),
     dict(id="prompt_sensitivity", part="peft", kind="written", points=2,
          title="Why hand-written prompts are fragile, and what soft prompts change",
-         prompt="In the lecture's LAMA table, four wordings of the same question (\"[X] is "
+         prompt="In the lecture's table, four wordings of the same question (\"[X] is "
                 "located in [Y].\") score from 19.78 to 51.08 P@1. Why is a frozen masked "
                 "language model so sensitive to the wording? How does soft prompt tuning "
                 "(P-tuning) avoid choosing a wording by hand, and what does it cost?",

@@ -68,7 +68,7 @@ hidden_check("practice_quiz.cls_head_params", answer=cls_head_params)
 # %% [markdown] id=prompt_sensitivity_question
 # ### Question 4 ({{points}} points, written): Why hand-written prompts are fragile, and what soft prompts change
 #
-# In the lecture's LAMA table, four wordings of the same question ("[X] is located in [Y].") score from 19.78 to 51.08 P@1. Why is a frozen masked language model so sensitive to the wording? How does soft prompt tuning (P-tuning) avoid choosing a wording by hand, and what does it cost?
+# In the lecture's table, four wordings of the same question ("[X] is located in [Y].") score from 19.78 to 51.08 P@1. Why is a frozen masked language model so sensitive to the wording? How does soft prompt tuning (P-tuning) avoid choosing a wording by hand, and what does it cost?
 #
 # ### BEGIN MARK SCHEME
 # **Rubric** (2 points)
