@@ -33,7 +33,7 @@ lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
 notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
-	$(BIN)/python -m autograde.quizbank
+	$(BIN)/python -m autograde.quiz_authoring
 	$(BIN)/python -m autograde.authoring
 	$(BIN)/python -m autograde release
 

@@ -27,11 +27,19 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Replaced per exercise by autograde.release with 'Exercise <id>: write <name>'.
 c.ClearSolutions.code_stub = {"python": 'raise NotImplementedError("@@EXERCISE@@")'}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# A written answer's rubric (### BEGIN MARK SCHEME ... ### END MARK SCHEME) sits in the locked
+# markdown cell of its question: cleared from the release, restored from the source into the
+# graded copy, so the formgrader shows it. nbgrader would require a "task" cell, which is itself
+# a (0-point) manual grade that keeps every submission flagged as needing grading; authoring
+# (autograde/authoring.py) accepts a mark scheme in locked cells only.
+c.ClearMarkScheme.enforce_metadata = False
 
-# Sensible defaults for plain nbgrader too: hidden tests never reach feedback, all tests restored.
+# Sensible defaults for plain nbgrader too: hidden tests and mark schemes never reach feedback,
+# all tests restored.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.OverwriteCells.add_missing_cells = True

@@ -1,7 +1,8 @@
 """An HTML feedback page per student: scores, a hint per test, the student's own cells.
 
 Hidden tests are never shown: test cells appear as released (hidden region cleared) and their
-outputs are replaced by the grader's lines (test name, checks passed, hint, named mistake).
+outputs are replaced by the grader's lines (test name, checks passed, hint, named mistake). Locked
+markdown cells appear as released too, so a written question's mark scheme stays with the grader.
 No traceback is shown for any cell, only the exception's name and message.
 """
 
@@ -61,8 +62,9 @@ def render(result: dict, graded_nb, release_nb) -> str:
         gid = cells.grade_id(cell)
         if cells.is_test(cell) and gid in tests:
             body.append(_test_html(tests[gid], released.get(gid, "")))
-        elif cell.cell_type == "markdown":
-            body.append(_pre(cell.source))
+        elif cell.cell_type == "markdown":      # locked text as released: no mark scheme
+            locked = gid in released and not cells.is_solution(cell)
+            body.append(_pre(released[gid] if locked else cell.source))
         elif cell.cell_type == "code":
             skipped = " (not run by the grader)" if cells.is_skipped(cell) else ""
             body.append(_pre(cell.source + ("\n# " + skipped if skipped else "")) + _outputs(cell))

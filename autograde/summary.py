@@ -33,7 +33,7 @@ def split_parts(nb) -> list[tuple[str, nbformat.NotebookNode]]:
                 parts.append((title, current))
             title = m.group(1)
             current = nbformat.v4.new_notebook(metadata=copy.deepcopy(nb.metadata))
-        if current is not None and "quiz." not in cell.source:
+        if current is not None and "self_check." not in cell.source:
             current.cells.append(cell)
     if current is not None:
         parts.append((title, current))
