@@ -48,7 +48,7 @@ PARTS = {   # the README's order and titles, the lecture's order
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME", "hidden_check(", "record_step(")
 FORBIDDEN_NAMES = re.compile(r"(^|/)(solutions|autograde|\.grading|autograded|submitted|feedback)(/|$)"
-                             r"|(^|/)(cases|mistakes|quiz_bank|nbgrader_config)\.py$|(^|/)test_[^/]*\.py$"
+                             r"|(^|/)(cases|mistakes|answer_key|self_check_key|nbgrader_config)\.py$|(^|/)test_[^/]*\.py$"
                              r"|gradebook\.db$")
 
 
@@ -234,9 +234,10 @@ def leaks(folder: Path, course: Course) -> list[str]:
             if given_code:
                 given = _defines(text) & graded_names
                 found += [f"{where}: defines {n!r}, the answer to a graded exercise" for n in sorted(given)]
-            if rel.name == "quiz_bank.json":
+            if rel.suffix == ".json" and '"questions"' in text:         # a self-check bank
                 bank = json.loads(text)
-                keyed = [q["id"] for q in bank.get("questions", []) if "answer" in q or "explanation" in q]
+                keyed = [q.get("id") for q in bank.get("questions", [])
+                         if isinstance(q, dict) and ("answer" in q or "explanation" in q)]
                 found += [f"{where}: the plain answer of question {q}" for q in keyed]
     return found
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from concurrent.futures import ThreadPoolExecutor
@@ -85,13 +87,15 @@ def filled(course: Course, name: str, published: Path):
 def run_notebook(nb, folder: Path, kernels: Path, timeout: int = 600) -> tuple[float, list]:
     """Execute nb alone in `folder` with the venv's kernel: (seconds, error outputs)."""
     folder.mkdir(parents=True)
-    km = KernelManager(kernel_name=KERNEL,
+    sockets = tempfile.mkdtemp(prefix="sc-", dir="/tmp")      # ipc paths must be short
+    km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=str(Path(sockets) / "k"),
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     env = {**clean_env(), "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
     start = time.perf_counter()
     NotebookClient(nb, km=km, timeout=timeout, kernel_name=KERNEL,
                    resources={"metadata": {"path": str(folder)}}).execute(env=env, cwd=str(folder))
     seconds = time.perf_counter() - start
+    shutil.rmtree(sockets, ignore_errors=True)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     return seconds, errors
@@ -109,7 +113,6 @@ def run_all(course: Course, published: Path, kernels: Path, runs: Path, workers:
 
 
 def run() -> list[dict]:
-    import tempfile
     course = Course()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

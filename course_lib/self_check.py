@@ -3,9 +3,9 @@
 The question bank ships as data (data/self_check.json) with no plain answer key: each accepted
 answer is stored as a salted hash, and each explanation is sealed (XOR with a key stream derived
 from the answer it explains), so an explanation can only be read by giving that answer. A
-wrong numeric or formula answer gets the method (`hint`), not the number. The instructor's plain
-key is solutions/review/self_check_key.py; `python -m autograde.quiz_authoring` rebuilds the JSON
-(tests check the two agree). The graded practice quiz asks other questions.
+wrong numeric or formula answer gets the method (`hint`), not the number. The file is generated
+from the instructor's plain key, which stays with the instructor. The graded practice quiz asks
+other questions.
 
 Three kinds of question:
 - "choice": one right option among several; every option has an explanation of why it is right
