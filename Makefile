@@ -52,4 +52,4 @@ pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (~10 mi
 	$(BIN)/python -m course_lib.pretrain all
 
 clean:
-	rm -rf .grading build feedback gradebook.db grades.csv .pytest_cache
+	rm -rf .grading build feedback submitted autograded gradebook.db grades*.csv .pytest_cache

@@ -65,6 +65,8 @@ c.GenerateFeedback.preprocessors = [
     "autograde.nbgrader_course.HideTestsInFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Stock `nbgrader export`: nbgrader's CSV columns, quoted and escaped against formula injection.
+c.ExportApp.plugin_class = "autograde.export.SafeCsvExportPlugin"
 c.OverwriteCells.add_missing_cells = True
 c.Execute.timeout = 120
 
