@@ -1,10 +1,11 @@
-"""`python -m autograde`: release, grade, merge, feedback, export, report, samples, demo.
+"""`python -m autograde`: release, grade, merge, feedback, export, report, gradescope, samples, demo.
 
     python -m autograde release                  # solutions/*.ipynb -> notebooks/*.ipynb
     python -m autograde release --check          # exit 1 if notebooks/ is stale
     python -m autograde grade FOLDER_OR_ZIP [-a lora] [--workers N] [--shard i/n] [--force]
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
-    python -m autograde feedback | export | report
+    python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
+    python -m autograde gradescope -a lora       # Gradescope autograder zip
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
 
@@ -165,6 +166,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from autograde import gradescope
+    course = _course(args)
+    for name in args.assignment:
+        out = Path(args.out) if args.out else ROOT / f"gradescope-{name}.zip"
+        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
+              " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
+    return 0
+
+
 def cmd_samples(args) -> int:
     course = _course(args)
     for name in args.assignment or course.graded_assignments():
@@ -243,6 +254,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="HTML analytics: score distribution, pass rates, mistakes")
     p.add_argument("--out", default=str(ROOT / "feedback" / "report.html"))
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("gradescope", help="a Gradescope autograder zip (setup.sh, run_autograder)")
+    p.add_argument("-a", "--assignment", action="append", required=True)
+    p.add_argument("--out", help="default: gradescope-NAME.zip")
+    p.add_argument("--visibility", default="visible",
+                   choices=["visible", "hidden", "after_due_date", "after_published"],
+                   help="when students see each test's result (default: visible)")
+    p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
+    p.set_defaults(func=cmd_gradescope)
     p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
     p.add_argument("folder")
     p.add_argument("-a", "--assignment", action="append")
