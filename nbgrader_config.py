@@ -29,7 +29,10 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 _grading = os.environ.get("COURSE_GRADING_DIR") or os.path.join(HERE, ".grading")
 if not os.environ.get("COURSE_GRADEBOOK_URL"):
-    os.makedirs(_grading, exist_ok=True)         # SQLite creates the file, not its folder
+    try:
+        os.makedirs(_grading, exist_ok=True)     # SQLite creates the file, not its folder
+    except OSError:                              # a read-only copy (installed for all users)
+        pass
 c.CourseDirectory.db_url = (os.environ.get("COURSE_GRADEBOOK_URL")
                             or "sqlite:///" + os.path.join(os.path.abspath(_grading), "gradebook.db"))
 # An assignment folder also holds the instructor's percent source, hidden cases, named mistakes

@@ -42,13 +42,15 @@ font-size:.92em}.verdict pre{background:none;padding:0;white-space:pre-wrap}
 
 
 def _owners(nb) -> dict:
-    """test cell grade id -> the exercise (solution) cells since the previous test cell."""
-    owners, pending = {}, []
+    """test cell grade id -> the exercise (solution) cells since the previous test cell (or those
+    of the previous test cell, when a second test cell checks the same exercise)."""
+    owners, pending, last = {}, [], []
     for cell in nb.cells:
         if cells.is_solution(cell):
             pending.append(cells.grade_id(cell))
         elif cells.is_test(cell):
-            owners[cells.grade_id(cell)], pending = pending, []
+            last = pending or last
+            owners[cells.grade_id(cell)], pending = last, []
     return owners
 
 

@@ -33,7 +33,8 @@ table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ccc;padding
 th{background:#f0f0f0}math{font-size:1.08em}math[display=block]{margin:.5em 0}
 .out{background:#fff;border:1px solid #ddd}.math-error{color:#a00}
 img{max-width:100%}
-""" + FORMATTER.get_style_defs(".hl")
+""" + re.sub(r"\s*/\*.*?\*/", "", FORMATTER.get_style_defs(".hl"))   # pygments' comments name
+# its token classes ("Generic.Traceback"): not text a page needs
 
 
 class MathErrors(list):
