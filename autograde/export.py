@@ -155,7 +155,7 @@ def canvas(course: Course, out: Path, roster: Path | None = None, columns: dict 
             if p.get(key):
                 by_key.setdefault((key, p[key]), p)
     out.parent.mkdir(parents=True, exist_ok=True)
-    matched = set()
+    matched, no_id = set(), []
     with out.open("w", newline="") as f:
         w = writer(f)
         w.writerow(CANVAS + [titles[n] for n in names])
@@ -172,10 +172,13 @@ def canvas(course: Course, out: Path, roster: Path | None = None, columns: dict 
                     continue
                 matched.add(id(person))
             elif not row.lms_id:
-                notes.append(f"unmatched: {student} ({row.name}) has no Canvas user id (not from a "
-                             "Canvas download): give --roster to match by SIS Login ID")
+                no_id.append(student)
             cells = [person.get(k, "") for k in CANVAS] if person else [row.name, row.lms_id, "", "", ""]
             w.writerow(cells + [_score(row.scores.get(n)) for n in names])
+    if no_id:
+        notes.append(f"unmatched: {len(no_id)} students have no Canvas user id (not from a Canvas "
+                     f"download): {', '.join(no_id)}; their ID is empty: give --roster (Canvas's "
+                     "gradebook export) to match them by SIS Login ID")
     for p in people:
         if id(p) not in matched:
             notes.append(f"no submission: {p.get('Student')} (ID {p.get('ID')}) in {roster.name}")

@@ -178,3 +178,95 @@ def test_find_keeps_reading_student_folders_in_place(tmp_path):
         (tmp_path / student / name).write_text(NB)
     found = {s.student: s.path for s in lms.find(tmp_path, ["toy"])}
     assert found == {"alice": tmp_path / "alice" / "toy.ipynb", "bob": tmp_path / "bob" / "toy.ipynb"}
+
+
+# ----------------------------------------------------------------------------- exports
+def graded_class(tmp_path: Path):
+    """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
+    import toycourse
+    from autograde import gradebook, nbgrader_course
+    from autograde.course import Course
+    toycourse.make_course(tmp_path)
+    course = Course(solutions=tmp_path / "solutions", notebooks=tmp_path / "notebooks",
+                    work=tmp_path / ".grading")
+    submitted = nbgrader_course.submitted_root(course)
+    lms.collect(canvas_zip(tmp_path / "c.zip", {"smithjane_12345_1_toy.ipynb": NB,
+                                                "smithjane_LATE_12399_2_toy.ipynb": NB}),
+                ["toy"], submitted)
+    (tmp_path / "hub" / "hubuser").mkdir(parents=True)
+    (tmp_path / "hub" / "hubuser" / "toy.ipynb").write_text(NB)
+    lms.collect(tmp_path / "hub", ["toy"], submitted)
+
+    def result(student, score):
+        return {"student": student, "assignment": "toy", "submission_sha256": "0" * 64,
+                "score": score, "max_score": 5.0, "needs_look": [],
+                "tests": [{"id": "test_softmax", "points": 2.0, "score": score - 3.0, "lines": []},
+                          {"id": "test_scaled_sum", "points": 1.0, "score": 1.0, "lines": []},
+                          {"id": "test_scaled_linear", "points": 2.0, "score": 2.0, "lines": []}]}
+    gradebook.sync(course, [result("12345", 5.0), result("12399", 3.0), result("hubuser", 4.5)])
+    return course
+
+
+CANVAS_EXPORT = """Student,ID,SIS User ID,SIS Login ID,Section,Toy (4321),Quiz 1 (99)
+    Points Possible,,,,,5.00,10.00
+"Smith, Jane",12345,S001,jsmith,Sec 1,,
+"Smith, Jane",12399,S002,jsmith2,Sec 1,,
+"Doe, John",12500,S003,hubuser,Sec 2,,
+"Lee, Ann",12600,S004,alee,Sec 2,,
+"""
+
+
+def test_canvas_export_fills_id_uses_the_roster_and_lists_the_unmatched(tmp_path):
+    course = graded_class(tmp_path)
+    (tmp_path / "roster.csv").write_text(CANVAS_EXPORT)
+    paths, notes = export.canvas(course, tmp_path / "grades.csv", tmp_path / "roster.csv")
+    rows = list(csv.reader(paths[0].open()))
+    assert rows[0] == export.CANVAS + ["Toy (4321)"]                 # Canvas's Title (id)
+    assert rows[1] == ["Points Possible", "", "", "", "", "5"]
+    assert rows[2:] == [["Smith, Jane", "12345", "S001", "jsmith", "Sec 1", "5.00"],
+                        ["Smith, Jane", "12399", "S002", "jsmith2", "Sec 1", "3.00"],
+                        ["Doe, John", "12500", "S003", "hubuser", "Sec 2", "4.50"]]   # by login
+    assert notes == ["no submission: Lee, Ann (ID 12600) in roster.csv"]
+    late = {r[0]: r[6] for r in csv.reader(paths[1].open()) if r[2] == "test_softmax"}
+    assert late == {"12345": "", "12399": "yes", "hubuser": ""}
+
+
+def test_canvas_export_without_a_roster_says_what_canvas_will_do(tmp_path):
+    course = graded_class(tmp_path)
+    paths, notes = export.canvas(course, tmp_path / "grades.csv")
+    rows = list(csv.reader(paths[0].open()))
+    assert rows[0][5] == "toy" and [r[1] for r in rows[2:]] == ["12345", "12399", ""]
+    assert any("no roster: the column is titled 'toy'" in n for n in notes)
+    assert any("unmatched: 1 students have no Canvas user id" in n and "hubuser" in n for n in notes)
+    paths, notes = export.canvas(course, tmp_path / "grades.csv", columns={"toy": "Toy (4321)"})
+    assert list(csv.reader(paths[0].open()))[0][5] == "Toy (4321)"
+
+
+MOODLE_WORKSHEET = """Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,Last modified (submission),Last modified (grade),Feedback comments
+Participant 12345,Jane Smith,jane@example.org,Submitted for grading,,5.00,Yes,"Monday, 2 March 2026, 11:59 PM",-,
+Participant 12777,Ann Lee,ann@example.org,No submission,,5.00,Yes,-,-,
+"""
+
+
+def test_moodle_worksheet_gets_its_grade_column_filled(tmp_path):
+    course = graded_class(tmp_path)
+    (tmp_path / "worksheet.csv").write_text(MOODLE_WORKSHEET)
+    paths, notes = export.moodle(course, tmp_path / "grades.csv", "toy", tmp_path / "worksheet.csv")
+    rows = list(csv.DictReader(paths[0].open()))
+    assert [(r["Identifier"], r["Grade"]) for r in rows] == [("Participant 12345", "5.00"),
+                                                            ("Participant 12777", "")]
+    assert rows[0]["Email address"] == "jane@example.org"            # the worksheet's own columns
+    assert sorted(notes) == ["no submission: Ann Lee (Participant 12777)",
+                             "unmatched: 12399 (smithjane) is not a participant in worksheet.csv: "
+                             "not exported",
+                             "unmatched: hubuser (hubuser) is not a participant in worksheet.csv: "
+                             "not exported"]
+
+
+def test_every_csv_cell_is_escaped_against_formulas(tmp_path):
+    out = io.StringIO()
+    export.writer(out).writerow(["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "plain", 4.5, None])
+    assert next(csv.reader(io.StringIO(out.getvalue()))) == [
+        "'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "plain", "4.5", ""]
