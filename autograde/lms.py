@@ -373,6 +373,8 @@ def _write(c: Chosen, dest: Path, report: Report) -> Path:
     folder = dest / c.student / c.assignment
     target = folder / f"{c.assignment}.ipynb"
     if c.notebook.path is not None and c.notebook.path.resolve() == target.resolve():
+        if not (folder / "timestamp.txt").exists():         # put there by hand: the file's time
+            (folder / "timestamp.txt").write_text(_stamp(c.notebook.time))
         return target                                       # nbgrader's layout, read in place
     data = c.notebook.read()
     if folder.exists():
@@ -395,11 +397,16 @@ def _write(c: Chosen, dest: Path, report: Report) -> Path:
             if (c.notebook.sidecar / name).exists():
                 shutil.copyfile(c.notebook.sidecar / name, folder / name)
     if not (folder / "timestamp.txt").exists():
-        (folder / "timestamp.txt").write_text(c.notebook.time.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+        (folder / "timestamp.txt").write_text(_stamp(c.notebook.time))
     meta = {"lms": c.notebook.lms, "name": c.notebook.name, "late": c.notebook.late,
             "handed_in": [c.notebook.origin] + [e.origin for e in c.extras]}
     (folder / "lms.json").write_text(json.dumps(meta, indent=1))
     return target
+
+
+def _stamp(time: datetime) -> str:
+    """nbgrader's timestamp.txt format."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
 
 
 def collect(source: Path, assignments: list[str], dest: Path, known: list[str] | None = None,

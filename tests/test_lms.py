@@ -150,9 +150,15 @@ def test_nbgrader_submitted_folders_are_read_in_place_with_their_timestamps(tmp_
     (folder / "submission_secret.txt").write_text("s3cret")
     [sub] = lms.collect(submitted, ["lora"], submitted)
     assert sub.path == folder / "lora.ipynb" and sub.student == "student1" and not sub.late
+    assert not (folder / "lms.json").exists()                 # in place: nothing added
     assert (folder / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
+    by_hand = submitted / "student2" / "lora"                  # put there by hand: gets a timestamp
+    by_hand.mkdir(parents=True)
+    (by_hand / "lora.ipynb").write_text(notebook("copied"))
+    lms.collect(submitted, ["lora"], submitted)
+    assert (by_hand / "timestamp.txt").read_text().endswith("UTC")
     other = tmp_path / "course" / "submitted"                  # copied: timestamp and secret travel
-    [sub] = lms.collect(submitted, ["lora"], other)
+    sub = {s.student: s for s in lms.collect(submitted, ["lora"], other)}["student1"]
     assert (sub.path.parent / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
     assert (sub.path.parent / "submission_secret.txt").read_text() == "s3cret"
 
