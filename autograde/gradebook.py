@@ -68,9 +68,9 @@ def _ensure_assignment(gb: Gradebook, course: Course, name: str, url: str, notes
 def _write(gb: Gradebook, course: Course, result: dict, previous: str | None, notes: list) -> None:
     name, student = result["assignment"], result["student"]
     meta = lms.meta(nbgrader_course.folder(course, "submitted", student, name))
-    info = {"last_name": meta.get("name") or None}
+    info = {}                             # never blank a name set with `nbgrader db student add`
     if meta.get("lms"):
-        info["lms_user_id"] = student
+        info = {"last_name": meta.get("name") or None, "lms_user_id": student}
     gb.update_or_create_student(student, **info)
     stamp = nbgrader_course.timestamp(course, student, name)
     try:

@@ -342,6 +342,38 @@ class Server:
         self.call("PUT", f"/api/contents/{path}", json={"type": "notebook", "content": nb})
 
 
+def formgrader_in_a_browser(hub, user: str, scores: dict) -> str | None:
+    """Log in through the hub's login page in headless Chromium, open the formgrader's Manage
+    Submissions page of lora and read each student's score as shown; a screenshot is left in
+    .grading/hub/. Returns why it could not run (no Playwright or no Chromium), or None."""
+    try:
+        from playwright.sync_api import sync_playwright
+        from test_browser import CHROMIUM_FLAGS, find_or_install_chromium
+    except ImportError as err:
+        return f"no browser test: {err}"
+    browser, why = find_or_install_chromium()
+    if browser is None:
+        return why
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=browser, headless=True, args=CHROMIUM_FLAGS)
+        page = b.new_page(viewport={"width": 1300, "height": 900})
+        page.set_default_timeout(90_000)
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("#username_input", user)
+        page.fill("#password_input", hub.m.passwords[user])
+        page.click("#login_submit")
+        page.wait_for_url(re.compile(r".*/(hub/spawn-pending|user)/.*"))
+        page.goto(f"{hub.url}/user/{user}/formgrader/manage_submissions/{ASSIGNMENT}")
+        for student, score in scores.items():
+            row = page.locator("tr", has_text=student)
+            row.locator(".score", has_text=re.compile(r"\d")).wait_for()
+            shown = row.locator(".score").inner_text().strip()
+            assert shown == score, (student, shown, score)
+        page.screenshot(path=str(LOG / "formgrader_manage_submissions.png"), full_page=True)
+        b.close()
+    return None
+
+
 # ----------------------------------------------------------------------------- the test
 @pytest.fixture(scope="module")
 def hub():
@@ -402,6 +434,13 @@ def test_release_submit_grade_and_feedback_round_trip(hub):
     assert shown[right]["score"] == shown[right]["max_score"] == 8.0, shown[right]
     assert 0 < shown[wrong]["score"] < 8.0, shown[wrong]
     expected_wrong = shown[wrong]["score"]
+    # ... and so does the formgrader's page, as the instructor sees it after logging in
+    def as_shown(x):
+        return f"{round(x, 2):g} / 8"
+    why = formgrader_in_a_browser(hub, m.instructor, {right: as_shown(8.0),
+                                                      wrong: as_shown(expected_wrong)})
+    if why:
+        print(f"formgrader page not opened in a browser: {why}")
 
     # a score changed by hand in the formgrader is what the export gives
     notebook = instructor.formgrader("GET", f"/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}")
