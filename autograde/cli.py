@@ -138,6 +138,7 @@ def cmd_feedback(args) -> int:
 def cmd_export(args) -> int:
     course = _course(args)
     roster = Path(args.roster) if args.roster else None
+    args.out = args.out or str(nbgrader_course.root(course) / "grades.csv")
     try:
         if args.lms == "moodle":
             names = args.assignment or course.graded_assignments()
@@ -170,7 +171,7 @@ def cmd_gradescope(args) -> int:
     from autograde import gradescope
     course = _course(args)
     for name in args.assignment:
-        out = Path(args.out) if args.out else ROOT / f"gradescope-{name}.zip"
+        out = Path(args.out) if args.out else nbgrader_course.root(course) / f"gradescope-{name}.zip"
         print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
               " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
     return 0
@@ -245,7 +246,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="another folder (default: the course's feedback/, nbgrader's)")
     p.set_defaults(func=cmd_feedback)
     p = sub.add_parser("export", help="grades for Canvas's or Moodle's importer + per question")
-    p.add_argument("--out", default=str(ROOT / "grades.csv"))
+    p.add_argument("--out", help="default: grades.csv in the course directory")
     p.add_argument("--lms", choices=["canvas", "moodle"], default="canvas")
     p.add_argument("--roster", help="Canvas's gradebook export, or Moodle's grading worksheet")
     p.add_argument("--column", action="append", help="NAME='Title (id)': Canvas's column of NAME")
