@@ -23,59 +23,18 @@ import json
 import multiprocessing as mp
 import multiprocessing.connection
 import os
-import re
-import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograde import grade, samples, sandbox, verdict
+from autograde import grade, lms, samples, sandbox, verdict
 from autograde.course import Course
 from autograde.sandbox import Limits
 
 
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    assignment: str
-    path: Path
-
-
-# ---------------------------------------------------------------- finding submissions
-def _student_from_lms(name: str) -> str:
-    """Canvas downloads are named '<student>_[LATE_]<ids>_<file>': the student is the first part."""
-    return re.split(r"_", name, maxsplit=1)[0]
-
-
-def unpack(zip_path: Path, into: Path) -> Path:
-    """Extract an LMS zip download into FOLDER/<student>/<file> layout; returns FOLDER."""
-    target = into / "inbox" / zip_path.stem
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            parts = Path(info.filename).parts
-            if info.is_dir() or ".." in parts or not parts:
-                continue
-            student = parts[-2] if len(parts) >= 2 else _student_from_lms(parts[-1])
-            dest = target / student / parts[-1]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(zf.read(info))
-    return target
-
-
-def find(folder: Path, assignments: list[str]) -> list[Submission]:
-    """FOLDER/<student>/<assignment>.ipynb (a single other .ipynb counts when one assignment is asked)."""
-    found = []
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        notebooks = sorted(student_dir.glob("*.ipynb"))
-        for name in assignments:
-            exact = [p for p in notebooks if p.stem == name]
-            tagged = [p for p in notebooks if p.stem.endswith(name)]
-            match = exact or tagged or (notebooks if len(assignments) == 1 else [])
-            if match:
-                found.append(Submission(student_dir.name, name, match[-1]))
-    return found
+# Finding submissions (LMS zips, student folders, nbgrader's submitted/) lives in autograde/lms.py.
+Submission, find, unpack = lms.Submission, lms.find, lms.unpack
 
 
 def shard(submissions: list[Submission], spec: str | None) -> list[Submission]:
