@@ -1,12 +1,13 @@
 """Pre-train the course's tiny encoder (masked LM) and decoder (causal LM) on data/pretrain.txt.
 
-    python -m course_lib.pretrain all                 # tokenizer, encoder, decoder
-                                                      # (~3 min on a GPU, ~2 h on 2 CPU cores)
-    python -m course_lib.pretrain encoder --steps 500  # a quick try
+    python -m autograde.datagen.pretrain all        # tokenizer, encoder, decoder
+                                                    # (~3 min on a GPU, ~2 h on 2 CPU cores)
+    python -m autograde.datagen.pretrain encoder --steps 500   # a quick try
 
-Writes data/tokenizer.json, data/encoder.pt, data/decoder.pt (fp16 weights, a few MB) and updates
-data/pretrain_metrics.json (MLM accuracy, perplexity, training time). A fixed number of steps and a fixed
-seed, so a rerun on the same machine repeats it. Not part of `make test`: the weights are committed.
+Writes course_lib/data/tokenizer.json, encoder.pt, decoder.pt (fp16 weights, a few MB) and updates
+course_lib/data/pretrain_metrics.json (MLM accuracy, perplexity, training time). A fixed number of
+steps and a fixed seed, so a rerun on the same machine repeats it. Not part of `make test`: the
+weights are committed.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .datasets import load_corpus
-from .model import Decoder, Encoder, TransformerConfig
-from .pretrained import METRICS_PATH, TOKENIZER_PATH, WEIGHTS, load_tokenizer
-from .runtime import get_device, set_seed
-from .tokenizer import WordTokenizer
+from course_lib.datasets import load_corpus, pack_blocks
+from course_lib.model import Decoder, Encoder, TransformerConfig
+from course_lib.pretrained import METRICS_PATH, TOKENIZER_PATH, WEIGHTS, load_tokenizer
+from course_lib.runtime import get_device, set_seed
+from course_lib.tokenizer import SPECIAL_TOKENS, WordTokenizer
 
 ENCODER_CFG = dict(d_model=64, n_heads=4, n_layers=4, d_ff=256, max_len=128, causal=False)
 DECODER_CFG = dict(d_model=64, n_heads=4, n_layers=4, d_ff=256, max_len=256, causal=True)
@@ -33,13 +34,13 @@ DECODER_CFG = dict(d_model=64, n_heads=4, n_layers=4, d_ff=256, max_len=256, cau
 
 def mask_tokens(ids, tok, p=0.15, generator=None):
     """BERT masking: choose 15% of real tokens; 80% -> [MASK], 10% random, 10% kept."""
-    special = ids < len(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[BOS]", "[EOS]"])
+    special = ids < len(SPECIAL_TOKENS)
     chosen = (torch.rand(ids.shape, generator=generator) < p) & ~special
     labels = torch.where(chosen, ids, torch.full_like(ids, -100))
     r = torch.rand(ids.shape, generator=generator)
     inputs = ids.clone()
     inputs[chosen & (r < 0.8)] = tok.mask_id
-    rand_ids = torch.randint(7, len(tok), ids.shape, generator=generator)
+    rand_ids = torch.randint(len(SPECIAL_TOKENS), len(tok), ids.shape, generator=generator)
     swap = chosen & (r >= 0.8) & (r < 0.9)
     inputs[swap] = rand_ids[swap]
     return inputs, labels
@@ -52,13 +53,32 @@ def encoder_batches(tok, lines, batch_size, max_len, rng):
         yield tok.batch([lines[i] for i in order[s:s + batch_size]], max_len=max_len)
 
 
-def pack_blocks(tok, lines, block):
-    """Concatenate [BOS] line [EOS] ... and cut into blocks of `block` tokens (GPT-style)."""
-    stream = []
-    for line in lines:
-        stream += [tok.bos_id] + tok.encode(line, add_cls=False) + [tok.eos_id]
-    n = len(stream) // block
-    return torch.tensor(stream[: n * block]).view(n, block)
+def learning_rate(step, steps, lr, warmup=200):
+    """lr times a linear warm-up (the first `warmup` steps) times a cosine decay to 0 over all
+    `steps`: lr_t = lr * min(1, (t + 1) / warmup) * (1 + cos(pi t / steps)) / 2."""
+    return lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def train(model, epoch, loss_of, steps, lr, name):
+    """AdamW (weight decay 0.01) for `steps` optimizer steps over `epoch()` (one pass of batches,
+    repeated as often as needed), gradients clipped at norm 1. Both models train with it."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    start, step = time.perf_counter(), 0
+    while step < steps:
+        for batch in epoch():
+            for g in opt.param_groups:
+                g["lr"] = learning_rate(step, steps, lr)
+            loss = loss_of(model, batch)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            if step % 100 == 0:
+                print(f"{name} step {step} loss {loss.item():.3f}", flush=True)
+            if step >= steps:
+                break
+    return {"steps": step, "train_seconds": round(time.perf_counter() - start, 1)}
 
 
 def train_encoder(tok, steps, seed=0, batch_size=64, lr=2e-3):
@@ -66,32 +86,19 @@ def train_encoder(tok, steps, seed=0, batch_size=64, lr=2e-3):
     lines = load_corpus("pretrain")
     device = get_device()
     model = Encoder(TransformerConfig(vocab_size=len(tok), **ENCODER_CFG)).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     gen, rng = torch.Generator().manual_seed(seed), random.Random(seed)
-    start, step = time.perf_counter(), 0
-    while step < steps:
-        for batch in encoder_batches(tok, lines, batch_size, ENCODER_CFG["max_len"], rng):
-            inputs, labels = mask_tokens(batch["input_ids"], tok, generator=gen)
-            inputs, labels = inputs.to(device), labels.to(device)
-            frac = step / steps
-            for g in opt.param_groups:             # linear warm-up, then cosine decay
-                g["lr"] = lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * frac))
-            hidden = model(input_ids=inputs, attention_mask=batch["attention_mask"].to(device),
-                           return_logits=False)["hidden"]
-            keep = labels != -100                        # the LM head only where it is scored
-            loss = F.cross_entropy(model.lm_head(hidden[keep]), labels[keep])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            if step % 100 == 0:
-                print(f"encoder step {step} loss {loss.item():.3f}", flush=True)
-            if step >= steps:
-                break
-    seconds = time.perf_counter() - start
-    return model.eval(), {"steps": step, "train_seconds": round(seconds, 1),
-                          "mlm_accuracy": mlm_accuracy(model, tok)}
+
+    def mlm_loss(model, batch):
+        inputs, labels = mask_tokens(batch["input_ids"], tok, generator=gen)
+        inputs, labels = inputs.to(device), labels.to(device)
+        hidden = model(input_ids=inputs, attention_mask=batch["attention_mask"].to(device),
+                       return_logits=False)["hidden"]                 # (B, T, d)
+        keep = labels != -100                        # the LM head only where it is scored
+        return F.cross_entropy(model.lm_head(hidden[keep]), labels[keep])
+
+    epoch = lambda: encoder_batches(tok, lines, batch_size, ENCODER_CFG["max_len"], rng)
+    metrics = train(model, epoch, mlm_loss, steps, lr, "encoder")
+    return model.eval(), {**metrics, "mlm_accuracy": mlm_accuracy(model, tok)}
 
 
 @torch.no_grad()
@@ -114,32 +121,19 @@ def mlm_accuracy(model, tok, n_lines=1000):
 
 def train_decoder(tok, steps, seed=0, batch_size=16, lr=2e-3):
     set_seed(seed)
-    blocks = pack_blocks(tok, load_corpus("pretrain"), DECODER_CFG["max_len"])
+    blocks = pack_blocks(tok, load_corpus("pretrain"), DECODER_CFG["max_len"])   # (n, T)
     device = get_device()
     model = Decoder(TransformerConfig(vocab_size=len(tok), **DECODER_CFG)).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
-    start, step = time.perf_counter(), 0
-    while step < steps:
-        for idx in torch.randperm(len(blocks), generator=gen).split(batch_size):
-            x = blocks[idx].to(device)
-            frac = step / steps
-            for g in opt.param_groups:
-                g["lr"] = lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * frac))
-            logits = model(input_ids=x[:, :-1])["logits"]
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            if step % 100 == 0:
-                print(f"decoder step {step} loss {loss.item():.3f}", flush=True)
-            if step >= steps:
-                break
-    seconds = time.perf_counter() - start
-    return model.eval(), {"steps": step, "train_seconds": round(seconds, 1),
-                          "valid_perplexity": perplexity(model, tok)}
+
+    def lm_loss(model, idx):
+        x = blocks[idx].to(device)                                   # (B, T)
+        logits = model(input_ids=x[:, :-1])["logits"]                # (B, T-1, V)
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
+
+    epoch = lambda: torch.randperm(len(blocks), generator=gen).split(batch_size)
+    metrics = train(model, epoch, lm_loss, steps, lr, "decoder")
+    return model.eval(), {**metrics, "valid_perplexity": perplexity(model, tok)}
 
 
 @torch.no_grad()
@@ -160,17 +154,18 @@ def save(kind, model, metrics):
              for k, v in model.state_dict().items()}
     torch.save({"config": model.config.to_dict(), "state_dict": state}, WEIGHTS[kind])
     all_metrics = json.loads(METRICS_PATH.read_text()) if METRICS_PATH.exists() else {}
+    machine = (torch.cuda.get_device_name(0) if model.device.type == "cuda"
+               else f"{platform.machine()} CPU, {torch.get_num_threads()} threads")
     all_metrics[kind] = {**metrics, "config": model.config.to_dict(),
                          "parameters": sum(p.numel() for p in model.parameters()),
-                         "machine": (torch.cuda.get_device_name(0) if model.device.type == "cuda"
-                                     else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"),
-                         "torch": torch.__version__}
+                         "machine": machine, "torch": torch.__version__}
     METRICS_PATH.write_text(json.dumps(all_metrics, indent=2) + "\n")
     print(kind, json.dumps(all_metrics[kind]))
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("what", choices=["tokenizer", "encoder", "decoder", "all"])
     ap.add_argument("--steps", type=int, default=None,
                     help="optimizer steps per model (default: encoder 6000, decoder 4000)")
