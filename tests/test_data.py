@@ -5,6 +5,7 @@ is complete, and the helpers the notebooks and the pre-training share behave as 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 
 import pytest
@@ -95,3 +96,9 @@ def test_learning_rate_warms_up_then_decays_to_zero(steps):
     assert all(a <= b for a, b in zip(lr[:199], lr[1:200]))            # warm-up rises
     assert all(a >= b for a, b in zip(lr[200:], lr[201:]))             # then only falls
 
+
+
+def test_data_card_names_the_instructor_commands():
+    card = (DATA_DIR / "DATA_CARD.md").read_text()
+    assert "python -m autograde.datagen.make_data" in card
+    assert not re.search(r"course_lib[./](make_data|pretrain\b)", card)
