@@ -48,7 +48,7 @@ bench: $(STAMP)            ## every measured figure, written to benchmarks/RESUL
 data: $(STAMP)             ## regenerate the bundled corpus (fixed seed)
 	$(BIN)/python -m autograde.datagen.make_data
 
-pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (~3 min on a GPU, ~2 h on 2 CPU cores)
+pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (about 5 min on a GPU)
 	$(BIN)/python -m autograde.datagen.pretrain all
 
 clean:

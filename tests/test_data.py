@@ -38,9 +38,11 @@ def test_every_template_slot_has_words():
     templates += [t for group in make_data.CONTEXT.values() for t in group]
     templates += [t for table in make_data.FOLLOWUPS.values() for g in table.values() for t in g]
     templates += make_data.TIME_OPENINGS + make_data.PLAIN_OPENINGS
+    templates += [t for place in ("before", "inside", "after") for t in make_data.TONE_CUES[place]]
     templates += [v for values in make_data.WORDS.values() for v in values]
     templates += [v for table in make_data.TONE.values() for g in table.values() for v in g]
-    names = {m.group(2) for t in templates for m in make_data.SLOT.finditer(t)}
+    names = {m.group(2) for t in templates for m in make_data.SLOT.finditer(t)} - {"audience"}
+    names |= set(make_data.AUDIENCE.values())
     missing = names - set(make_data.WORDS) - set(make_data.TONE)
     assert not missing, f"slots with no entry in lexicon/words.json or tone.json: {missing}"
     for name, table in make_data.TONE.items():
@@ -85,6 +87,32 @@ def test_mask_tokens_never_masks_special_tokens():
     assert 0.12 < share < 0.18                                           # p = 0.15
     masked = (inputs == tok.mask_id) & chosen
     assert 0.7 < masked.sum().item() / chosen.sum().item() < 0.9        # 80% become [MASK]
+
+
+def test_tone_words_tell_the_tones_of_the_cues_apart():
+    """The words stage 2 of the encoder masks occur in the cues of their own tone only."""
+    tok = load_tokenizer()
+    cue_slots = {m.group(2) for place in ("before", "inside", "after")
+                 for form in make_data.TONE_CUES[place] for m in make_data.SLOT.finditer(form)}
+    words = {tone: {w for slot in cue_slots if slot in make_data.TONE
+                    for value in make_data.TONE[slot][tone] for w in value.split()}
+             for tone in (0, 1)}
+    for name, tone in (("positive", 1), ("negative", 0)):
+        for w in make_data.TONE_CUES["tone_words"][name]:
+            assert w in words[tone] and w not in words[1 - tone], w
+            tok.token_id(w)                                      # in the vocabulary
+
+
+def test_mask_tokens_always_masks_the_salient_words():
+    tok = load_tokenizer()
+    ids = tok.batch(["It was great news for fans. The Rockets won."] * 50)["input_ids"]
+    always = torch.zeros(len(tok), dtype=torch.bool)
+    always[tok.token_id("great")] = True
+    gen = torch.Generator().manual_seed(0)
+    inputs, labels = pretrain.mask_tokens(ids, tok, p=0.0, generator=gen, always=always)
+    great = ids == tok.token_id("great")
+    assert (inputs[great] == tok.mask_id).all() and torch.equal(labels[great], ids[great])
+    assert (labels[~great] == -100).all() and torch.equal(inputs[~great], ids[~great])
 
 
 @pytest.mark.parametrize("steps", [1000, 6000])

@@ -92,9 +92,10 @@ def top_keywords(train: list[dict], per_topic: int = 5) -> dict[str, list[str]]:
     return out
 
 
-def collect_stats(splits: dict, pretrain: list[str], valid: list[str], n_cue: int,
-                  n_cue_valid: int, info: dict) -> dict:
-    """Numbers quoted in the data card (all deterministic)."""
+def collect_stats(splits: dict, pretrain: list[str], valid: list[str], cues: tuple[int, int],
+                  cues_valid: tuple[int, int], info: dict) -> dict:
+    """Numbers quoted in the data card (all deterministic); cues: the number of LM lines with a
+    label-word cue and with a tone cue."""
     texts = [r["text"] for rows in splits.values() for r in rows]
     vocab = Counter(w for t in texts + pretrain + valid for w in split_words(t))
     lengths = [word_count(t) for t in texts]
@@ -109,10 +110,12 @@ def collect_stats(splits: dict, pretrain: list[str], valid: list[str], n_cue: in
         "kinds": {k: round(kinds[k] / len(texts), 3) for k in KIND_NOTES},
         "pretrain_lines": len(pretrain),
         "pretrain_words": sum(word_count(line) for line in pretrain),
-        "pretrain_cue": round(n_cue / len(pretrain), 3),
+        "pretrain_cue": round(cues[0] / len(pretrain), 3),
+        "pretrain_tone_cue": round(cues[1] / len(pretrain), 3),
         "valid_lines": len(valid),
         "valid_words": sum(word_count(line) for line in valid),
-        "valid_cue": round(n_cue_valid / len(valid), 3),
+        "valid_cue": round(cues_valid[0] / len(valid), 3),
+        "valid_tone_cue": round(cues_valid[1] / len(valid), 3),
         "vocab": len(vocab),
         "vocab_words": sum(1 for w in vocab if w.isalpha()),
         "vocab_rare": sum(1 for c in vocab.values() if c < 5),
@@ -187,6 +190,8 @@ def data_card(st: dict, sizes: dict[str, int], seed: int) -> str:
         "sentiment_flipped": noise["sentiment_flipped"],
         "sentiment_flipped_pct": pct(noise["sentiment_flipped"] / n_rows),
         "pretrain_cue": pct(st["pretrain_cue"]), "valid_cue": pct(st["valid_cue"]),
+        "pretrain_tone_cue": pct(st["pretrain_tone_cue"]),
+        "valid_tone_cue": pct(st["valid_tone_cue"]),
         "vocab": f"{st['vocab']:,}", "vocab_words": f"{st['vocab_words']:,}",
         "numbers": st["numbers"], "vocab_rare": st["vocab_rare"],
         "keyword_rule_10": pct(st["keyword_rule_10"]),

@@ -6,8 +6,8 @@ One fixed seed, nothing downloads, byte-identical output on every run. It writes
 ``topic_{train,dev,test}.jsonl`` (2400 / 400 / 800 labelled news sentences: 4 topics, and a
 sentiment label balanced inside each topic; the lecture's four examples are test rows),
 ``pretrain.txt`` (40k unlabelled one-line articles for the tiny masked and causal LMs),
-``lm_valid.txt`` (2000 held-out lines) and ``DATA_CARD.md`` (what they hold and why; rendered
-from ``card_template.md`` by ``card.py``).
+``lm_valid.txt`` (2000 held-out lines; LM lines carry topic and tone cues, see the card) and
+``DATA_CARD.md`` (what they hold and why; rendered from ``card_template.md`` by ``card.py``).
 
 The words and sentence templates are data, in ``lexicon/*.json`` (``lexicon/README.md`` says
 what each file holds). A template's slot ``{name}`` is filled from ``words.json``, or, for a
@@ -58,10 +58,12 @@ NOISE_TOPIC = 0.04  # train only
 NOISE_SENTIMENT = 0.03  # train only
 P_CUE = 0.06  # pretrain lines with a label-word cue
 P_CUE_WRONG = 0.2  # of those, the cue names a wrong topic (tags on the web are noisy)
+P_SAME_TONE = 0.8  # each further sentence of an LM line without a tone cue keeps its tone
+P_TONE_CUE = 1.0  # LM lines in one tone with a tone cue ("It was bad news for investors."): all
+P_TONE_CUE_BEFORE = 0.3  # of those, the cue opens the line ("Great news for fans: ...")
+P_TONE_CUE_INSIDE = 0.5  # or it ends the first sentence (", a setback for patients.")
 
-# --------------------------------------------------------------------------------------------
-# The lexicon (lexicon/*.json), keyed by label ids; tone 1 = positive, 0 = negative.
-# --------------------------------------------------------------------------------------------
+# --- The lexicon (lexicon/*.json), keyed by label ids; tone 1 = positive, 0 = negative. ----------
 
 LEXICON = Path(__file__).resolve().parent / "lexicon"
 
@@ -95,11 +97,11 @@ TIME_OPENINGS, PLAIN_OPENINGS = _openings["time"], _openings["plain"]
 CONTRASTS, NOMINALS = _openings["contrast"], by_topic(_openings["contrast_nominal"])
 MIXED_LINKS = _openings["mixed_links"]
 CUES = load_lexicon("cues")
+TONE_CUES = load_lexicon("tone_cues")
+AUDIENCE = by_topic(TONE_CUES["audience"])
 BRIDGES_OF = {t: [tpl for pair, tpl in BRIDGE if t in pair] for t in range(len(TOPICS))}
 
-# --------------------------------------------------------------------------------------------
-# Filling templates
-# --------------------------------------------------------------------------------------------
+# --- Filling templates ---------------------------------------------------------------------------
 
 SLOT = re.compile(r"\{(o_)?([a-z_]+?)(\d?)\}")
 
@@ -201,9 +203,7 @@ def normalise(sentence: str) -> str:
     return sentence.lower().strip().rstrip(".?! ")
 
 
-# --------------------------------------------------------------------------------------------
-# Sentences, items and articles
-# --------------------------------------------------------------------------------------------
+# --- Sentences, items and articles ---------------------------------------------------------------
 
 
 def pick_template(topic: int, rng: random.Random) -> tuple[str, str]:
@@ -280,9 +280,7 @@ def topic_item(topic: int, sentiment: int, rng: random.Random) -> tuple[str, str
     return text, core, kind
 
 
-# --------------------------------------------------------------------------------------------
-# The labelled topic / sentiment task
-# --------------------------------------------------------------------------------------------
+# --- The labelled topic / sentiment task ---------------------------------------------------------
 
 
 def make_topic_splits(rng: random.Random) -> tuple[dict[str, list[dict]], set[str], dict]:
@@ -343,19 +341,19 @@ def add_label_noise(rows: list[dict], rng: random.Random) -> dict:
             "sentiment_flipped": per_cell_sent * n_cells, "rows": len(rows)}
 
 
-# --------------------------------------------------------------------------------------------
-# Unlabelled text for the language models
-# --------------------------------------------------------------------------------------------
+# --- Unlabelled text for the language models -----------------------------------------------------
 
 
-def article(rng: random.Random, forbidden: set[str]) -> tuple[list[str], int]:
-    """1-4 capitalised sentences on one topic; no main sentence is a held-out labelled one."""
+def article(rng: random.Random, forbidden: set[str],
+            one_tone: bool = False) -> tuple[list[str], int, int]:
+    """(sentences, topic, tone): 1-4 capitalised sentences on one topic, mostly in one tone
+    (always, if one_tone); no main sentence is a held-out labelled one."""
     topic = rng.randrange(len(TOPICS))
     n = rng.choices([1, 2, 3, 4], weights=[50, 32, 13, 5])[0]
     tone = rng.randint(0, 1)  # an article mostly keeps one tone
     sentences = []
     for i in range(n):
-        sentiment = tone if rng.random() < 0.8 else 1 - tone
+        sentiment = tone if one_tone or rng.random() < P_SAME_TONE else 1 - tone
         if i > 0 and rng.random() < 0.4:
             follow = cap(followup_sentence(topic, sentiment, rng))
             if follow not in sentences:  # never the same sentence twice in a line
@@ -369,7 +367,7 @@ def article(rng: random.Random, forbidden: set[str]) -> tuple[list[str], int]:
             s = rng.choice(MIXED_LINKS) + s
         if cap(s) not in sentences:
             sentences.append(cap(s))
-    return sentences, topic
+    return sentences, topic, tone
 
 
 def with_cue(sentences: list[str], topic: int, rng: random.Random) -> str:
@@ -387,6 +385,25 @@ def with_cue(sentences: list[str], topic: int, rng: random.Random) -> str:
         return form.format(s1=s1, s2=s2, s2low=low(s2), l=label)
     form = rng.choice(CUES["prefix"] if r < 0.5 else CUES["suffix"])
     return form.format(text=text, low=low(text), l=label, L=label.capitalize())
+
+
+def tone_cue_of(sentences: list[str], topic: int, tone: int, rng: random.Random,
+                cue_first: bool) -> tuple[list[str], str, str]:
+    """(sentences, before, after): say how good or bad the news is for the topic's audience,
+    opening the line ("Great news for fans: ..."; not if a label-word cue may open it), closing
+    its first sentence ("..., a setback for patients.") or after it ("... It was bad news for
+    investors."). The cue's words follow the tone: a masked LM that predicts them has to tell
+    "rose" from "fell" in context."""
+    r = rng.random()
+    place = ("before" if r < P_TONE_CUE_BEFORE and not cue_first else
+             "inside" if r < P_TONE_CUE_BEFORE + P_TONE_CUE_INSIDE else "after")
+    form = rng.choice(TONE_CUES[place]).replace("{audience}", "{" + AUDIENCE[topic] + "}")
+    cue = fill(form, tone, rng)
+    if place == "inside":
+        return [f"{sentences[0]}, {cue}", *sentences[1:]], "", ""
+    if place == "before":
+        return sentences, cap(cue) + " ", ""
+    return sentences, "", " " + cap(cue)
 
 
 class TextIndex:
@@ -412,24 +429,28 @@ def make_lm_lines(n: int, rng: random.Random, forbidden: set[str], held_out: Tex
                   exclude_lines: set[str]) -> tuple[list[str], int]:
     """n unique lines of LM text that contain no held-out labelled text.
 
-    Returns (lines, number of lines with a label-word cue).
+    Returns (lines, number of lines with a label-word cue, number with a tone cue).
     """
-    lines, seen, n_cue = [], set(exclude_lines), 0
+    lines, seen, n_cue, n_tone = [], set(exclude_lines), 0, 0
     while len(lines) < n:
-        sentences, topic = article(rng, forbidden)
+        tone_cue = rng.random() < P_TONE_CUE
+        sentences, topic, tone = article(rng, forbidden, one_tone=tone_cue)
         cue = rng.random() < P_CUE
+        before = after = ""
+        if tone_cue:
+            sentences, before, after = tone_cue_of(sentences, topic, tone, rng, cue_first=cue)
         line = with_cue(sentences, topic, rng) if cue else " ".join(s + "." for s in sentences)
+        line = before + line + after
         if line in seen or held_out.found_in(line):
             continue
         seen.add(line)
         lines.append(line)
         n_cue += cue
-    return lines, n_cue
+        n_tone += tone_cue
+    return lines, n_cue, n_tone
 
 
-# --------------------------------------------------------------------------------------------
-# Checks and writing
-# --------------------------------------------------------------------------------------------
+# --- Checks and writing --------------------------------------------------------------------------
 
 
 def check(splits: dict[str, list[dict]], pretrain: list[str], valid: list[str]) -> None:
@@ -467,19 +488,21 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     splits, held_out, info = make_topic_splits(random.Random(SEED))
     index = TextIndex([r["text"] for name in ("dev", "test") for r in splits[name]])
-    pretrain, n_cue = make_lm_lines(N_PRETRAIN_LINES, random.Random(SEED + 1), held_out, index,
-                                    set())
-    valid, n_cue_valid = make_lm_lines(N_VALID_LINES, random.Random(SEED + 2), held_out, index,
-                                       set(pretrain))
+    pretrain, n_cue, n_tone = make_lm_lines(N_PRETRAIN_LINES, random.Random(SEED + 1),
+                                            held_out, index, set())
+    valid, n_cue_valid, n_tone_valid = make_lm_lines(N_VALID_LINES, random.Random(SEED + 2),
+                                                     held_out, index, set(pretrain))
     check(splits, pretrain, valid)
     sizes = {f"topic_{name}.jsonl": write(f"topic_{name}.jsonl", jsonl(rows))
              for name, rows in splits.items()}
     sizes["pretrain.txt"] = write("pretrain.txt", "\n".join(pretrain) + "\n")
     sizes["lm_valid.txt"] = write("lm_valid.txt", "\n".join(valid) + "\n")
-    stats = collect_stats(splits, pretrain, valid, n_cue, n_cue_valid, info)
+    stats = collect_stats(splits, pretrain, valid, (n_cue, n_tone), (n_cue_valid, n_tone_valid),
+                          info)
     write("DATA_CARD.md", data_card(stats, sizes, SEED))
     print(f"topic rows {stats['rows']}, pretrain {stats['pretrain_lines']} lines "
-          f"({stats['pretrain_words']} words, {stats['pretrain_cue']:.0%} with a cue), "
+          f"({stats['pretrain_words']} words, {stats['pretrain_cue']:.0%} with a topic cue, "
+          f"{stats['pretrain_tone_cue']:.0%} with a tone cue), "
           f"vocabulary {stats['vocab']} tokens, keyword rule {stats['keyword_rule']:.1%}")
     print(f"wrote {out} in {time.time() - t0:.1f} s")
 
