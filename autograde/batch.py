@@ -68,6 +68,31 @@ def load_results(course: Course, assignment: str | None = None) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((course.work / "results").glob(pattern))]
 
 
+def merge(course: Course, works: list[Path]) -> list[dict]:
+    """Bring shards' work folders into this course's: every result file and the graded notebook
+    beside it (what feedback, report and export read), newest grading first; returns the results."""
+    merged = {}
+    for work in works:
+        for path in sorted((work / "results").glob("*/*.json")):
+            result = json.loads(path.read_text())
+            key = (result["assignment"], result["student"])
+            if key in merged and merged[key][0].stat().st_mtime >= path.stat().st_mtime:
+                continue
+            merged[key] = (path, work, result)
+    for (assignment, student), (path, work, result) in merged.items():
+        graded = work / "runs" / assignment / student / "graded.ipynb"
+        if graded.exists():
+            target = course.work / "runs" / assignment / student / "graded.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if graded.resolve() != target.resolve():
+                tmp = target.with_name(f".graded.{os.getpid()}.tmp")
+                tmp.write_bytes(graded.read_bytes())
+                tmp.replace(target)
+        if path.resolve() != (course.work / "results" / assignment / f"{student}.json").resolve():
+            grade.write_json(course.work / "results" / assignment / f"{student}.json", result)
+    return [result for _, _, result in merged.values()]
+
+
 # ---------------------------------------------------------------- calibration
 def autograded_max(result: dict) -> float:
     return sum(t["points"] for t in result["tests"] if t["score"] is not None)
@@ -223,10 +248,11 @@ class LocalPool:
 
 def grade_all(course: Course, submissions: list[Submission], workers: int | None = None,
               limits: Limits = Limits(), force: bool = False, progress: bool = True,
-              on_result=None, warm: bool = True) -> list[dict]:
+              on_result=None, warm: bool = True, scheduler: str | None = None) -> list[dict]:
     """Grade the submissions not graded yet (all with force); returns the new results.
 
-    `warm`: fork kernels from a zygote per worker where the sandbox allows it (warm_kernels.py)."""
+    `warm`: fork kernels from a zygote per worker where the sandbox allows it (warm_kernels.py).
+    `scheduler`: a Dask scheduler's address: grade on its workers (cluster.py), not locally."""
     todo = [s for s in submissions if force or not is_done(course, s)]
     if not todo:
         return []
@@ -234,11 +260,16 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     names = sorted({s.assignment for s in todo})
     cell_cpu = {name: calibrate(course, name, limits) for name in names}
     contexts = {name: grade.load_context(course, name, cell_cpu[name]) for name in names}
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    pool = LocalPool(course, workers, limits, cell_cpu, warm)
+    if scheduler:
+        from autograde.cluster import DaskPool
+        pool = DaskPool(scheduler, course, limits, cell_cpu, warm)
+        where = pool.describe()
+    else:
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        pool, where = LocalPool(course, workers, limits, cell_cpu, warm), f"{workers} workers"
     results = []
     try:
-        bar = tqdm(total=len(todo), desc="grading", unit="nb", disable=not progress)
+        bar = tqdm(total=len(todo), desc=f"grading on {where}", unit="nb", disable=not progress)
         for sub, result in pool.run(todo, contexts):
             grade.write_json(result_path(course, sub), result)
             results.append(result)

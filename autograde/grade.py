@@ -106,17 +106,6 @@ def copy_data_files(submission: Path, folder: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- scoring
-def _owners(nb) -> dict:
-    """test cell grade id -> the solution cells since the previous test cell (its exercise)."""
-    owners, pending = {}, []
-    for cell in nb.cells:
-        if cells.is_solution(cell) and not cells.is_manual(cell):
-            pending.append(cells.grade_id(cell))
-        elif cells.is_test(cell):
-            owners[cells.grade_id(cell)], pending = pending, []
-    return owners
-
-
 def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> dict:
     points, calls = cells.points(cell), cells.hidden_calls(cell)
     lines = [f"your cell '{o}' {REASONS[broken[o]]}" for o in owners if o in broken]
@@ -151,7 +140,7 @@ def score_manual(cell) -> dict:
 def score(nb, execution: Execution, ctx: Context) -> list[dict]:
     runs = {c.key: c for c in execution.cells}
     broken = {c.key: c.status for c in execution.cells if c.status in REASONS}
-    owners = _owners(nb)
+    owners = cells.exercises(nb)
     return [score_manual(cell) if cells.is_manual(cell) else
             score_test(cell, runs[cells.grade_id(cell)], broken,
                        owners.get(cells.grade_id(cell), []), ctx)

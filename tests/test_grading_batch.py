@@ -220,6 +220,13 @@ def test_shards_partition_the_class_and_merge_into_one_gradebook(graded, tmp_pat
     merged = Course(solutions=course.solutions, notebooks=course.notebooks, work=tmp_path)
     assert cli.main(_cli(merged, "merge", str(course.work))[3:]) == 0
     assert gradebook.scores(merged, "toy") == gradebook.scores(course, "toy")
+    # merge carries what feedback, report and export read: results and graded notebooks
+    assert {r["student"] for r in batch.load_results(merged, "toy")} == set(results)
+    pages = feedback.write_all(merged, batch.load_results(merged, "toy"), tmp_path / "fb")
+    assert len(pages) == len(results)
+    assert "Your notebook" in pages[0].read_text() and "def softmax" in " ".join(
+        p.read_text() for p in pages)
+    assert "no max-subtraction" in report.write(merged, tmp_path / "report.html").read_text()
 
 
 def test_postgresql_gradebook(graded):
