@@ -210,6 +210,14 @@ SLOTS = Path(tempfile.gettempdir()) / "autograde-slots"
 _SLOT: dict = {}
 
 
+def forget_inherited_slot() -> None:
+    """In a forked worker: the slot (and its lock) belong to the parent; claim one of its own."""
+    lock = _SLOT.pop("lock", None)
+    _SLOT.pop("slot", None)
+    if lock is not None:
+        lock.close()        # our copy only: the parent's open file keeps its flock
+
+
 def claim_slot() -> int:
     """A slot number no other grading process on this machine holds (an flock on a file, held
     for the life of this process): it makes the sandbox uid distinct per worker."""
@@ -308,8 +316,23 @@ def tree(pid: int) -> list[psutil.Process]:
 
 def usage(pid: int) -> tuple[float, int, int]:
     """(CPU seconds, resident bytes, process count) of the sandbox rooted at pid."""
+    return _usage(tree(pid))
+
+
+def usage_of(pids) -> tuple[float, int, int]:
+    """The same for a known set of processes (a control group's)."""
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    return _usage(procs)
+
+
+def _usage(procs) -> tuple[float, int, int]:
     cpu = rss = count = 0
-    for proc in tree(pid):
+    for proc in procs:
         try:
             times = proc.cpu_times()
             cpu += times.user + times.system + times.children_user + times.children_system
