@@ -157,9 +157,12 @@ def _python_mounts() -> list[str]:
 def _course_mounts(extra) -> list[str]:
     """Only what a student kernel imports: course_lib, the hidden-case runtime and `extra` (the
     graded assignment's cases.py: how inputs are built, no answers)."""
-    paths = [ROOT / "course_lib", ROOT / "autograde" / "__init__.py", ROOT / "autograde" / "hidden.py",
-             *extra]
-    return _ro_binds(paths)
+    return _ro_binds(course_paths(extra))
+
+
+def course_paths(extra=()) -> list[Path]:
+    return [ROOT / "course_lib", ROOT / "autograde" / "__init__.py", ROOT / "autograde" / "hidden.py",
+            *map(Path, extra)]
 
 
 def wrapper(folder: Path, slot: int, limits: Limits, mounts=(),
