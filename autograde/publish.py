@@ -69,7 +69,8 @@ def _packages() -> list[str]:
 
 
 def _fill(name: str, **values) -> str:
-    return string.Template((TEMPLATES / name).read_text()).substitute(**values)
+    """A template of autograde/templates/student_course (NAME.in), its $fields filled."""
+    return string.Template((TEMPLATES / f"{name}.in").read_text()).substitute(**values)
 
 
 def footprint() -> int | None:
