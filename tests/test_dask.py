@@ -10,14 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
+import adversarial  # noqa: E402
 import pytest
+import toycourse  # noqa: E402
 
 from autograde import batch, samples
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import adversarial  # noqa: E402
-import toycourse  # noqa: E402
 
 pytest.importorskip("distributed", reason="Dask's distributed is a dev dependency")
 pytestmark = pytest.mark.slow

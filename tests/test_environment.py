@@ -1,12 +1,11 @@
 """pyproject.toml and environment.yml describe one environment; constraints pin a CPU torch."""
 
 import re
-import tomllib
-from pathlib import Path
 
+import tomllib
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograde.course import ROOT
 
 
 def _name(req: str) -> str:

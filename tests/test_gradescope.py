@@ -12,11 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import toycourse  # noqa: E402
 
 from autograde import gradescope, samples
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import toycourse  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -7,18 +7,15 @@ tests skip: the test suite never runs hostile code outside it. Every path a subm
 reach is inside this test's temporary folder or the repository.
 """
 
-import sys
 import time
 from pathlib import Path
 
+import adversarial  # noqa: E402
 import nbformat
 import pytest
+import toycourse  # noqa: E402
 
 from autograde import batch, feedback, samples, sandbox
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import adversarial  # noqa: E402
-import toycourse  # noqa: E402
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.mode() != "root" or sandbox.isolation_warning() is not None,

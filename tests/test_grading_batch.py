@@ -13,15 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
+import adversarial  # noqa: E402
 import pytest
+import toycourse  # noqa: E402
 
 from autograde import batch, cli, export, feedback, gradebook, lms, report, samples, sandbox
 from autograde.course import ROOT, Course
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import adversarial  # noqa: E402
-import toycourse  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

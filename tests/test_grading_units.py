@@ -3,20 +3,16 @@
 import json
 import os
 import re
-import sys
-from pathlib import Path
 
+import adversarial  # noqa: E402
 import nbformat
 import pytest
 import torch
+import toycourse  # noqa: E402
 
 from autograde import cells, records, release, restore, samples, verdict
-from autograde.course import Course
 from autograde import hidden as grading
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import adversarial  # noqa: E402
-import toycourse  # noqa: E402
+from autograde.course import Course
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +223,7 @@ def test_restore_reports_all_tampering(toy):
 
 def test_lms_zip_and_folder_layouts_are_found(tmp_path):
     import zipfile
+
     from autograde import batch
     zpath = tmp_path / "download.zip"
     with zipfile.ZipFile(zpath, "w") as zf:

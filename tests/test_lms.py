@@ -189,8 +189,6 @@ def test_find_keeps_reading_student_folders_in_place(tmp_path):
 # ----------------------------------------------------------------------------- exports
 def graded_class(tmp_path: Path):
     """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
-    import sys
-    sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
     import toycourse
     from autograde import gradebook, nbgrader_course
     from autograde.course import Course

@@ -12,8 +12,8 @@ import pytest
 
 from autograde import cells, samples
 from autograde.course import Course
-from autograde.verdict import compute_reference, differences, load_mistakes
 from autograde.hidden import load_case
+from autograde.verdict import compute_reference, differences, load_mistakes
 
 REPO = Course()
 NAMES = REPO.graded_assignments()

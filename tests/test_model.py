@@ -5,8 +5,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course_lib.model import (Attention, CLSClassifier, Decoder, Encoder, TransformerConfig,
-                              causal_mask, scaled_dot_product_attention)
+from course_lib.model import (
+    Attention,
+    CLSClassifier,
+    Decoder,
+    Encoder,
+    TransformerConfig,
+    causal_mask,
+    scaled_dot_product_attention,
+)
 
 CFG = dict(vocab_size=40, d_model=16, n_heads=4, n_layers=2, d_ff=32, max_len=20, dropout=0.0)
 

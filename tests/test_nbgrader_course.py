@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import toycourse  # noqa: E402
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
@@ -22,9 +23,6 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograde import batch, export, feedback, gradebook, lms, nbgrader_course, samples
 from autograde.course import ROOT, Course
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import toycourse  # noqa: E402
 
 pytestmark = pytest.mark.slow
 LIMITS = ["--cell-timeout", "3", "--memory-mb", "1536"]

@@ -8,7 +8,6 @@ import difflib
 import json
 import math
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -18,10 +17,10 @@ import torch.nn.functional as F
 import torch.nn.utils.prune as prune
 
 from autograde import cells, quiz_authoring
+from autograde.course import ROOT
 from autograde.release import release_notebook
 from course_lib import self_check
 
-ROOT = Path(__file__).resolve().parent.parent
 SELF_CHECK = {q["id"]: q for q in quiz_authoring.self_check_questions()}
 PRACTICE = {q["id"]: q for q in quiz_authoring.practice_questions()}
 PRACTICE_SOURCE = ROOT / "solutions" / "practice_quiz" / "practice_quiz.ipynb"

@@ -6,11 +6,11 @@ import ast
 import json
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 
 from autograde import publish, student_course
 from autograde.course import ROOT, Course

@@ -3,17 +3,14 @@ once, each in a sandbox of its own. The same class graded warm and cold gets ide
 feedback, and a warm kernel sees nothing of the submissions before it."""
 
 import ast
-import sys
 from pathlib import Path
 
+import adversarial  # noqa: E402
 import nbformat
 import pytest
+import toycourse  # noqa: E402
 
 from autograde import batch, samples, sandbox, warm_kernels
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
-import adversarial  # noqa: E402
-import toycourse  # noqa: E402
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not warm_kernels.available(),

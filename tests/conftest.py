@@ -1,0 +1,8 @@
+"""Shared set-up of the test suite: the toy course's fixture modules (tests/fixtures/toy: the toy
+assignment, `toycourse` to build it into a temporary course, `adversarial` its hostile corpus) are
+importable by every test."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
