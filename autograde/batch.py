@@ -28,10 +28,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograde import grade, lms, samples, sandbox, verdict, warm_kernels
+from autograde import lms, samples, sandbox, submission, verdict, warm_kernels
 from autograde.course import Course
 from autograde.sandbox import Limits
-
 
 # Finding submissions (LMS zips, student folders, nbgrader's submitted/) lives in autograde/lms.py.
 Submission, find, unpack = lms.Submission, lms.find, lms.unpack
@@ -58,7 +57,7 @@ def private_dir(course: Course, sub: Submission) -> Path:
 def is_done(course: Course, sub: Submission) -> bool:
     path = result_path(course, sub)
     try:
-        return json.loads(path.read_text())["submission_sha256"] == grade.sha256(sub.path)
+        return json.loads(path.read_text())["submission_sha256"] == submission.sha256(sub.path)
     except (OSError, ValueError, KeyError):
         return False
 
@@ -89,7 +88,7 @@ def merge(course: Course, works: list[Path]) -> list[dict]:
                 tmp.write_bytes(graded.read_bytes())
                 tmp.replace(target)
         if path.resolve() != (course.work / "results" / assignment / f"{student}.json").resolve():
-            grade.write_json(course.work / "results" / assignment / f"{student}.json", result)
+            submission.write_json(course.work / "results" / assignment / f"{student}.json", result)
     return [result for _, _, result in merged.values()]
 
 
@@ -103,13 +102,14 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
     cache = course.work / "reference" / f"{name}-{verdict.fingerprint(course, name)}.calibration.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    ctx = grade.load_context(course, name)
+    ctx = submission.load_context(course, name)
     generous = Limits(**{**limits.__dict__, "cell_cpu_min_s": 600.0, "submission_wall_s": 1800.0})
-    private = course.work / "runs" / name / grade.REFERENCE_STUDENT
-    submission = samples.write({grade.REFERENCE_STUDENT: samples.correct(ctx.source_nb, ctx.release_nb)},
-                               course.work / "reference", name)[grade.REFERENCE_STUDENT]
-    result = grade.grade_submission(ctx, grade.REFERENCE_STUDENT, submission, private,
-                                    sandbox.claim_slot(), generous)
+    private = course.work / "runs" / name / submission.REFERENCE_STUDENT
+    reference = submission.REFERENCE_STUDENT
+    notebook = samples.write({reference: samples.correct(ctx.source_nb, ctx.release_nb)},
+                             course.work / "reference", name)[reference]
+    result = submission.grade_submission(ctx, reference, notebook, private, sandbox.claim_slot(),
+                                         generous)
     if result["score"] != autograded_max(result) or result["needs_look"]:
         lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
                 if t["score"] is not None and t["score"] < t["points"]][:3]
@@ -117,8 +117,8 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
                            f"when graded ({result['needs_look'] or 'no limit broken'}); lost points: "
                            f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
                            "source notebook, or the grading environment if it cannot import torch")
-    cpu = grade.cell_cpu(result, ctx.source_nb)
-    grade.write_json(cache, cpu)
+    cpu = submission.cell_cpu(result, ctx.source_nb)
+    submission.write_json(cache, cpu)
     return cpu
 
 
@@ -140,12 +140,12 @@ def _injected_fault(course: Course, sub: Submission) -> None:
         os._exit(9)
 
 
-def died_result(ctx: grade.Context, sub: Submission, why: str) -> dict:
+def died_result(ctx: submission.Context, sub: Submission, why: str) -> dict:
     """The result of a submission that killed the grader's worker twice: graded, flagged."""
-    tests = grade._zero(ctx, "the grader could not finish this submission; your instructor will "
+    tests = submission._zero(ctx, "the grader could not finish this submission; your instructor will "
                              "look at it")
     return {"student": sub.student, "assignment": sub.assignment,
-            "submission_sha256": grade.sha256(sub.path), "score": grade.total(tests),
+            "submission_sha256": submission.sha256(sub.path), "score": submission.total(tests),
             "max_score": ctx.max_score, "seconds": 0.0, "sandbox": sandbox.mode(),
             "sandboxed": sandbox.mode() != "none", "tests": tests, "tampering": [],
             "problems": [why], "needs_look": [why], "cells": []}
@@ -169,7 +169,7 @@ def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> No
         if sub is None:
             return
         _injected_fault(course, sub)
-        conn.send(grade.grade_submission(contexts[sub.assignment], sub.student, sub.path,
+        conn.send(submission.grade_submission(contexts[sub.assignment], sub.student, sub.path,
                                          private_dir(course, sub), slot, limits, kernels))
 
 
@@ -266,7 +266,7 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
         kernels = [launcher(course, i, limits, warm) for i in range(count)]
     try:
         cell_cpu = {name: calibrate(course, name, limits) for name in names}
-        contexts = {name: grade.load_context(course, name, cell_cpu[name]) for name in names}
+        contexts = {name: submission.load_context(course, name, cell_cpu[name]) for name in names}
     except BaseException:
         for k in ([] if scheduler else kernels):
             k.close()
@@ -282,7 +282,7 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     try:
         bar = tqdm(total=len(todo), desc=f"grading on {where}", unit="nb", disable=not progress)
         for sub, result in pool.run(todo, contexts):
-            grade.write_json(result_path(course, sub), result)
+            submission.write_json(result_path(course, sub), result)
             results.append(result)
             bar.update()
             if on_result:

@@ -19,8 +19,19 @@ import sys
 import time
 from pathlib import Path
 
-from autograde import (batch, export, feedback, gradebook, lms, nbgrader_course, publish, release,
-                       report, samples, sandbox)
+from autograde import (
+    batch,
+    export,
+    feedback,
+    gradebook,
+    lms,
+    nbgrader_course,
+    publish,
+    release,
+    report,
+    samples,
+    sandbox,
+)
 from autograde.course import ROOT, Course
 from autograde.sandbox import Limits
 
@@ -201,7 +212,7 @@ def cmd_new(args) -> int:
 def cmd_samples(args) -> int:
     course = _course(args)
     for name in args.assignment or course.graded_assignments():
-        for student, path in samples.write_samples(course, name, Path(args.folder)).items():
+        for path in samples.write_samples(course, name, Path(args.folder)).values():
             print(f"wrote {path}")
     return 0
 

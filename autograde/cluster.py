@@ -22,7 +22,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from autograde import grade, sandbox
+from autograde import sandbox, submission
 from autograde.course import Course
 from autograde.sandbox import Limits
 
@@ -31,15 +31,15 @@ _STATE: dict = {}                 # per worker process: launcher, contexts
 
 def payload(sub, course: Course, limits: Limits, cell_cpu: dict, warm: bool) -> dict:
     """What a worker needs to grade one submission, the files read here without following links."""
-    files = {sub.path.name: grade.read_plain(sub.path, grade.MAX_NOTEBOOK_BYTES)}
+    files = {sub.path.name: submission.read_plain(sub.path, submission.MAX_NOTEBOOK_BYTES)}
     notes = []
     for entry in sorted(os.scandir(sub.path.parent), key=lambda e: e.name):
         if entry.name == sub.path.name or entry.name.endswith(".ipynb") or \
                 entry.is_dir(follow_symlinks=False):
             continue
         try:
-            files[entry.name] = grade.read_plain(Path(entry.path), grade.MAX_DATA_FILE_BYTES)
-        except grade.Unsafe as err:
+            files[entry.name] = submission.read_plain(Path(entry.path), submission.MAX_DATA_FILE_BYTES)
+        except submission.Unsafe as err:
             notes.append(f"the file {entry.name!r} next to your notebook was not used: {err}")
     return {"course": course, "assignment": sub.assignment, "student": sub.student,
             "notebook": sub.path.name, "files": files, "notes": notes, "limits": limits,
@@ -55,13 +55,13 @@ def grade_task(job: dict) -> dict:
         _STATE["launcher"] = batch.launcher(course, slot, job["limits"], job["warm"])
     contexts = _STATE.setdefault("contexts", {})
     if name not in contexts:
-        contexts[name] = grade.load_context(course, name, job["cell_cpu"])
+        contexts[name] = submission.load_context(course, name, job["cell_cpu"])
     with tempfile.TemporaryDirectory(prefix="autograde-task-") as tmp:
         inbox, private = Path(tmp) / "submission", Path(tmp) / "private"
         inbox.mkdir()
         for file_name, data in job["files"].items():
             (inbox / file_name).write_bytes(data)
-        result = grade.grade_submission(contexts[name], job["student"], inbox / job["notebook"],
+        result = submission.grade_submission(contexts[name], job["student"], inbox / job["notebook"],
                                         private, slot, job["limits"], _STATE["launcher"])
         graded = private / "graded.ipynb"
         text = graded.read_text() if graded.exists() else None
@@ -87,6 +87,7 @@ class DaskPool:
     def run(self, todo: list, contexts: dict):
         from distributed import as_completed
         from distributed.client import FutureCancelledError
+
         from autograde import batch
         futures = {}
         for sub in todo:

@@ -157,5 +157,5 @@ def hidden_check(case_id: str, **objects: Any) -> None:
         torch.save({"case": case_id, "results": results},
                    os.path.join(record_dir, f"{case_id}.pt"))
         return
-    from autograde.verdict import check_in_process    # instructor mode only: never in a sandbox
+    from autograde.verdict import check_in_process  # instructor mode only: never in a sandbox
     check_in_process(case_id, objects, results)

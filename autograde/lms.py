@@ -343,7 +343,7 @@ def _pick(student: str, name: str, notebooks: list[Entry], report: Report) -> En
         return None
     why = ("renamed by Canvas on resubmission" if best else "its name differs in case")
     report.warnings.append(f"{top[0].origin}: taken as {name}.ipynb ({why})")
-    for n, e in variants:
+    for _, e in variants:
         if e is not top[0]:
             report.warnings.append(f"{e.origin}: not graded; {top[0].origin} is the later copy")
     return top[0]

@@ -26,10 +26,10 @@ import re
 import string
 import subprocess
 import tempfile
-import tomllib
 from pathlib import Path
 
 import nbformat
+import tomllib
 
 from autograde import catalog, cells, release, student_course
 from autograde.course import ROOT, Course
@@ -50,7 +50,7 @@ FORBIDDEN_NAMES = re.compile(r"(^|/)(solutions|autograde|\.grading|autograded|su
 def _requirements() -> dict:
     """The instructor's pyproject ranges for the student's dependencies."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    by_name = {re.split(r"[<>=!~ ;\[]", r, 1)[0].lower(): r for r in project["dependencies"]}
+    by_name = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower(): r for r in project["dependencies"]}
     return {name: by_name[name] for name in STUDENT_DEPENDENCIES}
 
 
@@ -59,14 +59,15 @@ def _pins(names: list[str]) -> list[str]:
     wanted = {n.lower().replace("_", "-") for n in names}
     out = []
     for line in (ROOT / "constraints.txt").read_text().splitlines():
-        name = re.split(r"[<>=!~ ;\[]", line.strip(), 1)[0].lower().replace("_", "-")
+        name = re.split(r"[<>=!~ ;\[]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
         if line.strip() and not line.startswith("#") and name in wanted:
             out.append(line.strip())
     return out
 
 
 def _packages() -> list[str]:
-    return sorted("." .join(p.relative_to(ROOT).parts[:-1]) for p in (ROOT / "course_lib").rglob("__init__.py"))
+    inits = (ROOT / "course_lib").rglob("__init__.py")
+    return sorted(".".join(p.relative_to(ROOT).parts[:-1]) for p in inits)
 
 
 def _fill(name: str, **values) -> str:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 import re
 import sys
 from pathlib import Path
+
+import tomllib
 
 from autograde.course import ROOT
 from course_lib.self_check import BANK_PATH, PARTS, answer_hash, seal

@@ -27,7 +27,6 @@ from autograde.course import ROOT, Course
 from autograde.hidden import Case, load_case, load_module, run_case
 
 
-
 # ---------------------------------------------------------------- the reference, from the source
 def reference_namespace(source_nb) -> dict:
     """Exec the setup and solution cells of the source notebook into a fresh namespace."""

@@ -22,7 +22,6 @@ from autograde import cgroups, sandbox
 from autograde.course import ROOT
 from autograde.sandbox import Limits
 
-
 ZYGOTE = ROOT / "autograde" / "zygote.py"
 
 
@@ -172,8 +171,8 @@ class ForkedProcess:
             psutil.Process(self.pid).wait(timeout)
         except psutil.NoSuchProcess:
             pass
-        except psutil.TimeoutExpired:
-            raise subprocess.TimeoutExpired([str(self.pid)], timeout)
+        except psutil.TimeoutExpired as err:
+            raise subprocess.TimeoutExpired([str(self.pid)], timeout) from err
         return self.poll()
 
     def send_signal(self, signum) -> None:

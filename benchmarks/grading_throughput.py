@@ -27,9 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import nbformat  # noqa: E402
+
 from autograde import authoring, batch, cells, release, samples  # noqa: E402
 from autograde.course import Course  # noqa: E402
-import nbformat  # noqa: E402
 
 
 def make_course(tmp: Path, assignment: str) -> Course:

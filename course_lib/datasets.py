@@ -54,7 +54,7 @@ def load_corpus(name: str = "pretrain") -> list[str]:
     """Lines of plain text: 'pretrain' (pre-training corpus) or 'lm_valid' (held out)."""
     if name not in ("pretrain", "lm_valid"):
         raise ValueError(f"corpus must be 'pretrain' or 'lm_valid', got {name!r}")
-    return [l for l in (DATA_DIR / f"{name}.txt").read_text().splitlines() if l.strip()]
+    return [line for line in (DATA_DIR / f"{name}.txt").read_text().splitlines() if line.strip()]
 
 
 def pack_blocks(tok, lines: list[str], block: int) -> torch.Tensor:

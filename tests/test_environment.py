@@ -9,7 +9,7 @@ from autograde.course import ROOT
 
 
 def _name(req: str) -> str:
-    return re.split(r"[<>=!~ ;\[]", req.strip(), 1)[0].lower().replace("_", "-")
+    return re.split(r"[<>=!~ ;\[]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
 def test_pyproject_and_environment_yml_agree():
@@ -25,7 +25,7 @@ def test_pyproject_and_environment_yml_agree():
 def test_constraints_pin_every_dependency_and_a_cpu_torch():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
-    pinned = {_name(l) for l in (ROOT / "constraints.txt").read_text().splitlines()
-              if l.strip() and not l.startswith("#")}
+    pinned = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")}
     assert names <= pinned, f"not pinned in constraints.txt: {sorted(names - pinned)}"
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().split()

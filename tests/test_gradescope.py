@@ -51,7 +51,7 @@ def test_the_zip_holds_the_scripts_the_package_and_the_assignment(autograder_zip
         setup = zf.read("setup.sh").decode()
         mode = zf.getinfo("run_autograder").external_attr >> 16
     assert {"setup.sh", "run_autograder", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
-            "autograde/grade.py", "course_lib/__init__.py", "solutions/toy/toy.ipynb",
+            "autograde/submission.py", "course_lib/__init__.py", "solutions/toy/toy.ipynb",
             "solutions/toy/cases.py", "notebooks/toy/toy.ipynb"} <= names
     assert not any("__pycache__" in n for n in names)
     assert mode & 0o111 and "pip install -q -c constraints.txt -e ." in setup

@@ -190,6 +190,7 @@ def test_find_keeps_reading_student_folders_in_place(tmp_path):
 def graded_class(tmp_path: Path):
     """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
     import toycourse
+
     from autograde import gradebook, nbgrader_course
     from autograde.course import Course
     toycourse.make_course(tmp_path)
@@ -248,7 +249,9 @@ def test_canvas_export_without_a_roster_says_what_canvas_will_do(tmp_path):
     assert list(csv.reader(paths[0].open()))[0][5] == "Toy (4321)"
 
 
-MOODLE_WORKSHEET = """Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,Last modified (submission),Last modified (grade),Feedback comments
+MOODLE_WORKSHEET = """\
+Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,\
+Last modified (submission),Last modified (grade),Feedback comments
 Participant 12345,Jane Smith,jane@example.org,Submitted for grading,,5.00,Yes,"Monday, 2 March 2026, 11:59 PM",-,
 Participant 12777,Ann Lee,ann@example.org,No submission,,5.00,Yes,-,-,
 """

@@ -32,8 +32,7 @@ import torch.nn.functional as F
 
 from course_lib.datasets import load_corpus, pack_blocks
 from course_lib.model import Decoder, Encoder, TransformerConfig
-from course_lib.pretrained import (METRICS_PATH, TOKENIZER_PATH, WEIGHTS, load_encoder,
-                                   load_tokenizer)
+from course_lib.pretrained import METRICS_PATH, TOKENIZER_PATH, WEIGHTS, load_encoder, load_tokenizer
 from course_lib.runtime import get_device, set_seed
 from course_lib.tokenizer import SPECIAL_TOKENS, WordTokenizer
 

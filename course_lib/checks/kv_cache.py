@@ -16,7 +16,7 @@ def _tiny_decoder(seed=0, vocab=40, d=16, heads=2, layers=2, max_len=32):
     model = tiny_model(seed, causal=True, vocab_size=vocab, d_model=d, n_heads=heads,
                        n_layers=layers, max_len=max_len)
     with torch.no_grad():                       # spread the logits: no near-ties in argmax
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             if p.dim() == 2:
                 p.normal_(0, 0.3)
     return model
