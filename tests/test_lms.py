@@ -186,6 +186,20 @@ def test_find_keeps_reading_student_folders_in_place(tmp_path):
     assert found == {"alice": tmp_path / "alice" / "toy.ipynb", "bob": tmp_path / "bob" / "toy.ipynb"}
 
 
+def test_a_folder_with_other_notebooks_is_graded_by_the_matching_name_only(tmp_path):
+    (tmp_path / "carol").mkdir()
+    for name in ("toy.ipynb", "scratch.ipynb", "lora.ipynb"):
+        (tmp_path / "carol" / name).write_text(NB)
+    (tmp_path / "dave").mkdir()
+    (tmp_path / "dave" / "my_homework.ipynb").write_text(NB)       # the only one, misnamed
+    report = lms.Report()
+    found = {(s.student, s.path.name) for s in lms.find(tmp_path, ["toy"], report)}
+    assert ("carol", "toy.ipynb") in found and not {n for s, n in found if s == "carol"} - {"toy.ipynb"}
+    said = "\n".join(report.lines())
+    assert "scratch.ipynb" in said                       # what was not graded is reported
+    assert "my_homework.ipynb" in said                   # never graded silently as toy
+
+
 # ----------------------------------------------------------------------------- exports
 def graded_class(tmp_path: Path):
     """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
