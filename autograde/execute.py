@@ -307,8 +307,8 @@ class Runner:
             return "memory"
         if not self.kernel.alive():
             return "died"
-        if out_of_time:
-            return "timeout"
+        if out_of_time:      # a kernel that spent its time reclaiming memory at the limit: memory
+            return "memory" if rss > 0.9 * self.limits.memory_mb * 2**20 else "timeout"
         if new_procs > EXTRA_PROCESSES:
             return "processes"
         if rss > self.limits.memory_mb * 2**20:
