@@ -281,7 +281,7 @@ class Runner:
         """Run one cell (or step) under the limits: (status, CPU seconds, wall seconds)."""
         cpu_limit, wall_limit = self._limits_for(limit_key)
         original = self.nb.cells[index]     # nbclient stores the cell it ran at nb.cells[index]
-        cpu0, _, procs0 = self.kernel.usage()
+        cpu0, rss0, procs0 = self.kernel.usage()
         t0 = time.monotonic()
         task = asyncio.ensure_future(self.client.async_execute_cell(cell, index,
                                                                     store_history=store_history))
@@ -294,24 +294,26 @@ class Runner:
                 status = _finished(task, cell, procs - procs0, self.kernel.oom_killed())
             else:
                 status = self._broken_limit(cpu - cpu0 > cpu_limit or
-                                            time.monotonic() - t0 > wall_limit, rss, procs - procs0)
+                                            time.monotonic() - t0 > wall_limit, rss, procs - procs0, rss - rss0)
         if not task.done():
             task.cancel()
         self.nb.cells[index] = original
         truncate_outputs(cell, self.budget)
         return status, max(0.0, cpu - cpu0), time.monotonic() - t0
 
-    def _broken_limit(self, out_of_time: bool, rss: int, new_procs: int) -> str | None:
+    def _broken_limit(self, out_of_time: bool, rss: int, new_procs: int,
+                      grown: int = 0) -> str | None:
         """The limit a running cell has broken, if any."""
         if self.kernel.oom_killed():
             return "memory"
         if not self.kernel.alive():
             return "died"
-        if out_of_time:      # a kernel that spent its time reclaiming memory at the limit: memory
-            return "memory" if rss > 0.9 * self.limits.memory_mb * 2**20 else "timeout"
+        if out_of_time:      # time spent filling memory (or reclaiming it at the limit): memory
+            limit = sandbox.group_memory_bytes(self.limits)
+            return "memory" if rss > 0.8 * limit or grown > 0.5 * limit else "timeout"
         if new_procs > EXTRA_PROCESSES:
             return "processes"
-        if rss > self.limits.memory_mb * 2**20:
+        if rss > sandbox.group_memory_bytes(self.limits):
             return "processes" if new_procs > 4 else "memory"
         if time.monotonic() > self.deadline:
             return "deadline"

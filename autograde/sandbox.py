@@ -245,7 +245,16 @@ def claim_slot() -> int:
 def new_group(slot: int, limits: Limits, serial: int) -> cgroups.Group | None:
     """A fresh control group for one kernel of this worker (None where there are none)."""
     name = f"autograde-{os.getpid()}-{slot}-{serial}"
-    return cgroups.Group.create(name, limits.memory_mb * 2**20, limits.processes, limits.cpus)
+    return cgroups.Group.create(name, group_memory_bytes(limits), limits.processes, limits.cpus)
+
+
+GROUP_HEADROOM_MB = 512     # the libraries' own pages (torch's code) above the heap's limit
+
+
+def group_memory_bytes(limits: Limits) -> int:
+    """The sandbox's memory cgroup limit: a heap that grows meets RLIMIT_DATA first (a clean
+    MemoryError), and memory no rlimit sees (tmpfs, memfd, shared memory) meets this."""
+    return (limits.memory_mb + GROUP_HEADROOM_MB) * 2**20
 
 
 # ---------------------------------------------------------------- the submission's folder

@@ -16,12 +16,16 @@ import pytest
 import toycourse  # noqa: E402
 
 from autograde import batch, feedback, samples, sandbox
+from autograde.sandbox import Limits
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.mode() != "root" or sandbox.isolation_warning() is not None,
                                  reason="hostile submissions run only in the full sandbox (bwrap as "
                                         f"root): {sandbox.isolation_warning()}")]
 
+# The toy's limits, with more CPU time a cell: a bomb must meet its own limit (memory, processes,
+# disk), not the clock, whatever the load of the machine.
+HOSTILE_LIMITS = Limits(**{**toycourse.LIMITS.__dict__, "cell_cpu_min_s": 10.0, "memory_mb": 1024})
 EXPECTED = {
     "memory_bomb": 3, "memfd_bomb": 3, "fork_bomb": 3, "kernel_crash": 3,
     "disk_bomb": 5, "big_output": 5, "record_bomb": 0,
@@ -39,7 +43,7 @@ def graded(tmp_path_factory):
     samples.write(notebooks, root / "inbox", "toy")
     start = time.monotonic()
     batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=2,
-                    limits=toycourse.LIMITS, progress=False)
+                    limits=HOSTILE_LIMITS, progress=False)
     results = {r["student"]: r for r in batch.load_results(course, "toy")}
     return course, root, results, time.monotonic() - start
 
