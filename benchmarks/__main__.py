@@ -34,9 +34,10 @@ README_MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 # The README's short table: per group, the figures (by the start of their name) it shows.
 HEADLINES = {
     "peft": ["Full fine-tuning: test", "BitFit: test", "Adapter (m = 4): test", "LoRA r = 8: test",
-             "LoRA r = 8: time", "Prompt tuning (n = 8): test", "Prefix tuning (n = 8): test"],
-    "prompting": ["zero-shot accuracy", "prompt sensitivity spread", "[CLS] fine-tuning",
-                  "prompt fine-tuning"],
+             "LoRA r = 8 (W_q, W_v): time", "Prompt tuning (n = 8): test",
+             "Prefix tuning (n = 8): test"],
+    "prompting": ["zero-shot accuracy", "prompt sensitivity spread", "calibration of 7 prompts",
+                  "few-shot, 4 / 16 / 64 / 600 per topic"],
     "prompt_tuning": ["soft prompt tuning", "prefix tuning / P-tuning v2"],
     "moe": ["MoE encoder", "MoE layer d=256"],
     "pruning": ["50% of linear weights", "drop top 2/4", "BERT-base FFN"],
