@@ -75,8 +75,8 @@ def check_verbalizer_scores(verbalizer_scores) -> None:
     is_label[label_ids] = True
     other_words = logits + 5 * torch.randn(B, T, V) * (~is_label)
     expect_close(f(other_words), s, "scores after changing the logits of non-label words",
-                 hint="the scores must not depend on words outside the verbalizer (did you "
-                      "take a softmax over the whole vocabulary?)")
+                 hint="the scores must not depend on words outside the verbalizer: return "
+                      "raw logits of the label words, with no softmax over the vocabulary")
     for col, word in enumerate(label_ids.tolist()):
         bumped = logits.clone()
         bumped[at_mask.nonzero(as_tuple=True)[0], at_mask.nonzero(as_tuple=True)[1], word] += 1.0
@@ -88,8 +88,8 @@ def check_verbalizer_scores(verbalizer_scores) -> None:
             if diff.abs().max() > 1e-6 and moved != col:
                 raise CheckFailed(f"raising the logit of label word id {word} (label {col}) moved "
                                   f"column {moved}: keep the label order of label_word_ids "
-                                  f"(did you sort the ids or use a boolean mask over the "
-                                  f"vocabulary?)")
+                                  f"(sorting the ids, or a boolean mask over the vocabulary, "
+                                  f"would reorder them)")
             raise CheckFailed(f"raising the logit of label word {col} at the [MASK] by 1 should "
                               f"raise s({col}|x) by exactly 1: return the raw MLM logits, not "
                               f"probabilities or log-probabilities")
@@ -115,7 +115,7 @@ def check_verbalizer_probs(verbalizer_probs) -> None:
         lg, i, MASK, lab)
     p = f(logits)
     expect_shape(p, (B, len(label_ids)), "verbalizer_probs(...) (B, num_labels)")
-    expect(bool((p >= 0).all()), "probabilities must be >= 0 (did you return log-probabilities?)")
+    expect(bool((p >= 0).all()), "probabilities must be >= 0 (log-probabilities are not)")
     total = p.sum(-1)
     expect(torch.allclose(total, torch.ones(B), atol=1e-5),
            f"each row should sum to 1, yours sum to {[round(v, 3) for v in total.tolist()]}: "
