@@ -1,4 +1,4 @@
-"""Visible checks for the prompt-tuning notebook (solutions/prompt_tuning/prompt_tuning.py).
+"""Visible checks for the prompt-tuning notebook (notebooks/prompt_tuning/prompt_tuning.ipynb).
 
 Properties only, no reference answer. Interfaces the notebook asks for:
     HardPromptMLM(encoder, mask_id, label_word_ids)(input_ids, attention_mask) -> scores (B, C)

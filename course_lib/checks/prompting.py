@@ -1,4 +1,4 @@
-"""Visible checks for the prompting notebook (solutions/prompting/prompting.py). Properties only.
+"""Visible checks for the prompting notebook (notebooks/prompting/prompting.ipynb). Properties only.
 
 The notebook's interface (mask_position is course_lib.prompts.mask_position, not an exercise):
     verbalizer_scores(mlm_logits (B, T, V), input_ids, mask_id, label_word_ids (L,)) -> (B, L)
