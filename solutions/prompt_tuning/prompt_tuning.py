@@ -735,7 +735,7 @@ plotting.show_table(
 
 
 @torch.no_grad()
-def generate(model, topic, steps=24):
+def greedy_text(model, topic, steps=24):
     ids = torch.tensor([[tok.bos_id] + tok.encode(record(topic), add_cls=False) + [tok.sep_id]],
                        device=get_device())
     start = ids.shape[1]
@@ -748,7 +748,7 @@ def generate(model, topic, steps=24):
 
 
 for t, name in enumerate(TOPICS):
-    print(f"{record(t):<22} -> {generate(prefix_lm, t)}")
+    print(f"{record(t):<22} -> {greedy_text(prefix_lm, t)}")
 
 # %% [markdown]
 # The prefix (its few thousand numbers are the table's second column) lowers the decoder's
