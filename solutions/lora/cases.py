@@ -49,6 +49,9 @@ def _forward(objects, seed):
     dropped.train()
     with torch.no_grad():
         out["y_train_dropout_B0"] = dropped(x)
+        _set_lora(dropped, seed)
+        torch.manual_seed(7 + seed)                 # the same dropout mask as the reference's
+        out["y_train_dropout"] = dropped(x)
     return out
 
 
@@ -121,7 +124,9 @@ CASES = {
         "trainable": "only A and B train: r * (in_features + out_features) parameters",
         "y_init": "at initialisation the layer equals the base layer",
         "y": "forward is W_0 x + b + (alpha / r) B A x",
-        "y_train_dropout_B0": "dropout belongs on the LoRA branch's input only"}),
+        "y_train_dropout_B0": "in training, dropout never touches W_0 x + b",
+        "y_train_dropout": "in training, the LoRA branch is (alpha / r) B A dropout(x): dropout "
+                           "on the branch's input"}),
     "merge": Case(_merge, seeds=(0, 1, 2), requires={
         "delta": "get_delta_weight() is (alpha / r) B A, shape (out_features, in_features)",
         "W_merged": "merge() adds (alpha / r) B A to the base weight",

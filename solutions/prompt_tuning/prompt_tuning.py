@@ -63,10 +63,11 @@ LR_PROMPT, LR_PTUNING, LR_PREFIX = 1e-2, 3e-3, 3e-2   # chosen on dev; Part 1e r
 # compared with it, and none of them changes the encoder). `HardPromptMLM(encoder, mask_id,
 # label_word_ids)` sets `requires_grad = False` on every parameter of the encoder and keeps it
 # as `self.encoder`. Its `forward(input_ids, attention_mask)` returns the `(B, C)` scores
-# $s(l \mid x)$, columns in the order of `label_word_ids`. Compute the LM head at the `[MASK]`
-# only: run the encoder with `return_logits=False`, take each row's hidden state at its
-# `[MASK]` (`(B, d)`), and apply `self.encoder.lm_head` to that alone. The full `(B, T, V)`
-# logits would cost a third of the compute for one useful position per row.
+# $s(l \mid x)$, columns in the order of `label_word_ids`. Reading them from the full
+# `(B, T, V)` logits is correct; faster is to compute the LM head at the `[MASK]` only: run the
+# encoder with `return_logits=False`, take each row's hidden state at its `[MASK]` (`(B, d)`),
+# and apply `self.encoder.lm_head` to that alone (the full logits cost a third of the compute
+# for one useful position per row). The check prints which one you did.
 
 # %% [solution] id=hard_prompt
 class HardPromptMLM(nn.Module):
@@ -220,9 +221,9 @@ hidden_check("prompt_tuning.soft_prompt", SoftPrompt=SoftPrompt)
 # the encoder and keeps `self.encoder` and `self.soft_prompt` (any module with an attribute `n`
 # and `forward(inputs_embeds, attention_mask)` as above). Its `forward(input_ids,
 # attention_mask)` looks up the token embeddings $E(x)$ (`encoder.embed.tok`), prepends the
-# prompt, runs the encoder with `inputs_embeds=`, the extended mask and `return_logits=False`,
+# prompt, runs the encoder with `inputs_embeds=` and the mask the prompt module returns,
 # and returns the `(B, C)` label-word logits at the `[MASK]`, whose position has moved by $n$
-# (the LM head at that position only, as in Exercise 1).
+# (the LM head at that position only is the faster way, as in Exercise 1).
 
 # %% [solution] id=soft_prompt_mlm
 class SoftPromptMLM(nn.Module):
@@ -458,7 +459,7 @@ hidden_check("prompt_tuning.prefix_encoder", PrefixEncoder=PrefixEncoder)
 #   per layer), sets the hook of **every** block's attention (`block.attn.kv_hook`) with your
 #   `prefix_hook`, runs the encoder, removes the hooks again (set them to `None`, even if the
 #   forward fails), and returns the label-word logits at the `[MASK]` (which does not move
-#   this time), the LM head at that position only.
+#   this time).
 
 # %% [solution] id=prefix_hook
 def prefix_hook(P_k: torch.Tensor, P_v: torch.Tensor):
