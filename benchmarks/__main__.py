@@ -33,7 +33,8 @@ README_MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 
 # The README's short table: per group, the figures (by the start of their name) it shows.
 HEADLINES = {
-    "peft": ["Full fine-tuning: test", "BitFit: test", "Adapter (m = 4): test", "LoRA r = 8: test",
+    "peft": ["Full fine-tuning: test", "BitFit: test", "Adapter (m = 4): test",
+             "LoRA r = 8 (W_q, W_v): test",
              "LoRA r = 8 (W_q, W_v): time", "Prompt tuning (n = 8): test",
              "Prefix tuning (n = 8): test"],
     "prompting": ["zero-shot accuracy", "prompt sensitivity spread", "calibration of 7 prompts",
