@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from autograde.verdict import reference_namespace
 from course_lib import measure
 from course_lib.datasets import load_corpus
-from course_lib.pretrain import pack_blocks
+from course_lib.datasets import pack_blocks
 from course_lib.pretrained import load_decoder, load_tokenizer
 from course_lib.runtime import set_threads
 
