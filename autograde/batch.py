@@ -155,8 +155,8 @@ def launcher(course: Course, index: int, limits: Limits, warm: bool):
     """How a worker starts its kernels: forked from a warm zygote (started now, importing while
     the grader prepares) where the full sandbox allows it and `warm`, else cold processes."""
     if warm and warm_kernels.available():
-        return warm_kernels.Warm(index, limits,
-                                 [course.cases_file(n) for n in course.assignments()]).start()
+        cases = [course.cases_file(n) for n in course.assignments() if course.cases_file(n).is_file()]
+        return warm_kernels.Warm(index, limits, cases).start()
     return warm_kernels.Cold()
 
 

@@ -41,7 +41,8 @@ LAB_PINS = ["jupyterlab", "notebook", "ipykernel", "jupyter_client"]
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME", "hidden_check(", "record_step(")
 FORBIDDEN_NAMES = re.compile(r"(^|/)(solutions|autograde|\.grading|autograded|submitted|feedback)(/|$)"
-                             r"|(^|/)(cases|mistakes|answer_key|self_check_key|nbgrader_config)\.py$|(^|/)test_[^/]*\.py$"
+                             r"|(^|/)(cases|mistakes|nbgrader_config)\.py$|(^|/)(answer_key|self_check_key)\.\w+$"
+                             r"|(^|/)test_[^/]*\.py$"
                              r"|gradebook\.db$")
 
 
@@ -69,7 +70,8 @@ def _packages() -> list[str]:
 
 
 def _fill(name: str, **values) -> str:
-    return string.Template((TEMPLATES / name).read_text()).substitute(**values)
+    """A template of autograde/templates/student_course (NAME.in), its $fields filled."""
+    return string.Template((TEMPLATES / f"{name}.in").read_text()).substitute(**values)
 
 
 def footprint() -> int | None:

@@ -23,6 +23,9 @@ from autograde.course import ROOT
 from autograde.sandbox import Limits
 
 
+ZYGOTE = ROOT / "autograde" / "zygote.py"
+
+
 def available() -> bool:
     return sandbox.mode() == "root" and cgroups.unavailable() is None
 
@@ -70,7 +73,7 @@ class Warm(Cold):
         self.root.mkdir(mode=0o711, exist_ok=True)
         sandbox._mount_tmpfs(self.root, self.limits.disk_mb)
         os.chmod(self.root, 0o711)
-        cmd = [*sandbox.zygote_wrapper(self.root, self.mounts + [ROOT / "autograde" / "zygote.py"]),
+        cmd = [*sandbox.zygote_wrapper(self.root, self.mounts + [ZYGOTE]),
                sys.executable, "-m", "autograde.zygote"]
         env = {**sandbox.kernel_env(self.root, self.root / "records"), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -119,7 +122,8 @@ class Warm(Cold):
         spec = {"folder": str(folder), "connection_file": connection_file, "env": env,
                 "uid": sandbox.sandbox_uid(slot), "log": str(folder / ".kernel.log"),
                 "tmp_mb": lim.tmp_mb,
-                "keep": [str(m) for m in self.mounts if str(m).startswith("/tmp/")],
+                "keep": [str(m) for m in sandbox.course_paths(self.mounts + [ZYGOTE])
+                         if str(m).startswith("/tmp/")],             # read-only binds under /tmp
                 "rlimits": {"RLIMIT_DATA": lim.memory_mb * 2**20, "RLIMIT_FSIZE": lim.file_mb * 2**20,
                             "RLIMIT_CORE": 0, "RLIMIT_NPROC": lim.processes}}
         self._send({"spawn": spec})
