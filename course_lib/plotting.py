@@ -184,7 +184,7 @@ def adapter_in_block():
         _arrow(ax, (x0 + w / 2, a + h), (x0 + w / 2, b))
     _arrow(ax, (x0 + w / 2, 0.0), (x0 + w / 2, ys[0]), "x")
     _arrow(ax, (x0 + w / 2, ys[-1] + h), (x0 + w / 2, ys[-1] + h + 0.35))
-    for start, plus in ((-0.2, ys[3]), (ys[3] + h / 2, ys[7])):   # the two residual paths
+    for start, plus in ((-0.2, ys[3]), ((ys[3] + h + ys[4]) / 2, ys[7])):   # residual paths
         ax.plot([x0 + w / 2, x0 - 0.35, x0 - 0.35], [max(start, 0.15), max(start, 0.15),
                                                    plus + h / 2], color="black", lw=0.9)
         _arrow(ax, (x0 - 0.35, plus + h / 2), (x0 + w / 2 - 0.2, plus + h / 2))

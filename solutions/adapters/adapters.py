@@ -154,7 +154,7 @@ hidden_check("adapters.count", adapter_parameter_count=adapter_parameter_count)
 # own skip connection.
 
 # %%
-plotting.adapter_in_block()
+fig = plotting.adapter_in_block()
 
 # %% [markdown]
 #
@@ -289,19 +289,29 @@ plotting.show_table(["Task (head)", "Adapters loaded", "Test accuracy"],
                     title=f"One frozen encoder, two adapter sets (chance: 25% topic, 50% sentiment)")
 
 # %% [markdown]
-# Under the sentiment adapters the topic head loses at least 5 points: the adapters, not only
-# the heads, carry what each task learned. <!-- claim: adapters.swap_matters -->
+# The sentiment adapters learn their task: at least 10 points above chance (50%), on the same
+# frozen encoder as the topic adapters. <!-- claim: adapters.sentiment_learnable --> Under the
+# sentiment adapters the topic head loses at least 5 points: the adapters, not only the heads,
+# carry what each task learned. <!-- claim: adapters.swap_matters --> The swap costs the
+# sentiment head less than it costs the topic head (compare the last two rows with the first
+# two). <!-- claim: adapters.sentiment_in_encoder --> Much of the tone is already in the frozen
+# encoder's [CLS] state, which the sentiment head reads through either set of adapters: the
+# data helper's probe, a linear classifier on the frozen [CLS] state, reaches 82% on sentiment
+# (`course_lib/data/pretrain_metrics.json`).
 #
-# **Why is sentiment so much harder here?** Look at the numbers honestly: after the same
-# training as the topic adapters, the sentiment adapters stay within 10 points of chance (50%).
-# <!-- claim-not-held: adapters.sentiment_learnable --> Our encoder learned its word embeddings
-# from masked-word prediction, and words of opposite tone appear in the same contexts ("shares
-# *rose* / *fell* 5%"), so their embeddings are nearly the same vector: the cell below
-# measures a cosine similarity of at least 0.7 for "rose" and "fell".
-# <!-- claim: adapters.tone_words_alike --> Adapters sit *after* the frozen embeddings and
-# attention: they must separate two nearly identical inputs. Full fine-tuning moves the
-# embeddings themselves, and in the same epochs learns sentiment at least 10 points above
-# chance. <!-- claim: adapters.full_ft_sentiment -->
+# **Where does a frozen encoder get the tone from?** Not from single words. "Shares *rose*" is
+# good news and "flu cases *rose*" bad news, and "rose" and "fell" fill the same slots in the
+# same sentences, so masked-word prediction gives them nearly the same input embedding: the
+# cell below measures a cosine similarity of at least 0.7 for the two.
+# <!-- claim: adapters.tone_words_alike --> The tone is in the context, and adapters can use it
+# only if the frozen attention layers compute it. An encoder pre-trained on the same kind of
+# text without tone cues did not: on it, sentiment adapters stayed at chance
+# (`course_lib/data/DATA_CARD.md`, "Tone cues"). The bundled encoder's pre-training text says
+# how good or bad each story is for its audience ("It was bad news for investors."), and its
+# last stage masks exactly those cue words, so that predicting them means telling the tone of a
+# context. Adapters inherit what the frozen model can represent. Full fine-tuning, which moves
+# every weight, embeddings included, learns sentiment at least 10 points above chance in the
+# same epochs. <!-- claim: adapters.full_ft_sentiment -->
 
 # %% [skip-grading]
 E = load_encoder().embed.tok.weight.detach()                   # (V, d), the frozen embeddings
@@ -373,9 +383,9 @@ widgets.table_slider(n_tasks, {n: {k: v[i] for k, v in totals.items()}
 #   pre-trained weights stay frozen.
 # * One frozen model serves many tasks: each task stores only its adapters and head (a few KiB
 #   here, a few MB for RoBERTa-base instead of 500 MB).
-# * Adapters inherit what the frozen model can represent: where the pre-trained embeddings do
-#   not separate the words a task needs, adapters on top of them cannot either, and full
-#   fine-tuning, which moves the embeddings, can.
+# * Adapters inherit what the frozen model can represent: the sentiment adapters work because
+#   pre-training taught the frozen layers to read tone from context (an encoder pre-trained
+#   without tone cues left them at chance); full fine-tuning can also move the embeddings.
 # * Unlike LoRA, an adapter cannot be merged into the weights (there is a nonlinearity between
 #   $W_{down}$ and $W_{up}$): it adds a little latency at inference.
 #
@@ -385,8 +395,8 @@ widgets.table_slider(n_tasks, {n: {k: v[i] for k, v in totals.items()}
 #    parameters does that save, and what happens to the topic accuracy?
 # 2. Change the reduction: $m = 1, 4, 16$. Plot accuracy against trainable parameters.
 # 3. Train the sentiment adapters with the embeddings unfrozen too (`encoder.embed.tok.weight
-#    .requires_grad = True`). Does sentiment become learnable, and what does a task then have
-#    to store?
+#    .requires_grad = True`). How many points does sentiment gain, and what does a task then
+#    have to store?
 # 4. Remove the ReLU from your adapter. What can the adapter still represent, and could it now
 #    be merged into the weights like LoRA?
 #
@@ -398,7 +408,8 @@ widgets.table_slider(n_tasks, {n: {k: v[i] for k, v in totals.items()}
 #    `plotting.accuracy_vs_params` with the counts from `measure.count_parameters`.
 # 3. The embedding matrix (tied to the LM head) holds over a third of the encoder's
 #    parameters, about 124k numbers, and the task would store it too: most of the storage
-#    saving is gone. Whether sentiment becomes learnable is what the experiment measures.
+#    saving is gone. Expect the gain to come from sentences whose tone hangs on a word like
+#    "rose", whose embedding the frozen model shares with its opposite; measure it.
 # 4. Without $f$ the adapter is $h + W_{up} W_{down} h$, a linear map of rank at most $m$ added
 #    to the identity, the same form as a LoRA update; it could be folded into the next linear
 #    layer, but it can no longer represent anything nonlinear.

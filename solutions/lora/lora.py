@@ -91,7 +91,7 @@ print(f"full fine-tuning: test accuracy {full_acc:.1%}, {full_trainable:,} train
 # The picture puts full fine-tuning, which trains every entry of $W$, beside LoRA.
 
 # %%
-plotting.lora_vs_full(d=6, k=6, r=2)
+fig = plotting.lora_vs_full(d=6, k=6, r=2)
 
 # %% [markdown]
 #

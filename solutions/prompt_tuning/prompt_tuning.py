@@ -386,7 +386,7 @@ plotting.show_table(["Prompt", "Dev acc.", "Test acc."], rows,
 # The picture puts the two side by side.
 
 # %%
-plotting.prompt_vs_prefix(n=3, tokens=["[CLS]", "x1", "x2", "[MASK]"], n_layers=3)
+fig = plotting.prompt_vs_prefix(n=3, tokens=["[CLS]", "x1", "x2", "[MASK]"], n_layers=3)
 
 # %% [markdown]
 # ### Exercise 5 ({{points}} points): `PrefixEncoder`, the `peft` layout
