@@ -1,8 +1,13 @@
 """python -m benchmarks [name ...]: run each benchmark module in its own process, write the report.
 
-The measured rows are kept in benchmarks/results.json (one entry per group, with the machine and
-date it ran on); benchmarks/RESULTS.md and the table between the `bench` markers of README.md are
-rendered from it. Naming groups reruns only those and keeps the others' last results.
+benchmarks/results.json holds {"groups": {group: its rows, with the machine and date it ran on},
+"claims": the claims register}. The register is collected from the rows' "claim" dicts
+(benchmarks/_claims.py says the format); benchmarks/RESULTS.md, the table between the `bench`
+markers of README.md and the claims table between its `claims` markers are rendered from the file.
+Naming groups reruns only those and keeps the others' last results.
+
+    python -m benchmarks prompting peft     # rerun two groups
+    python -m benchmarks --check            # tags vs register vs lint, without running anything
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import _claims
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUNNER = ("import json, sys, importlib; m = importlib.import_module('benchmarks.' + sys.argv[1]); "
@@ -26,10 +33,12 @@ README_MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 
 # The README's short table: per group, the figures (by the start of their name) it shows.
 HEADLINES = {
-    "peft": ["Full fine-tuning: test", "BitFit: test", "Adapter (m = 4): test", "LoRA r = 8: test",
-             "LoRA r = 8: time", "Prompt tuning (n = 8): test", "Prefix tuning (n = 8): test"],
-    "prompting": ["zero-shot accuracy", "prompt sensitivity spread", "[CLS] fine-tuning",
-                  "prompt fine-tuning"],
+    "peft": ["Full fine-tuning: test", "BitFit: test", "Adapter (m = 4): test",
+             "LoRA r = 8 (W_q, W_v): test",
+             "LoRA r = 8 (W_q, W_v): time", "Prompt tuning (n = 8): test",
+             "Prefix tuning (n = 8): test"],
+    "prompting": ["zero-shot accuracy", "prompt sensitivity spread", "calibration of 7 prompts",
+                  "few-shot, 4 / 16 / 64 / 600 per topic"],
     "prompt_tuning": ["soft prompt tuning", "prefix tuning / P-tuning v2"],
     "moe": ["MoE encoder", "MoE layer d=256"],
     "pruning": ["50% of linear weights", "drop top 2/4", "BERT-base FFN"],
@@ -64,11 +73,20 @@ def machine() -> str:
             f"{gpu}; Python {platform.python_version()}, torch {torch.__version__}")
 
 
+def load(path: Path) -> dict:
+    """results.json as {"groups": ..., "claims": ...} (a file of the older flat layout, one key
+    per group, is read as its groups)."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    groups = data.get("groups", {} if "claims" in data else data)
+    return {"groups": groups, "claims": _claims.collect(groups)}
+
+
 def render_results(results: dict) -> str:
     lines = ["# Benchmark results", "",
              "Written by `make bench` (`python -m benchmarks`) from `benchmarks/results.json`. Each "
-             "group ran in its own process; ratios compare numbers from the same run.", ""]
-    for name, group in results.items():
+             "group ran in its own process; ratios compare numbers from the same run.", "",
+             "## Claims register", "", _claims.render_table(results["claims"]), ""]
+    for name, group in results["groups"].items():
         lines += [f"## {name} ({group['seconds']:.0f} s)", "",
                   f"Measured on {group['date']}: {group['machine']}.", ""]
         if group["error"]:
@@ -82,7 +100,7 @@ def render_results(results: dict) -> str:
 
 def render_headlines(results: dict) -> str:
     lines = ["| group | figure | measured | lecture / claim |", "|---|---|---|---|"]
-    for name, group in results.items():
+    for name, group in results["groups"].items():
         if name == "notebooks" and group["rows"]:
             secs = [int(re.match(r"(\d+)", r["value"]).group(1)) for r in group["rows"]]
             over = [r["figure"].split(":")[0] for r, s in zip(group["rows"], secs) if s > 60]
@@ -93,15 +111,15 @@ def render_headlines(results: dict) -> str:
         for r in group["rows"]:
             if any(r["figure"].startswith(h) for h in HEADLINES.get(name, [])):
                 lines.append(f"| {name} | {r['figure']} | {r['value']} | {r.get('lecture', '')} |")
-    machines = sorted({g["machine"] for g in results.values()})
+    machines = sorted({g["machine"] for g in results["groups"].values()})
     lines += ["", f"Measured by `make bench` on {', '.join(machines)}; every figure, with the "
               "machine and date of each group: [benchmarks/RESULTS.md](benchmarks/RESULTS.md)."]
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, table: str) -> bool:
+def update_readme(readme: Path, table: str, markers=README_MARKERS) -> bool:
     text = readme.read_text()
-    start, end = README_MARKERS
+    start, end = markers
     if start not in text or end not in text:
         return False
     head, rest = text.split(start, 1)
@@ -115,29 +133,42 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=HERE / "results.json")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    ap.add_argument("--check", action="store_true",
+                    help="run nothing; list tags missing from the register, registered claims "
+                         "without a tag, and outcome sentences without a tag (exit 1 if any)")
     args = ap.parse_args(argv)
+    if args.check:
+        found = _claims.findings(load(args.json)["claims"])
+        print("\n".join(found) or "claims: tags, register and prose agree")
+        return 1 if found else 0
     unknown = sorted(set(args.names) - set(modules()))
     if unknown:
         ap.error(f"no benchmark named {unknown}; there are {modules()}")
     names = args.names or modules()
-    results = json.loads(args.json.read_text()) if args.json.exists() else {}
+    groups = load(args.json)["groups"]
     where, today, failed = machine(), str(datetime.date.today()), []
     for name in names:
         print(f"[bench] {name} ...", flush=True)
         rows, seconds, error = run_one(name)
-        results[name] = {"rows": rows, "seconds": round(seconds, 1), "error": error,
-                         "machine": where, "date": today}
+        groups[name] = {"rows": rows, "seconds": round(seconds, 1), "error": error,
+                        "machine": where, "date": today}
         if error:
             failed.append(name)
             print(error, file=sys.stderr)
         for r in rows:
             print(f"  {r['figure']}: {r['value']}   [{r.get('lecture', '')}]")
-        results = dict(sorted(results.items()))
+            for c in _claims.row_claims(r):
+                print(f"    claim {c['id']}: {'holds' if c['holds'] else 'does NOT hold'}")
+        groups = dict(sorted(groups.items()))
+        results = {"groups": groups, "claims": _claims.collect(groups)}
         args.json.write_text(json.dumps(results, indent=1) + "\n")     # after each group: resumable
+    results = {"groups": groups, "claims": _claims.collect(groups)}
     args.out.write_text(render_results(results))
     print(f"wrote {args.out}")
     if update_readme(args.readme, render_headlines(results)):
         print(f"updated the table in {args.readme}")
+    if update_readme(args.readme, _claims.render_table(results["claims"]), _claims.MARKERS):
+        print(f"updated the claims table in {args.readme}")
     if failed:
         print(f"FAILED: {failed}", file=sys.stderr)
     return 1 if failed else 0

@@ -7,6 +7,7 @@ read (and quoted) without running them again. tests/test_notebooks.py uses `exec
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -19,12 +20,12 @@ BUDGET_S = 60
 OUT = ROOT / "build" / "executed"
 
 
-def execute(path: Path, timeout: int = 600):
+def execute(path: Path, timeout: int = 600, nb=None):
     """(executed notebook, wall seconds, error outputs); instructor mode (no grading record dir).
 
     The kernel starts in the notebook's own folder, as Jupyter starts it: the PEFT comparison
-    imports its sibling notebooks from there."""
-    nb = nbformat.read(path, as_version=4)
+    imports its sibling notebooks from there. `nb`: run this notebook instead of the file's."""
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     saved = os.environ.pop("COURSE_GRADING_RECORD_DIR", None)
     start = time.perf_counter()
     try:
@@ -37,6 +38,29 @@ def execute(path: Path, timeout: int = 600):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     return nb, seconds, errors
+
+
+FIGURES = "@@FIGURES@@"
+
+
+def figures(name: str, expression: str) -> tuple[dict, float]:
+    """The notebook's own numbers: execute solutions/<name>/<name>.ipynb top to bottom, then
+    evaluate `expression` (a dict of JSON values built from the notebook's variables) in its
+    kernel. Returns (that dict, the notebook's wall seconds without the extra cell).
+
+    A benchmark that reads its figures this way states exactly what the notebook shows, with
+    the notebook's seeds and learning rates; nothing is re-implemented."""
+    path = ROOT / "solutions" / name / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        f"import json as _json\nprint({FIGURES!r} + _json.dumps({expression}))"))
+    nb, seconds, errors = execute(path, nb=nb)
+    if errors:
+        e = errors[0]
+        raise RuntimeError(f"{name}: {e.get('ename')}: {e.get('evalue')}")
+    text = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []))
+    line = next(line for line in text.splitlines() if line.startswith(FIGURES))
+    return json.loads(line[len(FIGURES):]), seconds
 
 
 def run() -> list[dict]:

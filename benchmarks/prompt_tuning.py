@@ -1,100 +1,77 @@
-"""Prompt tuning (solutions/prompt_tuning/prompt_tuning.py): hard prompts, soft prompt, prefix, fine-tuning.
+"""Prompt tuning (solutions/prompt_tuning/prompt_tuning.ipynb): hard prompts, soft prompt,
+P-tuning, prefix tuning, full fine-tuning, and prefix tuning for generation.
 
-    python benchmarks/prompt_tuning.py
-
-Trainable parameters and test accuracy on the topic task, one process, one seed: the best and
-the worst hand-written prompt (zero-shot, chosen on dev), soft prompt tuning (input only, n = 8),
-P-tuning (MLP prompt), prefix tuning (every layer, n = 8) and full fine-tuning of the [CLS]
-classifier. The reference implementations come from the solutions notebook.
+The figures are the notebook's own (benchmarks.notebooks.figures executes it and reads its
+variables): the 7 hand-written prompts zero-shot (best and worst chosen on dev), the soft prompt
+and P-tuning in front of the best pattern, the prefix in every layer, the [CLS] fine-tuning
+baseline, all 2 epochs on the 2,400 training sentences; then the decoder with and without a
+prefix on the one-field data-to-text task.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import math
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.notebooks import figures
 
-import nbformat  # noqa: E402
-
-from autograde.verdict import reference_namespace  # noqa: E402
-from course_lib import measure  # noqa: E402
-from course_lib.datasets import TOPICS, load_topic  # noqa: E402
-from course_lib.model import CLSClassifier  # noqa: E402
-from course_lib.pretrained import load_encoder, load_tokenizer  # noqa: E402
-from course_lib.runtime import set_seed  # noqa: E402
-from course_lib.training import evaluate, train_classifier  # noqa: E402
-
-HARD_PROMPTS = ["please read this sentence : {x} what is the topic ? [MASK]",
-                "{x} what is the topic ? [MASK] .", "{x} is related to [MASK]", "{x} [MASK]",
-                "{x} this is about [MASK] .", "{x} the topic is [MASK] .", "[MASK] : {x}"]
-PATTERN, N, EPOCHS = "{x} [MASK]", 8, 2
-LR_PROMPT, LR_PREFIX = 3e-2, 3e-2
-INIT_TEXT = "please read this sentence : what is the topic ?"
+READ = """{
+ "hard": {p: list(a) for p, a in hard_results.items()}, "best": BEST, "worst": WORST,
+ "soft": list(soft_acc), "ptune": list(ptune_acc), "prefix": list(prefix_acc),
+ "full": list(full_acc), "n": [soft_trainable, prefix_trainable, full_trainable],
+ "gen": {k: list(v) for k, v in gen_nll.items()}}"""
+NEAR_FT, READS = 0.05, 1.05          # "within 5 points"; a record is read if it moves ppl 5%
 
 
-def _template(pattern):
-    return lambda x: pattern.replace("{x}", x)
+def claim(short, text, slide, holds):
+    return {"id": f"prompt_tuning.{short}", "notebook": "prompt_tuning", "text": text,
+            "slide": slide, "holds": bool(holds)}
 
 
 def run() -> list[dict]:
-    ref = reference_namespace(nbformat.read(ROOT / "solutions" / "prompt_tuning" / "prompt_tuning.ipynb",
-                                            as_version=4))
-    tok = load_tokenizer()
-    train, dev, test = load_topic("train"), load_topic("dev"), load_topic("test")
-    label_ids = [tok.token_id(w) for w in ref["LABEL_WORDS"]]
-    tpl = _template(PATTERN)
-    hard = ref["HardPromptMLM"](load_encoder(), label_ids)
-    zero_shot = {p: (evaluate(hard, tok, dev, template=_template(p)),
-                     evaluate(hard, tok, test, template=_template(p))) for p in HARD_PROMPTS}
-    best = max(zero_shot, key=lambda p: zero_shot[p][0])
-    worst = min(zero_shot, key=lambda p: zero_shot[p][0])
-
-    def trained(model, lr, template=tpl, epochs=EPOCHS):
-        train_classifier(model, tok, train, epochs=epochs, lr=lr, template=template, seed=0,
-                         progress=False)
-        return (measure.count_parameters(model, trainable_only=True),
-                evaluate(model, tok, test, template=template))
-
-    init_ids = tok.encode(INIT_TEXT, add_cls=False)
-    set_seed(0)
-    enc = load_encoder()
-    soft = trained(ref["SoftPromptMLM"](enc, ref["SoftPrompt"](enc.embed.tok, N, "text", init_ids),
-                                        label_ids), LR_PROMPT)
-    set_seed(0)
-    enc = load_encoder()
-    ptune = trained(ref["SoftPromptMLM"](enc, ref["PTuningPrompt"](enc.embed.tok, N, 64, "text",
-                                                                  init_ids), label_ids),
-                    LR_PROMPT / 10)
-    set_seed(0)
-    enc = load_encoder()
-    c = enc.config
-    prefix = trained(ref["PrefixTuningMLM"](enc, ref["PrefixEncoder"](N, c.n_layers, c.d_model,
-                                                                    c.n_heads), label_ids),
-                     LR_PREFIX)
-    set_seed(0)
-    full = trained(CLSClassifier(load_encoder(), num_labels=len(TOPICS)), 1e-3, template=None,
-                   epochs=3)
-
-    def fig(name, result, lecture):
-        n, acc = result
-        return {"figure": f"{name}: test accuracy, trainable parameters",
-                "value": f"{acc:.1%}, {n:,}", "lecture": lecture}
-
+    f, _ = figures("prompt_tuning", READ)
+    pct = lambda a: f"{100 * a:.1f}%"
+    best = f["hard"][f["best"]][1]                              # test accuracy, chosen on dev
+    soft, ptune, prefix, full = (f[k][1] for k in ("soft", "ptune", "prefix", "full"))
+    n_soft, n_prefix, n_full = f["n"]
+    (frozen_own, frozen_wrong), (prefix_own, prefix_wrong) = f["gen"].values()
+    ppl = math.exp
     return [
-        {"figure": f"hard prompt, best on dev ({best!r}): zero-shot test accuracy",
-         "value": f"{zero_shot[best][1]:.1%}",
-         "lecture": "best hand-written prompt 70.15 dev (RTE-like table)"},
-        {"figure": f"hard prompt, worst on dev ({worst!r}): zero-shot test accuracy",
-         "value": f"{zero_shot[worst][1]:.1%}",
-         "lecture": "worst hand-written prompt 51.38 dev"},
-        fig(f"soft prompt tuning (n={N}, input only)", soft, "P-tuning 76.45 dev, above every "
-            "hand-written prompt"),
-        fig(f"P-tuning (n={N}, MLP prompt)", ptune, "P-tuning 76.45 dev"),
-        fig(f"prefix tuning / P-tuning v2 (n={N}, every layer)", prefix,
-            "PT-2 close to FT (BERT-large RTE 78.3 vs FT 70.4, PT 53.5)"),
-        fig("full fine-tuning ([CLS])", full, "FT: all 335M parameters of BERT-large"),
+        {"figure": f"hard prompt, best on dev ('{f['best']}'): zero-shot test accuracy",
+         "value": pct(best), "lecture": "best hand-written prompt 70.15 dev (RTE-like table)"},
+        {"figure": f"hard prompt, worst on dev ('{f['worst']}'): zero-shot test accuracy",
+         "value": pct(f["hard"][f["worst"]][1]), "lecture": "worst hand-written prompt 51.38 dev"},
+        {"figure": "soft prompt tuning / P-tuning (n=8, in front of the best pattern): test "
+                   "accuracy", "value": f"{pct(soft)} / {pct(ptune)}",
+         "lecture": "P-tuning 76.45 dev, above every hand-written prompt",
+         "claim": claim("learned_beat_hard", "Soft prompt tuning and P-tuning, started from the "
+                        "best hand-written pattern, both score above it on the test set.",
+                        "P-tuning 76.45 vs best hand-written 70.15", min(soft, ptune) > best)},
+        {"figure": "prefix tuning / P-tuning v2 (n=8, every layer) vs soft prompt: test accuracy",
+         "value": f"{pct(prefix)} vs {pct(soft)} ({n_prefix:,} vs {n_soft:,} trainable)",
+         "lecture": "PT-2 above PT (BERT-large BoolQ 75.8 vs 67.2, RTE 78.3 vs 53.5)",
+         "claim": claim("prefix_beats_prompt", "With the same n and training, the prefix in "
+                        "every layer scores above the input-only soft prompt.",
+                        "PT-2 75.8 vs PT 67.2 (BoolQ)", prefix > soft)},
+        {"figure": "prefix tuning vs full fine-tuning ([CLS]), 2 epochs: test accuracy",
+         "value": f"{pct(prefix)} vs {pct(full)} ({n_prefix / n_full:.2%} of the parameters)",
+         "lecture": "PT-2 close to FT (BoolQ 75.8 vs 77.7)",
+         "claim": claim("prefix_near_ft", "Prefix tuning stays within 5 points of full "
+                        "fine-tuning while training about 1% of its parameters.",
+                        "PT-2 75.8 vs FT 77.7 (BoolQ)",
+                        full - prefix <= NEAR_FT and n_prefix / n_full < 0.02)},
+        {"figure": "generation, 'topic : ...' -> sentence: test perplexity, frozen decoder / "
+                   "prefix", "value": f"{ppl(frozen_own):.2f} / {ppl(prefix_own):.2f}",
+         "lecture": "prefix tuning for generation (table-to-text, summarisation)",
+         "claim": claim("gen_prefix_helps", "The prefix lowers the frozen decoder's perplexity "
+                        "on the data-to-text test sentences.", "-", prefix_own < frozen_own)},
+        {"figure": "generation with the prefix: perplexity under another topic's record / own",
+         "value": f"{ppl(prefix_wrong):.2f} / {ppl(prefix_own):.2f} "
+                  f"({ppl(prefix_wrong - prefix_own):.3f}x)",
+         "lecture": "the text follows the table",
+         "claim": claim("gen_reads_record", "The prefix-tuned decoder reads the record: test "
+                        "sentences are at least 5% more perplexing under another topic's "
+                        "record than under their own.", "-",
+                        ppl(prefix_wrong - prefix_own) >= READS)},
     ]
 
 

@@ -105,3 +105,148 @@ def heatmap_grid(matrices, titles, xlabel: str = "", row_labels=None, ncols: int
         ax.set_xlabel(xlabel)
     fig.tight_layout()
     return fig
+
+
+# PEFT pictures ---------------------------------------------------------------------------------
+# Diagrams drawn from code (no image files): what trains (orange) and what stays frozen (grey).
+TRAINABLE, FROZEN, DATA = "#f4a261", "#d9d9d9", "#a8dadc"
+
+
+def _box(ax, x, y, w, h, text="", color=FROZEN, fontsize=8, **kw):
+    """A labelled rectangle with its lower left corner at (x, y)."""
+    from matplotlib.patches import FancyBboxPatch
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.05",
+                                facecolor=color, edgecolor="black", linewidth=0.8, **kw))
+    if text:
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _arrow(ax, start, end, text="", **kw):
+    ax.annotate("", xy=end, xytext=start,
+                arrowprops=dict(arrowstyle="->", lw=0.9, color="black", **kw))
+    if text:
+        ax.text((start[0] + end[0]) / 2 + 0.08, (start[1] + end[1]) / 2, text, fontsize=7,
+                va="center")
+
+
+def _legend(ax, items, loc="lower center"):
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(facecolor=c, edgecolor="black", label=t) for t, c in items],
+              loc=loc, fontsize=7, ncol=len(items), frameon=False, bbox_to_anchor=(0.5, -0.12))
+
+
+def lora_vs_full(d: int = 6, k: int = 6, r: int = 2):
+    """Full fine-tuning updates every entry of W; LoRA keeps W_0 frozen and learns B A."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
+    u = 0.28                                             # side of one matrix entry
+    _box(ax1, 0, 0, k * u, d * u, f"W\n{d} x {k}", TRAINABLE, fontsize=9)
+    ax1.text(k * u / 2, d * u + 0.25, f"all d k = {d * k} entries train", ha="center", fontsize=8)
+    _arrow(ax1, (-0.9, d * u / 2), (-0.05, d * u / 2))
+    ax1.text(-0.5, d * u / 2 + 0.12, "x", fontsize=8, ha="center")
+    _arrow(ax1, (k * u + 0.05, d * u / 2), (k * u + 0.9, d * u / 2))
+    ax1.text(k * u + 0.5, d * u / 2 + 0.12, "h = W x", fontsize=8, ha="center")
+    ax1.set_title("Full fine-tuning: W_new = W_old + W_delta, W_delta dense", fontsize=9)
+    _box(ax2, 0, 0, k * u, d * u, f"W_0\n{d} x {k}\nfrozen", FROZEN, fontsize=9)
+    ax2.text(k * u + 0.35, d * u / 2, "+", fontsize=16, va="center")
+    bx = k * u + 0.8
+    _box(ax2, bx, 0, r * u, d * u, f"B\n{d}x{r}", TRAINABLE, fontsize=8)
+    _box(ax2, bx + r * u + 0.15, d * u - r * u, k * u, r * u, f"A  {r} x {k}", TRAINABLE, fontsize=8)
+    ax2.text(bx + r * u / 2, -0.3, "B = 0 at the start", ha="center", fontsize=7)
+    ax2.text(bx + r * u + 0.15 + k * u / 2, d * u - r * u - 0.3, "A random", ha="center",
+             fontsize=7)
+    ax2.text(bx + 0.2, d * u + 0.25, f"(alpha / r) B A: r (d + k) = {r * (d + k)} entries train",
+             ha="center", fontsize=8)
+    ax2.set_title("LoRA: h = W_0 x + (alpha / r) B A x, rank r", fontsize=9)
+    for ax in (ax1, ax2):
+        ax.set_xlim(-1.0, 5.2)
+        ax.set_ylim(-0.6, d * u + 0.6)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    _legend(ax2, [("trainable", TRAINABLE), ("frozen", FROZEN)])
+    fig.tight_layout()
+    return fig
+
+
+def adapter_in_block():
+    """Where Houlsby adapters sit in a pre-LN block: on each sub-layer's output, before the
+    residual add; and what one adapter computes."""
+    fig, (ax, inset) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
+    w, h, x0 = 1.6, 0.42, 0.6
+    rows = [("LN", FROZEN), ("Attention", FROZEN), ("Adapter", TRAINABLE), ("+", None),
+            ("LN", FROZEN), ("FFN", FROZEN), ("Adapter", TRAINABLE), ("+", None)]
+    ys = [0.4 + 0.62 * i for i in range(len(rows))]
+    for (text, color), y in zip(rows, ys):
+        if color is None:                                  # the residual add
+            _box(ax, x0 + w / 2 - 0.17, y + 0.04, 0.34, h - 0.08, "+", "white", fontsize=11)
+        else:
+            _box(ax, x0, y, w, h, text, color, fontsize=9)
+    for a, b in zip(ys, ys[1:]):
+        _arrow(ax, (x0 + w / 2, a + h), (x0 + w / 2, b))
+    _arrow(ax, (x0 + w / 2, 0.0), (x0 + w / 2, ys[0]), "x")
+    _arrow(ax, (x0 + w / 2, ys[-1] + h), (x0 + w / 2, ys[-1] + h + 0.35))
+    for start, plus in ((-0.2, ys[3]), ((ys[3] + h + ys[4]) / 2, ys[7])):   # residual paths
+        ax.plot([x0 + w / 2, x0 - 0.35, x0 - 0.35], [max(start, 0.15), max(start, 0.15),
+                                                   plus + h / 2], color="black", lw=0.9)
+        _arrow(ax, (x0 - 0.35, plus + h / 2), (x0 + w / 2 - 0.2, plus + h / 2))
+    ax.text(x0 - 0.45, ys[1], "residual", rotation=90, fontsize=7, va="center", ha="right")
+    ax.set_title("A pre-LN block with two adapters (Houlsby)", fontsize=9)
+    ax.set_xlim(-0.6, 3.0)
+    ax.set_ylim(-0.2, ys[-1] + 0.9)
+    ax.axis("off")
+
+    parts = [("h (d)", DATA), ("W_down: d -> m", TRAINABLE), ("f = ReLU", "white"),
+             ("W_up: m -> d", TRAINABLE), ("+", None)]
+    ys2 = [0.3 + 0.75 * i for i in range(len(parts))]
+    for (text, color), y in zip(parts, ys2):
+        if color is None:
+            _box(inset, 0.83, y + 0.02, 0.34, 0.36, "+", "white", fontsize=11)
+        else:
+            _box(inset, 0.3, y, 1.4, 0.4, text, color, fontsize=8)
+    for a, b in zip(ys2, ys2[1:]):
+        _arrow(inset, (1.0, a + 0.4), (1.0, b))
+    inset.plot([1.7, 2.1, 2.1], [ys2[0] + 0.2, ys2[0] + 0.2, ys2[-1] + 0.2], color="black", lw=0.9)
+    _arrow(inset, (2.1, ys2[-1] + 0.2), (1.2, ys2[-1] + 0.2))
+    inset.text(2.15, (ys2[0] + ys2[-1]) / 2, "internal skip:\nnear-zero weights\n= identity",
+               fontsize=7, va="center")
+    inset.set_title("One adapter: h + W_up f(W_down h)", fontsize=9)
+    inset.set_xlim(0, 3.2)
+    inset.set_ylim(0, ys2[-1] + 0.8)
+    inset.axis("off")
+    _legend(ax, [("trainable", TRAINABLE), ("frozen", FROZEN)])
+    fig.tight_layout()
+    return fig
+
+
+def prompt_vs_prefix(n: int = 3, tokens=("[CLS]", "x1", "x2", "[MASK]"), n_layers: int = 3):
+    """Soft prompt tuning (n trainable vectors at the input only) beside prefix tuning (n
+    trainable keys and values in every layer; queries only from the real tokens)."""
+    tokens = list(tokens)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    cw, rh = 0.9, 0.7
+    for ax, prefix in ((ax1, False), (ax2, True)):
+        for j in range(n_layers + 1):                      # row 0: the input embeddings
+            y = j * rh
+            for i in range(n):
+                if prefix:
+                    label, color = (("", "white") if j == 0 else (f"$P_k,P_v$", TRAINABLE))
+                else:
+                    label, color = ((f"$p_{i + 1}$", TRAINABLE) if j == 0 else ("", FROZEN))
+                if color != "white":
+                    _box(ax, i * cw, y, cw * 0.9, rh * 0.8, label, color, fontsize=7)
+            for i, t in enumerate(tokens):
+                _box(ax, (n + i) * cw, y, cw * 0.9, rh * 0.8, t if j == 0 else "",
+                     DATA if j == 0 else FROZEN, fontsize=7)
+            ax.text(-0.25, y + rh * 0.4, "input" if j == 0 else f"layer {j}", ha="right",
+                    va="center", fontsize=7)
+        ax.set_xlim(-1.2, (n + len(tokens)) * cw + 0.2)
+        ax.set_ylim(-0.5, (n_layers + 1) * rh + 0.3)
+        ax.axis("off")
+    ax1.set_title(f"(a) Prompt tuning: [P ; E(x)], n = {n} vectors at the input only;\n"
+                  "the sequence is n longer, the [MASK] moves right by n", fontsize=8)
+    ax2.set_title(f"(b) Prefix tuning: n = {n} keys and values in every layer,\n"
+                  "attention over [P_k ; K], [P_v ; V]; queries only from real tokens",
+                  fontsize=8)
+    ax2.text(n * cw / 2, -0.3, "no input token", ha="center", fontsize=7)
+    _legend(ax1, [("trainable", TRAINABLE), ("frozen computation", FROZEN), ("tokens", DATA)])
+    fig.tight_layout()
+    return fig

@@ -1,15 +1,21 @@
-"""Visible checks for the prompt-tuning notebook (notebooks/prompt_tuning/prompt_tuning.ipynb). Properties only.
+"""Visible checks for the prompt-tuning notebook (notebooks/prompt_tuning/prompt_tuning.ipynb).
 
-Interfaces the notebook asks for:
+Properties only, no reference answer. Interfaces the notebook asks for:
+    HardPromptMLM(encoder, mask_id, label_word_ids)(input_ids, attention_mask) -> scores (B, C)
     SoftPrompt(embedding, n, init="random"|"vocab"|"text", init_ids=None): .n, .P (n, d),
         .prompt() -> (n, d), forward(inputs_embeds (B, T, d), attention_mask (B, T))
         -> ([P ; E(x)] (B, n + T, d), mask (B, n + T))
-    SoftPromptMLM(encoder, soft_prompt, label_ids)(input_ids, attention_mask) -> scores (B, C)
+    SoftPromptMLM(encoder, soft_prompt, mask_id, label_word_ids)(input_ids, attention_mask)
     PTuningPrompt(embedding, n, hidden, init, init_ids): SoftPrompt whose prompt() is mlp(P)
     PrefixEncoder(n, n_layers, d_model, n_heads, projection=False, hidden=64)(batch_size)
         -> tuple of n_layers tensors (2, B, H, n, d_head)
     prefix_hook(P_k, P_v) -> hook(k, v, attn_mask) -> (k, v, attn_mask)
-    PrefixTuningMLM(encoder, prefix_encoder, label_ids)(input_ids, attention_mask) -> (B, C)
+    PrefixTuningMLM(encoder, prefix_encoder, mask_id, label_word_ids)(input_ids, attention_mask)
+    PrefixTuningLM(decoder, prefix_encoder)(input_ids, attention_mask) -> logits (B, T, V)
+
+A check of one exercise never calls another exercise's code: the classifiers are checked with
+stand-in prompts and prefixes (StandInPrompt, StandInPrefix), which are not the exercises'
+modules (a stand-in prompt masks one of its own vectors out, a stand-in prefix has no layout).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model
+from .prompting import label_columns_move, moves_when_hidden_changes
 
 MASK_ID = 4            # [MASK] in course_lib.tokenizer.SPECIAL_TOKENS
 CLS_ID = 2
@@ -37,8 +44,56 @@ def _trainable(module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def _tiny_encoder(seed=0, n_layers=2):
-    return tiny_model(seed, vocab_size=30, n_layers=n_layers, max_len=24)
+def _tiny_encoder(seed=0, n_layers=2, causal=False):
+    model = tiny_model(seed, vocab_size=30, n_layers=n_layers, max_len=24, causal=causal)
+    with torch.no_grad():
+        model.lm_head.bias.normal_(0.0, 0.5)        # a bias the scores must include
+    return model
+
+
+class StandInPrompt(nn.Module):
+    """Something shaped like a soft prompt: n fixed vectors in front, the second masked out."""
+
+    def __init__(self, d, n=3, seed=0):
+        super().__init__()
+        self.n = n
+        self.P = nn.Parameter(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)))
+        self.visible = torch.ones(n, dtype=torch.long)
+        self.visible[1] = 0                           # not what a SoftPrompt does
+
+    def forward(self, inputs_embeds, attention_mask):
+        B = inputs_embeds.shape[0]
+        mask = torch.cat([self.visible.to(attention_mask)[None].expand(B, -1), attention_mask], 1)
+        return torch.cat([self.P[None].expand(B, -1, -1), inputs_embeds], 1), mask
+
+
+class StandInPrefix(nn.Module):
+    """Something shaped like a PrefixEncoder's output: one (2, B, H, n, d_head) per layer, each
+    from its own parameter (no embedding, no layout to get wrong)."""
+
+    def __init__(self, n_layers, n_heads, d_head, n=2, seed=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.layers = nn.ParameterList(nn.Parameter(torch.randn(2, 1, n_heads, n, d_head,
+                                                                generator=g))
+                                       for _ in range(n_layers))
+
+    def forward(self, batch_size):
+        return tuple(P.expand(-1, batch_size, -1, -1, -1) for P in self.layers)
+
+
+def _lm_head_note(model_fn, encoder):
+    """Print (never fail) whether the LM head ran on all positions or on the [MASK] rows only."""
+    shapes = []
+    handle = encoder.lm_head.register_forward_hook(lambda m, i, o: shapes.append(i[0].dim()))
+    try:
+        with torch.no_grad():
+            model_fn()
+    finally:
+        handle.remove()
+    if shapes and max(shapes) > 2:
+        print("  note: your forward applies the LM head to every position (B, T, d); correct, "
+              "but only the [MASK] row is needed: the (B, d) rows alone cost T times less")
 
 
 def _batch():
@@ -118,60 +173,92 @@ def check_soft_prompt(SoftPrompt) -> None:
 
 
 # ------------------------------------------------------------------------------ soft prompt MLM
-def check_soft_prompt_mlm(SoftPromptMLM, SoftPrompt, HardPromptMLM) -> None:
-    enc = _tiny_encoder()
-    words = [21, 22, 23]                        # the soft prompt starts as these 3 words
-    label_ids = [10, 18, 19, 20]
-    sp = _call("SoftPrompt(encoder.embed.tok, 3, 'text', [21, 22, 23])", SoftPrompt,
-               enc.embed.tok, 3, "text", words)
-    model = _call("SoftPromptMLM(encoder, soft_prompt, label_ids)", SoftPromptMLM, enc, sp,
-                  label_ids)
-    d = enc.config.d_model
-    expect(_trainable(model) == 3 * d,
-           f"{_trainable(model)} trainable parameters, expected n*d = {3 * d}: freeze every "
-           f"parameter of the encoder (base weights left trainable?)")
-    ok("the encoder is frozen; only the prompt's n*d numbers train")
-
-    ids, mask = _batch()
+def _common_classifier_checks(model, enc, ids, mask, label_ids, keep, shift_hint=None):
+    """Shape, reads at the [MASK] only, label-word logits in order, padding."""
+    run = lambda i=ids, m=mask: _call("model(input_ids, attention_mask)", model, i, m)
     with torch.no_grad():
-        scores = _call("model(input_ids, attention_mask)", model, ids, mask)
-    expect_shape(scores, (2, len(label_ids)), "the scores (B, number of labels)")
-
-    # a soft prompt that equals the embeddings of 3 words = those words typed before [CLS]
-    hard = HardPromptMLM(enc, label_ids)
-    prefix = torch.tensor(words)[None].expand(2, -1)
-    with torch.no_grad():
-        typed = hard(torch.cat([prefix, ids], 1), torch.cat([torch.ones_like(prefix), mask], 1))
-        logits = enc(input_ids=torch.cat([prefix, ids], 1),
-                     attention_mask=torch.cat([torch.ones_like(prefix), mask], 1))["logits"]
-        unshifted = logits[torch.arange(2), (ids == MASK_ID).long().argmax(-1)][:, label_ids]
-        cls_first = torch.cat([ids[:, :1], prefix, ids[:, 1:]], 1)
-        after_cls = hard(cls_first, torch.cat([mask[:, :1], torch.ones_like(prefix),
-                                               mask[:, 1:]], 1))
-    if not torch.allclose(scores, typed, atol=1e-5, rtol=1e-4):
-        if torch.allclose(scores, unshifted, atol=1e-5, rtol=1e-4):
-            raise CheckFailed("wrong [MASK] index: after prepending n vectors the [MASK] sits "
-                              "n positions further right (mask_position(input_ids) + n)")
-        if torch.allclose(scores, after_cls, atol=1e-5, rtol=1e-4):
-            raise CheckFailed("the prompt was inserted after [CLS]; prepend it before [CLS]")
-        expect_close(scores, typed, "scores with a prompt initialised from 3 words vs. the same "
-                     "3 words typed in front of [CLS]",
-                     hint="run the encoder on inputs_embeds=[P ; E(x)] with the extended mask "
-                          "and read the label words' logits at the shifted [MASK]")
-    ok("a prompt initialised from words acts exactly like those words typed before [CLS]")
-
+        scores = run()
+    expect_shape(scores, (ids.shape[0], len(label_ids)), "the scores (B, number of labels)")
+    if shift_hint is not None:
+        wrong_place, hint = shift_hint
+        expect(not moves_when_hidden_changes(run, enc, ~wrong_place, scores), hint)
+    expect(not moves_when_hidden_changes(run, enc, keep, scores),
+           "your scores change when the hidden states at positions other than the [MASK] "
+           "change: read them at each row's [MASK] only")
+    ok("the scores depend only on the hidden state at each row's [MASK]")
+    label_columns_move(run, enc, label_ids, scores)
+    ok("column l is the MLM logit of label word v(l), in label order")
     with torch.no_grad():
         alone = model(ids[1:, :4], mask[1:, :4])
     expect_close(scores[1:], alone, "the padded row vs. the same row without padding",
-                 hint="the extended mask must keep the padding masked")
-    ok("padding stays masked (the mask was extended, not replaced)")
+                 hint="pass the attention mask on: padding must not change the scores")
+    ok("padding does not change the scores")
+    return scores
+
+
+def check_hard_prompt(HardPromptMLM) -> None:
+    enc = _tiny_encoder()
+    label_ids = [21, 9, 27, 14]
+    model = _call("HardPromptMLM(encoder, mask_id, label_word_ids)", HardPromptMLM, enc,
+                  MASK_ID, label_ids)
+    expect(isinstance(model, nn.Module), "HardPromptMLM should be an nn.Module")
+    expect(_trainable(model) == 0, f"{_trainable(model):,} trainable parameters: freeze every "
+                                   f"parameter of the encoder (requires_grad = False)")
+    ok("the encoder is frozen: nothing trains")
+    ids, mask = _batch()
+    model.eval()
+    _common_classifier_checks(model, enc, ids, mask, label_ids, ids == MASK_ID,
+                              shift_hint=(torch.arange(ids.shape[1])[None].expand_as(ids) == 0,
+                                          "you read the scores at the [CLS] position (index 0);"
+                                          " the label word is predicted at the [MASK]"))
+    _lm_head_note(lambda: model(ids, mask), enc)
+    print("All visible HardPromptMLM checks passed.")
+
+
+def check_soft_prompt_mlm(SoftPromptMLM) -> None:
+    enc = _tiny_encoder()
+    label_ids = [10, 18, 19, 20]
+    prompt = StandInPrompt(enc.config.d_model, n=3)
+    model = _call("SoftPromptMLM(encoder, soft_prompt, mask_id, label_word_ids)", SoftPromptMLM,
+                  enc, prompt, MASK_ID, label_ids)
+    expect(_trainable(model) == _trainable(prompt),
+           f"{_trainable(model):,} trainable parameters, expected only the prompt's "
+           f"{_trainable(prompt)}: freeze every parameter of the encoder")
+    ok("the encoder is frozen; only the prompt trains")
+    model.eval()
+    ids, mask = _batch()
+    n = prompt.n
+    shifted = torch.cat([torch.zeros(2, n, dtype=torch.bool), ids == MASK_ID], 1)   # (B, n + T)
+    unshifted = torch.cat([ids == MASK_ID, torch.zeros(2, n, dtype=torch.bool)], 1)
+    scores = _common_classifier_checks(
+        model, enc, ids, mask, label_ids, shifted,
+        shift_hint=(unshifted, "you read the scores where the [MASK] was before the prompt: "
+                               "after prepending n vectors it sits n positions further right"))
+    with torch.no_grad():
+        saved = prompt.P.clone()
+        noise = torch.randn(prompt.P.shape[1], generator=torch.Generator().manual_seed(2))
+        prompt.P[1] += 3 * noise                    # the vector the stand-in masks out
+        hidden_one = model(ids, mask)
+        prompt.P.copy_(saved)
+        prompt.P[0] += noise
+        visible_one = model(ids, mask)
+        prompt.P.copy_(saved)
+    expect(not torch.allclose(visible_one, scores, atol=1e-6),
+           "the scores do not change when the prompt changes: run the encoder on the "
+           "embeddings the prompt module returns (inputs_embeds=...)")
+    expect_close(hidden_one, scores, "the scores after changing a prompt vector the prompt's "
+                 "own mask hides", hint="run the encoder with the attention mask the prompt "
+                 "module returns, not a mask of your own")
+    ok("the encoder reads the prompt's embeddings with the prompt's mask")
+    _lm_head_note(lambda: model(ids, mask), enc)
 
     model.zero_grad()
     model(ids, mask).sum().backward()
-    expect(sp.P.grad is not None and sp.P.grad.abs().sum() > 0, "no gradient reaches P")
+    expect(prompt.P.grad is not None and prompt.P.grad.abs().sum() > 0,
+           "no gradient reaches the prompt")
     expect(all(p.grad is None for p in enc.parameters()), "gradients reach the encoder's "
                                                            "weights: freeze them")
-    ok("gradients reach P and nothing else")
+    ok("gradients reach the prompt and nothing else")
     print("All visible SoftPromptMLM checks passed.")
 
 
@@ -204,6 +291,15 @@ def check_p_tuning(PTuningPrompt, SoftPrompt) -> None:
         last.bias.sub_(2.0)
     expect_close(shifted, P + 2.0, "prompt() after adding 2 to the last layer's bias",
                  hint="the prompt should be the MLP's output: its last Linear comes last")
+    with torch.no_grad():
+        saved = (last.weight.clone(), last.bias.clone())
+        last.weight.zero_()
+        last.bias.zero_()
+        silenced = pt.prompt()
+        last.weight.copy_(saved[0])
+        last.bias.copy_(saved[1])
+    expect_close(silenced, torch.zeros(n, d), "prompt() when the MLP's last layer outputs zeros",
+                 hint="prompt() is MLP(P_0) alone, with nothing of P_0 added")
     x = torch.randn(2, 3, d)
     xp, _ = _call("forward", pt, x, torch.ones(2, 3, dtype=torch.long))
     expect_close(xp[:, :n], P.detach()[None].expand(2, -1, -1), "the prepended prompt",
@@ -276,7 +372,7 @@ def check_prefix_encoder(PrefixEncoder) -> None:
 
 
 # ------------------------------------------------------------------------------ prefix tuning
-def check_prefix_tuning(prefix_hook, PrefixTuningMLM, PrefixEncoder) -> None:
+def _check_prefix_hook(prefix_hook) -> None:
     torch.manual_seed(0)
     B, H, T, n, dh = 2, 2, 5, 3, 4
     k, v = torch.randn(B, H, T, dh), torch.randn(B, H, T, dh)
@@ -305,48 +401,100 @@ def check_prefix_tuning(prefix_hook, PrefixTuningMLM, PrefixEncoder) -> None:
     expect(hook(k, v, None)[2] is None, "a mask of None (everyone attends) should stay None")
     ok("the mask gains n True columns (padding and causal masks kept)")
 
+    print("All visible prefix_hook checks passed.")
+
+
+def _prefix_model_checks(model, net, prefix, run, hooks, what):
+    """Frozen, hooks removed (also after an error), every layer's prefix used, gradients."""
+    expect(_trainable(model) == _trainable(prefix),
+           f"{_trainable(model):,} trainable parameters, expected only the prefix's "
+           f"{_trainable(prefix):,}: freeze every parameter of the {what}")
+    ok(f"the {what} is frozen; only the prefixes train")
+    with torch.no_grad():
+        out = run()
+    expect(all(b.attn.kv_hook is None for b in net.blocks),
+           "remove the hooks after the forward (set block.attn.kv_hook = None)")
+    for j, P in enumerate(prefix.layers):
+        with torch.no_grad():
+            saved = P.clone()
+            P.add_(torch.randn(P.shape, generator=torch.Generator().manual_seed(j)))
+            changed = run()
+            P.copy_(saved)
+        expect(not torch.allclose(changed, out, atol=1e-6),
+               f"changing layer {j}'s prefix does not change the output: P-tuning v2 puts a "
+               f"prefix into every layer, visible to every query")
+    ok(f"each of the {len(prefix.layers)} layers uses its own prefix")
+    broken = lambda batch_size: tuple(P[:, :, :1].expand(-1, batch_size + 1, -1, -1, -1)
+                                      for P in prefix.layers)       # wrong shapes: must fail
+    saved, prefix.forward = prefix.forward, broken
+    try:
+        with torch.no_grad():
+            run()
+    except Exception:
+        pass
+    finally:
+        prefix.forward = saved
+    expect(all(b.attn.kv_hook is None for b in net.blocks),
+           "a forward that fails left the hooks installed: remove them in a `finally:` block")
+    ok("the hooks are removed after every forward, even one that fails")
+    model.zero_grad()
+    run().sum().backward()
+    expect(all(P.grad is not None and P.grad.abs().sum() > 0 for P in prefix.layers),
+           "no gradient reaches the prefixes")
+    expect(all(p.grad is None for p in net.parameters()), f"gradients reach the {what}'s "
+                                                         f"weights: freeze them")
+    ok("gradients reach the prefixes and nothing else")
+    return out
+
+
+def check_prefix_tuning(prefix_hook, PrefixTuningMLM) -> None:
+    _check_prefix_hook(prefix_hook)
     enc = _tiny_encoder(n_layers=3)
     cfg = enc.config
     label_ids = [10, 18, 19, 20]
-    pe = PrefixEncoder(2, cfg.n_layers, cfg.d_model, cfg.n_heads)
-    with torch.no_grad():
-        pe.embedding.weight.normal_()
-    model = _call("PrefixTuningMLM(encoder, prefix_encoder, label_ids)", PrefixTuningMLM, enc, pe,
-                  label_ids)
-    expected = cfg.n_layers * 2 * 2 * cfg.d_model
-    expect(_trainable(model) == expected, f"{_trainable(model)} trainable parameters, expected "
-           f"L * 2 * n * d = {expected}: freeze the encoder (base weights left trainable?)")
-    ok("the encoder is frozen; only the prefixes train")
+    prefix = StandInPrefix(cfg.n_layers, cfg.n_heads, cfg.d_head)
+    model = _call("PrefixTuningMLM(encoder, prefix_encoder, mask_id, label_word_ids)",
+                  PrefixTuningMLM, enc, prefix, MASK_ID, label_ids)
     ids, mask = _batch()
+    model.eval()
+    run = lambda: _call("model(input_ids, attention_mask)", model, ids, mask)
+    _prefix_model_checks(model, enc, prefix, run, None, "encoder")
+    _common_classifier_checks(model, enc, ids, mask, label_ids, ids == MASK_ID)
+    print("All visible prefix-tuning checks passed.")
+
+
+def check_prefix_lm(PrefixTuningLM) -> None:
+    dec = _tiny_encoder(n_layers=2, causal=True)
+    cfg = dec.config
+    prefix = StandInPrefix(cfg.n_layers, cfg.n_heads, cfg.d_head, n=3)
+    model = _call("PrefixTuningLM(decoder, prefix_encoder)", PrefixTuningLM, dec, prefix)
+    ids = torch.tensor([[5, 11, 12, 13, 14, 15], [5, 16, 17, 18, 0, 0]])
+    mask = (ids != 0).long()
+    model.eval()
+    run = lambda i=ids, m=mask: _call("model(input_ids, attention_mask)", model, i, m)
     with torch.no_grad():
-        scores = _call("model(input_ids, attention_mask)", model, ids, mask)
-    expect_shape(scores, (2, len(label_ids)), "the scores (B, number of labels)")
-    expect(all(b.attn.kv_hook is None for b in enc.blocks),
-           "remove the hooks after the forward (set block.attn.kv_hook = None)")
+        logits = run()
+    expect_shape(logits, (2, 6, cfg.vocab_size), "the logits (B, T, V)")
+    ok("forward returns the next-token logits (B, T, V)")
+    _prefix_model_checks(model, dec, prefix, run, None, "decoder")
+    later = ids.clone()
+    later[0, 4:] = torch.tensor([20, 21])
     with torch.no_grad():
-        plain = enc(input_ids=ids, attention_mask=mask)["logits"]
-        plain = plain[torch.arange(2), (ids == MASK_ID).long().argmax(-1)][:, label_ids]
-    expect(not torch.allclose(scores, plain, atol=1e-4), "the scores equal those of the model "
-           "without a prefix: is the hook installed, and is the prefix visible in the mask?")
-    d2 = 2 * cfg.d_model
-    for j in range(cfg.n_layers):
-        with torch.no_grad():
-            saved = pe.embedding.weight[:, j * d2:(j + 1) * d2].clone()
-            pe.embedding.weight[:, j * d2:(j + 1) * d2].normal_()
-            changed = model(ids, mask)
-            pe.embedding.weight[:, j * d2:(j + 1) * d2] = saved
-        expect(not torch.allclose(changed, scores, atol=1e-6),
-               f"changing layer {j}'s prefix does not change the output: P-tuning v2 puts a "
-               f"prefix into every layer (prefix only at the input layer? masked out?)")
-    ok(f"each of the {cfg.n_layers} layers uses its own prefix")
+        changed = run(later, mask)
+    expect_close(changed[0, :4], logits[0, :4], "the logits of the first 4 positions after "
+                 "changing tokens 4 and 5", hint="the decoder is causal: let it build its own "
+                 "mask from attention_mask (extend masks only inside the hook)")
+    with torch.no_grad():
+        saved = prefix.layers[0].clone()
+        prefix.layers[0].add_(torch.randn(saved.shape, generator=torch.Generator().manual_seed(5)))
+        first = run()[:, 0]
+        prefix.layers[0].copy_(saved)
+    expect(not torch.allclose(first, logits[:, 0], atol=1e-6),
+           "the first position does not see the prefix: the causal mask must never hide it")
+    ok("causal: a position sees the prefix and the tokens before it, never those after it")
     with torch.no_grad():
         alone = model(ids[1:, :4], mask[1:, :4])
-    expect_close(scores[1:], alone, "the padded row vs. the same row without padding",
-                 hint="the extended mask must keep the padding masked")
-    ok("padding stays masked")
-    model.zero_grad()
-    model(ids, mask).sum().backward()
-    expect(pe.embedding.weight.grad is not None and pe.embedding.weight.grad.abs().sum() > 0,
-           "no gradient reaches the prefix embedding")
-    ok("gradients reach the prefixes")
-    print("All visible prefix-tuning checks passed.")
+    expect_close(logits[1, :4], alone[0], "the padded row vs. the same row without padding",
+                 hint="pass attention_mask to the decoder")
+    ok("padding does not change the logits")
+    print("All visible PrefixTuningLM checks passed.")

@@ -1,11 +1,13 @@
-"""Visible checks for the prompting notebook (notebooks/prompting/prompting.ipynb). Properties only, no answers.
+"""Visible checks for the prompting notebook (notebooks/prompting/prompting.ipynb). Properties only.
 
-The notebook's interface:
-    mask_position(input_ids (B, T), mask_id) -> (B,) integer index of the one [MASK] per row
+The notebook's interface (mask_position is course_lib.prompts.mask_position, not an exercise):
     verbalizer_scores(mlm_logits (B, T, V), input_ids, mask_id, label_word_ids (L,)) -> (B, L)
     verbalizer_probs(same arguments) -> (B, L), softmax over the label words only
     PromptClassifier(encoder, mask_id, label_word_ids);
         forward(input_ids, attention_mask) -> (B, L)
+    calibrate(probs (B, L), prior (L,)) -> (B, L), P(l|x) / p_bar(l) renormalised
+
+Each check calls only the function it checks, never another exercise of the notebook.
 """
 
 from __future__ import annotations
@@ -36,49 +38,6 @@ def _ids(B=4, T=8, V=30, mask_id=MASK, seed=0, pad=True):
 
 
 # ---------------------------------------------------------------- Exercise 1
-def check_mask_position(mask_position) -> None:
-    ids = torch.tensor([[2, 10, 4, 11, 0, 0],          # [MASK] at 2, then padding
-                        [2, 4, 12, 13, 14, 15],        # at 1
-                        [2, 9, 8, 7, 6, 4]])           # at 5, the last token
-    t = _call(mask_position, "mask_position(input_ids, mask_id=4)", ids, 4)
-    expect_shape(t, (3,), "mask_position(...) for 3 rows")
-    expect(not t.is_floating_point(), f"return integer indices (dtype {t.dtype}); use them to "
-                                      f"index a tensor")
-    got = t.tolist()
-    expect(got != [0, 0, 0], "you return 0 for every row: that is the [CLS] position, not the "
-                             "[MASK]'s")
-    expect(got != [5, 5, 5] and got != [3, 5, 5],
-           "you return the last (non-padding) token of each row; the [MASK] can be anywhere")
-    expect(got == [2, 1, 5], f"on a hand-made batch whose [MASK]s are at 2, 1 and 5 you return "
-                             f"{got}")
-    ok("finds the [MASK] of each row, wherever it is")
-
-    moved = ids.masked_fill(ids == 4, 3)               # no 4 left; [MASK] = 9 at 3, 2 and 1
-    moved[0, 3], moved[1, 2], moved[2, 1] = 9, 9, 9
-    other = _call(mask_position, "mask_position(input_ids, mask_id=9)", moved, 9)
-    expect(other.tolist() == [3, 2, 1], "use the `mask_id` argument, do not hard-code 4")
-    ok("uses the mask_id it is given")
-
-    for bad, row, what in ((ids[[0, 1]].masked_fill(ids[[0, 1]] == 4, 7), 0, "no [MASK]"),
-                           (torch.tensor([[2, 4, 5, 6], [2, 5, 4, 4]]), 1, "two [MASK]s")):
-        try:
-            mask_position(bad, 4)
-        except ValueError as e:
-            expect(f"row {row}" in str(e), f"for a batch whose row {row} has {what}, say so: the "
-                                           f"message {str(e)!r} should contain 'row {row}'")
-        except NotImplementedError:
-            raise
-        except Exception as e:
-            raise CheckFailed(f"a row with {what} should raise ValueError, not "
-                              f"{type(e).__name__}: {e}") from e
-        else:
-            raise CheckFailed(f"a row with {what} must raise ValueError (a pattern has exactly "
-                              f"one [MASK]); you returned an index instead")
-    ok("a row with zero or two [MASK]s raises ValueError naming the row")
-    print("All visible mask_position checks passed.")
-
-
-# ---------------------------------------------------------------- Exercise 2
 def _scores_setup(seed=0, B=4, T=8, V=30, mask_id=MASK):
     ids, _ = _ids(B, T, V, mask_id, seed)
     g = torch.Generator().manual_seed(100 + seed)
@@ -116,8 +75,8 @@ def check_verbalizer_scores(verbalizer_scores) -> None:
     is_label[label_ids] = True
     other_words = logits + 5 * torch.randn(B, T, V) * (~is_label)
     expect_close(f(other_words), s, "scores after changing the logits of non-label words",
-                 hint="the scores must not depend on words outside the verbalizer (did you "
-                      "take a softmax over the whole vocabulary?)")
+                 hint="the scores must not depend on words outside the verbalizer: return "
+                      "raw logits of the label words, with no softmax over the vocabulary")
     for col, word in enumerate(label_ids.tolist()):
         bumped = logits.clone()
         bumped[at_mask.nonzero(as_tuple=True)[0], at_mask.nonzero(as_tuple=True)[1], word] += 1.0
@@ -129,8 +88,8 @@ def check_verbalizer_scores(verbalizer_scores) -> None:
             if diff.abs().max() > 1e-6 and moved != col:
                 raise CheckFailed(f"raising the logit of label word id {word} (label {col}) moved "
                                   f"column {moved}: keep the label order of label_word_ids "
-                                  f"(did you sort the ids or use a boolean mask over the "
-                                  f"vocabulary?)")
+                                  f"(sorting the ids, or a boolean mask over the vocabulary, "
+                                  f"would reorder them)")
             raise CheckFailed(f"raising the logit of label word {col} at the [MASK] by 1 should "
                               f"raise s({col}|x) by exactly 1: return the raw MLM logits, not "
                               f"probabilities or log-probabilities")
@@ -147,7 +106,7 @@ def check_verbalizer_scores(verbalizer_scores) -> None:
     print("All visible verbalizer_scores checks passed.")
 
 
-# ---------------------------------------------------------------- Exercise 3
+# ---------------------------------------------------------------- Exercise 2
 def check_verbalizer_probs(verbalizer_probs) -> None:
     logits, ids, label_ids = _scores_setup(seed=1)
     B, T, V = logits.shape
@@ -156,7 +115,7 @@ def check_verbalizer_probs(verbalizer_probs) -> None:
         lg, i, MASK, lab)
     p = f(logits)
     expect_shape(p, (B, len(label_ids)), "verbalizer_probs(...) (B, num_labels)")
-    expect(bool((p >= 0).all()), "probabilities must be >= 0 (did you return log-probabilities?)")
+    expect(bool((p >= 0).all()), "probabilities must be >= 0 (log-probabilities are not)")
     total = p.sum(-1)
     expect(torch.allclose(total, torch.ones(B), atol=1e-5),
            f"each row should sum to 1, yours sum to {[round(v, 3) for v in total.tolist()]}: "
@@ -197,12 +156,51 @@ def check_verbalizer_probs(verbalizer_probs) -> None:
     print("All visible verbalizer_probs checks passed.")
 
 
-# ---------------------------------------------------------------- Exercise 4
+# ---------------------------------------------------------------- Exercise 3
 def _tiny_encoder(seed=0, V=30):
-    return tiny_model(seed, vocab_size=V)
+    encoder = tiny_model(seed, vocab_size=V)
+    with torch.no_grad():
+        encoder.lm_head.bias.normal_(0.0, 0.5)          # a bias the scores must include
+    return encoder
 
 
-def check_prompt_classifier(PromptClassifier, verbalizer_scores=None) -> None:
+def moves_when_hidden_changes(run, encoder, keep, scores) -> bool:
+    """Do run()'s scores move when the encoder's final hidden states change wherever keep
+    (B, T) is False? A [MASK] classifier's scores must not (keep = the [MASK] positions)."""
+    def hook(module, inputs, output):
+        noise = 3.0 * torch.randn(output.shape, generator=torch.Generator().manual_seed(1))
+        return torch.where(keep.to(output.device)[..., None], output, output + noise.to(output))
+    handle = encoder.ln_f.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            return not torch.allclose(run(), scores, atol=1e-5)
+    finally:
+        handle.remove()
+
+
+def label_columns_move(run, encoder, label_ids, scores) -> None:
+    """Raising the LM head's bias of label word l by 1 must raise column l by 1, nothing else:
+    the scores are the raw MLM logits of the label words, in label order."""
+    for col, word in enumerate(int(w) for w in label_ids):
+        with torch.no_grad():
+            encoder.lm_head.bias[word] += 1.0
+            try:
+                diff = run() - scores
+            finally:
+                encoder.lm_head.bias[word] -= 1.0
+        want = torch.zeros_like(scores)
+        want[:, col] = 1.0
+        if not torch.allclose(diff, want, atol=1e-5):
+            moved = int(diff.abs().sum(0).argmax())
+            raise CheckFailed(
+                f"raising the LM head's bias of label word id {word} (label {col}) by 1 moved "
+                + (f"column {moved}: keep the label order of label_word_ids"
+                   if diff.abs().max() > 1e-6 and moved != col else
+                   "no score by exactly 1: return the raw MLM logits of the label words (the "
+                   "LM head's output), not probabilities"))
+
+
+def check_prompt_classifier(PromptClassifier) -> None:
     encoder = _tiny_encoder()
     n_params = sum(p.numel() for p in encoder.parameters())
     label_ids = torch.tensor([21, 9, 27, 14])
@@ -211,41 +209,78 @@ def check_prompt_classifier(PromptClassifier, verbalizer_scores=None) -> None:
     expect(isinstance(model, torch.nn.Module), "PromptClassifier should be an nn.Module")
     model.eval()
     ids, attn = _ids(B=4, T=9, V=30)
-    s = _call(model, "model(input_ids=..., attention_mask=...)", input_ids=ids,
-              attention_mask=attn)
+    run = lambda i=ids, a=attn: _call(model, "model(input_ids=..., attention_mask=...)",
+                                      input_ids=i, attention_mask=a)
+    with torch.no_grad():
+        s = run()
     expect_shape(s, (4, len(label_ids)), "PromptClassifier's output (B, num_labels)")
     ok("forward(input_ids=..., attention_mask=...) returns (B, num_labels) scores")
 
-    if verbalizer_scores is not None:
-        with torch.no_grad():
-            logits = encoder(input_ids=ids, attention_mask=attn)["logits"]       # (B, T, V)
-        expect_close(s.detach(), _call(verbalizer_scores, "verbalizer_scores", logits, ids, MASK,
-                                       label_ids),
-                     "PromptClassifier vs your verbalizer_scores on the encoder's MLM logits",
-                     hint="the scores are the MLM logits of the label words at the [MASK] "
-                          "(did you use hidden[:, 0], the [CLS] position?)")
-        ok("the scores are the MLM logits of the label words at the [MASK]")
+    positions = torch.arange(ids.shape[1])[None].expand_as(ids)
+    expect(not moves_when_hidden_changes(run, encoder, positions != 0, s),
+           "you read the scores at the [CLS] position (index 0); the label word is predicted "
+           "at the [MASK]")
+    expect(not moves_when_hidden_changes(run, encoder, ids == MASK, s),
+           "your scores change when the hidden states at positions other than the [MASK] "
+           "change: read them at each row's [MASK] only")
+    ok("the scores depend only on the hidden state at each row's [MASK]")
+    label_columns_move(run, encoder, label_ids, s)
+    ok("column l is the MLM logit of label word v(l), in label order")
 
     padded_ids = torch.cat([ids, torch.zeros(4, 3, dtype=torch.long)], dim=1)
     padded_attn = torch.cat([attn, torch.zeros(4, 3, dtype=torch.long)], dim=1)
     with torch.no_grad():
-        s_pad = model(input_ids=padded_ids, attention_mask=padded_attn)
-    expect_close(s_pad, s.detach(), "scores after adding 3 padding tokens",
+        s_pad = run(padded_ids, padded_attn)
+    expect_close(s_pad, s, "scores after adding 3 padding tokens",
                  hint="pass attention_mask to the encoder: padding must not change the scores")
     ok("padding does not change the scores (the attention mask is used)")
 
     model.train()
     for p in model.parameters():
         p.grad = None
-    out = model(input_ids=ids, attention_mask=attn)
-    expect(out.requires_grad, "the scores carry no gradient: do not wrap forward in no_grad or "
-                              "detach, prompt-based fine-tuning trains through them")
+    out = run()
+    expect(out.requires_grad, "the scores carry no gradient: prompt-based fine-tuning trains "
+                              "through them (no torch.no_grad(), no detach)")
     out[:, 0].sum().backward()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     expect(trainable == n_params, f"{trainable:,} trainable parameters, but all {n_params:,} of "
                                   f"the encoder should train (PET fine-tunes the whole MLM; "
                                   f"nothing is new and nothing is frozen)")
-    grad = encoder.embed.tok.weight.grad
-    expect(grad is not None and grad.abs().sum() > 0, "no gradient reached the encoder")
+    grad = encoder.blocks[0].attn.W_q.weight.grad
+    expect(grad is not None and grad.abs().sum() > 0,
+           "no gradient reaches the encoder's first layer: the encoder must run with "
+           "gradients (not under torch.no_grad(), not detached), or only the LM head trains")
     ok(f"the scores are differentiable and all {n_params:,} pre-trained parameters can train")
     print("All visible PromptClassifier checks passed.")
+
+
+# ---------------------------------------------------------------- Exercise 4
+def check_calibrate(calibrate) -> None:
+    g = torch.Generator().manual_seed(3)
+    probs = torch.softmax(torch.randn(6, 4, generator=g), dim=-1)          # (6, 4)
+    prior = torch.tensor([0.5, 0.1, 0.3, 0.6])                              # sums to 1.5
+    f = lambda p, q: _call(calibrate, "calibrate(probs, prior)", p, q)
+    c = f(probs, prior)
+    expect_shape(c, (6, 4), "calibrate(probs (6, 4), prior (4,))")
+    expect(bool((c >= 0).all()), "calibrated probabilities must be >= 0")
+    total = c.sum(-1)
+    expect(torch.allclose(total, torch.ones(6), atol=1e-5),
+           f"each row should sum to 1, yours sum to {[round(v, 3) for v in total.tolist()]}: "
+           f"renormalise each row after dividing by the prior")
+    ok("each row is a distribution over the labels")
+
+    expect_close(f(probs, torch.full((4,), 0.3)), probs, "calibrate with a uniform prior",
+                 hint="a uniform prior says no label is favoured: the result must be probs "
+                      "itself")
+    expect_close(f(probs, 10 * prior), c, "calibrate with the prior times 10",
+                 hint="only the prior's ratios matter: renormalise the rows, not the prior")
+    ok("a uniform prior changes nothing; scaling the prior changes nothing")
+
+    two = f(torch.tensor([[0.5, 0.5]]), torch.tensor([0.8, 0.2]))
+    if torch.allclose(two, torch.tensor([[0.8, 0.2]]), atol=1e-5):
+        raise CheckFailed("with P = (0.5, 0.5) and prior (0.8, 0.2) you return (0.8, 0.2): you "
+                          "multiplied by the prior; divide by it")
+    expect_close(two, torch.tensor([[0.2, 0.8]]), "calibrate((0.5, 0.5), prior (0.8, 0.2))",
+                 hint="0.5 / 0.8 : 0.5 / 0.2 = 1 : 4, renormalised")
+    ok("a hand-made example: the label the prior favours loses, (0.5, 0.5) -> (0.2, 0.8)")
+    print("All visible calibrate checks passed.")

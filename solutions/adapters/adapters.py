@@ -62,9 +62,9 @@ for ex in test[:4]:
 # \qquad W_{down} \in \mathbb{R}^{m \times d},\; W_{up} \in \mathbb{R}^{d \times m},
 # \qquad m = d / \text{reduction}.$$
 #
-# Thanks to the skip connection, an adapter whose weights are close to zero is close to the
-# identity: inserting it leaves the pre-trained model (almost) unchanged, and training starts from
-# the pre-trained function. This notebook uses **Houlsby's initialisation**: every weight from a
+# Thanks to the skip connection, an adapter with near-zero weights computes almost exactly
+# $h \mapsto h$: inserting it leaves the pre-trained model (almost) unchanged, and training
+# starts from the pre-trained function. This notebook uses **Houlsby's initialisation**: every weight from a
 # normal distribution with standard deviation $10^{-2}$, truncated at two standard deviations
 # (`nn.init.trunc_normal_(w, std=1e-2, a=-2e-2, b=2e-2)`; note that `a` and `b` are absolute
 # values, not multiples of `std`), and every bias zero. The nonlinearity is $f = \text{ReLU}$.
@@ -121,7 +121,9 @@ hidden_check("adapters.forward", Adapter=Adapter)
 # $2dm + d + m$ numbers. Houlsby puts **two** adapters in each layer. Write
 # `adapter_parameter_count(d, m, n_layers, per_layer=2)`. Check it against the lecture's table:
 # RoBERTa-large ($d = 1024$, 24 layers) with Houlsby adapters trains 6.0M parameters with a large
-# bottleneck and 0.8M with a small one.
+# bottleneck and 0.8M with a small one. The table does not say which $m$: $m = 8$ gives its
+# 0.8M exactly (to one decimal), while $m = 64$ gives 6.3M (6.0M would be $m = 61$), so take
+# the large one as "about $m = 64$".
 
 # %% [solution] id=adapter_count
 def adapter_parameter_count(d: int, m: int, n_layers: int, per_layer: int = 2) -> int:
@@ -148,11 +150,22 @@ hidden_check("adapters.count", adapter_parameter_count=adapter_parameter_count)
 # $$x \leftarrow x + \texttt{after\_attn}(\text{Attn}(\text{LN}(x))), \qquad
 # x \leftarrow x + \texttt{after\_ffn}(\text{FFN}(\text{LN}(x))).$$
 #
+# The picture: the block's own layers stay frozen; each adapter is a small bottleneck with its
+# own skip connection.
+
+# %%
+fig = plotting.adapter_in_block()
+
+# %% [markdown]
+#
 # ### Exercise 3 ({{points}} points): `add_adapters`
 #
-# Write `add_adapters(model, reduction)`: freeze **every** parameter of `model`, then put a new
-# `Adapter(d, reduction)` into `block.after_attn` and another into `block.after_ffn` of every block
-# in `model.blocks` ($d$ is `model.config.d_model`). Return the model.
+# Write `add_adapters(model, reduction)`: freeze **every** pre-trained parameter of `model`, and
+# put a new `Adapter(d, reduction)` into `block.after_attn` and another into `block.after_ffn`
+# of every block in `model.blocks` ($d$ is `model.config.d_model`); afterwards only the
+# adapters train. Return the model. (The checks of this exercise run your `add_adapters` with a
+# stand-in in place of your `Adapter`, so that its points depend on `add_adapters` alone: call
+# the class by its name.)
 
 # %% [solution] id=add_adapters
 def add_adapters(model: nn.Module, reduction: int = 16) -> nn.Module:
@@ -168,10 +181,10 @@ def add_adapters(model: nn.Module, reduction: int = 16) -> nn.Module:
 
 
 # %% [tests] id=test_add_adapters points=3
-check_add_adapters(add_adapters, Adapter)
+check_add_adapters(add_adapters)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("adapters.add_adapters", add_adapters=add_adapters, Adapter=Adapter)
+hidden_check("adapters.add_adapters", add_adapters=add_adapters)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -255,7 +268,8 @@ print(f"sentiment adapters trained in {run_sent['seconds']:.1f} s; "
 
 # %% [markdown]
 # **Swap at inference.** Load one task's state, evaluate, load the other's. The last two rows
-# pair a head with the *other* task's adapters: the adapters really carry task knowledge.
+# pair a head with the *other* task's adapters, to see whether the adapters carry task
+# knowledge.
 
 # %% [skip-grading]
 def swapped_accuracy(clf, state, label, adapters_from=None):
@@ -275,12 +289,29 @@ plotting.show_table(["Task (head)", "Adapters loaded", "Test accuracy"],
                     title=f"One frozen encoder, two adapter sets (chance: 25% topic, 50% sentiment)")
 
 # %% [markdown]
-# **Why is sentiment so much harder here?** Look at the numbers honestly: the topic adapters
-# come close to full fine-tuning, the sentiment adapters stay near chance after the same
-# training. Our encoder learned its word embeddings from masked-word prediction, and words of
-# opposite tone appear in the same contexts ("shares *rose* / *fell* 5%"), so their embeddings
-# are almost the same vector. Adapters sit *after* the frozen embeddings and attention: they
-# must separate two nearly identical inputs. Full fine-tuning simply moves the embeddings.
+# The sentiment adapters learn their task: at least 10 points above chance (50%), on the same
+# frozen encoder as the topic adapters. <!-- claim: adapters.sentiment_learnable --> Under the
+# sentiment adapters the topic head loses at least 5 points: the adapters, not only the heads,
+# carry what each task learned. <!-- claim: adapters.swap_matters --> The swap costs the
+# sentiment head less than it costs the topic head (compare the last two rows with the first
+# two). <!-- claim: adapters.sentiment_in_encoder --> Much of the tone is already in the frozen
+# encoder's [CLS] state, which the sentiment head reads through either set of adapters: the
+# data helper's probe, a linear classifier on the frozen [CLS] state, reaches 82% on sentiment
+# (`course_lib/data/pretrain_metrics.json`).
+#
+# **Where does a frozen encoder get the tone from?** Not from single words. "Shares *rose*" is
+# good news and "flu cases *rose*" bad news, and "rose" and "fell" fill the same slots in the
+# same sentences, so masked-word prediction gives them nearly the same input embedding: the
+# cell below measures a cosine similarity of at least 0.7 for the two.
+# <!-- claim: adapters.tone_words_alike --> The tone is in the context, and adapters can use it
+# only if the frozen attention layers compute it. An encoder pre-trained on the same kind of
+# text without tone cues did not: on it, sentiment adapters stayed at chance
+# (`course_lib/data/DATA_CARD.md`, "Tone cues"). The bundled encoder's pre-training text says
+# how good or bad each story is for its audience ("It was bad news for investors."), and its
+# last stage masks exactly those cue words, so that predicting them means telling the tone of a
+# context. Adapters inherit what the frozen model can represent. Full fine-tuning, which moves
+# every weight, embeddings included, learns sentiment at least 10 points above chance in the
+# same epochs. <!-- claim: adapters.full_ft_sentiment -->
 
 # %% [skip-grading]
 E = load_encoder().embed.tok.weight.detach()                   # (V, d), the frozen embeddings
@@ -295,8 +326,8 @@ set_seed(1)
 full_sent = CLSClassifier(load_encoder(), num_labels=len(SENTIMENTS))
 train_classifier(full_sent, tok, train, epochs=EPOCHS, lr=1e-3, seed=1, label="sentiment",
                  progress=False)
-print(f"sentiment, same epochs: full fine-tuning {evaluate(full_sent, tok, test, 'sentiment'):.1%}"
-      f", adapters {rows[1][2]:.1%}")
+full_sent_acc = evaluate(full_sent, tok, test, "sentiment")
+print(f"sentiment, same epochs: full fine-tuning {full_sent_acc:.1%}, adapters {rows[1][2]:.1%}")
 
 # %% [markdown]
 # ## 5. Storage per task
@@ -352,16 +383,48 @@ widgets.table_slider(n_tasks, {n: {k: v[i] for k, v in totals.items()}
 #   pre-trained weights stay frozen.
 # * One frozen model serves many tasks: each task stores only its adapters and head (a few KiB
 #   here, a few MB for RoBERTa-base instead of 500 MB).
-# * Adapters inherit what the frozen model can represent: here the pre-trained embeddings
-#   barely separate words of opposite tone, so sentiment needs full fine-tuning (or longer
-#   training), while the topic task is solved with 1.4% of the parameters.
+# * Adapters inherit what the frozen model can represent: the sentiment adapters work because
+#   pre-training taught the frozen layers to read tone from context (an encoder pre-trained
+#   without tone cues left them at chance); full fine-tuning can also move the embeddings.
 # * Unlike LoRA, an adapter cannot be merged into the weights (there is a nonlinearity between
 #   $W_{down}$ and $W_{up}$): it adds a little latency at inference.
 #
+# ## Exercises
+#
+# 1. Insert only one adapter per block (after the FFN, as Pfeiffer et al. do). How many
+#    parameters does that save, and what happens to the topic accuracy?
+# 2. Change the reduction: $m = 1, 4, 16$. Plot accuracy against trainable parameters.
+# 3. Train the sentiment adapters with the embeddings unfrozen too (`encoder.embed.tok.weight
+#    .requires_grad = True`). How many points does sentiment gain, and what does a task then
+#    have to store?
+# 4. Remove the ReLU from your adapter. What can the adapter still represent, and could it now
+#    be merged into the weights like LoRA?
+#
+# <details><summary>Answers</summary>
+#
+# 1. One adapter per block halves the count: $L (2dm + d + m)$. Measure the accuracy with the
+#    training cell of Section 3; the two placements are compared by Pfeiffer et al. (2020).
+# 2. `add_adapters(load_encoder(), reduction=64 // m)` for each $m$; use
+#    `plotting.accuracy_vs_params` with the counts from `measure.count_parameters`.
+# 3. The embedding matrix (tied to the LM head) holds over a third of the encoder's
+#    parameters, about 124k numbers, and the task would store it too: most of the storage
+#    saving is gone. Expect the gain to come from sentences whose tone hangs on a word like
+#    "rose", whose embedding the frozen model shares with its opposite; measure it.
+# 4. Without $f$ the adapter is $h + W_{up} W_{down} h$, a linear map of rank at most $m$ added
+#    to the identity, the same form as a LoRA update; it could be folded into the next linear
+#    layer, but it can no longer represent anything nonlinear.
+#
+# </details>
+#
 # **Check yourself.** (1) What does an adapter compute if you forget the internal skip and
-# initialise it near zero? (2) Why does inserting the adapter *after* the residual add change what
-# it sees? (3) How many parameters do Houlsby adapters with $m = 64$ add to RoBERTa-base?
-# (4) Why can't the adapter be folded into $W_o$ like LoRA folds into $W_q$? *(Answers: about
-# zero, so the sub-layer's output is erased at the start; the whole residual stream instead of
-# the sub-layer's update; $12 \cdot 2 \cdot
-# 99{,}136 = 2{,}379{,}264$; $f$ is not linear.)*
+# initialise it near zero? (2) Why does inserting the adapter *after* the residual add change
+# what it sees? (3) How many parameters do Houlsby adapters with $m = 64$ add to RoBERTa-base?
+# (4) Why can't the adapter be folded into $W_o$ like LoRA folds into $W_q$?
+#
+# <details><summary>Answers</summary>
+#
+# (1) About zero, so the sub-layer's output is erased at the start. (2) It sees the whole
+# residual stream instead of the sub-layer's update. (3) $12 \cdot 2 \cdot 99{,}136 =
+# 2{,}379{,}264$. (4) $f$ is not linear.
+#
+# </details>

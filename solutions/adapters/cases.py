@@ -1,7 +1,8 @@
-"""Hidden cases of the adapters notebook (solutions/adapters.py): seeded inputs and calls, no answers.
+"""Hidden cases of the adapters notebook (solutions/adapters/adapters.py): seeded inputs and calls.
 
 Each case builds its inputs from the seed, calls the student's objects, and returns plain outputs;
-the grader runs the same case on the reference and compares.
+the grader runs the same case on the reference and compares. The add_adapters case runs
+add_adapters with a stand-in for Adapter, so its points never depend on the student's Adapter.
 """
 
 import torch
@@ -66,22 +67,38 @@ def _tiny_encoder(seed, n_layers=None):
     return Encoder(cfg).eval()
 
 
+class _Slot(nn.Module):
+    """What the add_adapters case puts in place of the student's Adapter: it records its
+    arguments and computes 1.5 h + c (c seeded, trainable), so the case tests add_adapters alone
+    and tells "on the sub-layer's output" from "on the residual stream" apart."""
+
+    def __init__(self, d, reduction=16):
+        super().__init__()
+        self.args = [d, reduction]
+        self.c = nn.Parameter(0.1 * torch.randn(d, generator=torch.Generator().manual_seed(d)))
+
+    def forward(self, h):
+        return 1.5 * h + self.c
+
+
 def _add_adapters(objects, seed):
     reduction = [4, 2, 8][seed]
-    model = objects["add_adapters"](_tiny_encoder(seed), reduction=reduction)
-    adapter_cls = objects["Adapter"]
-    names = sorted(n for n, m in model.named_modules() if isinstance(m, adapter_cls))
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    add_adapters = objects["add_adapters"]
+    names = add_adapters.__globals__
+    saved = names.get("Adapter")
+    names["Adapter"] = _Slot                          # add_adapters calls Adapter by its name
+    try:
+        model = add_adapters(_tiny_encoder(seed), reduction=reduction)
+    finally:
+        names["Adapter"] = saved
+    slots = sorted(n for n, m in model.named_modules() if isinstance(m, _Slot))
     g = torch.Generator().manual_seed(4000 + seed)
     with torch.no_grad():
-        for name in names:
-            a = model.get_submodule(name)
-            for layer in (a.W_down, a.W_up):
-                layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * 0.3)
-                layer.bias.copy_(torch.randn(layer.bias.shape, generator=g) * 0.1)
         ids = torch.randint(7, 60, (2, 10), generator=g)
         logits = model(input_ids=ids)["logits"]
-    return {"adapters": names, "trainable": trainable, "logits": logits}
+    return {"adapters": slots, "args": [model.get_submodule(n).args for n in slots],
+            "trainable": sorted(n for n, p in model.named_parameters() if p.requires_grad),
+            "logits": logits}
 
 
 def _task_model(seed):
@@ -137,29 +154,31 @@ def _count(objects, seed):
 CASES = {
     "init": Case(_init, seeds=(0, 1, 2, 3), requires={
         "m": "the bottleneck is m = d // reduction",
-        "W_down_shape": "W_down = nn.Linear(d, m): weight (m, d)",
-        "W_up_shape": "W_up = nn.Linear(m, d): weight (d, m)",
+        "W_down_shape": "W_down is nn.Linear(d, m): weight (m, d)",
+        "W_up_shape": "W_up is nn.Linear(m, d): weight (d, m)",
         "trainable": "an adapter has 2dm + d + m trainable parameters",
         "biases_zero": "Houlsby's init: both biases start at zero",
         "weights_within_2_std": "weights from a normal with std 1e-2 truncated at 2 std "
                                 "(trunc_normal_(w, std=1e-2, a=-2e-2, b=2e-2)), not nn.Linear's default",
         "weights_nonzero": "the weights start small and random, not zero",
-        "weight_std_about_1e-2": "the weights' standard deviation should be about 1e-2",
-        "near_identity": "at initialisation the adapter should be close to the identity"}),
+        "weight_std_about_1e-2": "the weights' standard deviation is about 1e-2",
+        "near_identity": "at initialisation the adapter is close to the identity"}),
     "forward": Case(_forward, seeds=(0, 1, 2, 3), requires={
-        "y": "forward should be h + W_up ReLU(W_down h + b_down) + b_up",
-        "y_2d": "forward should work on inputs of shape (..., d)"}),
+        "y": "forward is h + W_up ReLU(W_down h + b_down) + b_up",
+        "y_2d": "forward works on inputs of shape (..., d)"}),
     "add_adapters": Case(_add_adapters, seeds=(0, 1, 2), requires={
-        "adapters": "put an Adapter in block.after_attn and block.after_ffn of every block",
-        "trainable": "freeze every pre-trained parameter; only the adapters train",
+        "adapters": "an Adapter in block.after_attn and block.after_ffn of every block, and "
+                    "nowhere else",
+        "args": "each Adapter is built with d = model.config.d_model and the given reduction",
+        "trainable": "every pre-trained parameter is frozen; only the adapters train",
         "logits": "adapters act on each sub-layer's output, before the residual add"}),
     "task_state": Case(_task_state, seeds=(0, 1, 2), requires={
         "names": "keep every trainable parameter (and only those), named as in named_parameters()",
         "shapes": "store each trainable parameter with its own shape",
         "state_is_a_copy": "store copies (.detach().clone()), not the live parameters",
-        "logits_after_load": "load_task_state should copy each saved tensor into its parameter",
-        "restored": "load_task_state should copy each saved tensor into its parameter",
-        "unknown_name": "raise a KeyError for a name the model does not have"}),
+        "logits_after_load": "load_task_state copies each saved tensor into its parameter",
+        "restored": "load_task_state copies each saved tensor into its parameter",
+        "unknown_name": "a name the model does not have raises KeyError"}),
     "count": Case(_count, seeds=(0, 1, 2, 3), requires={
         "count": "layers x adapters per layer x (2dm + d + m)"}),
 }

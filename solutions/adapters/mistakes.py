@@ -1,7 +1,8 @@
 """Named mistakes of the adapters notebook (grader only): wrong variants of the reference objects.
 
-The names follow shared/REFERENCE.md's list for adapters. Each variant subclasses the reference
-Adapter (extracted from solutions/adapters.ipynb) or rewrites add_adapters, and breaks one thing.
+The names follow the course's list of adapter mistakes. Each variant subclasses the reference
+Adapter (extracted from solutions/adapters/adapters.ipynb) or rewrites add_adapters, and breaks
+one thing.
 """
 
 import types
@@ -17,20 +18,12 @@ WRONG_SUBMISSION = ("adapter", "return h + self.W_up(z)", "return self.W_up(z)")
 
 def _variant(objects, patch):
     ref = objects["Adapter"]
-    wrong = type("WrongAdapter", (ref,), patch)
-    out = dict(objects, Adapter=wrong)
-    if "add_adapters" in objects:                 # keep add_adapters building the wrong adapter
-        add = objects["add_adapters"]
+    return dict(objects, Adapter=type("WrongAdapter", (ref,), patch))
 
-        def add_adapters(model, reduction=16):
-            g = add.__globals__
-            saved, g["Adapter"] = g.get("Adapter"), wrong
-            try:
-                return add(model, reduction)
-            finally:
-                g["Adapter"] = saved
-        out["add_adapters"] = add_adapters
-    return out
+
+# The add_adapters variants call Adapter by its name, like a student's add_adapters: the
+# add_adapters case puts its stand-in under that name in the function's module while it runs.
+Adapter = None
 
 
 def _no_skip(objects):
@@ -62,21 +55,24 @@ def _zero_init(objects):
     return _variant(objects, {"__init__": __init__})
 
 
-def _not_frozen(objects):
-    ref = objects["Adapter"]
-
+def _frozen(when):
     def add_adapters(model, reduction=16):
+        if when == "before":
+            for p in model.parameters():
+                p.requires_grad = False
         d = model.config.d_model
         for block in model.blocks:
-            block.after_attn = ref(d, reduction)
-            block.after_ffn = ref(d, reduction)
+            block.after_attn = Adapter(d, reduction)
+            block.after_ffn = Adapter(d, reduction)
+        if when == "after":                           # freezes the new adapters too
+            for p in model.parameters():
+                p.requires_grad = False
         return model
-    return dict(objects, add_adapters=add_adapters)
+    return lambda objects: dict(objects, add_adapters=add_adapters)
 
 
 def _after_residual(objects):
     """The adapters see the residual stream x + sublayer(x) instead of the sub-layer's output."""
-    ref = objects["Adapter"]
 
     def forward(self, x, attn_mask=None):
         x = self.after_attn(x + self.attn(self.ln_1(x), attn_mask))
@@ -87,8 +83,8 @@ def _after_residual(objects):
             p.requires_grad = False
         d = model.config.d_model
         for block in model.blocks:
-            block.after_attn = ref(d, reduction)
-            block.after_ffn = ref(d, reduction)
+            block.after_attn = Adapter(d, reduction)
+            block.after_ffn = Adapter(d, reduction)
             block.forward = types.MethodType(forward, block)
         return model
     return dict(objects, add_adapters=add_adapters)
@@ -96,15 +92,14 @@ def _after_residual(objects):
 
 def _after_layernorm(objects):
     """The adapters sit after the LayerNorm, on the sub-layer's input."""
-    ref = objects["Adapter"]
 
     def add_adapters(model, reduction=16):
         for p in model.parameters():
             p.requires_grad = False
         d = model.config.d_model
         for block in model.blocks:
-            block.ln_1 = nn.Sequential(block.ln_1, ref(d, reduction))
-            block.ln_2 = nn.Sequential(block.ln_2, ref(d, reduction))
+            block.ln_1 = nn.Sequential(block.ln_1, Adapter(d, reduction))
+            block.ln_2 = nn.Sequential(block.ln_2, Adapter(d, reduction))
         return model
     return dict(objects, add_adapters=add_adapters)
 
@@ -152,13 +147,15 @@ MISTAKES = {
         Mistake("no nonlinearity", "apply f = ReLU between W_down and W_up", _no_nonlinearity),
     ],
     "add_adapters": [
-        Mistake("base not frozen", "freeze every pre-trained parameter before inserting the "
-                "adapters", _not_frozen),
+        Mistake("base not frozen", "the pre-trained parameters still train: freeze every "
+                "parameter of the model", _frozen("never")),
+        Mistake("frozen after inserting", "nothing trains: freezing every parameter after "
+                "inserting the adapters freezes them too; freeze first, then insert",
+                _frozen("after")),
         Mistake("after the residual add", "insert the adapter on the sub-layer's output, before "
                 "the residual add (block.after_attn / block.after_ffn)", _after_residual),
         Mistake("after LayerNorm", "the adapter goes on the sub-layer's output, not after the "
                 "LayerNorm on its input", _after_layernorm),
-        NO_SKIP,
     ],
     "task_state": [
         Mistake("frozen parameters stored", "store only the trainable parameters",
@@ -181,5 +178,4 @@ MISTAKES = {
 EXPECTED_WRONG = {
     "test_adapter_init": (0, "close to the identity"),
     "test_adapter_forward": (0, "internal skip connection is missing"),
-    "test_add_adapters": (0, "near the identity"),
 }

@@ -1,7 +1,8 @@
-"""Hidden cases of the LoRA notebook (solutions/lora.py): seeded inputs and calls, no answers.
+"""Hidden cases of the LoRA notebook (solutions/lora/lora.py): seeded inputs and calls, no answers.
 
 Each case builds its inputs from the seed, calls the student's objects, and returns plain outputs;
-the grader runs the same case on the reference and compares.
+the grader runs the same case on the reference and compares. The add_lora case runs add_lora
+with a stand-in for LoRALinear, so its points never depend on the student's LoRALinear.
 """
 
 import torch
@@ -48,6 +49,9 @@ def _forward(objects, seed):
     dropped.train()
     with torch.no_grad():
         out["y_train_dropout_B0"] = dropped(x)
+        _set_lora(dropped, seed)
+        torch.manual_seed(7 + seed)                 # the same dropout mask as the reference's
+        out["y_train_dropout"] = dropped(x)
     return out
 
 
@@ -68,24 +72,40 @@ def _merge(objects, seed):
     return out
 
 
+class _Wrapped(nn.Module):
+    """What the add_lora case puts in place of the student's LoRALinear: it records how it was
+    called and owns one trainable marker, so the case tests add_lora alone (which layers are
+    wrapped, with which arguments, what stays frozen), never the student's LoRALinear."""
+
+    def __init__(self, base, r, alpha, dropout=0.0):
+        super().__init__()
+        self.base, self.args = base, (float(r), float(alpha), float(dropout))
+        self.marker = nn.Parameter(torch.linspace(-1, 1, base.out_features) * r)
+
+    def forward(self, x):
+        return self.base(x) + self.marker
+
+
 def _add_lora(objects, seed):
     r, alpha = [(4, 8.0), (2, 2.0), (8, 32.0)][seed]
     torch.manual_seed(seed)
     cfg = TransformerConfig(vocab_size=60, d_model=16, n_heads=2, n_layers=2 + seed, d_ff=32,
                             max_len=16, dropout=0.0)
-    model = objects["add_lora"](Encoder(cfg).eval(), r=r, alpha=alpha)
-    lora_cls = objects["LoRALinear"]
-    wrapped = sorted(n for n, m in model.named_modules() if isinstance(m, lora_cls))
-    g = torch.Generator().manual_seed(3000 + seed)
+    add_lora = objects["add_lora"]
+    names = add_lora.__globals__
+    saved = names.get("LoRALinear")
+    names["LoRALinear"] = _Wrapped                   # add_lora calls the class by its name
+    try:
+        model = add_lora(Encoder(cfg).eval(), r=r, alpha=alpha)
+    finally:
+        names["LoRALinear"] = saved
+    wrapped = sorted(n for n, m in model.named_modules() if isinstance(m, _Wrapped))
+    ids = torch.randint(7, 60, (2, 10), generator=torch.Generator().manual_seed(3000 + seed))
     with torch.no_grad():
-        for name in wrapped:
-            m = model.get_submodule(name)
-            m.A.copy_(torch.randn(m.A.shape, generator=g))
-            m.B.copy_(torch.randn(m.B.shape, generator=g) * 0.1)
-        ids = torch.randint(7, 60, (2, 10), generator=g)
         logits = model(input_ids=ids)["logits"]
-    return {"wrapped": wrapped, "logits": logits,
-            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    return {"wrapped": wrapped, "logits": logits, "trainable": trainable,
+            "args": [list(model.get_submodule(n).args) for n in wrapped]}
 
 
 def _count(objects, seed):
@@ -95,26 +115,31 @@ def _count(objects, seed):
 
 CASES = {
     "forward": Case(_forward, seeds=(0, 1, 2, 3), requires={
-        "A_shape": "A should be (r, in_features)",
-        "B_shape": "B should be (out_features, r)",
-        "B_starts_at_zero": "B must start at zero so W_delta = BA = 0 at the start",
-        "A_starts_nonzero": "A must start random (kaiming_uniform_), not zero",
-        "base_frozen": "the base weight W_0 and its bias must be frozen",
+        "A_shape": "A has shape (r, in_features)",
+        "B_shape": "B has shape (out_features, r)",
+        "B_starts_at_zero": "B starts at zero, so W_delta = BA = 0 and training starts at the "
+                            "pre-trained function",
+        "A_starts_nonzero": "A starts random, not zero",
+        "base_frozen": "the base weight W_0 and its bias are frozen",
         "trainable": "only A and B train: r * (in_features + out_features) parameters",
-        "y_init": "at initialisation the layer must equal the base layer",
-        "y": "forward should be W_0 x + b + (alpha / r) B A x",
-        "y_train_dropout_B0": "dropout belongs on the LoRA branch's input only"}),
+        "y_init": "at initialisation the layer equals the base layer",
+        "y": "forward is W_0 x + b + (alpha / r) B A x",
+        "y_train_dropout_B0": "in training, dropout never touches W_0 x + b",
+        "y_train_dropout": "in training, the LoRA branch is (alpha / r) B A dropout(x): dropout "
+                           "on the branch's input"}),
     "merge": Case(_merge, seeds=(0, 1, 2), requires={
         "delta": "get_delta_weight() is (alpha / r) B A, shape (out_features, in_features)",
         "W_merged": "merge() adds (alpha / r) B A to the base weight",
-        "y_merged": "after merge() forward must not add the LoRA branch again",
-        "W_merged_twice": "merge() twice must not add the update twice",
+        "y_merged": "after merge() forward does not add the LoRA branch again",
+        "W_merged_twice": "merge() twice adds the update once",
         "W_unmerged": "unmerge() subtracts exactly what merge() added",
         "y_unmerged": "after unmerge() forward adds the LoRA branch again"}),
     "add_lora": Case(_add_lora, seeds=(0, 1, 2), requires={
-        "wrapped": "wrap W_q and W_v (and only them) of every block",
-        "trainable": "freeze every pre-trained parameter first; only A and B train",
-        "logits": "the wrapped model's output differs from the reference"}),
+        "wrapped": "W_q and W_v of every block, and nothing else, are wrapped in a LoRALinear",
+        "args": "each LoRALinear wraps the original layer with the given r, alpha and dropout",
+        "trainable": "every pre-trained parameter is frozen; only the LoRA layers' own "
+                     "parameters train",
+        "logits": "the model runs the wrapped layers in place of W_q and W_v"}),
     "count": Case(_count, seeds=(0, 1, 2), requires={
         "count": "layers x matrices x r (d + k)"}),
 }

@@ -1,7 +1,8 @@
 """Named mistakes of the LoRA notebook (grader only): wrong variants of the reference objects.
 
-The names follow shared/REFERENCE.md's list for LoRA. Each variant subclasses the reference
-LoRALinear (extracted from solutions/lora.ipynb) and breaks one thing.
+The names follow the course's list of LoRA mistakes. Each LoRALinear variant subclasses the
+reference LoRALinear (extracted from solutions/lora/lora.ipynb) and breaks one thing; each
+add_lora variant is written out and breaks one thing.
 """
 
 import torch
@@ -12,19 +13,7 @@ from autograde.verdict import Mistake
 
 def _variant(objects, patch):
     ref = objects["LoRALinear"]
-    wrong = type("WrongLoRALinear", (ref,), patch)
-    out = dict(objects, LoRALinear=wrong)
-    if "add_lora" in objects:            # keep add_lora building the wrong layer
-        add = objects["add_lora"]
-        def add_lora(model, r, alpha, dropout=0.0):
-            g = add.__globals__
-            saved, g["LoRALinear"] = g.get("LoRALinear"), wrong
-            try:
-                return add(model, r, alpha, dropout)
-            finally:
-                g["LoRALinear"] = saved
-        out["add_lora"] = add_lora
-    return out
+    return dict(objects, LoRALinear=type("WrongLoRALinear", (ref,), patch))
 
 
 def _alpha_not_over_r(objects):
@@ -78,26 +67,24 @@ def _merged_forward_adds_branch(objects):
     return _variant(objects, {"forward": forward})
 
 
-def _all_linear(objects):
-    ref = objects["LoRALinear"]
-    def add_lora(model, r, alpha, dropout=0.0):
-        for p in model.parameters():
-            p.requires_grad = False
-        for block in model.blocks:
-            for name in ("W_q", "W_k", "W_v", "W_o"):
-                setattr(block.attn, name, ref(getattr(block.attn, name), r, alpha, dropout))
-        return model
-    return dict(objects, add_lora=add_lora)
+# The add_lora variants call LoRALinear by its name, like a student's add_lora: the add_lora case
+# puts its stand-in under that name in the function's module (here, this one) while it runs.
+LoRALinear = None
 
 
-def _not_frozen(objects):
-    ref = objects["LoRALinear"]
+def _add_lora_variant(names=("W_q", "W_v"), freeze="before"):
     def add_lora(model, r, alpha, dropout=0.0):
+        if freeze == "before":
+            for p in model.parameters():
+                p.requires_grad = False
         for block in model.blocks:
-            block.attn.W_q = ref(block.attn.W_q, r, alpha, dropout)
-            block.attn.W_v = ref(block.attn.W_v, r, alpha, dropout)
+            for name in names:
+                setattr(block.attn, name, LoRALinear(getattr(block.attn, name), r, alpha, dropout))
+        if freeze == "after":                       # freezes the new LoRA parameters too
+            for p in model.parameters():
+                p.requires_grad = False
         return model
-    return dict(objects, add_lora=add_lora)
+    return lambda objects: dict(objects, add_lora=add_lora)
 
 
 def _count_a_only(objects):
@@ -129,9 +116,13 @@ MISTAKES = {
                 _merged_forward_adds_branch),
     ],
     "add_lora": [
-        Mistake("all four projections", "the paper adapts W_q and W_v only", _all_linear),
-        Mistake("pre-trained weights not frozen", "freeze every parameter of the model before "
-                "injecting LoRA", _not_frozen),
+        Mistake("all four projections", "the paper adapts W_q and W_v only",
+                _add_lora_variant(names=("W_q", "W_k", "W_v", "W_o"))),
+        Mistake("pre-trained weights not frozen", "the pre-trained parameters still train: "
+                "freeze every parameter of the model", _add_lora_variant(freeze="never")),
+        Mistake("frozen after wrapping", "nothing trains: freezing every parameter after "
+                "wrapping freezes the LoRA matrices too; freeze first, then wrap",
+                _add_lora_variant(freeze="after")),
     ],
     "count": [
         Mistake("A only", "count both A (r x k) and B (d x r)", _count_a_only),
@@ -147,5 +138,4 @@ WRONG_SUBMISSION = ("lora_linear", "self.scaling = alpha / r", "self.scaling = a
 EXPECTED_WRONG = {
     "test_lora_linear": (0.75, "scaled by alpha, not alpha/r"),
     "test_lora_merge": (0, "looks like a known mistake: your update is scaled by alpha"),
-    "test_add_lora": (0, "differs from the reference"),
 }

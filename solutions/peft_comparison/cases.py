@@ -42,6 +42,7 @@ CASES = {
                            "lm_head's excluded) and the whole classifier head; freeze the rest",
         "trainable": "train every bias of the encoder (not lm_head's) and the classifier head"}),
     "bitfit_step": Case(_bitfit_step, seeds=(0, 1, 2), requires={
-        "logits_after_2_steps": "after training only the biases and the head, the model's "
-                                "output differs from the reference"}),
+        "logits_after_2_steps": "two training steps change exactly the encoder's biases (not "
+                                "lm_head's) and the classifier head, so the output after them "
+                                "is the one BitFit gives"}),
 }

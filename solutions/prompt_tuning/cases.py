@@ -1,15 +1,18 @@
-"""Hidden cases of the prompt-tuning notebook (solutions/prompt_tuning.py): inputs and calls only.
+"""Hidden cases of the prompt-tuning notebook (solutions/prompt_tuning/prompt_tuning.py).
 
-Each case builds seeded inputs, calls the student's objects, and returns plain outputs; the
-grader runs the same case on the reference and compares. Trainable weights are overwritten with
-seeded values after construction, so random initialisations never decide a verdict.
+Each case builds seeded inputs, calls the one student object its exercise asks for, and returns
+plain outputs; the grader runs the same case on the reference and compares. Trainable weights
+are overwritten with seeded values after construction, so random initialisations never decide a
+verdict. The classifiers get stand-ins for the prompt and the prefix encoder (`_Prompt`,
+`_Prefix`), never the student's SoftPrompt or PrefixEncoder, so their points depend on their own
+exercise; a stand-in prompt masks one of its vectors out, which a SoftPrompt never does.
 """
 
 import torch
 from torch import nn
 
 from autograde.hidden import Case
-from course_lib.model import Encoder, TransformerConfig
+from course_lib.model import Decoder, Encoder, TransformerConfig
 
 MASK_ID, CLS_ID = 4, 2
 VOCAB = 40
@@ -31,11 +34,56 @@ def _trainable(module):
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def _encoder(seed, n_layers=2, d=16, heads=2):
+def _encoder(seed, n_layers=2, d=16, heads=2, causal=False):
     torch.manual_seed(100 + seed)
     cfg = TransformerConfig(vocab_size=VOCAB, d_model=d, n_heads=heads, n_layers=n_layers,
-                            d_ff=2 * d, max_len=32, dropout=0.0)
-    return Encoder(cfg).eval()
+                            d_ff=2 * d, max_len=32, dropout=0.0, causal=causal)
+    model = (Decoder if causal else Encoder)(cfg).eval()
+    with torch.no_grad():
+        model.lm_head.bias.copy_(torch.randn(VOCAB, generator=_gen(seed, 11)))
+    return model
+
+
+class _Prompt(nn.Module):
+    """A stand-in soft prompt: n seeded vectors in front, the last one masked out."""
+
+    def __init__(self, n, d, seed):
+        super().__init__()
+        self.n = n
+        self.P = nn.Parameter(torch.randn(n, d, generator=_gen(seed, 12)))
+
+    def forward(self, inputs_embeds, attention_mask):
+        B = inputs_embeds.shape[0]
+        visible = torch.ones(B, self.n, dtype=attention_mask.dtype)
+        visible[:, -1] = 0
+        return (torch.cat([self.P[None].expand(B, -1, -1), inputs_embeds], 1),
+                torch.cat([visible, attention_mask], 1))
+
+
+class _Prefix(nn.Module):
+    """A stand-in prefix encoder: one seeded (2, B, H, n, d_head) parameter per layer."""
+
+    def __init__(self, n, n_layers, n_heads, d_head, seed, fail=False):
+        super().__init__()
+        g = _gen(seed, 13)
+        self.layers = nn.ParameterList(nn.Parameter(torch.randn(2, 1, n_heads, n, d_head,
+                                                                generator=g))
+                                       for _ in range(n_layers))
+        self.fail = fail
+
+    def forward(self, batch_size):
+        B = batch_size + 1 if self.fail else batch_size          # wrong shapes: attention fails
+        return tuple(P.expand(-1, B, -1, -1, -1) for P in self.layers)
+
+
+def _hooks_removed_after_error(make_model, net, ids, mask):
+    """Run a forward whose prefix has the wrong batch size: it fails; are the hooks gone?"""
+    model = make_model(True)
+    try:
+        model(ids, mask)
+    except Exception:
+        pass
+    return all(b.attn.kv_hook is None for b in net.blocks)
 
 
 def _batch(seed, B=3, T=9):
@@ -91,18 +139,25 @@ def _soft_prompt(objects, seed):
     return out
 
 
+# ------------------------------------------------------------------------------ hard prompt
+def _hard_prompt(objects, seed):
+    enc = _encoder(seed)
+    model = objects["HardPromptMLM"](enc, MASK_ID, _label_ids(seed))
+    ids, mask = _batch(seed)
+    scores = model(ids, mask)
+    return {"scores": scores.detach(), "trainable": _trainable(model),
+            "requires_grad": bool(scores.requires_grad)}
+
+
 # ------------------------------------------------------------------------------ soft prompt MLM
 def _soft_prompt_mlm(objects, seed):
     n = [3, 2, 5][seed]
     enc = _encoder(seed)
-    labels = _label_ids(seed)
-    sp = objects["SoftPrompt"](enc.embed.tok, n)
-    model = objects["SoftPromptMLM"](enc, sp, labels)
-    with torch.no_grad():
-        sp.P.copy_(torch.randn(sp.P.shape, generator=_gen(seed, 6)))
+    sp = _Prompt(n, enc.config.d_model, seed)
+    model = objects["SoftPromptMLM"](enc, sp, MASK_ID, _label_ids(seed))
     ids, mask = _batch(seed)
     scores = model(ids, mask)
-    scores.sum().backward()
+    (scores * torch.randn(scores.shape, generator=_gen(seed, 6))).sum().backward()
     return {"scores": scores, "trainable": _trainable(model), "P_grad": sp.P.grad,
             "encoder_grads": sum(p.grad is not None for p in enc.parameters())}
 
@@ -167,52 +222,75 @@ def _prefix_hook(objects, seed):
 
 # ------------------------------------------------------------------------------ prefix tuning
 def _prefix_tuning(objects, seed):
-    n, L, projection = [(2, 2, False), (3, 3, False), (1, 2, True)][seed]
+    n, L = [(2, 2), (3, 3), (1, 2)][seed]
     enc = _encoder(seed, n_layers=L)
     cfg = enc.config
-    pe = objects["PrefixEncoder"](n, L, cfg.d_model, cfg.n_heads, projection=projection,
-                                  hidden=8)
-    model = objects["PrefixTuningMLM"](enc, pe, _label_ids(seed))
-    g = _gen(seed, 10)
-    with torch.no_grad():
-        for p in pe.parameters():
-            p.copy_(torch.randn(p.shape, generator=g))
+    make = lambda fail=False: objects["PrefixTuningMLM"](
+        enc, _Prefix(n, L, cfg.n_heads, cfg.d_head, seed, fail), MASK_ID, _label_ids(seed))
+    model = make()
     ids, mask = _batch(seed)
     scores = model(ids, mask)
-    scores.sum().backward()
+    (scores * torch.randn(scores.shape, generator=_gen(seed, 10))).sum().backward()
     return {"scores": scores, "trainable": _trainable(model),
-            "embedding_grad": pe.embedding.weight.grad,
+            "prefix_grad": [P.grad for P in model.prefix_encoder.layers],
             "hooks_removed": all(b.attn.kv_hook is None for b in enc.blocks),
+            "hooks_removed_after_error": _hooks_removed_after_error(make, enc, ids, mask),
             "encoder_grads": sum(p.grad is not None for p in enc.parameters())}
+
+
+# ------------------------------------------------------------------------------ prefix LM
+def _prefix_lm(objects, seed):
+    n, L = [(2, 2), (3, 2), (1, 3)][seed]
+    dec = _encoder(seed, n_layers=L, causal=True)
+    cfg = dec.config
+    make = lambda fail=False: objects["PrefixTuningLM"](
+        dec, _Prefix(n, L, cfg.n_heads, cfg.d_head, seed + 5, fail))
+    model = make()
+    ids, mask = _batch(seed)
+    ids[:, 0] = 5                                                   # [BOS] starts a decoder row
+    logits = model(ids, mask)
+    (logits * torch.randn(logits.shape, generator=_gen(seed, 14))).sum().backward()
+    return {"logits": logits, "trainable": _trainable(model),
+            "prefix_grad": [P.grad for P in model.prefix_encoder.layers],
+            "hooks_removed": all(b.attn.kv_hook is None for b in dec.blocks),
+            "hooks_removed_after_error": _hooks_removed_after_error(make, dec, ids, mask),
+            "decoder_grads": sum(p.grad is not None for p in dec.parameters())}
 
 
 CASES = {
     "soft_prompt": Case(_soft_prompt, seeds=(0, 1, 2), requires={
-        "n": "store the number of virtual tokens as self.n",
-        "P_shape": "P should be (n, d)",
-        "P_is_parameter": "P should be an nn.Parameter",
-        "trainable": "only P trains (n * d); do not keep the model's embedding as a submodule",
+        "n": "self.n is the number of virtual tokens",
+        "P_shape": "P has shape (n, d)",
+        "P_is_parameter": "P is an nn.Parameter",
+        "trainable": "only P trains (n * d numbers); the model's embedding is not part of the "
+                     "prompt",
         "vocab_rows_from_E": "init='vocab' copies rows of the embedding matrix",
         "P_text": "init='text' repeats the text's token embeddings until n, then cuts to n",
         "P_text_long": "init='text' cuts a long text to its first n tokens",
-        "E_unchanged": "the model's embedding must not change",
+        "E_unchanged": "the model's embedding does not change",
         "inputs_embeds": "forward returns [P ; E(x)]: the prompt first, before [CLS]",
         "attention_mask": "the attention mask gains n ones in front",
-        "P_grad": "gradients must reach P"}),
+        "P_grad": "gradients reach P"}),
+    "hard_prompt": Case(_hard_prompt, seeds=(0, 1, 2), requires={
+        "scores": "the label words' MLM logits at each row's [MASK], in label order",
+        "trainable": "every parameter of the encoder is frozen",
+        "requires_grad": "with everything frozen, the scores carry no gradient"}),
     "soft_prompt_mlm": Case(_soft_prompt_mlm, seeds=(0, 1, 2), requires={
-        "scores": "verbalizer scores at the [MASK], which moved right by n",
-        "trainable": "freeze the encoder: only the prompt's n * d numbers train",
-        "P_grad": "gradients must reach P through the encoder",
-        "encoder_grads": "the encoder's weights must get no gradient (freeze them)"}),
+        "scores": "the label words' MLM logits at the [MASK], which moved right by n; the "
+                  "encoder runs on the prompt module's embeddings and mask",
+        "trainable": "the encoder is frozen: only the prompt trains",
+        "P_grad": "gradients reach the prompt through the encoder",
+        "encoder_grads": "the encoder's weights get no gradient (they are frozen)"}),
     "p_tuning": Case(_p_tuning, seeds=(0, 1, 2), requires={
         "trainable": "P_0 and the MLP train: n d + the three Linear layers",
         "mlp": "the MLP is Linear-ReLU-Linear-ReLU-Linear",
         "prompt": "prompt() = MLP(P_0)",
         "inputs_embeds": "forward prepends prompt() = MLP(P_0)",
         "attention_mask": "the attention mask gains n ones in front",
-        "P_grad": "gradients must reach P_0 through the MLP"}),
+        "P_grad": "gradients reach P_0 through the MLP"}),
     "prefix_encoder": Case(_prefix_encoder, seeds=(0, 1, 2, 3), requires={
-        "past": "view (B, n, 2L, H, d_head), permute to (2L, B, H, n, d_head), split(2)",
+        "past": "peft's layout: the rows viewed as (B, n, 2L, H, d_head), permuted to (2L, B, H, "
+                "n, d_head), split into one (2, B, H, n, d_head) per layer",
         "trainable": "Embedding(n, L*2*d), or Embedding(n, d) + Linear-Tanh-Linear"}),
     "prefix_hook": Case(_prefix_hook, seeds=(0, 1, 2), requires={
         "k": "keys become [P_k ; K] along the key axis",
@@ -221,9 +299,19 @@ CASES = {
         "causal_mask": "the causal mask never hides the prefix",
         "no_mask": "a mask of None stays None"}),
     "prefix_tuning": Case(_prefix_tuning, seeds=(0, 1, 2), requires={
-        "scores": "every layer's attention uses its own prefix; the [MASK] does not move",
-        "trainable": "freeze the encoder: only the prefix encoder trains",
-        "embedding_grad": "gradients must reach the prefix embedding",
-        "hooks_removed": "set every block.attn.kv_hook back to None after the forward",
-        "encoder_grads": "the encoder's weights must get no gradient (freeze them)"}),
+        "scores": "every layer's attention uses its own prefix; the label words' MLM logits "
+                  "at the [MASK], which does not move",
+        "trainable": "the encoder is frozen: only the prefix encoder trains",
+        "prefix_grad": "gradients reach every layer's prefix",
+        "hooks_removed": "every block.attn.kv_hook is None again after the forward",
+        "hooks_removed_after_error": "the hooks are removed even when the forward fails",
+        "encoder_grads": "the encoder's weights get no gradient (they are frozen)"}),
+    "prefix_lm": Case(_prefix_lm, seeds=(0, 1, 2), requires={
+        "logits": "the frozen decoder's next-token logits, with every layer's prefix visible "
+                  "to every position",
+        "trainable": "the decoder is frozen: only the prefix encoder trains",
+        "prefix_grad": "gradients reach every layer's prefix",
+        "hooks_removed": "every block.attn.kv_hook is None again after the forward",
+        "hooks_removed_after_error": "the hooks are removed even when the forward fails",
+        "decoder_grads": "the decoder's weights get no gradient (they are frozen)"}),
 }

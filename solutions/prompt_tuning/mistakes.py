@@ -1,13 +1,15 @@
 """Named mistakes of the prompt-tuning notebook (grader only): wrong variants of the reference.
 
-Names follow shared/REFERENCE.md (soft prompt tuning, prefix tuning). Each variant subclasses or
-wraps a reference object (extracted from solutions/prompt_tuning.ipynb) and breaks one thing.
+Names follow the course's conventions for soft prompt tuning and prefix tuning. Each variant
+subclasses or wraps a reference object (extracted from solutions/prompt_tuning/prompt_tuning.ipynb)
+and breaks one thing.
 """
 
 import torch
 from torch import nn
 
 from autograde.verdict import Mistake
+from course_lib.prompts import mask_position
 
 # (solution cell, text in the reference, what a student with a named mistake wrote instead):
 # the prefix goes into the first layer only.
@@ -17,9 +19,42 @@ WRONG_SUBMISSION = ("prefix_tuning",
 
 
 def _ns(obj):
-    """The reference namespace an object was defined in (for mask_position & co.)."""
+    """The reference namespace an object was defined in (for prefix_hook)."""
     fn = obj.forward if isinstance(obj, type) else obj
     return fn.__globals__
+
+
+def _label_logits(self, hidden, positions, probs=False):
+    """The label words' MLM logits (or vocabulary probabilities) at positions (B,)."""
+    logits = self.encoder.lm_head(hidden[torch.arange(len(positions)), positions])   # (B, V)
+    if probs:
+        logits = torch.softmax(logits, dim=-1)              # over all V words, not renormalised
+    return logits[:, self.label_word_ids]
+
+
+# ------------------------------------------------------------------------------ hard prompt
+def _hard_variant(objects, patch):
+    wrong = type("WrongHardPromptMLM", (objects["HardPromptMLM"],), patch)
+    return dict(objects, HardPromptMLM=wrong)
+
+
+def _hard_forward(position=None, probs=False):
+    def forward(self, input_ids, attention_mask):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              return_logits=False)["hidden"]
+        t = mask_position(input_ids, self.mask_id) if position is None else \
+            torch.full((len(input_ids),), position)
+        return _label_logits(self, hidden, t, probs)
+    return {"forward": forward}
+
+
+def _hard_trainable(objects):
+    ref = objects["HardPromptMLM"]
+    def __init__(self, encoder, mask_id, label_word_ids):
+        ref.__init__(self, encoder, mask_id, label_word_ids)
+        for p in encoder.parameters():
+            p.requires_grad = True
+    return _hard_variant(objects, {"__init__": __init__})
 
 
 # ------------------------------------------------------------------------------ soft prompt
@@ -75,33 +110,25 @@ def _mlm_variant(objects, patch):
 
 def _base_trainable_soft(objects):
     ref = objects["SoftPromptMLM"]
-    def __init__(self, encoder, soft_prompt, label_ids):
-        ref.__init__(self, encoder, soft_prompt, label_ids)
+    def __init__(self, encoder, soft_prompt, mask_id, label_word_ids):
+        ref.__init__(self, encoder, soft_prompt, mask_id, label_word_ids)
         for p in encoder.parameters():
             p.requires_grad = True
     return _mlm_variant(objects, {"__init__": __init__})
 
 
-def _mask_index_not_shifted(objects):
-    g = _ns(objects["SoftPromptMLM"])
+def _soft_forward(shift=True, probs=False, own_mask=False):
     def forward(self, input_ids, attention_mask):
         E = self.encoder.embed.tok(input_ids)
         x, mask = self.soft_prompt(E, attention_mask)
-        logits = self.encoder(inputs_embeds=x, attention_mask=mask)["logits"]
-        return g["verbalizer_scores"](logits, g["mask_position"](input_ids), self.label_ids)
-    return _mlm_variant(objects, {"forward": forward})
-
-
-def _whole_vocab_softmax(objects):
-    g = _ns(objects["SoftPromptMLM"])
-    def forward(self, input_ids, attention_mask):
-        E = self.encoder.embed.tok(input_ids)
-        x, mask = self.soft_prompt(E, attention_mask)
-        logits = self.encoder(inputs_embeds=x, attention_mask=mask)["logits"]
-        probs = torch.softmax(logits, dim=-1)          # over all V words, not renormalised
-        return g["verbalizer_scores"](probs, g["mask_position"](input_ids) + self.soft_prompt.n,
-                                      self.label_ids)
-    return _mlm_variant(objects, {"forward": forward})
+        if own_mask:                                        # the prompt's own mask ignored
+            mask = torch.cat([attention_mask.new_ones(len(x), self.soft_prompt.n),
+                              attention_mask], 1)
+        hidden = self.encoder(inputs_embeds=x, attention_mask=mask,
+                              return_logits=False)["hidden"]
+        t = mask_position(input_ids, self.mask_id) + (self.soft_prompt.n if shift else 0)
+        return _label_logits(self, hidden, t, probs)
+    return {"forward": forward}
 
 
 # ------------------------------------------------------------------------------ P-tuning
@@ -214,30 +241,34 @@ def _hook_prefix_after(objects):
 
 
 # ------------------------------------------------------------------------------ prefix tuning
-def _tuning_variant(objects, patch):
-    ref = objects["PrefixTuningMLM"]
-    return dict(objects, PrefixTuningMLM=type("WrongPrefixTuningMLM", (ref,), patch))
+def _tuning_variant(objects, patch, name="PrefixTuningMLM"):
+    ref = objects[name]
+    return dict(objects, **{name: type("Wrong" + name, (ref,), patch)})
 
 
-def _forward_with(hook_factory, blocks_used=None, remove=True):
-    def forward(self, input_ids, attention_mask):
+def _forward_with(hook_factory, blocks_used=None, remove=True, net="encoder"):
+    def forward(self, input_ids, attention_mask=None):
         g = _ns(type(self).__mro__[1])
         past = self.prefix_encoder(input_ids.shape[0])
-        blocks = list(self.encoder.blocks)
+        model = getattr(self, net)
+        blocks = list(model.blocks)
         for block, P in list(zip(blocks, past))[:blocks_used]:
             block.attn.kv_hook = (hook_factory or g["prefix_hook"])(P[0], P[1])
         try:
-            logits = self.encoder(input_ids=input_ids, attention_mask=attention_mask)["logits"]
+            out = model(input_ids=input_ids, attention_mask=attention_mask,
+                        return_logits=net == "decoder")
         finally:
             if remove:
                 for block in blocks:
                     block.attn.kv_hook = None
-        return g["verbalizer_scores"](logits, g["mask_position"](input_ids), self.label_ids)
+        if net == "decoder":
+            return out["logits"]
+        return _label_logits(self, out["hidden"], mask_position(input_ids, self.mask_id))
     return forward
 
 
-def _input_layer_only(objects):
-    return _tuning_variant(objects, {"forward": _forward_with(None, blocks_used=1)})
+def _input_layer_only(objects, name="PrefixTuningMLM", net="encoder"):
+    return _tuning_variant(objects, {"forward": _forward_with(None, 1, net=net)}, name)
 
 
 def _tuning_masked_out(objects):
@@ -245,29 +276,56 @@ def _tuning_masked_out(objects):
     return _tuning_variant(objects, {"forward": _forward_with(make)})
 
 
-def _hooks_left(objects):
-    return _tuning_variant(objects, {"forward": _forward_with(None, remove=False)})
+def _hooks_left(objects, name="PrefixTuningMLM", net="encoder"):
+    return _tuning_variant(objects, {"forward": _forward_with(None, remove=False, net=net)}, name)
+
+
+def _hooks_left_on_error(objects, name="PrefixTuningMLM", net="encoder"):
+    """Removes the hooks after a forward that succeeds, but not in a finally: block."""
+    inner = _forward_with(None, net=net)
+    def forward(self, input_ids, attention_mask=None):
+        model = getattr(self, net)
+        past = self.prefix_encoder(input_ids.shape[0])
+        g = _ns(type(self).__mro__[1])
+        for block, P in zip(model.blocks, past):
+            block.attn.kv_hook = g["prefix_hook"](P[0], P[1])
+        model(input_ids=input_ids, attention_mask=attention_mask)     # raises before removal
+        return inner(self, input_ids, attention_mask)
+    return _tuning_variant(objects, {"forward": forward}, name)
 
 
 def _base_trainable_prefix(objects):
     ref = objects["PrefixTuningMLM"]
-    def __init__(self, encoder, prefix_encoder, label_ids):
-        ref.__init__(self, encoder, prefix_encoder, label_ids)
+    def __init__(self, encoder, prefix_encoder, mask_id, label_word_ids):
+        ref.__init__(self, encoder, prefix_encoder, mask_id, label_word_ids)
         for p in encoder.parameters():
             p.requires_grad = True
     return _tuning_variant(objects, {"__init__": __init__})
 
 
-def _tuning_with_layout(layout):
-    def make(objects):
-        return dict(objects, PrefixEncoder=layout(objects)["PrefixEncoder"])
-    return make
+def _base_trainable_lm(objects):
+    ref = objects["PrefixTuningLM"]
+    def __init__(self, decoder, prefix_encoder):
+        ref.__init__(self, decoder, prefix_encoder)
+        for p in decoder.parameters():
+            p.requires_grad = True
+    return _tuning_variant(objects, {"__init__": __init__}, "PrefixTuningLM")
 
 
 MIXED = Mistake("wrong permute (mixes heads and layers)", "view the rows as (B, n, 2L, H, "
                 "d_head) and permute to (2L, B, H, n, d_head): your layout mixes heads and "
                 "layers", _heads_layers_mixed)
+BASE = ("base weights left trainable", "freeze every parameter of the pre-trained model")
 MISTAKES = {
+    "hard_prompt": [
+        Mistake(*BASE, _hard_trainable),
+        Mistake("[CLS] position", "you read the scores at the [CLS] position (index 0); the "
+                "label word is predicted at the [MASK]",
+                lambda o: _hard_variant(o, _hard_forward(position=0))),
+        Mistake("softmax over the whole vocabulary", "return the label words' logits; the "
+                "softmax is over the label words only",
+                lambda o: _hard_variant(o, _hard_forward(probs=True))),
+    ],
     "soft_prompt": [
         Mistake("mask not extended", "the attention mask must gain n ones for the prompt",
                 _mask_not_extended),
@@ -279,14 +337,14 @@ MISTAKES = {
                 "module: only P trains", _keeps_embedding),
     ],
     "soft_prompt_mlm": [
-        Mistake("base weights left trainable", "freeze every parameter of the encoder",
-                _base_trainable_soft),
-        Mistake("wrong [MASK] index", "the [MASK] moved right by n: mask_position(input_ids) + n",
-                _mask_index_not_shifted),
+        Mistake(*BASE, _base_trainable_soft),
+        Mistake("wrong [MASK] index", "the [MASK] moved right by n: mask_position(input_ids, "
+                "mask_id) + n", lambda o: _mlm_variant(o, _soft_forward(shift=False))),
         Mistake("softmax over the whole vocabulary", "return the label words' logits; the "
-                "softmax is over the label words only", _whole_vocab_softmax),
-        Mistake("prompt inserted after [CLS]", "prepend the prompt before [CLS], as peft does",
-                _after_cls),
+                "softmax is over the label words only",
+                lambda o: _mlm_variant(o, _soft_forward(probs=True))),
+        Mistake("the prompt's mask replaced", "run the encoder with the attention mask the "
+                "prompt module returns", lambda o: _mlm_variant(o, _soft_forward(own_mask=True))),
     ],
     "p_tuning": [
         Mistake("tanh instead of ReLU", "P-tuning's MLP is Linear-ReLU-Linear-ReLU-Linear",
@@ -308,15 +366,24 @@ MISTAKES = {
         Mistake("prefix after the keys", "prepend: [P_k ; K], [P_v ; V]", _hook_prefix_after),
     ],
     "prefix_tuning": [
-        Mistake("prefix only at the input layer", "P-tuning v2 sets a prefix in every layer",
+        Mistake("prefix only at the input layer", "P-tuning v2 puts a prefix into every layer",
                 _input_layer_only),
         Mistake("prefix masked out", "the mask's n new columns must be True", _tuning_masked_out),
-        Mistake("base weights left trainable", "freeze every parameter of the encoder",
-                _base_trainable_prefix),
+        Mistake(*BASE, _base_trainable_prefix),
         Mistake("hooks left installed", "set every block.attn.kv_hook back to None",
                 _hooks_left),
-        Mistake("wrong permute (mixes heads and layers)", MIXED.hint,
-                _tuning_with_layout(_heads_layers_mixed)),
+        Mistake("hooks left after an error", "remove the hooks in a finally: block, so a "
+                "forward that fails does not leave them installed", _hooks_left_on_error),
+    ],
+    "prefix_lm": [
+        Mistake("prefix only at the input layer", "prefix tuning puts a prefix into every layer",
+                lambda o: _input_layer_only(o, "PrefixTuningLM", "decoder")),
+        Mistake(*BASE, _base_trainable_lm),
+        Mistake("hooks left installed", "set every block.attn.kv_hook back to None",
+                lambda o: _hooks_left(o, "PrefixTuningLM", "decoder")),
+        Mistake("hooks left after an error", "remove the hooks in a finally: block, so a "
+                "forward that fails does not leave them installed",
+                lambda o: _hooks_left_on_error(o, "PrefixTuningLM", "decoder")),
     ],
 }
 

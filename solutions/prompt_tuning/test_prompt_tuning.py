@@ -1,12 +1,18 @@
-"""The prompt-tuning reference (solutions/prompt_tuning.ipynb) against peft and naive code.
+"""The prompt-tuning reference (solutions/prompt_tuning/prompt_tuning.ipynb) against peft and
+naive code.
 
+- hard prompt: the frozen encoder's full MLM logits read at the [MASK] by a loop;
+- soft prompt MLM: a prompt initialised from the embeddings of 3 words scores like those 3 words
+  typed in front of [CLS] (the [MASK] moved by n);
 - soft prompt: peft's PromptTuning on a tiny transformers BERT (prompt weights copied in): the
   prepended inputs_embeds and the extended attention mask give the same hidden states;
 - prefix layout: peft's PrefixEncoder + get_prompt (same embedding weights) gives the same
   per-layer keys and values as our PrefixEncoder, with and without the reparameterisation;
-- prefix attention: our kv_hook-based PrefixTuningMLM against a naive re-implementation of the
-  encoder's forward that runs torch's scaled_dot_product_attention over [P_k ; K], [P_v ; V];
-- every named mistake of autograde/mistakes/prompt_tuning.py changes the hidden cases' outputs.
+- prefix attention: our kv_hook-based PrefixTuningMLM and PrefixTuningLM against a naive
+  re-implementation of the forward that runs torch's scaled_dot_product_attention over
+  [P_k ; K], [P_v ; V] (bidirectional, and causal for the decoder);
+- the visible checks pass the reference and catch every named mistake (the hidden cases'
+  side is tests/test_mistakes.py).
 """
 
 import warnings
@@ -18,8 +24,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograde.verdict import reference_namespace
-from course_lib.model import Encoder, TransformerConfig
+from autograde.verdict import mistakes_module, reference_namespace
+from course_lib.checks import CheckFailed
+from course_lib.checks import prompt_tuning as checks
+from course_lib.model import Decoder, Encoder, TransformerConfig
+
+MASK_ID = 4
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "solutions" / "prompt_tuning" / "prompt_tuning.ipynb"
@@ -80,7 +90,7 @@ def test_soft_prompt_matches_peft_prompt_tuning(ref):
 def test_soft_prompt_trainable_count_is_n_times_d(ref):
     from course_lib.pretrained import load_encoder
     enc = load_encoder()
-    model = ref["SoftPromptMLM"](enc, ref["SoftPrompt"](enc.embed.tok, 8), [10, 11, 12, 13])
+    model = ref["SoftPromptMLM"](enc, ref["SoftPrompt"](enc.embed.tok, 8), MASK_ID, [10, 11, 12, 13])
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 8 * 64
 
 
@@ -117,18 +127,23 @@ def test_prefix_layout_matches_peft(ref, projection):
 
 
 # ------------------------------------------------------------------------------ prefix attention
-def _naive_prefix_forward(enc, past, ids, mask):
-    """The encoder's forward written out, attention over [P_k ; K] with torch's SDPA."""
+def _naive_prefix_forward(enc, past, ids, mask, causal=False):
+    """The forward written out, attention over [P_k ; K] with torch's SDPA (queries: the real
+    tokens; keys: the n prefix positions, always visible, then the tokens)."""
     x = enc.embed(enc.embed.tok(ids), torch.arange(ids.shape[1])[None].expand_as(ids))
-    keep = mask.bool()
+    T = ids.shape[1]
+    keep = mask.bool()[:, None, :].expand(-1, T, -1)                         # (B, T_q, T_k)
+    if causal:
+        keep = keep & torch.ones(T, T).tril().bool()
+    keep = keep | torch.eye(T, dtype=torch.bool)       # as the model: a padding query sees itself
     for block, P in zip(enc.blocks, past):
         a = block.attn
         h = block.ln_1(x)
         q, k, v = (a.split_heads(W(h)) for W in (a.W_q, a.W_k, a.W_v))   # (B, H, T, dh)
         k = torch.cat([P[0], k], 2)
         v = torch.cat([P[1], v], 2)
-        m = torch.cat([torch.ones(ids.shape[0], P.shape[3], dtype=torch.bool), keep], 1)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=m[:, None, None, :])
+        m = torch.cat([torch.ones(ids.shape[0], T, P.shape[3], dtype=torch.bool), keep], 2)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=m[:, None])
         x = x + a.W_o(a.merge_heads(o))
         x = x + block.ffn(block.ln_2(x))
     return enc.lm_head(enc.ln_f(x))                                          # (B, T, V)
@@ -145,9 +160,10 @@ def test_prefix_tuning_matches_naive_attention(ref, projection):
         for p in pe.parameters():
             p.normal_()
     label_ids = [10, 11, 12, 13]
-    model = ref["PrefixTuningMLM"](enc, pe, label_ids)
+    model = ref["PrefixTuningMLM"](enc, pe, MASK_ID, label_ids)
     ids, mask = _ids()
-    ids[:, 2] = ref["MASK_ID"]
+    ids = torch.where(ids == MASK_ID, 5, ids)
+    ids[:, 2] = MASK_ID
     with torch.no_grad():
         got = model(ids, mask)
         logits = _naive_prefix_forward(enc, pe(3), ids, mask)
@@ -159,8 +175,86 @@ def test_prefix_trainable_count(ref):
     enc = load_encoder()
     c = enc.config
     model = ref["PrefixTuningMLM"](enc, ref["PrefixEncoder"](8, c.n_layers, c.d_model, c.n_heads),
-                                   [10, 11, 12, 13])
+                                   MASK_ID, [10, 11, 12, 13])
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 4 * 2 * 8 * 64
 
 
-# ------------------------------------------------------------------------------ named mistakes
+def test_prefix_lm_matches_naive_causal_attention(ref):
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=50, d_model=16, n_heads=2, n_layers=3, d_ff=32,
+                            max_len=16, dropout=0.0, causal=True)
+    dec = Decoder(cfg).eval()
+    pe = ref["PrefixEncoder"](4, 3, 16, 2)
+    with torch.no_grad():
+        pe.embedding.weight.normal_()
+    ids, mask = _ids()
+    with torch.no_grad():
+        got = ref["PrefixTuningLM"](dec, pe)(ids, mask)
+        want = _naive_prefix_forward(dec, pe(3), ids, mask, causal=True)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    assert all(b.attn.kv_hook is None for b in dec.blocks)
+
+
+# ------------------------------------------------------------------------------ hard / soft MLM
+def _encoder_with_mask_rows(seed=0):
+    torch.manual_seed(seed)
+    cfg = TransformerConfig(vocab_size=50, d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                            max_len=24, dropout=0.0)
+    enc = Encoder(cfg).eval()
+    with torch.no_grad():
+        enc.lm_head.bias.normal_()
+    ids, mask = _ids()
+    ids = torch.where(ids == MASK_ID, 5, ids)
+    for b, t in enumerate([4, 2, 1]):
+        ids[b, t] = MASK_ID
+    return enc, ids, mask
+
+
+def test_hard_prompt_reads_the_full_logits_at_the_mask(ref):
+    enc, ids, mask = _encoder_with_mask_rows()
+    label_ids = [30, 11, 42, 13]
+    model = ref["HardPromptMLM"](enc, MASK_ID, label_ids)
+    assert not any(p.requires_grad for p in enc.parameters())
+    with torch.no_grad():
+        got = model(ids, mask)
+        logits = enc(input_ids=ids, attention_mask=mask)["logits"]             # (B, T, V)
+    want = torch.tensor([[float(logits[b, row.index(MASK_ID), w]) for w in label_ids]
+                         for b, row in enumerate(ids.tolist())])
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_soft_prompt_from_words_scores_like_typed_words(ref):
+    enc, ids, mask = _encoder_with_mask_rows(1)
+    words, label_ids = [21, 22, 23], [30, 11, 42, 13]
+    sp = ref["SoftPrompt"](enc.embed.tok, 3, "text", words)
+    soft = ref["SoftPromptMLM"](enc, sp, MASK_ID, label_ids)
+    hard = ref["HardPromptMLM"](enc, MASK_ID, label_ids)
+    typed = torch.cat([torch.tensor(words)[None].expand(3, -1), ids], 1)
+    with torch.no_grad():
+        torch.testing.assert_close(soft(ids, mask), hard(typed, torch.cat(
+            [torch.ones(3, 3, dtype=torch.long), mask], 1)), atol=1e-5, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------ visible checks
+CHECKED = {"hard_prompt": ("HardPromptMLM", lambda o: checks.check_hard_prompt(o["HardPromptMLM"])),
+           "soft_prompt": ("SoftPrompt", lambda o: checks.check_soft_prompt(o["SoftPrompt"])),
+           "soft_prompt_mlm": ("SoftPromptMLM",
+                               lambda o: checks.check_soft_prompt_mlm(o["SoftPromptMLM"])),
+           "p_tuning": ("PTuningPrompt",
+                        lambda o: checks.check_p_tuning(o["PTuningPrompt"], o["SoftPrompt"])),
+           "prefix_encoder": ("PrefixEncoder",
+                              lambda o: checks.check_prefix_encoder(o["PrefixEncoder"])),
+           "prefix_hook": ("prefix_hook", lambda o: checks.check_prefix_tuning(
+               o["prefix_hook"], o["PrefixTuningMLM"])),
+           "prefix_tuning": ("PrefixTuningMLM", lambda o: checks.check_prefix_tuning(
+               o["prefix_hook"], o["PrefixTuningMLM"])),
+           "prefix_lm": ("PrefixTuningLM", lambda o: checks.check_prefix_lm(o["PrefixTuningLM"]))}
+
+
+@pytest.mark.parametrize("case", sorted(CHECKED))
+def test_visible_checks_pass_the_reference_and_catch_each_mistake(ref, case):
+    _, check = CHECKED[case]
+    check(ref)
+    for mistake in mistakes_module("prompt_tuning").MISTAKES.get(case, []):
+        with pytest.raises(CheckFailed):
+            check(mistake.make(dict(ref)))

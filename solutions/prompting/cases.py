@@ -1,8 +1,9 @@
-"""Hidden cases of the prompting notebook (solutions/prompting.py): seeded inputs and calls.
+"""Hidden cases of the prompting notebook (solutions/prompting/prompting.py): seeded inputs, calls.
 
 Each case builds its inputs from the seed (continuous random logits, random ids with exactly one
-[MASK] per row at a random place, right padding, random unsorted label word ids), calls the
-student's objects, and returns plain outputs; the grader runs the same case on the reference.
+[MASK] per row at a random place, right padding, random unsorted label word ids, random
+distributions and priors), calls only the one student object its exercise asks for, and returns
+plain outputs; the grader runs the same case on the reference.
 """
 
 import torch
@@ -32,28 +33,6 @@ def _batch(seed):
     return ids, attention_mask, mask_id, label_ids, logits
 
 
-def _raises(fn, *args):
-    """Name of the exception fn(*args) raises, or None."""
-    try:
-        fn(*args)
-    except Exception as err:
-        return type(err).__name__
-    return None
-
-
-def _mask_position(objects, seed):
-    ids, _, mask_id, _, _ = _batch(seed)
-    f = objects["mask_position"]
-    out = {"t": torch.as_tensor(f(ids, mask_id)).long()}
-    no_mask = ids.clone()
-    no_mask[1][no_mask[1] == mask_id] = 7 if mask_id != 7 else 8
-    two = ids.clone()
-    two[-1, 0] = mask_id                                       # a second [MASK] in the last row
-    out["no_mask_raises"] = _raises(f, no_mask, mask_id)
-    out["two_masks_raises"] = _raises(f, two, mask_id)
-    return out
-
-
 def _verbalizer_scores(objects, seed):
     ids, _, mask_id, label_ids, logits = _batch(seed)
     return {"scores": objects["verbalizer_scores"](logits, ids, mask_id, label_ids)}
@@ -76,15 +55,26 @@ def _classifier(objects, seed):
     model = objects["PromptClassifier"](encoder, mask_id, label_ids)
     model.eval()
     scores = model(input_ids=ids, attention_mask=attention_mask)
+    first_layer = encoder.blocks[0].attn.W_q.weight            # far from the LM head
+    if scores.requires_grad:
+        (scores * torch.linspace(-1, 1, scores.numel()).view_as(scores)).sum().backward()
+    grad = first_layer.grad if first_layer.grad is not None else torch.zeros_like(first_layer)
     return {"scores": scores.detach(), "requires_grad": bool(scores.requires_grad),
+            "first_layer_grad": grad.detach().clone(),
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
 
+def _calibrate(objects, seed):
+    g = torch.Generator().manual_seed(700 + seed)
+    B, L = 5 + seed, 2 + seed % 3
+    probs = torch.softmax(2 * torch.randn(B, L, generator=g), dim=-1)     # rows sum to 1
+    prior = 0.1 + torch.rand(L, generator=g)                              # positive, sum != 1
+    f = objects["calibrate"]
+    return {"calibrated": f(probs, prior), "scaled_prior": f(probs, 7.0 * prior),
+            "uniform_prior": f(probs, torch.full((L,), 0.25))}
+
+
 CASES = {
-    "mask_position": Case(_mask_position, seeds=(0, 1, 2, 3), requires={
-        "t": "return the index of the [MASK] in each row, shape (B,)",
-        "no_mask_raises": "a row without [MASK] must raise ValueError",
-        "two_masks_raises": "a row with two [MASK]s must raise ValueError"}),
     "verbalizer_scores": Case(_verbalizer_scores, seeds=(0, 1, 2, 3), requires={
         "scores": "s(l|x) is the MLM logit of label word v(l) at the [MASK] of the row, "
                   "columns in the order of label_word_ids"}),
@@ -93,6 +83,14 @@ CASES = {
     "classifier": Case(_classifier, seeds=(0, 1, 2), requires={
         "scores": "forward returns the MLM logits of the label words at the [MASK], computed "
                   "with the attention mask",
-        "requires_grad": "the scores must carry gradients (no torch.no_grad, no detach)",
+        "requires_grad": "the scores carry gradients",
+        "first_layer_grad": "the gradient of the scores reaches the encoder's first layer: "
+                            "every pre-trained parameter trains",
         "trainable": "every parameter of the encoder trains; nothing is frozen or added"}),
+    "calibrate": Case(_calibrate, seeds=(0, 1, 2, 3), requires={
+        "calibrated": "each P(l|x) is divided by the prior p_bar(l) and the row renormalised "
+                      "to sum to 1",
+        "scaled_prior": "only the prior's ratios matter: a prior times a constant gives the "
+                        "same result",
+        "uniform_prior": "a uniform prior leaves P(l|x) unchanged"}),
 }

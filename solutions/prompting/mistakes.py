@@ -1,8 +1,9 @@
 """Named mistakes of the prompting notebook (grader only): wrong variants of the reference objects.
 
-The names follow shared/REFERENCE.md's list for prompting (wrong [MASK] index; softmax over the
-whole vocabulary then picking without renormalising) and the brief's (label order). Each variant
-is written out here, independent of the reference, and breaks one thing.
+The names follow the lecture's conventions for prompting (wrong [MASK] index; softmax over the
+whole vocabulary then picking without renormalising; label order), plus calibration's (multiply
+by the prior instead of dividing; no renormalisation). Each variant is written out here,
+independent of the reference, and breaks one thing.
 """
 
 import torch
@@ -50,17 +51,33 @@ def _probs_with(position, sort_labels=False):
     return lambda *args: torch.softmax(scores(*args), dim=-1)
 
 
-def _classifier_variant(objects, cls_position=False, no_attention_mask=False, sort_labels=False):
+def _classifier_variant(objects, cls_position=False, no_attention_mask=False, sort_labels=False,
+                        no_grad=False):
     ref = objects["PromptClassifier"]
 
     def forward(self, input_ids, attention_mask=None):
-        out = self.encoder(input_ids=input_ids,
-                           attention_mask=None if no_attention_mask else attention_mask)
+        with torch.set_grad_enabled(not no_grad and torch.is_grad_enabled()):
+            out = self.encoder(input_ids=input_ids, return_logits=False,
+                               attention_mask=None if no_attention_mask else attention_mask)
+        logits = self.encoder.lm_head(out["hidden"])                    # (B, T, V)
         position = _cls_position if cls_position else _first_position
-        return _scores_with(position, sort_labels)(out["logits"], input_ids, self.mask_id,
+        return _scores_with(position, sort_labels)(logits, input_ids, self.mask_id,
                                                    self.label_word_ids)
     return dict(objects, PromptClassifier=type("WrongPromptClassifier", (ref,),
                                                {"forward": forward}))
+
+
+def _calibrate_times(probs, prior):
+    scaled = probs * prior                                               # multiplies
+    return scaled / scaled.sum(dim=-1, keepdim=True)
+
+
+def _calibrate_unnormalised(probs, prior):
+    return probs / prior
+
+
+def _calibrate_prior_normalised(probs, prior):
+    return probs / (prior / prior.sum())                                 # ratios kept, no renorm
 
 
 CLS = ("[CLS] position", "you read the [CLS] position (index 0); the label word is predicted at "
@@ -71,12 +88,6 @@ ORDER = ("label order", "keep the columns in the order of label_word_ids (sortin
          "boolean mask over the vocabulary reorders the labels)")
 
 MISTAKES = {
-    "mask_position": [
-        Mistake(*CLS, lambda o: dict(o, mask_position=_cls_position)),
-        Mistake(*LAST, lambda o: dict(o, mask_position=_last_position)),
-        Mistake("no count check", "a row with zero or several [MASK]s must raise ValueError",
-                lambda o: dict(o, mask_position=_first_position)),
-    ],
     "verbalizer_scores": [
         Mistake(*CLS, lambda o: dict(o, verbalizer_scores=_scores_with(_cls_position))),
         Mistake(*LAST, lambda o: dict(o, verbalizer_scores=_scores_with(_last_position))),
@@ -94,6 +105,19 @@ MISTAKES = {
         Mistake("attention mask ignored", "pass attention_mask to the encoder: padding must not "
                 "change the scores", lambda o: _classifier_variant(o, no_attention_mask=True)),
         Mistake(*ORDER, lambda o: _classifier_variant(o, sort_labels=True)),
+        Mistake("encoder without gradients", "the encoder ran without gradients (under "
+                "torch.no_grad() or detached): only the LM head would train",
+                lambda o: _classifier_variant(o, no_grad=True)),
+    ],
+    "calibrate": [
+        Mistake("multiplied by the prior", "divide P(l|x) by the prior p_bar(l); multiplying "
+                "strengthens the bias instead of removing it",
+                lambda o: dict(o, calibrate=_calibrate_times)),
+        Mistake("not renormalised", "after dividing by the prior, renormalise each row to sum "
+                "to 1", lambda o: dict(o, calibrate=_calibrate_unnormalised)),
+        Mistake("prior normalised instead of the rows", "normalising the prior does not make "
+                "the rows sum to 1: renormalise each row of P(l|x) / p_bar(l)",
+                lambda o: dict(o, calibrate=_calibrate_prior_normalised)),
     ],
 }
 

@@ -5,12 +5,12 @@
 # trained, a pre-trained *masked* language model can already classify: write the input into a
 # sentence with one [MASK] (a **prompt**), and read which **label word** the model would put
 # there. You will build this [MASK] classifier, measure it zero-shot, see how fragile
-# hand-written prompts are, and show that prompts need fewer labelled examples than a [CLS]
-# classifier.
+# hand-written prompts are, correct a prompt's bias without training, and compare how many
+# labelled examples a prompt and a [CLS] classifier need.
 #
 # | | |
 # |---|---|
-# | You will write | `mask_position`, `verbalizer_scores`, `verbalizer_probs`, `PromptClassifier` |
+# | You will write | `verbalizer_scores`, `verbalizer_probs`, `PromptClassifier`, `calibrate` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
 #
@@ -20,36 +20,39 @@
 # the reference. Do not rename the functions and classes you are asked to write.
 
 # %% [setup]
+import time
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from course_lib import measure, plotting, widgets
-from course_lib.checks.prompting import (check_mask_position, check_prompt_classifier,
+from course_lib.checks.prompting import (check_calibrate, check_prompt_classifier,
                                          check_verbalizer_probs, check_verbalizer_scores)
 from course_lib.datasets import TOPICS, few_shot, load_topic
 from course_lib.model import CLSClassifier
 from course_lib.pretrained import load_encoder, load_tokenizer
+from course_lib.prompts import mask_position, template
 from course_lib.runtime import get_device, set_seed
-from course_lib.training import evaluate, predict, train_classifier
+from course_lib.training import evaluate, make_batches, train_classifier
 
 # %% [markdown]
 # ## 1. The task: topic classification
 #
 # The lecture's running example: four topics, C1 Sports, C2 Finance, C3 Technology, C4 Health.
-# Our data set has 600 training sentences per topic (with 4 % label noise) and 200 clean test
-# sentences per topic; the lecture's four sentences are among the test sentences.
+# Our data set has 600 training sentences per topic (with 4 % label noise), 100 clean dev and
+# 200 clean test sentences per topic; the lecture's four sentences are among the test sentences.
 
 # %%
 set_seed(0)
 tok = load_tokenizer()
-train, test = load_topic("train"), load_topic("test")
+train, dev, test = load_topic("train"), load_topic("dev"), load_topic("test")
 LECTURE = ["The Houston Rockets won an intense overtime game",
            "Bitcoin hit a new all-time high this week",
            "Tesla launched a new self-driving software update",
            "Flu cases are rising in several major cities"]
 lecture_examples = [ex for text in LECTURE for ex in test if ex.text.rstrip(".") == text]
-print(f"{len(train)} training and {len(test)} test sentences; topics {TOPICS}")
+print(f"{len(train)} training, {len(dev)} dev and {len(test)} test sentences; topics {TOPICS}")
 for ex in lecture_examples:
     print(f"  {ex.text:<52} C{ex.topic + 1} {TOPICS[ex.topic]}")
 
@@ -67,28 +70,54 @@ for ex in lecture_examples:
 #
 # * **linear probe**: freeze the encoder and train only $W, b$ ($4d + 4 = 260$ numbers);
 # * **full fine-tuning**: train everything (about 0.3M numbers here, 125M for RoBERTa-base).
+#
+# **The training loop, once in the open.** Every notebook of this lecture trains with the same
+# loop, `course_lib.training.train_classifier`. Here it is written out for the linear probe, so
+# you can see what "frozen" means in code: a frozen parameter has `requires_grad = False`, the
+# backward pass stores no gradient for it, and the optimizer is given only the parameters that
+# require a gradient, so AdamW keeps its two running averages (`exp_avg`, `exp_avg_sq`) for
+# those alone. That is where parameter-efficient fine-tuning saves memory.
 
 # %% [skip-grading]
-EPOCHS, LR_FULL, LR_PROBE = 3, 1e-3, 1e-2
+EPOCHS, LR_FULL, LR_PROBE, BATCH = 3, 1e-3, 1e-2, 32
 encoder = load_encoder()
 print(f"pre-trained encoder: {measure.count_parameters(encoder):,} parameters, "
       f"{measure.format_bytes(measure.model_size_bytes(encoder))} in fp32")
 
-probe = CLSClassifier(load_encoder(), num_labels=len(TOPICS))
+set_seed(0)
+probe = CLSClassifier(load_encoder(), num_labels=len(TOPICS)).to(get_device())
 for p in probe.encoder.parameters():
-    p.requires_grad = False                              # linear probe: only W and b train
-probe_run = train_classifier(probe, tok, train, epochs=EPOCHS, lr=LR_PROBE, seed=0)
+    p.requires_grad = False                        # frozen: no gradient, no optimizer state
+trainable = [p for p in probe.parameters() if p.requires_grad]            # W (4, d) and b (4,)
+opt = torch.optim.AdamW(trainable, lr=LR_PROBE)
+probe.train()                                      # dropout on, as in any training
+start = time.perf_counter()
+for epoch in range(EPOCHS):
+    for batch in make_batches(tok, train, BATCH, shuffle=True, seed=epoch):
+        logits = probe(input_ids=batch["input_ids"],
+                       attention_mask=batch["attention_mask"])            # (B, 4)
+        loss = F.cross_entropy(logits, batch["labels"])                  # -log P(y | x)
+        opt.zero_grad()
+        loss.backward()                            # gradients reach W and b only
+        opt.step()                                 # AdamW updates W and b only
+probe.eval()
+probe_seconds = time.perf_counter() - start
 probe_acc = evaluate(probe, tok, test)
+adam_numbers = sum(t.numel() for state in opt.state.values() for t in state.values()
+                   if t.dim() > 0)                 # exp_avg and exp_avg_sq of each parameter
+print(f"AdamW keeps {adam_numbers:,} numbers of state: 2 per trainable number "
+      f"({measure.count_parameters(probe, True):,} trainable)")
 
-full = CLSClassifier(load_encoder(), num_labels=len(TOPICS))
-full_run = train_classifier(full, tok, train, epochs=EPOCHS, lr=LR_FULL, seed=0)
+full = CLSClassifier(load_encoder(), num_labels=len(TOPICS))     # nothing frozen
+full_run = train_classifier(full, tok, train, epochs=EPOCHS, lr=LR_FULL, seed=0)  # same loop
 full_acc = evaluate(full, tok, test)
 plotting.show_table(
-    ["[CLS] classifier", "Trainable parameters", "Test accuracy", "Training time"],
+    ["[CLS] classifier", "Trainable parameters", "AdamW state", "Test accuracy", "Training time"],
     [("Linear probe (encoder frozen)", f"{measure.count_parameters(probe, True):,}",
-      f"{probe_acc:.1%}", f"{probe_run['seconds']:.1f} s"),
+      f"{adam_numbers:,}", f"{probe_acc:.1%}", f"{probe_seconds:.1f} s"),
      ("Full fine-tuning", f"{measure.count_parameters(full, True):,}",
-      f"{full_acc:.1%}", f"{full_run['seconds']:.1f} s")],
+      f"{2 * measure.count_parameters(full, True):,}", f"{full_acc:.1%}",
+      f"{full_run['seconds']:.1f} s")],
     title=f"{len(train)} training sentences, {EPOCHS} epochs")
 
 # %% [markdown]
@@ -103,37 +132,20 @@ plotting.show_table(
 #
 # $$P(x) = \texttt{[CLS]}\ x\ \text{What is the topic?}\ \texttt{[MASK]}$$
 #
-# and ask the MLM which word belongs at the [MASK]. The first step is to find where the
-# [MASK] is: its index differs from row to row, because sentences have different lengths.
-#
-# ### Exercise 1 ({{points}} points): `mask_position`
-#
-# Write `mask_position(input_ids, mask_id)`: for `input_ids` of shape `(B, T)` return a
-# `(B,)` tensor of integers, the index $t$ of the single [MASK] in each row. If a row has no
-# [MASK] or more than one, raise `ValueError` with a message naming the row (`"row 3 has 0
-# [MASK] tokens"`): a pattern has exactly one, and a silent wrong index would be a bug that
-# only shows as a bad accuracy. Do not loop over positions; one loop over rows to build the
-# error message is fine.
+# and ask the MLM which word belongs at the [MASK]. Patterns are written as in the lecture's
+# tables, with `[X]` where the input goes. Two small helpers of `course_lib.prompts` do the
+# plumbing: `template(pattern)` turns a pattern into a function $x \mapsto P(x)$, and
+# `mask_position(input_ids, mask_id)` finds the index $t$ of the [MASK] in each row (it differs
+# from row to row, because sentences have different lengths) and raises `ValueError` for a row
+# with no [MASK] or more than one.
 
-# %% [solution] id=mask_position
-def mask_position(input_ids: torch.Tensor, mask_id: int) -> torch.Tensor:
-    """Index of the one [MASK] in each row of input_ids (B, T) -> (B,)."""
-    ### BEGIN SOLUTION
-    is_mask = input_ids == mask_id                                   # (B, T)
-    counts = is_mask.sum(dim=1)                                      # (B,)
-    for row, count in enumerate(counts.tolist()):
-        if count != 1:
-            raise ValueError(f"row {row} has {count} [MASK] tokens; a pattern needs exactly one")
-    return is_mask.long().argmax(dim=1)                              # (B,) the only True
-    ### END SOLUTION
-
-
-# %% [tests] id=test_mask_position points=2
-check_mask_position(mask_position)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("prompting.mask_position", mask_position=mask_position)
-### END HIDDEN TESTS
+# %%
+LECTURE_PROMPT = "[X] What is the topic? [MASK]"
+P = template(LECTURE_PROMPT)
+batch = tok.batch([P(x) for x in LECTURE])
+print("[CLS]", P(LECTURE[0]))
+print("tokens:", tok.tokenize(P(LECTURE[0])))
+print("mask_position:", mask_position(batch["input_ids"], tok.mask_id).tolist())
 
 # %% [markdown]
 # ## 4. The verbalizer: from words to labels
@@ -150,11 +162,12 @@ hidden_check("prompting.mask_position", mask_position=mask_position)
 # probability over all 1,939 words of the vocabulary ("the", ".", "football", ...); the
 # verbalizer keeps the four that mean something for the task and renormalises them.
 #
-# ### Exercise 2 ({{points}} points): `verbalizer_scores`
+# ### Exercise 1 ({{points}} points): `verbalizer_scores`
 #
 # `mlm_logits` has shape `(B, T, V)` (the encoder's `"logits"` output), `label_word_ids`
 # holds the vocabulary ids $v(l)$ **in label order** (column $l$ of the result is label $l$).
-# Return the `(B, num_labels)` scores $s(l \mid x)$. Use your `mask_position`.
+# Return the `(B, num_labels)` scores $s(l \mid x)$: the logits at each row's [MASK] (use
+# `mask_position`), then the label words' columns.
 
 # %% [solution] id=verbalizer_scores
 def verbalizer_scores(mlm_logits: torch.Tensor, input_ids: torch.Tensor, mask_id: int,
@@ -176,13 +189,14 @@ hidden_check("prompting.verbalizer_scores", verbalizer_scores=verbalizer_scores)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3 ({{points}} points): `verbalizer_probs`
+# ### Exercise 2 ({{points}} points): `verbalizer_probs`
 #
-# Return $P(l \mid x)$, shape `(B, num_labels)`: a softmax over the label words' scores. A
-# common mistake is to take the softmax over the whole vocabulary and then pick the label
-# words: those four numbers do not sum to 1 (most of the mass sits on other words), so they
-# are not a distribution over labels. The argmax is the same, so accuracy would not notice,
-# but the cross-entropy loss of Section 7 would be a different one.
+# Return $P(l \mid x)$, shape `(B, num_labels)`: a softmax over the label words' scores (you
+# may call your `verbalizer_scores`). A common mistake is to take the softmax over the whole
+# vocabulary and then pick the label words: those four numbers do not sum to 1 (most of the
+# mass sits on other words), so they are not a distribution over labels. The argmax is the
+# same, so accuracy would not notice, but the cross-entropy loss of Section 9 would be a
+# different one.
 
 # %% [solution] id=verbalizer_probs
 def verbalizer_probs(mlm_logits: torch.Tensor, input_ids: torch.Tensor, mask_id: int,
@@ -210,15 +224,6 @@ hidden_check("prompting.verbalizer_probs", verbalizer_probs=verbalizer_probs)
 VERBALIZER = {"Sports": "sports", "Finance": "finance", "Technology": "technology",
               "Health": "health"}
 label_word_ids = torch.tensor([tok.token_id(VERBALIZER[c]) for c in TOPICS])   # (L,) v(l)
-
-
-def pattern(prompt: str):
-    """'[X] What is the topic? [MASK]' -> a function text -> P(text)."""
-    return lambda x: prompt.replace("[X]", x.rstrip("."))
-
-
-LECTURE_PROMPT = "[X] What is the topic? [MASK]"
-P = pattern(LECTURE_PROMPT)
 batch = {k: v.to(get_device()) for k, v in tok.batch([P(x) for x in LECTURE]).items()}
 with torch.no_grad():
     mlm_logits = encoder(**batch)["logits"]                                    # (4, T, V)
@@ -226,7 +231,6 @@ t = mask_position(batch["input_ids"], tok.mask_id)                             #
 top5 = mlm_logits[torch.arange(len(LECTURE)), t].topk(5).indices.cpu()       # (4, 5)
 probs = verbalizer_probs(mlm_logits, batch["input_ids"], tok.mask_id,
                          label_word_ids.to(get_device())).cpu()                # (4, L)
-print("[CLS]", P(LECTURE[0]))
 plotting.show_table(
     ["x", "MLM's top 5 words at [MASK]"] + [f"P({c})" for c in TOPICS] + ["Predicted", "Gold"],
     [(x, " ".join(tok.vocab[i] for i in top5[j]), *(f"{q:.2f}" for q in probs[j]),
@@ -237,7 +241,7 @@ plotting.show_table(
 # %% [markdown]
 # ## 5. A [MASK] classifier you can evaluate and train
 #
-# ### Exercise 4 ({{points}} points): `PromptClassifier`
+# ### Exercise 3 ({{points}} points): `PromptClassifier`
 #
 # Wrap the pre-trained encoder, the [MASK] id and the verbalizer in an `nn.Module` whose
 # `forward(input_ids, attention_mask)` returns the `(B, num_labels)` scores $s(l \mid x)$,
@@ -246,7 +250,8 @@ plotting.show_table(
 # cross-entropy on these scores is exactly $-\log P(y \mid x)$ with the softmax over label words.
 #
 # * Pass `attention_mask` to the encoder (padding must not change a sentence's scores).
-# * Nothing is frozen and nothing new is added: every parameter is pre-trained.
+# * Nothing is frozen and nothing new is added: every parameter is pre-trained, and all of them
+#   train (the scores must carry gradients down to the encoder's first layer).
 # * Efficiency: the LM head (a $d \times V$ matrix) is a large part of the compute, and only
 #   one position per row needs it. Calling `verbalizer_scores` on the full `(B, T, V)`
 #   logits is correct; faster is `self.encoder(..., return_logits=False)["hidden"]`, the hidden
@@ -274,7 +279,7 @@ class PromptClassifier(nn.Module):
 
 
 # %% [tests] id=test_prompt_classifier points=3
-check_prompt_classifier(PromptClassifier, verbalizer_scores)
+check_prompt_classifier(PromptClassifier)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
 hidden_check("prompting.classifier", PromptClassifier=PromptClassifier)
@@ -293,15 +298,17 @@ print(f"zero-shot accuracy with P(x) = {LECTURE_PROMPT!r}: {zero_acc:.1%} "
       f"(chance: {1 / len(TOPICS):.0%}; linear probe on 2,400 examples: {probe_acc:.1%})")
 
 # %% [markdown]
-# Clearly above chance, with zero labels: the label semantics ("sports" means Sports) and the
-# pre-trained knowledge do the work. But is this pattern a good one?
+# With zero labels the [MASK] classifier is well above chance: the label semantics ("sports"
+# means Sports) and the pre-trained knowledge do the work. <!-- claim: prompting.zero_shot -->
+# But is this pattern a good one?
 #
 # ## 7. Issues of discrete (hard) prompts
 #
 # The lecture's table (LAMA, Jiang et al. 2020) changed a few words of a prompt and saw
 # precision@1 move from 19.78 to 51.08. Which prompt is best cannot be known in advance, and
 # without labelled data it cannot even be measured. We try seven hand-written patterns,
-# the lecture's three among them, with the same model and verbalizer.
+# the lecture's three among them, with the same model and verbalizer, and keep each prompt's
+# label probabilities $P(l \mid x)$ for Section 8.
 
 # %% [skip-grading]
 PROMPTS = ["[X] is related to [MASK]",                        # the lecture's first [MASK] slide
@@ -311,10 +318,24 @@ PROMPTS = ["[X] is related to [MASK]",                        # the lecture's fi
            "[X] This is about [MASK].",
            "[MASK]: [X]",
            "[X] [MASK]"]
+
+
+@torch.no_grad()
+def label_probs(model, examples, prompt):
+    """P(l|x) of each example under one prompt (N, L), and the gold labels (N,), on the CPU."""
+    probs, gold = [], []
+    for batch in make_batches(tok, examples, batch_size=128, template=template(prompt)):
+        scores = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        probs.append(torch.softmax(scores, dim=-1).cpu())                 # (B, L)
+        gold.append(batch["labels"].cpu())
+    return torch.cat(probs), torch.cat(gold)
+
+
 prompt_results = {}
 for prompt in PROMPTS:
-    pred, gold = predict(zero_shot, tok, test, template=pattern(prompt))
-    prompt_results[prompt] = {"acc": (pred == gold).float().mean().item(),
+    probs, gold = label_probs(zero_shot, test, prompt)                    # (800, L), (800,)
+    pred = probs.argmax(-1)
+    prompt_results[prompt] = {"probs": probs, "acc": (pred == gold).float().mean().item(),
                               "share": torch.bincount(pred, minlength=len(TOPICS)) / len(pred)}
 accs = [prompt_results[p]["acc"] for p in PROMPTS]
 spread = max(accs) - min(accs)
@@ -348,11 +369,78 @@ def describe_prompt(prompt, r):
 widgets.table_slider(PROMPTS, prompt_results, "prompt", describe_prompt)
 
 # %% [markdown]
-# Wording alone moves the accuracy by tens of points, and the worst prompts are not
-# wrong so much as **biased**: they pull most sentences towards one label word. This is the
-# motivation for learning the prompt instead (soft prompt tuning, the next notebook).
+# Wording alone moves the accuracy by tens of points. <!-- claim: prompting.sensitivity -->
+# The worst prompts are not wrong so much as **biased**: they pull most sentences towards one
+# label word (the last column of the table). This is the motivation for learning the prompt
+# instead (soft prompt tuning, the next notebook). A bias can also be removed without any
+# training, which is the next exercise.
 #
-# ## 8. Prompts need fewer training examples
+# ## 8. Calibration: removing a prompt's bias without labels
+#
+# A pattern makes some label words likely *a priori*, whatever $x$ says. Call that prior
+# $\bar p(l)$, the prompt's average belief in label $l$. **Calibration** (Zhao et al. 2021)
+# divides it out and renormalises:
+#
+# $$\hat P(l \mid x) = \frac{P(l \mid x) / \bar p(l)}{\sum_{l'} P(l' \mid x) / \bar p(l')} .$$
+#
+# Two ways to estimate $\bar p$ without a single label: the prediction for a *content-free*
+# input such as "N/A" (Zhao et al. 2021), or the mean of $P(\cdot \mid x)$ over unlabelled
+# sentences of the task (batch calibration, Zhou et al. 2024). We use the dev sentences,
+# without their labels.
+#
+# ### Exercise 4 ({{points}} points): `calibrate`
+#
+# Write `calibrate(probs, prior)`: `probs` is `(B, L)`, each row a distribution $P(\cdot \mid
+# x)$; `prior` is `(L,)` with positive entries, not necessarily summing to 1 (only its ratios
+# matter). Return the `(B, L)` calibrated distributions $\hat P$; each row sums to 1.
+
+# %% [solution] id=calibrate
+def calibrate(probs: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Calibrated P(l|x) / p_bar(l), renormalised over the labels -> (B, L), rows sum to 1."""
+    ### BEGIN SOLUTION
+    scaled = probs / prior                                           # (B, L): P(l|x) / p_bar(l)
+    return scaled / scaled.sum(dim=-1, keepdim=True)                 # (B, L), rows sum to 1
+    ### END SOLUTION
+
+
+# %% [tests] id=test_calibrate points=2
+check_calibrate(calibrate)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("prompting.calibrate", calibrate=calibrate)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Each of the seven prompts, calibrated with both priors (accuracy on the same 800 test
+# sentences):
+
+# %% [skip-grading]
+gold = torch.tensor([ex.topic for ex in test])
+calibrated = {}
+for prompt, r in prompt_results.items():
+    null = {k: v.to(get_device()) for k, v in tok.batch([template(prompt)("N/A")]).items()}
+    with torch.no_grad():
+        prior_null = torch.softmax(zero_shot(**null), dim=-1)[0].cpu()    # (L,) p(l | "N/A")
+    prior_dev = label_probs(zero_shot, dev, prompt)[0].mean(dim=0)        # (L,) mean over dev
+    acc = lambda p: (p.argmax(-1) == gold).float().mean().item()
+    calibrated[prompt] = (r["acc"], acc(calibrate(r["probs"], prior_null)),
+                          acc(calibrate(r["probs"], prior_dev)))
+plotting.show_table(
+    ["Prompt", "Zero-shot", "Calibrated by 'N/A'", "Calibrated by the dev mean"],
+    [(p, *(f"{a:.1%}" for a in accs3)) for p, accs3 in calibrated.items()],
+    title="Zero-shot test accuracy before and after calibration (no labels used)")
+raised = sum(c[2] > c[0] for c in calibrated.values())
+print(f"the dev-mean prior raises {raised} of {len(PROMPTS)} prompts; the 'N/A' prior raises "
+      f"{sum(c[1] > c[0] for c in calibrated.values())}")
+
+# %% [markdown]
+# Dividing by the mean prediction over unlabelled dev sentences raises the accuracy of every
+# one of the seven prompts. <!-- claim: prompting.calibration --> A single content-free input
+# is a noisier estimate of the prior: for some patterns it helps, for others it hurts (compare
+# the two middle columns). Calibration removes a bias; it cannot add knowledge the pattern does
+# not reach, so the spread between prompts remains.
+#
+# ## 9. Prompts need fewer training examples
 #
 # A pattern and a verbalizer are also a better *starting point for training*. Prompt-based
 # fine-tuning (PET) trains the whole MLM with cross-entropy on $P(l \mid x)$; nothing is new,
@@ -401,30 +489,71 @@ ax.set_xticks(SHOTS_ALL, [str(k) for k in SHOTS_ALL])
 ax.legend(fontsize=8)
 
 # %% [markdown]
-# With a handful of examples the prompt-based model is far ahead: it starts at the zero-shot
-# accuracy and only has to adjust, while the [CLS] classifier must learn $W$ from scratch. With
-# all 2,400 examples the gap closes: when labels are plentiful, how you start matters less.
+# With 4 and 16 examples per topic the prompt-based model is far ahead: it starts at the
+# zero-shot accuracy and only has to adjust, while the [CLS] classifier must learn $W$ from
+# scratch. <!-- claim: prompting.few_shot --> By 64 examples per topic the gap has closed: the
+# two are within 2 points. <!-- claim: prompting.gap_closes --> When labels are plentiful, how
+# you start matters less; with all 600 per topic the [CLS] classifier, trained three epochs to
+# PET's one, ends ahead. <!-- claim: prompting.cls_at_600 -->
 #
 # ## Summary
 #
 # * **[CLS] classification** puts a new, random classifier $W h_{\texttt{[CLS]}} + b$ on the
-#   encoder: it needs labelled examples before it predicts anything.
+#   encoder: it needs labelled examples before it predicts anything. Freezing the encoder
+#   (a linear probe) means no gradient and no AdamW state for its parameters.
 # * **[MASK] classification** writes $x$ into a pattern with one [MASK] and scores each label by
 #   the MLM logit of its label word at the mask, $s(l \mid x)$; $P(l \mid x)$ is a softmax over
 #   the label words only.
-# * It uses label semantics and pre-trained knowledge: **zero-shot** predictions well above
-#   chance, and **fewer examples** to fine-tune.
+# * It uses label semantics and pre-trained knowledge: **zero-shot** predictions above chance,
+#   and **fewer examples** to fine-tune.
 # * **Hard prompts are fragile**: the wording changes the accuracy by tens of points, and the
-#   best wording cannot be found without labelled data. Next: let the model learn the prompt.
+#   best wording cannot be found without labelled data. Part of the damage is a bias towards
+#   one label word, which calibration divides out without labels. Next: let the model learn
+#   the prompt.
 #
-# **Check yourself.** (1) Why is the [CLS] classifier at chance before training, but the [MASK]
-# classifier is not? (2) Softmax over the vocabulary then picking the label words gives the same
-# predictions as the softmax over label words: why, and why is it still wrong as a training
-# loss? (3) What happens with a verbalizer whose label word is not a single token of the
-# vocabulary? (4) Why can a prompt be "biased" towards one label, and how could you correct it
-# without training? *(Answers: $W$ is random, while the MLM head and the label words are
-# pre-trained; softmax is monotone and both share the numerator, but the four vocabulary
-# probabilities do not sum to 1, so the loss also pushes down unrelated words; you need a rule
-# for several tokens (several masks, or average their scores); the pattern makes one word likely
-# a priori; divide by the label words' probabilities on a content-free input such as "N/A",
-# i.e. calibrate.)*
+# ## Exercises
+#
+# 1. Give each topic two label words (for Sports, "sports" and "game") and score a label by
+#    the mean of its words' logits. Does the lecture's pattern gain accuracy zero-shot?
+# 2. Calibrate with other content-free inputs ("", "[MASK]" would not do: why?). How much do
+#    the three priors of a prompt differ?
+# 3. Section 9 uses one draw of the $k$ examples. Repeat with seeds 1 and 2: how large is the
+#    spread between draws at $k = 4$, and does the ordering of the two methods change?
+# 4. Which pattern wins depends on what the pre-training text looked like. Read
+#    `course_lib/data/DATA_CARD.md` and form a hypothesis for why `[MASK]: [X]` does well here.
+#
+# <details><summary>Answers</summary>
+#
+# 1. Write `label_word_ids` as a `(L, 2)` tensor and average the gathered logits over the last
+#    axis; measure it with `evaluate` as in Section 6. Several words per label lower the
+#    variance of a single word's logit, but a word that is frequent for another topic can
+#    also add bias: only the measurement tells.
+# 2. An empty input leaves the pattern alone; "[MASK]" would put a second [MASK] into the
+#    pattern, which `mask_position` rejects. Print `prior_null` for each input: the further
+#    the priors are apart, the less one content-free input can be trusted.
+# 3. Change `seed=0` in `few_shot` and `set_seed`; with 4 examples per topic a draw can hold
+#    unusual sentences, so expect several points between draws.
+# 4. The card says some pre-training lines carry a label-word cue ("Sports: ..."); a pattern
+#    of the same shape asks the model a question it has seen answered during pre-training.
+#
+# </details>
+#
+# **Check yourself.** (1) Why is the [CLS] classifier at chance before training, but the
+# [MASK] classifier is not? (2) Softmax over the vocabulary then picking the label words gives
+# the same predictions as the softmax over label words: why, and why is it still wrong as a
+# training loss? (3) What happens with a verbalizer whose label word is not a single token of
+# the vocabulary? (4) Why can a prompt be "biased" towards one label, and what does
+# calibration assume about the prior? (5) Why does a linear probe need less optimizer memory
+# than full fine-tuning?
+#
+# <details><summary>Answers</summary>
+#
+# (1) $W$ is random, while the MLM head and the label words are pre-trained. (2) Softmax is
+# monotone and both share the numerator, but the four vocabulary probabilities do not sum to
+# 1, so the loss also pushes down unrelated words. (3) You need a rule for several tokens
+# (several masks, or average their scores). (4) The pattern makes one word likely a priori;
+# calibration assumes the prior is the same for every input, so dividing by it leaves what
+# $x$ contributes. (5) AdamW keeps two numbers per *trainable* parameter; frozen ones have
+# neither gradients nor optimizer state.
+#
+# </details>

@@ -5,6 +5,7 @@
   to the label words and renormalised (two ways REFERENCE.md allows), != the unrenormalised pick;
 - PromptClassifier: equals the encoder's full MLM logits read at the [MASK], is padding-invariant,
   and trains through train_classifier;
+- calibrate: a per-entry loop (divide, then renormalise), and the identity under a uniform prior;
 - every named mistake gives outputs different from the reference on every seed of its case, and
   the visible checks name it;
 - the sample 'partly wrong' submission text exists in the reference cell.
@@ -63,8 +64,6 @@ def test_scores_equal_naive_loop(ref, seed):
     got = ref["verbalizer_scores"](logits, ids, mask_id, label_ids)
     torch.testing.assert_close(got, _naive_scores(logits, ids, mask_id, label_ids),
                                atol=1e-5, rtol=1e-4)
-    pos = ref["mask_position"](ids, mask_id)
-    assert pos.tolist() == [row.tolist().index(mask_id) for row in ids]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -79,11 +78,17 @@ def test_probs_are_renormalised_vocabulary_softmax(ref, seed):
     assert torch.equal(probs.argmax(-1), picked.argmax(-1))  # ... with the same predictions
 
 
-def test_mask_position_errors(ref):
-    with pytest.raises(ValueError, match="row 1"):
-        ref["mask_position"](torch.tensor([[2, 4, 5], [2, 5, 6]]), 4)
-    with pytest.raises(ValueError, match="row 0"):
-        ref["mask_position"](torch.tensor([[2, 4, 4], [2, 5, 4]]), 4)
+@pytest.mark.parametrize("seed", range(3))
+def test_calibrate_equals_a_loop(ref, seed):
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.softmax(torch.randn(5, 3, generator=g), -1)
+    prior = torch.rand(3, generator=g) + 0.05
+    want = torch.empty(5, 3)
+    for b in range(5):
+        row = [float(probs[b, l]) / float(prior[l]) for l in range(3)]
+        want[b] = torch.tensor([v / sum(row) for v in row])
+    torch.testing.assert_close(ref["calibrate"](probs, prior), want)
+    torch.testing.assert_close(ref["calibrate"](probs, torch.ones(3)), probs)
 
 
 def _encoder(V=35, seed=0):
@@ -110,6 +115,9 @@ def test_classifier_equals_full_mlm_logits_at_mask(ref):
         got = model(input_ids=ids, attention_mask=attn)
         logits = enc(input_ids=ids, attention_mask=attn)["logits"]        # (B, T, V) in full
     torch.testing.assert_close(got, _naive_scores(logits, ids, 4, label_ids), atol=1e-5, rtol=1e-4)
+    got = model(input_ids=ids, attention_mask=attn)
+    got.sum().backward()                                   # every layer gets a gradient
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in enc.blocks[0].parameters())
 
 
 def test_classifier_trains_with_train_classifier(ref):
@@ -133,17 +141,16 @@ def test_classifier_trains_with_train_classifier(ref):
 def test_visible_checks_name_the_mistakes(ref):
     m = mistakes_module("prompting")
     objects = dict(ref)
-    for case, fn, check, extra in [
-            ("mask_position", "mask_position", checks.check_mask_position, ()),
-            ("verbalizer_scores", "verbalizer_scores", checks.check_verbalizer_scores, ()),
-            ("verbalizer_probs", "verbalizer_probs", checks.check_verbalizer_probs, ()),
-            ("classifier", "PromptClassifier", checks.check_prompt_classifier,
-             (ref["verbalizer_scores"],))]:
-        check(ref[fn], *extra)                                   # the reference passes
+    for case, fn, check in [
+            ("verbalizer_scores", "verbalizer_scores", checks.check_verbalizer_scores),
+            ("verbalizer_probs", "verbalizer_probs", checks.check_verbalizer_probs),
+            ("classifier", "PromptClassifier", checks.check_prompt_classifier),
+            ("calibrate", "calibrate", checks.check_calibrate)]:
+        check(ref[fn])                                           # the reference passes
         for mistake in m.MISTAKES[case]:
             wrong = mistake.make(dict(objects))[fn]
             with pytest.raises(CheckFailed):
-                check(wrong, *extra)
+                check(wrong)
 
 
 def test_wrong_submission_text_is_in_the_reference(nb):
