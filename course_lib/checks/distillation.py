@@ -4,6 +4,8 @@ Interface (see the notebook):
     distillation_loss(student_logits (B, C), teacher_logits (B, C), labels (B,), T, alpha) -> scalar
         = alpha T^2 KL(softmax(z_t/T) || softmax(z_s/T)) + (1 - alpha) CE(z_s, y)
     init_student_from_teacher(teacher, layers) -> a model of the teacher's class, len(layers) blocks
+    cosine_loss(h_student (B, T, d), h_teacher (B, T, d), mask (B, T)) -> scalar
+        = mean over real tokens of 1 - cos(h_s, h_t)
     generate(model, input_ids (B, T0), n_new, temperature=0.0, generator=None) -> (B, T0 + n_new)
 """
 
@@ -147,6 +149,45 @@ def check_init_student(init_student_from_teacher) -> None:
     print("All visible init_student_from_teacher checks passed.")
 
 
+def check_cosine_loss(cosine_loss) -> None:
+    torch.manual_seed(0)
+    h = torch.randn(2, 5, 8)
+    mask = torch.ones(2, 5, dtype=torch.long)
+    L = lambda a, b, m: _scalar(_call(cosine_loss, a, b, m), "the cosine loss")
+    expect(L(h, h, mask).abs() < 1e-6, "identical hidden states must give 0 (1 - cos = 0)")
+    expect_close(L(h, -h, mask), torch.tensor(2.0), "the loss for opposite hidden states",
+                 hint="1 - cos(h, -h) = 1 - (-1) = 2 for every token")
+    ok("0 for identical hidden states, 2 for opposite ones: 1 - cos")
+    expect_close(L(h, 3 * h, mask), torch.tensor(0.0), "the loss when the teacher is 3 x the student",
+                 hint="the cosine ignores lengths: only directions count")
+    e = torch.zeros(1, 2, 4)
+    e[0, 0, 0] = e[0, 1, 1] = 1.0                       # two tokens, orthogonal to the teacher's
+    f = torch.zeros(1, 2, 4)
+    f[0, 0, 2] = f[0, 1, 3] = 1.0
+    expect_close(L(e, f, torch.ones(1, 2)), torch.tensor(1.0), "the loss for orthogonal states",
+                 hint="the cosine is taken over the hidden dimension (the last one) of each token")
+    ok("the cosine is per token, over the hidden dimension, and ignores lengths")
+    padded = mask.clone()
+    padded[1, 3:] = 0
+    other = h.clone()
+    other[1, 3:] = torch.randn(2, 8)                    # change only the padded positions
+    expect_close(L(h, other, padded), torch.tensor(0.0), "the loss when only padding differs",
+                 hint="average over the real tokens only (mask == 1): padding must not count")
+    g = torch.randn(2, 5, 8)
+    cos = F.cosine_similarity(h, g, dim=-1)             # (2, 5), per token
+    expect_close(L(h, g, padded), (1 - cos)[padded.bool()].mean(), "the loss with padding",
+                 hint="the mean of 1 - cos over the real tokens, not over all B * T positions")
+    ok("padding is ignored: the mean runs over the real tokens")
+    s_ = h.clone().requires_grad_(True)
+    t_ = g.clone().requires_grad_(True)
+    _call(cosine_loss, s_, t_, mask).backward()
+    expect(s_.grad is not None and s_.grad.abs().sum() > 0, "no gradient reaches the student")
+    expect(t_.grad is None or t_.grad.abs().sum() == 0,
+           "a gradient flows into the teacher's hidden states: detach them (the teacher is fixed)")
+    ok("gradients reach the student, not the teacher")
+    print("All visible cosine_loss checks passed.")
+
+
 def check_generate(generate) -> None:
     model = _tiny_teacher(causal=True)
     torch.manual_seed(1)
@@ -177,5 +218,10 @@ def check_generate(generate) -> None:
     many = _call(generate, model, prompt.repeat(30, 1), 6, temperature=5.0,
                  generator=torch.Generator().manual_seed(1))
     expect(len(torch.unique(many[:, 4])) > 1, "temperature > 0 should sample, not take the argmax")
-    ok("temperature > 0 samples, reproducibly with a seeded generator")
+    cold = _call(generate, model, prompt, 6, temperature=1e-3,
+                 generator=torch.Generator().manual_seed(2))
+    expect(torch.equal(cold, _call(generate, model, prompt, 6)),
+           "with a tiny temperature sampling should act like greedy decoding: sample from "
+           "softmax(z / T), dividing the logits by T (not multiplying)")
+    ok("temperature > 0 samples from softmax(z / T), reproducibly with a seeded generator")
     print("All visible generate checks passed.")
