@@ -69,7 +69,7 @@ def run() -> list[dict]:
     rows.append({"figure": f"distillation: temperature over seeds {SEEDS}: mean accuracy at T = 1 "
                            f"/ 2 / 8", "value": f"{avg['T1']:.1%} / {avg['T2']:.1%} / {avg['T8']:.1%}",
                  "lecture": "soft targets: softmax(z / T)",
-                 "claim": _claim("higher_T_helps", "T = 2 does better than T = 1 (mean over three "
+                 "claim": _claim("higher_t_helps", "T = 2 does better than T = 1 (mean over three "
                                  "seeds)", "-", avg["T2"] > avg["T1"])})
 
     q = ns["mlm_quality"]

@@ -68,31 +68,45 @@ def run() -> list[dict]:
                               f"{ppl('streaming (original positions)', b):.2f}; "
                               f"{ms['streaming', b]:.1f} / {ms['recompute', b]:.1f}",
                      "lecture": "StreamingLLM re-indexes positions inside the cache"})
+    series = lambda p: ", ".join(f"{ppl(p, b):.2f}" for b in budgets)
     stream = [ppl("streaming", b) for b in budgets]
     last = budgets[-1]
-    rows[-1]["claim"] = [
-        _claim("recompute_near_full", "Sliding window with re-computation stays within 5% of "
-               "the full cache's perplexity at every budget", "StreamingLLM's baseline",
-               all(ppl("recompute", b) < 1.05 * full for b in budgets)),
-        _claim("h2o_streaming_window_order", "H2O (one set) does at least as well as "
-               "StreamingLLM (within 1%) at every budget, and both beat the sliding window",
-               "selective KV cache",
-               all(ppl("h2o", b) <= 1.01 * ppl("streaming", b) and
-                   ppl("streaming", b) < ppl("window", b) for b in budgets)),
-        _claim("h2o_head_worse", "H2O per head (the paper's) does worse than H2O with one set "
-               "for the whole model at every budget", "-",
-               all(ppl("h2o_head", b) > ppl("h2o", b) for b in budgets)),
-        _claim("cache_positions_help", "The new token's position in the cache (the paper's "
-               "rule) gives a lower perplexity than its text position, for the sliding window "
-               "and StreamingLLM at every budget", "-",
-               all(ppl(p, b) < ppl(p + " (original positions)", b)
-                   for p in ("window", "streaming") for b in budgets)),
-        _claim("streaming_monotone", "StreamingLLM's perplexity falls as the budget grows",
-               "StreamingLLM keeps quality with a small cache",
-               all(x >= y for x, y in zip(stream, stream[1:]))),
-        _claim("recompute_costs_more", "At the largest budget, re-computing the window costs "
-               "more time per token than a StreamingLLM step", "-",
-               ms["recompute", last] > ms["streaming", last])]
+    per = f"perplexity at budgets {', '.join(map(str, budgets))}"
+    checks = [
+        (f"re-computation: {per} (full cache {full:.2f})", series("recompute"),
+         _claim("recompute_near_full", "Sliding window with re-computation stays within 5% of "
+                "the full cache's perplexity at every budget", "StreamingLLM's baseline",
+                all(ppl("recompute", b) < 1.05 * full for b in budgets))),
+        (f"H2O / StreamingLLM / sliding window: {per}",
+         " | ".join(series(p) for p in ("h2o", "streaming", "window")),
+         _claim("h2o_streaming_window_order", "H2O (one set) does at least as well as "
+                "StreamingLLM (within 1%) at every budget, and both beat the sliding window",
+                "selective KV cache",
+                all(ppl("h2o", b) <= 1.01 * ppl("streaming", b) and
+                    ppl("streaming", b) < ppl("window", b) for b in budgets))),
+        (f"H2O per head / H2O one set: {per}", f"{series('h2o_head')} | {series('h2o')}",
+         _claim("h2o_head_worse", "H2O per head (the paper's) does worse than H2O with one set "
+                "for the whole model at every budget", "-",
+                all(ppl("h2o_head", b) > ppl("h2o", b) for b in budgets))),
+        (f"cache / text positions, window and StreamingLLM: {per}",
+         " | ".join(f"{series(p)} vs {series(p + ' (original positions)')}"
+                    for p in ("window", "streaming")),
+         _claim("cache_positions_help", "The new token's position in the cache (the paper's "
+                "rule) gives a lower perplexity than its text position, for the sliding window "
+                "and StreamingLLM at every budget", "-",
+                all(ppl(p, b) < ppl(p + " (original positions)", b)
+                    for p in ("window", "streaming") for b in budgets))),
+        (f"StreamingLLM: {per}", series("streaming"),
+         _claim("streaming_monotone", "StreamingLLM's perplexity falls as the budget grows",
+                "StreamingLLM keeps quality with a small cache",
+                all(x >= y for x, y in zip(stream, stream[1:])))),
+        (f"budget {last}: ms per token, re-computation / StreamingLLM (one run)",
+         f"{ms['recompute', last]:.1f} / {ms['streaming', last]:.1f}",
+         _claim("recompute_costs_more", "At the largest budget, re-computing the window costs "
+                "more time per token than a StreamingLLM step", "-",
+                ms["recompute", last] > ms["streaming", last]))]
+    rows += [{"figure": f, "value": v, "lecture": "selective KV cache", "claim": c}
+             for f, v, c in checks]
     share = ns["sink_share"]
     rows.append({"figure": "attention of queries at positions 128-255 on the first 4 tokens, "
                            "per layer", "value": ", ".join(f"{v:.1%}" for v in share),

@@ -280,7 +280,7 @@ widgets.table_slider(T_VALUES, t_acc, "T", lambda T, a: (
 # Is a softer target better? On one seed the curve above is within the noise of a few test
 # sentences, so the benchmark repeats it on three seeds of the training order: averaged over
 # them, $T = 2$ does not do better than $T = 1$ here.
-# <!-- claim-not-held: distillation.higher_T_helps -->
+# <!-- claim-not-held: distillation.higher_t_helps -->
 # A plausible reason: with four classes, the teacher's small probabilities carry little beyond
 # the label itself.
 #
@@ -292,7 +292,7 @@ widgets.table_slider(T_VALUES, t_acc, "T", lambda T, a: (
 #   \alpha_{cos}\,\mathcal{L}_{cos}$$
 #
 # * $\mathcal{L}_{ce}$: your distillation loss with $\alpha = 1$ at the masked positions: the
-#   student matches the teacher's softened distribution over the vocabulary;
+#   student is trained towards the teacher's softened distribution over the vocabulary;
 # * $\mathcal{L}_{mlm}$: the ordinary masked-language-model cross-entropy with the true tokens;
 # * $\mathcal{L}_{cos}$: a **cosine embedding loss** that turns the student's hidden states in
 #   the direction of the teacher's, $\frac{1}{|R|}\sum_{t \in R} \big(1 - \cos(h^{s}_t,
@@ -416,7 +416,7 @@ plotting.show_table(["Model", "held-out masked tokens: accuracy", "perplexity"],
 # traces) and fine-tune a smaller model on it
 # with the ordinary next-token loss. This is *sequence-level* distillation: the student copies
 # the teacher's outputs, not its probabilities, so it works even when only the teacher's text is
-# available (through an API). *Token-level* distillation instead matches the teacher's whole
+# available (through an API). *Token-level* distillation instead fits the teacher's whole
 # next-token distribution at every position, with the KL term of your loss.
 #
 # ### Exercise 4 ({{points}} points): `generate`, without a cache
@@ -459,7 +459,7 @@ hidden_check("distillation.generate", generate=generate)
 #
 # * **copy training data** (sequence-level): the student learns, with cross-entropy, to predict
 #   text the teacher sampled from `[BOS]`;
-# * **token-level KL**: on real corpus text, the student matches the teacher's next-token
+# * **token-level KL**: on real corpus text, the student fits the teacher's next-token
 #   distribution at every position (your loss with $\alpha = 1$, $T = 1$);
 # * **real data only**: cross-entropy on the same real text, no teacher.
 #
@@ -549,7 +549,7 @@ plotting.show_table(["Model", "# param. (thousands)", "Perplexity (lm_valid)"],
 #   40% fewer parameters, 60% faster, 97% of the score; it trains with three terms, soft targets,
 #   the MLM loss and a cosine between hidden states. Ours: fewer layers, the same recipe.
 # * For LLMs, "copy training data": fine-tune the student on text the teacher generates
-#   (DeepSeek-R1-Distill), or match its next-token distributions when the logits are available.
+#   (DeepSeek-R1-Distill), or train towards its next-token distributions when the logits are available.
 #
 # **Check yourself.** (1) Why does $\mathrm{KL}(p \| q)$ become 0 when the student equals the
 # teacher, and what is the loss then if $\alpha = 1$? (2) Why multiply by $T^2$? (3) Why do

@@ -488,7 +488,7 @@ plotting.show_table(
 # The loop of Section 5 needs experts that differ, and these start as copies of one FFN: which
 # copy a token uses barely changes the loss, so the router's gradient has little to reinforce,
 # and two epochs at this learning rate move the router little. Its mean gate values $P_i$ stay
-# close to uniform, $1/N = 0.25$. <!-- claim: moe.encoder_uniform_P -->
+# close to uniform, $1/N = 0.25$. <!-- claim: moe.encoder_uniform_p -->
 # Then
 # $N \sum_i f_i P_i \approx N \sum_i f_i \cdot \frac{1}{N} = 1$ whatever the shares $f_i$ are: the
 # loss *value* hardly shows an imbalance here. Its gradient still evens the shares out: with the

@@ -388,9 +388,10 @@ widgets.table_slider(
 #
 # The lecture's table (Llama-3.1 8B, 70B, 405B) compares weight/activation bit widths:
 # FP16 (16/16, 16 GB for 8B), FP8 (8/8, 8 GB), GPTQ (4/16 or 8/16), SmoothQuant (8/8) and AWQ
-# (4/16, 4 GB). On average over the six tasks, the 8-bit methods keep the 8B model within 0.19
-# points of FP16, while 4-bit weights cost it 1.26 to 2.32 points (GPTQ, AWQ). At 70B every method
-# stays within 0.61 points. At 405B all but one stay within 0.31, but SmoothQuant 8/8 loses 2.44
+# (4/16, 4 GB). In the lecture's table, on average over the six tasks, the 8-bit methods keep the
+# 8B model within 0.19 points of FP16, while 4-bit weights cost it 1.26 to 2.32 points (GPTQ,
+# AWQ). At 70B every method stays within 0.61 points. At 405B all but one stay within 0.31, but
+# SmoothQuant 8/8 loses 2.44
 # points on average, 10.70 of them on MMLU alone (83.98 -> 73.28): quantizing the activations too
 # can fail badly on one task even for the largest model. Each method improves on the plain
 # rounding you wrote:
