@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # nbgrader calls `alembic` (and Jupyter calls its tools) from PATH: put the venv first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-fast test-browser lab notebooks release bench summary pretrain data clean
+.PHONY: install demo test test-fast test-browser test-hub lab notebooks release bench summary pretrain data clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,11 @@ install: $(STAMP)          ## create .venv and install (idempotent)
 demo: $(STAMP)             ## the main job: build the release, grade sample submissions, report
 	$(BIN)/python -m autograde demo
 
-test: $(STAMP)             ## the whole test suite
-	$(BIN)/python -m pytest -q
+test: $(STAMP)             ## the whole test suite, but the hub round trip (make test-hub)
+	$(BIN)/python -m pytest -q -m "not hub"
+
+test-hub: $(STAMP)         ## a real JupyterHub class on 127.0.0.1: release, submit, grade, feedback (root; ~5 min)
+	COURSE_REQUIRE_HUB=1 $(BIN)/python -m pytest -q -m hub tests/test_hub.py
 
 test-fast: $(STAMP)        ## unit tests only (no notebook execution, no grading)
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -33,7 +36,7 @@ lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
 notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
-	$(BIN)/python -m autograde.quizbank
+	$(BIN)/python -m autograde.quiz_authoring
 	$(BIN)/python -m autograde.authoring
 	$(BIN)/python -m autograde release
 
@@ -52,4 +55,4 @@ pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (~10 mi
 	$(BIN)/python -m course_lib.pretrain all
 
 clean:
-	rm -rf .grading build feedback gradebook.db grades.csv .pytest_cache
+	rm -rf .grading build feedback submitted autograded gradebook.db grades*.csv .pytest_cache

@@ -8,6 +8,10 @@ A percent file is plain Python that diffs and reviews well. Cell headers (see do
     # %% [solution] id=lora_linear      nbgrader solution cell ("autograded answer")
     # %% [tests] id=test_lora points=3  nbgrader autograded test cell (locked)
     # %% [readonly] id=intro_code       locked code cell students cannot edit
+    # %% [markdown] id=why_lora_question  locked markdown; may hold a rubric between
+                                        ### BEGIN MARK SCHEME and ### END MARK SCHEME (grader only)
+    # %% [written] id=why_lora points=2 markdown answer graded by hand (solution + grade); the
+                                        release shows "YOUR ANSWER HERE"
     # %% [skip-grading]                 slow demo cell the grader does not run
 
 The environment check (`autograde.student_course.first_cell()`, which installs the course library in
@@ -31,7 +35,9 @@ from autograde import student_course
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^# %%(?:\s*\[(?P<kind>[a-z-]+)\])?(?P<attrs>.*)$")
-KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading"}
+KINDS = {None, "markdown", "setup", "solution", "tests", "readonly", "skip-grading", "written"}
+MARKDOWN_KINDS = {"markdown", "written"}
+MARK_SCHEME = "### BEGIN MARK SCHEME"
 
 
 def _attrs(text: str, where: str) -> dict:
@@ -64,10 +70,14 @@ def _nbgrader(kind: str, attrs: dict, where: str) -> dict:
             "solution": False, "task": False}
     if kind == "solution":
         meta["solution"] = True
-    elif kind == "tests":
+    elif kind in ("tests", "written"):
         if "points" not in attrs:
-            raise ValueError(f"{where}: a [tests] cell needs points=...")
-        meta.update(grade=True, locked=True, points=float(attrs["points"]))
+            raise ValueError(f"{where}: a [{kind}] cell needs points=...")
+        meta.update(grade=True, points=float(attrs["points"]))
+        if kind == "tests":
+            meta["locked"] = True
+        else:                                # a markdown grade cell is graded by hand
+            meta["solution"] = True
     elif kind == "readonly":
         meta["locked"] = True
     return meta
@@ -110,7 +120,7 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
         if kind == "skip":
             return
         where = f"{name}:{start}"
-        if kind == "markdown":
+        if kind in MARKDOWN_KINDS:
             cell = nbformat.v4.new_markdown_cell(_markdown(lines))
         else:
             cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
@@ -120,6 +130,14 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
                 cell.metadata["tags"] = ["skip-grading"]
             elif kind in ("solution", "tests", "readonly"):
                 cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
+        if kind == "written":
+            cell.metadata["nbgrader"] = _nbgrader(kind, attrs, where)
+        # The grader's copy of a locked cell comes from the source, rubric included; any other
+        # cell is the student's, so a mark scheme there would reach nobody.
+        locked = kind == "readonly" or (kind == "markdown" and "id" in attrs)
+        if MARK_SCHEME in cell.source and not locked:
+            raise ValueError(f"{where}: a mark scheme belongs in a locked cell "
+                             "([markdown] id=... or [readonly])")
         if kind == "markdown" and "id" in attrs:
             cell.metadata["nbgrader"] = _nbgrader("readonly", attrs, where)
         cells.append(cell)

@@ -1,11 +1,15 @@
 """Grading a class: submissions found, sharded, graded in parallel, resumable.
 
 - One worker process per core; each grades one submission at a time in a fresh sandboxed kernel.
-- Each result is a JSON file written atomically under `<work>/results/<assignment>/<student>.json`,
-  tagged with the submission's sha256. A rerun skips submissions whose result matches, so an
-  interrupted batch, run again, grades every submission exactly once. Only the main process writes
-  the gradebook, from the result files (gradebook.sync), so the database is never half-written by
-  a worker.
+- A worker that dies (killed, out of memory, a crash in the grader) costs only the submission it
+  held: a fresh worker takes its place, the submission is graded once more, and if that kills its
+  worker too it is recorded as graded with zero points and "needs a look". The batch always
+  finishes with every submission graded or flagged.
+- Each result is a JSON file written atomically by the main process under
+  `<work>/results/<assignment>/<student>.json`, tagged with the submission's sha256. A rerun skips
+  submissions whose result matches, so an interrupted batch, run again, grades every submission
+  exactly once. Only the main process writes the gradebook, from the result files
+  (gradebook.sync), so the database is never half-written by a worker.
 - `--shard i/n` grades the submissions whose student id hashes to i (0 <= i < n); shards that write
   to one shared work folder (or folders merged later with `python -m autograde merge`) give one
   gradebook.
@@ -17,61 +21,20 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import multiprocessing.connection
 import os
-import re
-import zipfile
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograde import cells, grade, samples, verdict
+from autograde import grade, lms, samples, sandbox, verdict
 from autograde.course import Course
 from autograde.sandbox import Limits
 
 
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    assignment: str
-    path: Path
-
-
-# ---------------------------------------------------------------- finding submissions
-def _student_from_lms(name: str) -> str:
-    """Canvas downloads are named '<student>_[LATE_]<ids>_<file>': the student is the first part."""
-    return re.split(r"_", name, maxsplit=1)[0]
-
-
-def unpack(zip_path: Path, into: Path) -> Path:
-    """Extract an LMS zip download into FOLDER/<student>/<file> layout; returns FOLDER."""
-    target = into / "inbox" / zip_path.stem
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            parts = Path(info.filename).parts
-            if info.is_dir() or ".." in parts or not parts:
-                continue
-            student = parts[-2] if len(parts) >= 2 else _student_from_lms(parts[-1])
-            dest = target / student / parts[-1]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(zf.read(info))
-    return target
-
-
-def find(folder: Path, assignments: list[str]) -> list[Submission]:
-    """FOLDER/<student>/<assignment>.ipynb (a single other .ipynb counts when one assignment is asked)."""
-    found = []
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        notebooks = sorted(student_dir.glob("*.ipynb"))
-        for name in assignments:
-            exact = [p for p in notebooks if p.stem == name]
-            tagged = [p for p in notebooks if p.stem.endswith(name)]
-            match = exact or tagged or (notebooks if len(assignments) == 1 else [])
-            if match:
-                found.append(Submission(student_dir.name, name, match[-1]))
-    return found
+# Finding submissions (LMS zips, student folders, nbgrader's submitted/) lives in autograde/lms.py.
+Submission, find, unpack = lms.Submission, lms.find, lms.unpack
 
 
 def shard(submissions: list[Submission], spec: str | None) -> list[Submission]:
@@ -106,6 +69,10 @@ def load_results(course: Course, assignment: str | None = None) -> list[dict]:
 
 
 # ---------------------------------------------------------------- calibration
+def autograded_max(result: dict) -> float:
+    return sum(t["points"] for t in result["tests"] if t["score"] is not None)
+
+
 def calibrate(course: Course, name: str, limits: Limits) -> dict:
     """Grade the reference answers as a submission: full marks expected; CPU time sets cell limits."""
     cache = course.work / "reference" / f"{name}-{verdict.fingerprint(course, name)}.calibration.json"
@@ -117,39 +84,126 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
     submission = samples.write({grade.REFERENCE_STUDENT: samples.correct(ctx.source_nb, ctx.release_nb)},
                                course.work / "reference", name)[grade.REFERENCE_STUDENT]
     result = grade.grade_submission(ctx, grade.REFERENCE_STUDENT, submission, private, 0, generous)
-    if result["score"] != result["max_score"] or result["needs_look"]:
-        lost = [f"{t['id']}: {' | '.join(t['lines'][:2])}" for t in result["tests"]
-                if t["score"] < t["points"]][:3]
-        raise RuntimeError(f"the reference of {name} scores {result['score']}/{result['max_score']} "
+    if result["score"] != autograded_max(result) or result["needs_look"]:
+        lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
+                if t["score"] is not None and t["score"] < t["points"]][:3]
+        raise RuntimeError(f"the reference of {name} scores {result['score']}/{autograded_max(result)} "
                            f"when graded ({result['needs_look'] or 'no limit broken'}); lost points: "
                            f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
                            "source notebook, or the grading environment if it cannot import torch")
-    ids = {c["key"]: c["cpu_s"] for c in result["cells"]}
-    cell_cpu = {cell.get("id"): ids.get(cells.key(cell), 0.0) for cell in ctx.source_nb.cells}
-    grade.write_json(cache, cell_cpu)
-    return cell_cpu
+    cpu = grade.cell_cpu(result, ctx.source_nb)
+    grade.write_json(cache, cpu)
+    return cpu
 
 
 # ---------------------------------------------------------------- workers
-_SLOT = None
-_CONTEXTS: dict = {}
+# Fault injection for the tests: "alice,bob:once" kills the worker that picks alice's submission,
+# every time, and the first worker that picks bob's.
+FAULT_ENV = "AUTOGRADE_FAULT_KILL_WORKER"
 
 
-def _init_worker(counter) -> None:
-    global _SLOT
-    with counter.get_lock():
-        _SLOT = counter.value
-        counter.value += 1
+def _injected_fault(course: Course, sub: Submission) -> None:
+    for item in filter(None, os.environ.get(FAULT_ENV, "").split(",")):
+        student, _, when = item.partition(":")
+        if student != sub.student:
+            continue
+        marker = course.work / f".fault-{student}"
+        if when == "once" and marker.exists():
+            return
+        marker.touch()
+        os._exit(9)
 
 
-def _grade_one(course: Course, sub: Submission, limits: Limits, cell_cpu: dict) -> dict:
-    """In a worker: grade one submission and write its result file (atomically)."""
-    if sub.assignment not in _CONTEXTS:
-        _CONTEXTS[sub.assignment] = grade.load_context(course, sub.assignment, cell_cpu)
-    result = grade.grade_submission(_CONTEXTS[sub.assignment], sub.student, sub.path,
-                                    private_dir(course, sub), _SLOT or 0, limits)
-    grade.write_json(result_path(course, sub), result)
-    return result
+def died_result(ctx: grade.Context, sub: Submission, why: str) -> dict:
+    """The result of a submission that killed the grader's worker twice: graded, flagged."""
+    tests = grade._zero(ctx, "the grader could not finish this submission; your instructor will "
+                             "look at it")
+    return {"student": sub.student, "assignment": sub.assignment,
+            "submission_sha256": grade.sha256(sub.path), "score": grade.total(tests),
+            "max_score": ctx.max_score, "seconds": 0.0, "sandbox": sandbox.mode(),
+            "sandboxed": sandbox.mode() != "none", "tests": tests, "tampering": [],
+            "problems": [why], "needs_look": [why], "cells": []}
+
+
+def _worker(conn, slot: int, course: Course, limits: Limits, cell_cpu: dict) -> None:
+    """A worker process: grade each submission it is sent, send back its result."""
+    contexts = {}
+    while True:
+        sub = conn.recv()
+        if sub is None:
+            return
+        _injected_fault(course, sub)
+        if sub.assignment not in contexts:
+            contexts[sub.assignment] = grade.load_context(course, sub.assignment,
+                                                          cell_cpu[sub.assignment])
+        conn.send(grade.grade_submission(contexts[sub.assignment], sub.student, sub.path,
+                                         private_dir(course, sub), slot, limits))
+
+
+class LocalPool:
+    """`workers` processes on this machine, each with its own slot (its sandbox uid)."""
+
+    RETRIES = 1
+
+    def __init__(self, course: Course, workers: int, limits: Limits, cell_cpu: dict):
+        self.course, self.limits, self.cell_cpu = course, limits, cell_cpu
+        self.ctx = mp.get_context("spawn")
+        self.workers = [self._start(slot) for slot in range(workers)]
+
+    def _start(self, slot: int):
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker, args=(child, slot, self.course, self.limits,
+                                                      self.cell_cpu), daemon=True)
+        proc.start()
+        child.close()
+        return {"slot": slot, "proc": proc, "conn": parent, "sub": None}
+
+    def run(self, todo: list[Submission], contexts: dict):
+        """Yield a result for every submission of `todo`, whatever happens to the workers."""
+        queue, attempts = list(reversed(todo)), {}
+        while queue or any(w["sub"] for w in self.workers):
+            for w in self.workers:
+                if w["sub"] is None and queue:
+                    w["sub"] = queue.pop()
+                    attempts[w["sub"]] = attempts.get(w["sub"], 0) + 1
+                    w["conn"].send(w["sub"])
+            busy = [w for w in self.workers if w["sub"]]
+            ready = mp.connection.wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy])
+            for i, w in enumerate(self.workers):
+                if w["sub"] is None:
+                    continue
+                if w["conn"] in ready:
+                    try:
+                        result = w["conn"].recv()
+                    except (EOFError, OSError):
+                        result = None
+                        w["proc"].join(timeout=10)          # it is exiting: let it finish
+                    if result is not None:
+                        sub, w["sub"] = w["sub"], None
+                        yield sub, result
+                        continue
+                if not w["proc"].is_alive():
+                    sub, w["sub"] = w["sub"], None
+                    code = w["proc"].exitcode
+                    w["conn"].close()
+                    self.workers[i] = self._start(w["slot"])
+                    if attempts[sub] <= self.RETRIES:
+                        queue.append(sub)
+                    else:
+                        why = (f"the grader's worker died twice while grading this submission "
+                               f"(exit code {code}): graded as zero, please look at it")
+                        yield sub, died_result(contexts[sub.assignment], sub, why)
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w["conn"].send(None)
+            except OSError:
+                pass
+        for w in self.workers:
+            w["proc"].join(timeout=10)
+            if w["proc"].is_alive():
+                w["proc"].kill()
 
 
 def grade_all(course: Course, submissions: list[Submission], workers: int | None = None,
@@ -159,19 +213,22 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     todo = [s for s in submissions if force or not is_done(course, s)]
     if not todo:
         return []
-    grade.sweep_sandboxes()
-    cell_cpu = {name: calibrate(course, name, limits) for name in sorted({s.assignment for s in todo})}
+    sandbox.sweep_folders()
+    names = sorted({s.assignment for s in todo})
+    cell_cpu = {name: calibrate(course, name, limits) for name in names}
+    contexts = {name: grade.load_context(course, name, cell_cpu[name]) for name in names}
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    pool = LocalPool(course, workers, limits, cell_cpu)
     results = []
-    counter = mp.get_context("spawn").Value("i", 0)
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker, initargs=(counter,)) as pool:
-        futures = [pool.submit(_grade_one, course, s, limits, cell_cpu[s.assignment]) for s in todo]
-        bar = tqdm(as_completed(futures), total=len(futures), desc="grading", unit="nb",
-                   disable=not progress)
-        for future in bar:
-            result = future.result()
+    try:
+        bar = tqdm(total=len(todo), desc="grading", unit="nb", disable=not progress)
+        for sub, result in pool.run(todo, contexts):
+            grade.write_json(result_path(course, sub), result)
             results.append(result)
+            bar.update()
             if on_result:
                 on_result(result)
+        bar.close()
+    finally:
+        pool.close()
     return results

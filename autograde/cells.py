@@ -28,7 +28,14 @@ def is_solution(cell) -> bool:
 
 
 def is_test(cell) -> bool:
-    return bool(meta(cell).get("grade")) and cell.get("cell_type") == "code"
+    """An autograded test cell (nbgrader: grade, not solution, code)."""
+    return bool(meta(cell).get("grade")) and not meta(cell).get("solution") \
+        and cell.get("cell_type") == "code"
+
+
+def is_manual(cell) -> bool:
+    """A manually graded answer (nbgrader: grade and solution): points a person gives."""
+    return bool(meta(cell).get("grade")) and bool(meta(cell).get("solution"))
 
 
 def is_locked(cell) -> bool:
@@ -63,5 +70,19 @@ def hidden_calls(cell) -> list[tuple[str, dict]]:
     return calls
 
 
+def visible_source(cell) -> str:
+    """A test cell as the student sees it: its hidden region removed (as in the release)."""
+    return HIDDEN.sub("", cell.get("source", "")).rstrip()
+
+
 def test_cells(nb) -> list:
     return [c for c in nb.cells if is_test(c)]
+
+
+def manual_cells(nb) -> list:
+    return [c for c in nb.cells if is_manual(c)]
+
+
+def graded_cells(nb) -> list:
+    """Every cell worth points, in order: autograded tests and manually graded answers."""
+    return [c for c in nb.cells if is_test(c) or is_manual(c)]

@@ -1,10 +1,13 @@
-"""`python -m autograde`: release, grade, merge, feedback, export, report, samples, demo.
+"""`python -m autograde`: release, publish, grade, merge, feedback, export, report, gradescope,
+samples, demo.
 
-    python -m autograde release                  # solutions/*.ipynb -> notebooks/*.ipynb
+    python -m autograde release                  # solutions/<name>/ -> notebooks/<name>/
+    python -m autograde publish DIR [--assignments a,b]   # the student course (a git repository)
     python -m autograde release --check          # exit 1 if notebooks/ is stale
     python -m autograde grade FOLDER_OR_ZIP [-a lora] [--workers N] [--shard i/n] [--force]
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
-    python -m autograde feedback | export | report
+    python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
+    python -m autograde gradescope -a lora       # Gradescope autograder zip
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
 
@@ -16,12 +19,18 @@ import sys
 import time
 from pathlib import Path
 
-from autograde import batch, export, feedback, gradebook, release, report, samples, sandbox
+from autograde import (batch, export, feedback, gradebook, lms, nbgrader_course, publish, release,
+                       report, samples, sandbox)
 from autograde.course import ROOT, Course
 from autograde.sandbox import Limits
 
 
 def _course(args) -> Course:
+    if args.course:                           # another course directory (an instructor's copy)
+        base = Path(args.course).resolve()
+        args.solutions = args.solutions or str(base / "solutions")
+        args.notebooks = args.notebooks or str(base / "notebooks")
+        args.work = args.work or str(base / ".grading")
     return Course.from_env(solutions=args.solutions, notebooks=args.notebooks, work=args.work,
                            db_url=args.db)
 
@@ -60,27 +69,41 @@ def _limits(args) -> Limits:
     return Limits(**{k: v for k, v in overrides.items() if v})
 
 
-def _grade(course: Course, folder: Path, assignments: list[str], args) -> list[dict]:
+def _grade(course: Course, source: Path, assignments: list[str], args) -> list[dict]:
+    """Sort the source into submitted/ (autograde/lms.py), grade, then autograded/ and gradebook."""
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
-    if folder.suffix == ".zip":
-        folder = batch.unpack(folder, course.work)
-    subs = batch.shard(batch.find(folder, assignments), args.shard)
+    report = lms.Report()
+    collected = lms.collect(source, assignments, nbgrader_course.submitted_root(course),
+                            course.assignments(), report)
+    report.print()
+    subs = batch.shard(collected, args.shard)
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force)
     done = {(s.assignment, s.student) for s in subs}
     results = [r for r in batch.load_results(course) if (r["assignment"], r["student"]) in done]
-    gradebook.sync(course, results)         # main process only, idempotent: safe after an interruption
+    notes = gradebook.record(course, results)     # main process only, idempotent: safe to rerun
     print(f"graded {len(new)} new, {len(results) - len(new)} already graded; "
           f"gradebook: {course.gradebook_url}")
+    for note in notes:
+        print(f"note: {note}")
+    args.input_errors = report.errors
     return results
 
 
 def cmd_grade(args) -> int:
     course = _course(args)
-    results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
+    try:
+        results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
+    except lms.NothingFound as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     _print_table(results)
     _print_needs_look(results)
+    if args.input_errors:
+        print(f"\n{len(args.input_errors)} inputs were not graded (listed above as 'not graded')",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -94,21 +117,48 @@ def _print_needs_look(results: list[dict]) -> None:
 
 def cmd_merge(args) -> int:
     course = _course(args)
-    results = [r for d in args.dirs for r in batch.load_results(Course(work=Path(d).resolve()))]
-    gradebook.sync(course, results)
-    print(f"merged {len(results)} results into {course.gradebook_url}")
+    count = 0
+    for d in args.dirs:
+        results = batch.load_results(Course(work=Path(d).resolve()))
+        for note in gradebook.record(course, results, work=Path(d).resolve()):
+            print(f"note: {note}")
+        count += len(results)
+    print(f"merged {count} results into {course.gradebook_url}")
     return 0
 
 
 def cmd_feedback(args) -> int:
     course = _course(args)
-    paths = feedback.write_all(course, batch.load_results(course), Path(args.out))
-    print(f"wrote {len(paths)} feedback pages under {args.out}/")
+    results = [r for r in batch.load_results(course) if not args.assignment
+               or r["assignment"] in args.assignment]
+    paths = feedback.write_all(course, results, Path(args.out) if args.out else None)
+    where = args.out or nbgrader_course.root(course) / "feedback"
+    print(f"wrote {len(paths)} feedback pages under {where}/ (<student>/<assignment>/<assignment>.html)")
     return 0
 
 
 def cmd_export(args) -> int:
-    for path in export.export(_course(args), Path(args.out)):
+    course = _course(args)
+    roster = Path(args.roster) if args.roster else None
+    args.out = args.out or str(nbgrader_course.root(course) / "grades.csv")
+    try:
+        if args.lms == "moodle":
+            names = args.assignment or course.graded_assignments()
+            paths, notes = [], []
+            for name in names:
+                p, n = export.moodle(course, Path(args.out), name, roster)
+                paths += p
+                notes += n
+        else:
+            columns = dict(c.split("=", 1) for c in args.column or [])
+            paths, notes = export.canvas(course, Path(args.out), roster, columns,
+                                         assignments=args.assignment)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"note: {note}")
+    for path in dict.fromkeys(paths):
         print(f"wrote {path}")
     return 0
 
@@ -116,6 +166,28 @@ def cmd_export(args) -> int:
 def cmd_report(args) -> int:
     path = report.write(_course(args), Path(args.out))
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    names = [n.strip() for n in args.assignments.split(",") if n.strip()] if args.assignments else None
+    committed, found = publish.publish(Path(args.folder).resolve(), _course(args), names,
+                                       args.repository)
+    if found:
+        print("NOT published: the student course would give answers away:", *found, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    print(f"{'published a new commit in' if committed else 'nothing changed in'} {args.folder}")
+    return 0
+
+
+def cmd_gradescope(args) -> int:
+    from autograde import gradescope
+    course = _course(args)
+    for name in args.assignment:
+        out = Path(args.out) if args.out else nbgrader_course.root(course) / f"gradescope-{name}.zip"
+        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
+              " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
     return 0
 
 
@@ -141,10 +213,10 @@ def cmd_demo(args) -> int:
     print("\n3. grades")
     _print_table(results)
     _print_needs_look(results)
-    fb = feedback.write_all(course, results, Path(args.out_feedback))
+    fb = feedback.write_all(course, results, Path(args.out_feedback) if args.out_feedback else None)
     csv_paths = export.export(course, Path(args.out_csv))
     page = report.write(course, Path(args.out_report))
-    print(f"\n4. feedback: {len(fb)} pages in {args.out_feedback}/ (e.g. {fb[0]})")
+    print(f"\n4. feedback: {len(fb)} pages (e.g. {fb[0]})")
     print(f"   gradebook CSV (Canvas layout): {csv_paths[0]}; per question: {csv_paths[1]}")
     print(f"   instructor report: {page}")
     print("\n5. open the notebooks: `make lab` (or `jupyter lab notebooks/`); the instructor "
@@ -156,6 +228,8 @@ def cmd_demo(args) -> int:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m autograde", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--course", help="an nbgrader course directory (solutions/, notebooks/, .grading/ "
+                                     "in it; default: this repository)")
     ap.add_argument("--solutions", help="source notebooks folder (default: solutions/)")
     ap.add_argument("--notebooks", help="release folder (default: notebooks/)")
     ap.add_argument("--work", help="grading work folder (default: .grading/)")
@@ -174,6 +248,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append")
     p.add_argument("--check", action="store_true", help="exit 1 if notebooks/ is stale")
     p.set_defaults(func=cmd_release)
+    p = sub.add_parser("publish", help="write the student course (no answers) into FOLDER, a git "
+                                       "repository, one commit per change")
+    p.add_argument("folder")
+    p.add_argument("--assignments", help="comma-separated: only the assignments released so far")
+    p.add_argument("--repository", help="owner/name of the student repository (default: "
+                                        "nbgrader_config.py's StudentCourse.repository)")
+    p.set_defaults(func=cmd_publish)
     p = sub.add_parser("grade", help="grade FOLDER/<student>/<notebook>.ipynb or an LMS zip")
     p.add_argument("folder")
     grading_options(p)
@@ -181,15 +262,28 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("merge", help="merge result folders of shards into the gradebook")
     p.add_argument("dirs", nargs="+", help="work folders of the shards")
     p.set_defaults(func=cmd_merge)
-    p = sub.add_parser("feedback", help="an HTML page per student")
-    p.add_argument("--out", default=str(ROOT / "feedback"))
+    p = sub.add_parser("feedback", help="an HTML page per student, where release_feedback finds it")
+    p.add_argument("-a", "--assignment", action="append")
+    p.add_argument("--out", help="another folder (default: the course's feedback/, nbgrader's)")
     p.set_defaults(func=cmd_feedback)
-    p = sub.add_parser("export", help="CSV gradebook (Canvas import layout) + per question")
-    p.add_argument("--out", default=str(ROOT / "grades.csv"))
+    p = sub.add_parser("export", help="grades for Canvas's or Moodle's importer + per question")
+    p.add_argument("--out", help="default: grades.csv in the course directory")
+    p.add_argument("--lms", choices=["canvas", "moodle"], default="canvas")
+    p.add_argument("--roster", help="Canvas's gradebook export, or Moodle's grading worksheet")
+    p.add_argument("--column", action="append", help="NAME='Title (id)': Canvas's column of NAME")
+    p.add_argument("-a", "--assignment", action="append")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="HTML analytics: score distribution, pass rates, mistakes")
     p.add_argument("--out", default=str(ROOT / "feedback" / "report.html"))
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("gradescope", help="a Gradescope autograder zip (setup.sh, run_autograder)")
+    p.add_argument("-a", "--assignment", action="append", required=True)
+    p.add_argument("--out", help="default: gradescope-NAME.zip")
+    p.add_argument("--visibility", default="visible",
+                   choices=["visible", "hidden", "after_due_date", "after_published"],
+                   help="when students see each test's result (default: visible)")
+    p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
+    p.set_defaults(func=cmd_gradescope)
     p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
     p.add_argument("folder")
     p.add_argument("-a", "--assignment", action="append")
@@ -197,7 +291,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="release, grade the sample submissions, feedback, CSV")
     grading_options(p)
     p.add_argument("--all", action="store_true", help="every assignment, not only lora")
-    p.add_argument("--out-feedback", default=str(ROOT / "feedback"))
+    p.add_argument("--out-feedback", help="default: the course's feedback/ (nbgrader's layout)")
     p.add_argument("--out-csv", default=str(ROOT / "grades.csv"))
     p.add_argument("--out-report", default=str(ROOT / "feedback" / "report.html"))
     p.set_defaults(func=cmd_demo)

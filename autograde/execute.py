@@ -1,14 +1,20 @@
 """Running one submission: a fresh sandboxed kernel, cell by cell, under limits.
 
 - Cells tagged `skip-grading` are not run.
-- Each cell has a CPU-time limit (calibrated against the reference solution's own run, so a busy
+- A test cell runs in two steps. First its visible part (the cell as the student sees it: the
+  visible checks, instant feedback); then, whatever the visible part did (passed, raised, was
+  rebound to a no-op, or broke a limit), the grader's own hidden step (autograde/records.py), which
+  records the cell's hidden cases. Points come from the hidden step only.
+- Each step has a CPU-time limit (calibrated against the reference solution's own run, so a busy
   machine never fails a correct submission) and a generous wall-clock backstop (for code that
-  sleeps); the submission has a wall-clock limit; the sandbox has a memory limit.
-- A cell that breaks a limit, kills its kernel (os._exit, a segfault) or leaves a swarm of processes
+  sleeps); the submission has a wall-clock limit; the sandbox has memory, process and CPU limits
+  (sandbox.py, cgroups.py).
+- A step that breaks a limit, kills its kernel (os._exit, a segfault) or leaves a swarm of processes
   behind is charged with it: the sandbox is killed, a fresh kernel replays the cells that had
   succeeded, and the rest of the notebook goes on.
-- Before each test cell the record folder (COURSE_GRADING_RECORD_DIR) is emptied; after it, the
-  records it wrote are moved out of the sandbox for the verdict.
+- Every output is cut to a size before it is kept (MAX_OUTPUT_CHARS a text, MAX_DATA_CHARS an image
+  or other rich output, MAX_CELL_OUTPUTS outputs a cell, MAX_NOTEBOOK_CHARS in all), and the grader
+  refuses any message from the kernel over MAX_MESSAGE_BYTES, so no output can fill its memory.
 """
 
 from __future__ import annotations
@@ -21,16 +27,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import psutil
+import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from autograde import cells, sandbox
+from autograde import cells, records, sandbox
 from autograde.sandbox import Limits
 
 POLL_S = 0.1
 EXTRA_PROCESSES = 16           # more processes than this left after a cell: a fork bomb
-MAX_OUTPUT_CHARS = 20_000      # per cell, in the graded notebook and the feedback
+MAX_OUTPUT_CHARS = 20_000      # a text output (stream, text/plain, an error's message)
+MAX_DATA_CHARS = 2_000_000     # a rich output (an image's base64, HTML)
+MAX_CELL_OUTPUTS = 50
+MAX_NOTEBOOK_CHARS = 20_000_000
+MAX_MESSAGE_BYTES = 64 * 2**20
+HIDDEN_SUFFIX = "#hidden"      # calibration key of a test cell's hidden step
 
 REASONS = {
     "timeout": "ran past its time limit (an infinite loop?)",
@@ -50,7 +64,9 @@ class CellRun:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     error: str = ""                # "ExceptionName: message" of a cell that raised
-    records: dict = field(default_factory=dict)     # case_id -> record file (test cells)
+    hidden_status: str = ""        # test cells: status of the grader's hidden step
+    hidden_cpu_s: float = 0.0
+    records: dict = field(default_factory=dict)     # case_id -> parsed record (test cells)
 
 
 @dataclass
@@ -60,7 +76,10 @@ class Execution:
 
     def problems(self) -> list[str]:
         """Lines for the instructor and the student: each cell that broke a limit or crashed."""
-        return [f"cell {c.key} {REASONS[c.status]}" for c in self.cells if c.status in REASONS]
+        out = [f"cell {c.key} {REASONS[c.status]}" for c in self.cells if c.status in REASONS]
+        out += [f"the hidden tests of cell {c.key} {REASONS[c.hidden_status]}"
+                for c in self.cells if c.hidden_status in REASONS]
+        return out
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -75,20 +94,27 @@ class SandboxKernelManager(AsyncKernelManager):
 class Kernel:
     """One sandboxed kernel in `folder` (ZMQ over ipc sockets there: the sandbox has no network)."""
 
+    serial = 0
+
     def __init__(self, folder: Path, slot: int, limits: Limits, env: dict, log: Path, mounts=()):
         self.folder, self.slot, self.limits, self.env, self.log = folder, slot, limits, env, log
         self.mounts = list(mounts)
-        self.km = self.kc = None
+        self.km = self.kc = self.group = None
+        self.context = None
 
     async def start(self) -> None:
+        Kernel.serial += 1
+        self.group = sandbox.new_group(self.slot, self.limits, Kernel.serial)
         km = SandboxKernelManager(kernel_name="python3", transport="ipc", ip=str(self.folder / "k"),
                                   connection_file=str(self.folder / "kernel.json"))
-        km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts)
+        km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts, self.group)
         km.write_connection_file()
         sandbox.prepare_folder(self.folder, self.slot)
         with self.log.open("ab") as log:          # the kernel's own fds 1 and 2: not our console
             await km.start_kernel(env=self.env, cwd=str(self.folder), stdout=log, stderr=log)
-        self.km, self.kc = km, km.client()
+        self.context = zmq.asyncio.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)   # a bigger message is dropped
+        self.km, self.kc = km, km.client(context=self.context)
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=120)
 
@@ -102,28 +128,77 @@ class Kernel:
         except psutil.Error:
             return False
 
+    def usage(self) -> tuple[float, int, int]:
+        """(CPU seconds, memory bytes, processes): the cgroup's memory where there is one."""
+        cpu, rss, procs = sandbox.usage(self.pid)
+        if self.group is not None:
+            rss = max(rss, self.group.memory_bytes())
+        return cpu, rss, procs
+
+    def oom_killed(self) -> bool:
+        return self.group is not None and self.group.oom_killed()
+
     async def stop(self) -> None:
         if self.km is None:
             return
         sandbox.kill(self.pid)
+        if self.group is not None:
+            self.group.kill()
         self.kc.stop_channels()
         try:
             await self.km.shutdown_kernel(now=True)
         except Exception:                       # already dead: nothing left to stop
             pass
         await self.km.cleanup_resources()
-        self.km = self.kc = None
+        if self.group is not None:
+            self.group.remove()
+        self.context.destroy(linger=0)
+        self.km = self.kc = self.group = None
 
 
-def _truncate_outputs(cell) -> None:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and len(out.get("text", "")) > MAX_OUTPUT_CHARS:
-            out["text"] = out["text"][:MAX_OUTPUT_CHARS] + "\n... (output truncated)\n"
-    del cell["outputs"][50:]
+def _cut(text: str, cap: int) -> str:
+    return text if len(text) <= cap else text[:cap] + f"\n... (output cut: {len(text):,} characters)\n"
 
 
-def _finished(task, cell, new_procs: int) -> str:
-    """Status of a cell whose execution returned (or raised, when the kernel died under it)."""
+def truncate_outputs(cell, budget: list | None = None) -> None:
+    """Cut every kind of output of a cell to its cap; `budget` = [characters left in the notebook]."""
+    kept = []
+    for out in cell.get("outputs", [])[:MAX_CELL_OUTPUTS]:
+        kind = out.get("output_type")
+        if kind == "stream":
+            out["text"] = _cut(out.get("text", ""), MAX_OUTPUT_CHARS)
+        elif kind == "error":
+            out["evalue"] = _cut(str(out.get("evalue", "")), MAX_OUTPUT_CHARS)
+            out["traceback"] = [_cut("\n".join(map(str, out.get("traceback", []))), MAX_OUTPUT_CHARS)]
+        elif kind in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            for mime in list(data):
+                value = data[mime] if isinstance(data[mime], str) else str(data[mime])
+                if mime == "text/plain":
+                    data[mime] = _cut(value, MAX_OUTPUT_CHARS)
+                elif len(value) > MAX_DATA_CHARS:
+                    del data[mime]
+                    data.setdefault("text/plain", "")
+                    data["text/plain"] += f"\n({mime} output of {len(value):,} characters removed)"
+        size = len(str(out))
+        if budget is not None:
+            if size > budget[0]:
+                kept.append(nbformat.v4.new_output("stream", name="stdout",
+                                                   text="(output removed: the notebook's outputs "
+                                                        "are over their total size limit)\n"))
+                break
+            budget[0] -= size
+        kept.append(out)
+    if len(cell.get("outputs", [])) > MAX_CELL_OUTPUTS:
+        kept.append(nbformat.v4.new_output("stream", name="stdout", text="(more outputs removed)\n"))
+    if "outputs" in cell:
+        cell["outputs"] = kept
+
+
+def _finished(task, cell, new_procs: int, oom: bool) -> str:
+    """Status of a step whose execution returned (or raised, when the kernel died under it)."""
+    if oom:
+        return "memory"
     if task.exception():
         return "died"
     if new_procs > EXTRA_PROCESSES:
@@ -153,9 +228,10 @@ class Runner:
         self.kernel = None
         self.client = None
         self.deadline = 0.0
+        self.budget = [MAX_NOTEBOOK_CHARS]
 
-    def _limits_for(self, cell) -> tuple[float, float]:
-        ref_cpu = self.cell_limits.get(cell.get("id"), 0.0)
+    def _limits_for(self, key: str) -> tuple[float, float]:
+        ref_cpu = self.cell_limits.get(key, 0.0)
         cpu = max(self.limits.cell_cpu_min_s, self.limits.cell_factor * ref_cpu)
         return cpu, self.limits.cell_wall_factor * cpu + self.limits.cell_wall_extra_s
 
@@ -170,29 +246,35 @@ class Runner:
                                      iopub_timeout=10, record_timing=False)
         self.client.kc = self.kernel.kc
 
-    async def _run(self, cell, index: int) -> tuple[str, float, float]:
-        """Run one cell under the limits: (status, CPU seconds, wall seconds)."""
-        cpu_limit, wall_limit = self._limits_for(cell)
-        cpu0, _, procs0 = sandbox.usage(self.kernel.pid)
+    async def _run(self, cell, index: int, limit_key: str,
+                   store_history: bool = True) -> tuple[str, float, float]:
+        """Run one cell (or step) under the limits: (status, CPU seconds, wall seconds)."""
+        cpu_limit, wall_limit = self._limits_for(limit_key)
+        original = self.nb.cells[index]     # nbclient stores the cell it ran at nb.cells[index]
+        cpu0, _, procs0 = self.kernel.usage()
         t0 = time.monotonic()
-        task = asyncio.ensure_future(self.client.async_execute_cell(cell, index))
+        task = asyncio.ensure_future(self.client.async_execute_cell(cell, index,
+                                                                    store_history=store_history))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())   # we report it instead
         status = None
         while status is None:
             done, _ = await asyncio.wait({task}, timeout=POLL_S)
-            cpu, rss, procs = sandbox.usage(self.kernel.pid)
+            cpu, rss, procs = self.kernel.usage()
             if done:
-                status = _finished(task, cell, procs - procs0)
+                status = _finished(task, cell, procs - procs0, self.kernel.oom_killed())
             else:
                 status = self._broken_limit(cpu - cpu0 > cpu_limit or
                                             time.monotonic() - t0 > wall_limit, rss, procs - procs0)
         if not task.done():
             task.cancel()
-        _truncate_outputs(cell)
+        self.nb.cells[index] = original
+        truncate_outputs(cell, self.budget)
         return status, max(0.0, cpu - cpu0), time.monotonic() - t0
 
     def _broken_limit(self, out_of_time: bool, rss: int, new_procs: int) -> str | None:
         """The limit a running cell has broken, if any."""
+        if self.kernel.oom_killed():
+            return "memory"
         if not self.kernel.alive():
             return "died"
         if out_of_time:
@@ -206,34 +288,49 @@ class Runner:
         return None
 
     def _clear_records(self) -> None:
-        shutil.rmtree(self.record_dir, ignore_errors=True)
+        if self.record_dir.is_symlink() or (self.record_dir.exists() and not self.record_dir.is_dir()):
+            self.record_dir.unlink()
+        shutil.rmtree(self.record_dir, ignore_errors=True)      # never follows links
         self.record_dir.mkdir()
         sandbox.prepare_folder(self.record_dir, self.slot)
 
-    def _collect_records(self, cell) -> dict:
-        """Move this test cell's records out of the sandbox: {case_id: private path}."""
-        out = {}
-        target = self.private / "records" / cells.key(cell)
-        target.mkdir(parents=True, exist_ok=True)
-        for case_id, _ in cells.hidden_calls(cell):
-            src = self.record_dir / f"{case_id}.pt"
-            if src.is_file() and not src.is_symlink():
-                shutil.copyfile(src, target / src.name)
-                out[case_id] = target / src.name
-        return out
+    async def _hidden_step(self, cell, index: int, run: CellRun) -> None:
+        """The grader's own step after a test cell: record its hidden cases, read the records."""
+        calls = cells.hidden_calls(cell)
+        if not calls:
+            return
+        self._clear_records()
+        step = nbformat.v4.new_code_cell(records.step_code(calls))
+        run.hidden_status, run.hidden_cpu_s, _ = await self._run(
+            step, index, f"{cell.get('id')}{HIDDEN_SUFFIX}", store_history=False)
+        run.records = records.read_records(self.record_dir, [c for c, _ in calls],
+                                           sandbox.sandbox_uid(self.slot))
 
     async def _replay(self, done: list) -> bool:
         """After a restart, re-run the cells that had succeeded (outputs discarded)."""
         for index, cell in done:
-            status, _, _ = await self._run(copy.deepcopy(cell), index)
+            status, _, _ = await self._run(copy.deepcopy(cell), index, cell.get("id"))
             if status not in ("ok", "error"):
                 return False
         return True
 
+    async def _recover(self, status: str, execution: Execution, done: list) -> str | None:
+        """After a broken limit: a fresh kernel with the good cells replayed; else why not."""
+        if status == "deadline" or execution.restarts >= self.limits.max_restarts:
+            await self.kernel.stop()
+            self.kernel = None
+            return "deadline" if status == "deadline" else "not-run"
+        execution.restarts += 1
+        await self._fresh_kernel()
+        if not await self._replay(done):
+            await self.kernel.stop()
+            self.kernel = None
+            return "not-run"
+        return None
+
     async def run(self) -> Execution:
         self.deadline = time.monotonic() + self.limits.submission_wall_s
         execution, done, stop_reason = Execution([]), [], "not-run"
-        self.record_dir.mkdir(exist_ok=True)
         await self._fresh_kernel()
         try:
             for index, cell in enumerate(self.nb.cells):
@@ -241,31 +338,34 @@ class Runner:
                     continue
                 run = CellRun(index, cells.key(cell), "skipped")
                 execution.cells.append(run)
-                if cells.is_skipped(cell) or not cell.source.strip():
+                test = cells.is_test(cell)
+                if cells.is_skipped(cell) or not (cell.source.strip() or test):
                     continue
                 if self.kernel is None:
                     run.status = stop_reason
+                    run.hidden_status = stop_reason if test else ""
                     continue
-                if cells.is_test(cell):
-                    self._clear_records()
-                run.status, run.cpu_s, run.wall_s = await self._run(cell, index)
-                run.error = _error_of(cell)
-                if cells.is_test(cell):
-                    run.records = self._collect_records(cell)
+                visible = copy.deepcopy(cell)
+                visible.source = cells.visible_source(cell) if test else cell.source
+                if visible.source.strip():
+                    run.status, run.cpu_s, run.wall_s = await self._run(visible, index, cell.get("id"))
+                    run.error = _error_of(visible)
+                    cell.outputs, cell.execution_count = visible.outputs, visible.get("execution_count")
+                else:
+                    run.status = "ok"
                 if run.status in ("ok", "error"):
-                    if not cells.is_test(cell):
+                    if not test:
                         done.append((index, cell))
+                else:
+                    stop_reason = await self._recover(run.status, execution, done) or stop_reason
+                if not test:
                     continue
-                if run.status == "deadline" or execution.restarts >= self.limits.max_restarts:
-                    stop_reason = "deadline" if run.status == "deadline" else "not-run"
-                    await self.kernel.stop()
-                    self.kernel = None
+                if self.kernel is None:
+                    run.hidden_status = stop_reason
                     continue
-                execution.restarts += 1
-                await self._fresh_kernel()
-                if not await self._replay(done):
-                    await self.kernel.stop()
-                    self.kernel = None
+                await self._hidden_step(cell, index, run)
+                if run.hidden_status not in ("ok", "error", ""):
+                    stop_reason = await self._recover(run.hidden_status, execution, done) or stop_reason
         finally:
             if self.kernel is not None:
                 await self.kernel.stop()
@@ -275,7 +375,7 @@ class Runner:
 def execute(nb, folder: Path, private: Path, slot: int = 0, limits: Limits = Limits(),
             cell_limits: dict | None = None, solutions: Path | None = None,
             mounts=()) -> Execution:
-    """Execute `nb` in place in a sandbox rooted at `folder`; records end up under `private`."""
+    """Execute `nb` in place in a sandbox rooted at `folder`; hidden records end up in the result."""
     return asyncio.run(Runner(nb, folder, private, slot, limits, cell_limits, solutions,
                               mounts).run())
 

@@ -1,22 +1,26 @@
 """Hidden tests, the part that runs inside the student's kernel: cases, seeds, plain outputs.
 
+A test cell of a source notebook ends with its hidden region, e.g.
+
     hidden_check("lora.forward", LoRALinear=LoRALinear)
 
-runs the case `forward` of `solutions/lora/cases.py` on each of its fixed seeds: the case builds
-seeded inputs itself and calls the student's objects. The outputs are turned into plain data
+which names the case `forward` of `solutions/lora/cases.py`. A case builds seeded inputs itself and
+calls the student's objects on each of its fixed seeds; the outputs are turned into plain data
 (exact `torch.Tensor`s, detached, on the CPU; bool/int/float/str/None; dicts, lists and tuples of
-those). Then, as docs/CONVENTIONS.md says:
+those) by `run_case`.
 
-- grading mode (the grader sets COURSE_GRADING_RECORD_DIR): the outputs are only *recorded*, to
-  `<dir>/<case_id>.pt`. The verdict is computed later by the grader in its own process, so nothing
-  done in this interpreter (a patched `torch.allclose`, a rigged `__eq__`) can change it;
-- instructor mode (no such variable, e.g. running `solutions/lora/lora.ipynb`): the outputs are
-  compared here, with the reference extracted from the source notebook, and a mismatch raises
-  AssertionError with the case's hint.
+- Grading: the grader never runs the hidden region as the student's cell. After the visible part of
+  each test cell it runs a step of its own, `record_step` (autograde/records.py), which records each
+  case's outputs to `$COURSE_GRADING_RECORD_DIR/<case_id>.pt`; the verdict is computed later in the
+  grader's process, so nothing done in this interpreter (a patched `torch.allclose`, a rigged
+  `__eq__`, a visible check rebound to a no-op) changes it.
+- Instructor mode (running `solutions/lora/lora.ipynb` itself, no record folder): `hidden_check`
+  compares here with the reference extracted from the source notebook and raises AssertionError
+  with the requirement that failed.
 
 An exception raised by the student's code on one seed is recorded (type and message) and the other
-seeds still run. This module and the assignment's `cases.py` are the only grader files a student's
-sandbox can see (the student course has neither): keep it small and free of answers.
+seeds still run. This module and the graded assignment's `cases.py` are the only grader files a
+student's sandbox can see (the student course has neither): keep it small and free of answers.
 """
 
 from __future__ import annotations
@@ -119,6 +123,30 @@ def run_case(case: Case, objects: dict) -> dict:
             message = str(err)[:MAX_MESSAGE]
             results[seed] = {"error": {"type": type(err).__name__, "message": message}}
     return results
+
+
+def _save(record_dir: str, case_id: str, record: dict) -> None:
+    torch.save(record, os.path.join(record_dir, f"{case_id}.pt"))
+
+
+def record_step(calls: list) -> None:
+    """The grader's own step after a test cell (autograde/records.py writes its code): run each
+    hidden case on the student's objects, `calls` = [(case id, lambda: {keyword: object})], and
+    record its per-seed results. Never raises: an exercise whose objects are missing is recorded as
+    unavailable, so the other cases of the cell still count."""
+    record_dir = os.environ.get(RECORD_DIR_ENV, ".")
+    for case_id, objects in calls:
+        try:
+            found = objects()
+        except (Exception, SystemExit) as err:
+            _save(record_dir, case_id, {"case": case_id,
+                                        "unavailable": f"{type(err).__name__}: {err}"[:MAX_MESSAGE]})
+            continue
+        try:
+            _save(record_dir, case_id, {"case": case_id, "results": run_case(load_case(case_id), found)})
+        except (Exception, SystemExit) as err:       # e.g. an unpicklable output slipped through
+            _save(record_dir, case_id, {"case": case_id,
+                                        "unavailable": f"{type(err).__name__}: {err}"[:MAX_MESSAGE]})
 
 
 def hidden_check(case_id: str, **objects: Any) -> None:

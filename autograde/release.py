@@ -2,7 +2,9 @@
 preprocessors (those of `nbgrader generate_assignment`, configured by nbgrader_config.py).
 
 Deterministic (same source, same bytes). Each solution region becomes a stub that names its
-exercise, e.g. `raise NotImplementedError("Exercise lora_linear: write LoRALinear")`.
+exercise, e.g. `raise NotImplementedError("Exercise lora_linear: write LoRALinear")`. The two
+preprocessors that name the stubs are also in nbgrader_config.py's GenerateAssignment chain, so stock
+`nbgrader generate_assignment lora` writes the same release, byte for byte.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                    ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+                                    ClearOutput, ClearSolutions, ComputeChecksums, LockCells,
+                                    NbGraderPreprocessor)
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograde import cells
@@ -34,18 +37,35 @@ def _stub_message(cell_source: str, grade_id: str) -> str:
     return f"Exercise {grade_id}: write {names[0]}" if names else f"Exercise {grade_id}"
 
 
+class RecordExerciseNames(NbGraderPreprocessor):
+    """Before ClearSolutions: remember each solution cell's stub message (it needs the answer)."""
+
+    def preprocess(self, nb, resources):
+        resources["exercise_messages"] = {cells.grade_id(c): _stub_message(c.source, cells.grade_id(c))
+                                          for c in nb.cells if cells.is_solution(c)}
+        return nb, resources
+
+
+class NameExerciseStubs(NbGraderPreprocessor):
+    """Last: put each exercise's message into its stub's placeholder (the checksums, computed
+    before, are those of the placeholder stub, as in every release so far)."""
+
+    def preprocess(self, nb, resources):
+        messages = resources.get("exercise_messages", {})
+        for cell in nb.cells:
+            if cells.is_solution(cell) and cells.grade_id(cell) in messages:
+                cell.source = cell.source.replace(PLACEHOLDER, messages[cells.grade_id(cell)])
+        return nb, resources
+
+
 def release_notebook(source_nb) -> nbformat.NotebookNode:
     """The student version of a source notebook (a new object; the source is not changed)."""
     nb = copy.deepcopy(source_nb)
-    messages = {cells.grade_id(c): _stub_message(c.source, cells.grade_id(c))
-                for c in nb.cells if cells.is_solution(c)}
     config, resources = nbgrader_config(), {}
-    for pp in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ClearHiddenTests,
-               ClearMarkScheme, ComputeChecksums, CheckCellMetadata):
+    for pp in (RecordExerciseNames, LockCells, ClearSolutions, ClearOutput, CheckCellMetadata,
+               ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
+               NameExerciseStubs):
         nb, resources = pp(config=config).preprocess(nb, resources)
-    for cell in nb.cells:
-        if cells.is_solution(cell):
-            cell.source = cell.source.replace(PLACEHOLDER, messages[cells.grade_id(cell)])
     return nb
 
 

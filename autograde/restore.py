@@ -2,8 +2,11 @@
 
 The source notebook decides the structure: every source cell appears once, in source order, with
 the source's metadata (so its points and tags). From the submission only the student's *answers*
-are taken: solution cells and unlocked ordinary cells (matched by grade id, else by cell id), plus
-cells the student added, kept after the cell they followed. Test cells (with their hidden tests)
+are taken: solution cells and unlocked ordinary cells, plus cells the student added, kept after the
+cell they followed. A submission cell is matched to its source cell by grade id, else by cell id
+(editors that strip nbgrader's metadata keep ids), else by position and content: the cells whose
+content is still the release's anchor the alignment, and a code cell between two anchors takes the
+place of the solution cell between the same anchors in the source. Test cells (with their hidden tests)
 and locked cells always come from the source: edited or deleted ones are restored, changed points
 are ignored, duplicated cells and ids are resolved. Each of these is reported.
 """
@@ -11,6 +14,7 @@ are ignored, duplicated cells and ids are resolved. Each of these is reported.
 from __future__ import annotations
 
 import copy
+import difflib
 from collections import defaultdict
 
 import nbformat
@@ -29,12 +33,56 @@ def _pick(copies: list, stub) -> tuple:
     return (edited or copies)[-1]
 
 
-def _group(submission_cells, known: set) -> tuple[dict, dict, list]:
+def _match(source_nb, release_nb, submission_cells) -> tuple[list, list[str]]:
+    """The source key each submission cell stands for (None: added by the student), and notes."""
+    by_grade = {cells.grade_id(c): cells.key(c) for c in source_nb.cells if cells.grade_id(c)}
+    by_id = {c.get("id"): cells.key(c) for c in source_nb.cells if c.get("id")}
+    graded = {cells.key(c) for c in source_nb.cells if cells.meta(c)}
+    keys, how = [], {"cell id": 0, "position and content": 0}
+    for cell in submission_cells:
+        gid = cells.grade_id(cell)
+        if gid in by_grade:
+            keys.append(by_grade[gid])
+        elif not gid and cell.get("id") in by_id:
+            keys.append(by_id[cell.get("id")])
+            how["cell id"] += keys[-1] in graded
+        else:
+            keys.append(None)
+    taken = set(keys)
+    missing = [c for c in source_nb.cells if cells.key(c) not in taken]
+    if any(cells.is_solution(c) for c in missing):
+        how["position and content"] = _align(missing, release_nb, submission_cells, keys)
+    notes = [f"{n} cells had lost their nbgrader metadata and were matched by {what}"
+             for what, n in how.items() if n]
+    return keys, notes
+
+
+def _align(missing: list, release_nb, submission_cells, keys: list) -> int:
+    """Match unmatched source cells to unmatched submission cells by content, then position."""
+    released = {cells.key(c): c for c in release_nb.cells}
+    free = [i for i, k in enumerate(keys) if k is None and not cells.meta(submission_cells[i])]
+    want = [(c.cell_type, released[cells.key(c)].get("source", "")) for c in missing]
+    have = [(submission_cells[i].get("cell_type"), submission_cells[i].get("source", "")) for i in free]
+    matcher = difflib.SequenceMatcher(a=want, b=have, autojunk=False)
+    matched, prev_a, prev_b = 0, 0, 0
+    for a, b, size in matcher.get_matching_blocks():
+        gap_a, gap_b = range(prev_a, a), range(prev_b, b)     # between two anchors: by position
+        for ia, ib in zip(gap_a, gap_b):
+            if cells.is_solution(missing[ia]) and want[ia][0] == have[ib][0]:
+                keys[free[ib]] = cells.key(missing[ia])
+                matched += 1
+        for k in range(size):                                  # the anchors themselves
+            keys[free[b + k]] = cells.key(missing[a + k])
+            matched += cells.is_solution(missing[a + k])
+        prev_a, prev_b = a + size, b + size
+    return matched
+
+
+def _group(submission_cells, keys: list) -> tuple[dict, dict, list]:
     """Submission cells by key; added cells by the key of the known cell before them."""
     groups, added, findings, last = defaultdict(list), defaultdict(list), [], None
-    for cell in submission_cells:
-        k = cells.key(cell)
-        if k in known:
+    for cell, k in zip(submission_cells, keys):
+        if k is not None:
             groups[k].append(cell)
             last = k
             continue
@@ -75,8 +123,10 @@ def _tampering(src, copies: list, released) -> list[str]:
 def restore(source_nb, submission_nb, release_nb) -> tuple[nbformat.NotebookNode, list[str]]:
     """(the notebook to grade, findings about tampering) for one submission."""
     released = {cells.key(c): c for c in release_nb.cells}
-    known = {cells.key(c) for c in source_nb.cells}
-    groups, added, findings = _group(submission_nb.get("cells", []), known)
+    submitted = submission_nb.get("cells", [])
+    keys, notes = _match(source_nb, release_nb, submitted)
+    groups, added, findings = _group(submitted, keys)
+    findings = notes + findings
     out = [_added(c) for c in added[None]]
     for src in source_nb.cells:
         k, copies = cells.key(src), groups.get(cells.key(src), [])

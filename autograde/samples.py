@@ -4,9 +4,8 @@
 the reference answers typed in), `untouched` (the release as handed out), `partly_wrong` (one
 known mistake, see wrong_submission) and `infinite_loop` (the first answer loops forever).
 
-`ADVERSARIAL` (used by tests/test_grading_adversarial.py on the toy assignment) builds the corpus
-of issue 3: tampering, forged verdicts, limits and sandbox escapes, each a function of the toy's
-correct submission.
+The adversarial corpus (tampering, forged verdicts, limits, sandbox escapes) is test material:
+tests/fixtures/toy/adversarial.py builds it from these samples.
 """
 
 from __future__ import annotations
@@ -95,104 +94,3 @@ def write(notebooks: dict, folder: Path, assignment: str) -> dict:
 def write_samples(course: Course, assignment: str, folder: Path) -> dict:
     source_nb = nbformat.read(course.source(assignment), as_version=4)
     return write(demo_samples(source_nb, assignment, course), folder, assignment)
-
-
-# ---------------------------------------------------------------- the adversarial corpus (toy)
-def _prepend(nb, grade_id: str, code: str):
-    return edit(nb, grade_id, lambda s: code + "\n" + s)
-
-
-def _add_cell(nb, after_id: str, code: str):
-    nb = copy.deepcopy(nb)
-    at = next(i for i, c in enumerate(nb.cells) if cells.grade_id(c) == after_id)
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(code))
-    return nb
-
-
-WRONG_SOFTMAX = "def softmax(x):\n    return torch.zeros_like(x)\n"
-ATTACKS = {
-    "patch_allclose": "torch.allclose = lambda *a, **k: True\n"
-                      "torch.isclose = lambda a, b, **k: torch.ones_like(a, dtype=torch.bool)\n"
-                      "torch.equal = lambda *a: True\n",
-    "patch_builtins": "import builtins\nbuiltins.all = lambda *a: True\nbuiltins.any = lambda *a: True\n",
-    "patch_grading": "import course_lib.grading as g\n"
-                     "g.hidden_check = lambda *a, **k: print('hidden test passed')\n"
-                     "hidden_check = g.hidden_check\n",
-    "forge_record": "import os, torch\n"
-                    "def hidden_check(case_id, **objects):\n"
-                    "    seeds = {s: {'outputs': {'y': torch.zeros(4, 7)}} for s in range(3)}\n"
-                    "    torch.save({'case': case_id, 'results': seeds},\n"
-                    "               os.path.join(os.environ['COURSE_GRADING_RECORD_DIR'], case_id + '.pt'))\n",
-    "print_passed": "print('All tests passed! 5/5 points')\n",
-}
-
-
-READ_SOLUTIONS = """import glob, json
-try:
-    import autograde.mistakes.toy, autograde.verdict
-    print('IMPORTED the grader')
-except ImportError:
-    print('grader not importable')
-found = glob.glob('/tmp/**/solutions/toy.ipynb', recursive=True) + glob.glob('/work/*/solutions/*.ipynb')
-print('FOUND' if found else 'NOTHING FOUND', found)
-for path in found:
-    for c in json.load(open(path))['cells']:
-        if 'def softmax' in ''.join(c['source']):
-            exec(''.join(c['source']))
-"""
-
-
-def adversarial(source_nb) -> dict:
-    """{name: submission} for the toy assignment (a str is written as the raw file)."""
-    release_nb = release_notebook(source_nb)
-    good = correct(source_nb, release_nb)
-    wrong = edit(good, "softmax", lambda s: WRONG_SOFTMAX)
-    out = {name: _prepend(wrong, "softmax", code) for name, code in ATTACKS.items()}
-    out["rigged_eq"] = edit(good, "softmax", lambda s: (
-        "class Anything(torch.Tensor):\n    def __eq__(self, other): return True\n"
-        "def softmax(x):\n    return torch.zeros_like(x).as_subclass(Anything)\n"))
-    tests = [cells.grade_id(c) for c in good.cells if cells.is_test(c)]
-    deleted = copy.deepcopy(good)
-    deleted.cells = [c for c in deleted.cells if not cells.is_test(c)]
-    out["deleted_tests"] = deleted
-    edited = wrong
-    for t in tests:
-        edited = edit(edited, t, lambda s: "pass")
-    out["edited_tests"] = edited
-    points = copy.deepcopy(good)
-    for c in points.cells:
-        if cells.is_test(c):
-            c.metadata.nbgrader["points"] = 100
-    out["changed_points"] = points
-    dup = copy.deepcopy(good)
-    at = next(i for i, c in enumerate(dup.cells) if cells.grade_id(c) == "softmax")
-    stub = next(c for c in release_nb.cells if cells.grade_id(c) == "softmax")
-    dup.cells.insert(at + 1, copy.deepcopy(stub))             # a stale copy of the stub after the answer
-    test_at = next(i for i, c in enumerate(dup.cells) if cells.grade_id(c) == tests[0])
-    dup.cells.insert(test_at, copy.deepcopy(dup.cells[test_at]))
-    out["duplicated_cells"] = dup
-    out["infinite_loop"] = infinite_loop(source_nb, release_nb)
-    out["sleep_forever"] = _prepend(good, "softmax", "import time\nwhile True:\n    time.sleep(1)\n")
-    out["memory_bomb"] = _prepend(good, "softmax", "hog = []\nwhile True:\n    hog.append(bytearray(2**28))\n")
-    out["fork_bomb"] = _prepend(good, "softmax", "import os\nwhile True:\n    try:\n        os.fork()\n"
-                                                 "    except OSError:\n        pass\n")
-    out["sys_exit"] = _prepend(good, "softmax", "import sys\nsys.exit(1)\n")
-    out["os_exit"] = _prepend(good, "softmax", "import os\nos._exit(1)\n")
-    out["kernel_crash"] = _prepend(good, "softmax", "import ctypes\nctypes.string_at(0)\n")
-    out["stderr_warnings"] = _add_cell(edit(good, "softmax", lambda s: s.replace(
-        "    z = x", "    import sys, warnings\n    warnings.warn('softmax: a warning')\n"
-        "    print('debug output', file=sys.stderr)\n    z = x")), "softmax",
-        "import warnings\nwarnings.warn('a DeprecationWarning-like message', UserWarning)\n")
-    out["read_instructor_files"] = edit(wrong, "softmax", lambda s: s + "\n" + READ_SOLUTIONS)
-    out["write_outside"] = _add_cell(good, "softmax", (
-        "import os\nfor p in ['/work/main/ESCAPED', os.path.expanduser('~/../ESCAPED'), '/tmp/../ESCAPED']:\n"
-        "    try:\n        open(p, 'w').write('x'); print('WROTE', p)\n"
-        "    except OSError as e:\n        print('BLOCKED', p)\n"))
-    out["network"] = _add_cell(good, "softmax", (
-        "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3); print('NETWORK OPEN')\n"
-        "except OSError:\n    print('NETWORK BLOCKED')\n"))
-    out["not_a_notebook"] = "this is not json {"
-    out["hidden_check_library"] = _prepend(wrong, "softmax",
-                                           "hidden_check('toy.softmax', softmax=lambda x: torch.softmax(x, -1))\n")
-    return out
-

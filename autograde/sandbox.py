@@ -1,43 +1,60 @@
 """Isolating a student's kernel with bubblewrap (Linux), plus the resource limits around it.
 
-The kernel runs as `bwrap ... setpriv --reuid=<grading uid> ... prlimit ... python -m ipykernel`:
+As root the kernel runs as `sh (enter cgroups) bwrap ... setpriv --reuid=<grading uid> ... prlimit ...
+python -m ipykernel`:
 
 - a new mount namespace that shows only the system's /usr, the Python installation, `course_lib`,
   `autograde/__init__.py`, `autograde/hidden.py` and the graded assignment's `cases.py`, read-only,
-  and the submission's own folder, read-write; the rest of solutions/ (answers, mistakes), the
-  gradebook, other students' folders and the rest of the disk are not there at all;
+  a private, size-limited `/tmp` (mode 1777, TMPDIR), and the submission's own folder, read-write; the
+  rest of solutions/ (answers, mistakes), reference outputs, the gradebook, other students' folders
+  and the rest of the disk are not there at all;
 - new PID, IPC, UTS and network namespaces: no network (the grader talks to the kernel through ZMQ
   `ipc` sockets in the submission folder), and killing the sandbox kills every process it started;
-- an unprivileged uid per worker (no capabilities), with RLIMIT_NPROC (fork bombs), RLIMIT_DATA
-  (memory bombs raise MemoryError) and RLIMIT_FSIZE.
+- an unprivileged uid per worker (no capabilities, no_new_privs), with RLIMIT_NPROC (fork bombs),
+  RLIMIT_DATA (heap bombs raise MemoryError) and RLIMIT_FSIZE;
+- a control group per kernel (autograde/cgroups.py): memory (tmpfs, memfd and shared memory
+  counted), processes and threads, one CPU;
+- the submission's folder is a tmpfs of its own with a size limit (`Limits.disk_mb`).
 
-Where bwrap is missing (or not on Linux) the kernel runs unsandboxed with the same limits where
-possible, and `isolation_warning()` says so loudly. docs/GRADING.md lists what this does not prevent.
+Not root, with bwrap: "user namespace" mode (`bwrap --unshare-user`), where the kernel allows
+unprivileged user namespaces: the same mount, PID, IPC, UTS and network isolation, the student's code
+running as the grader's own uid mapped inside; no separate uid, and cgroups only where the grader's
+user has a delegated cgroup v2 subtree. `mode()` says which applies and `isolation_warning()` what is
+missing; without bwrap the kernel runs unsandboxed with the rlimits only. docs/GRADING.md lists what
+each mode does not prevent.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import psutil
 
+from autograde import cgroups
 from autograde.course import ROOT
 
 BASE_UID = 61000                                   # worker k runs student code as uid BASE_UID + k
+FOLDER_PREFIX = "ag-"                              # /tmp/ag-<grader pid>-<random>: short ipc paths
 
 
 @dataclass(frozen=True)
 class Limits:
     """Resource limits for one submission (see execute.py for how cell time limits are set)."""
 
-    memory_mb: int = 4096          # data segment (heap, private mappings) per process and resident memory of the sandbox
-    processes: int = 256           # RLIMIT_NPROC for the grading uid (threads count too)
-    file_mb: int = 200             # largest file the kernel may write
+    memory_mb: int = 4096          # the sandbox's memory (cgroup), and RLIMIT_DATA per process
+    processes: int = 256           # processes and threads (cgroup pids.max, RLIMIT_NPROC)
+    cpus: float = 1.0              # CPU quota of the sandbox (cgroup)
+    file_mb: int = 200             # largest file the kernel may write (RLIMIT_FSIZE)
+    disk_mb: int = 1024            # the submission folder's size (its own tmpfs)
+    tmp_mb: int = 512              # the private /tmp's size
     cell_cpu_min_s: float = 20.0   # a cell's CPU-time limit is max(this, factor * reference's)
     cell_factor: float = 10.0
     cell_wall_factor: float = 3.0  # wall-clock backstop per cell = factor * CPU limit + extra
@@ -52,13 +69,54 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+@lru_cache(maxsize=None)
+def _userns_works() -> bool:
+    """Can this (non-root) user run bwrap in a new user namespace here?"""
+    if not bwrap_path():
+        return False
+    probe = [bwrap_path(), "--unshare-user", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/",
+             "--proc", "/proc", "--dev", "/dev", "true"]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def mode() -> str:
+    """"root" (bwrap + a grading uid + cgroups), "userns" (bwrap in a user namespace) or "none"."""
+    if not bwrap_path():
+        return "none"
+    if os.geteuid() == 0:
+        return "root"
+    return "userns" if _userns_works() else "none"
+
+
+def sandbox_uid(slot: int) -> int:
+    """The uid the student's code runs as, seen from the grader (who owns what it writes)."""
+    return BASE_UID + slot if mode() == "root" else os.getuid()
+
+
 def isolation_warning() -> str | None:
-    if bwrap_path() and os.geteuid() == 0:
-        return None
-    why = "bubblewrap (bwrap) is not installed" if not bwrap_path() else "the grader is not root"
-    return ("WARNING: student code will run WITHOUT isolation (" + why + "): it can read your "
-            "solutions and gradebook, write anywhere you can, and use the network. Install "
-            "bubblewrap (apt-get install bubblewrap) and grade as root for the sandbox.")
+    """What the sandbox cannot do here, said loudly (None: everything is in place)."""
+    how = mode()
+    if how == "none":
+        why = ("bubblewrap (bwrap) is not installed" if not bwrap_path() else
+               "the grader is not root and this kernel refuses unprivileged user namespaces")
+        return ("WARNING: student code will run WITHOUT isolation (" + why + "): it can read your "
+                "solutions and gradebook, write anywhere you can, and use the network. Install "
+                "bubblewrap (apt-get install bubblewrap) and grade as root for the sandbox.")
+    missing = []
+    if how == "userns":
+        missing.append("student code runs as your own uid inside a user namespace (no separate "
+                       "grading uid)")
+    if cgroups.unavailable():
+        missing.append(f"no cgroup limits ({cgroups.unavailable()}): memory in tmpfs, memfd or "
+                       "shared memory is not counted, only each process's data segment")
+    if how != "root":
+        missing.append("the submission folder has no size limit of its own (RLIMIT_FSIZE caps "
+                       "each file only)")
+    return ("NOTE: grading sandboxed, with less isolation than as root: " + "; ".join(missing)
+            + ".") if missing else None
 
 
 def _system_mounts() -> list[str]:
@@ -102,7 +160,8 @@ def _course_mounts(extra) -> list[str]:
     return _ro_binds(paths)
 
 
-def wrapper(folder: Path, slot: int, limits: Limits, mounts=()) -> list[str]:
+def wrapper(folder: Path, slot: int, limits: Limits, mounts=(),
+            group: cgroups.Group | None = None) -> list[str]:
     """The command prefix that runs a kernel inside the sandbox (or just the limits, unsandboxed)."""
     # RLIMIT_DATA, not RLIMIT_AS: a CUDA build of torch maps 3.7 GiB of libraries at import (seen
     # on an H200 host), which an address-space limit counts; the data limit counts what code allocates
@@ -110,26 +169,82 @@ def wrapper(folder: Path, slot: int, limits: Limits, mounts=()) -> list[str]:
                "--core=0", "--"]
     # the sandbox dies with the worker that started it, even when the worker is killed
     orphan_guard = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
-    if not bwrap_path() or os.geteuid() != 0:
-        return orphan_guard + (rlimits if shutil.which("prlimit") else [])
+    enter = group.enter_prefix() if group else []
+    how = mode()
+    if how == "none":
+        return enter + orphan_guard + (rlimits if shutil.which("prlimit") else [])
+    namespaces = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                  "--die-with-parent", "--new-session", "--hostname", "grading"]
+    filesystem = ["--dev", "/dev", "--proc", "/proc",
+                  "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
+                  *_system_mounts(), *_python_mounts(), *_course_mounts(mounts),
+                  "--bind", str(folder), str(folder), "--chdir", str(folder),
+                  "--setenv", "JPY_PARENT_PID", "1"]      # inside, the parent is pid 1: don't poll it
+    if how == "userns":
+        return [*enter, *orphan_guard, bwrap_path(), "--unshare-user", "--disable-userns",
+                *namespaces, *filesystem, "prlimit", f"--nproc={limits.processes}", *rlimits[1:]]
     uid = str(BASE_UID + slot)
-    return [*orphan_guard, bwrap_path(), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-            "--die-with-parent", "--new-session", "--hostname", "grading",
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",     # before binds under /tmp
-            *_system_mounts(), *_python_mounts(), *_course_mounts(mounts),
-            "--bind", str(folder), str(folder), "--chdir", str(folder),
-            "--setenv", "JPY_PARENT_PID", "1",       # inside, the parent is pid 1: don't poll it
+    return [*enter, *orphan_guard, bwrap_path(), *namespaces, *filesystem,
             "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
             "prlimit", f"--nproc={limits.processes}", *rlimits[1:]]
 
 
+def new_group(slot: int, limits: Limits, serial: int) -> cgroups.Group | None:
+    """A fresh control group for one kernel of this worker (None where there are none)."""
+    name = f"autograde-{os.getpid()}-{slot}-{serial}"
+    return cgroups.Group.create(name, limits.memory_mb * 2**20, limits.processes, limits.cpus)
+
+
+# ---------------------------------------------------------------- the submission's folder
+def _mount_tmpfs(folder: Path, size_mb: int) -> bool:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0700,nosuid,nodev",
+                           "tmpfs", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def _is_mount(folder: Path) -> bool:
+    try:
+        return os.path.ismount(folder)
+    except OSError:
+        return False
+
+
+def make_folder(limits: Limits) -> Path:
+    """A new, empty folder for one submission: a size-limited tmpfs of its own where the grader
+    may mount one (root), else a plain folder (then only RLIMIT_FSIZE limits each file)."""
+    folder = Path("/tmp") / f"{FOLDER_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    folder.mkdir(mode=0o700)
+    _mount_tmpfs(folder, limits.disk_mb)
+    return folder
+
+
 def prepare_folder(folder: Path, slot: int) -> None:
     """Make the submission's folder (and nothing else) writable by the grading uid."""
-    if bwrap_path() and os.geteuid() == 0:
+    if mode() == "root":
         uid = BASE_UID + slot
         for path in [folder, *folder.rglob("*")]:
             os.lchown(path, uid, uid)
+
+
+def remove_folder(folder: Path) -> None:
+    """Unmount (if it is a tmpfs of ours) and delete a submission folder, never following links."""
+    if _is_mount(folder):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists() and _is_mount(folder):            # a lazy unmount still finishing
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_folders() -> None:
+    """Remove submission folders left by graders that were killed (their pid is gone)."""
+    for folder in Path("/tmp").glob(f"{FOLDER_PREFIX}*-*"):
+        pid = folder.name[len(FOLDER_PREFIX):].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            remove_folder(folder)
 
 
 def kernel_env(folder: Path, record_dir: Path, solutions: Path | None = None) -> dict:
@@ -140,9 +255,10 @@ def kernel_env(folder: Path, record_dir: Path, solutions: Path | None = None) ->
             "COURSE_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "MPLBACKEND": "Agg", "IPYTHONDIR": str(folder / ".ipython"),
             "JUPYTER_RUNTIME_DIR": str(folder / ".jupyter"), "PYTHONDONTWRITEBYTECODE": "1",
-            "TQDM_DISABLE": "1", "TMPDIR": "/tmp" if bwrap_path() else str(folder)}
+            "TQDM_DISABLE": "1", "TMPDIR": "/tmp" if mode() != "none" else str(folder)}
 
 
+# ---------------------------------------------------------------- watching and stopping it
 def tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants (every process of the sandbox)."""
     try:

@@ -26,7 +26,6 @@ from autograde import cells
 from autograde.course import ROOT, Course
 from autograde.hidden import Case, load_case, load_module, run_case
 
-MAX_RECORD_BYTES = 50 * 2**20
 
 
 # ---------------------------------------------------------------- the reference, from the source
@@ -117,116 +116,122 @@ def reference_outputs(course: Course, assignment: str) -> dict:
 
 
 # ---------------------------------------------------------------- comparing plain data
+@dataclass(frozen=True)
+class Difference:
+    """Where a student's output differs from the reference's, and how (no guess at why)."""
+
+    path: tuple          # keys and indices from the outputs dict down, e.g. ("y", 0)
+    detail: str          # "3 of 10 entries off, max |difference| 0.5 (tolerance ...)"
+
+    def where(self) -> str:
+        return "output" + "".join(f"[{k!r}]" for k in self.path)
+
+
 def _describe(value) -> str:
     if type(value) is torch.Tensor:
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     return f"a {type(value).__name__}"
 
 
-def _tensor_differences(got: torch.Tensor, want: torch.Tensor, atol, rtol, path) -> list[str]:
+def _tensor_differences(got: torch.Tensor, want: torch.Tensor, atol, rtol) -> list[str]:
     if got.shape != want.shape:
-        return [f"{path}: shape {tuple(got.shape)}, expected {tuple(want.shape)}"]
+        return [f"shape {tuple(got.shape)}, expected {tuple(want.shape)}"]
     if got.dtype != want.dtype:
-        return [f"{path}: dtype {got.dtype}, expected {want.dtype}"]
+        return [f"dtype {got.dtype}, expected {want.dtype}"]
     if not (want.is_floating_point() or want.is_complex()):
         wrong = int((got != want).sum())
-        return [f"{path}: {wrong} of {want.numel()} entries differ (exact match expected)"] * bool(wrong)
+        return [f"{wrong} of {want.numel()} entries differ (exact match expected)"] * bool(wrong)
     close = torch.isclose(got, want, atol=atol, rtol=rtol, equal_nan=True)
     if bool(close.all()):
         return []
     if not bool(torch.isfinite(got).all()) and bool(torch.isfinite(want).all()):
-        return [f"{path}: contains NaN or inf where the reference is finite"]
+        return ["contains NaN or inf where the reference is finite"]
     diff = float((got - want).abs().nan_to_num(math.inf).max())
-    return [f"{path}: {int((~close).sum())} of {want.numel()} entries off, max |difference| "
+    return [f"{int((~close).sum())} of {want.numel()} entries off, max |difference| "
             f"{diff:.3g} (tolerance atol={atol:g}, rtol={rtol:g})"]
 
 
-def differences(got, want, atol: float, rtol: float, path: str = "output") -> list[str]:
-    """What differs between a student's plain output and the reference's (empty: they agree)."""
+def compare(got, want, atol: float, rtol: float, path: tuple = ()) -> list[Difference]:
+    """Every place where a student's plain output differs from the reference's (empty: agree)."""
     if type(got) is not type(want):
-        return [f"{path}: got {_describe(got)}, expected {_describe(want)}"]
+        return [Difference(path, f"got {_describe(got)}, expected {_describe(want)}")]
     if type(want) is torch.Tensor:
-        return _tensor_differences(got, want, atol, rtol, path)
+        return [Difference(path, d) for d in _tensor_differences(got, want, atol, rtol)]
     if type(want) is float:
         ok = math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(want))
-        return [] if ok else [f"{path}: {got:.6g}, expected a different value "
-                              f"(tolerance atol={atol:g}, rtol={rtol:g})"]
+        return [] if ok else [Difference(path, f"{got:.6g}, expected a different value "
+                                               f"(tolerance atol={atol:g}, rtol={rtol:g})")]
     if type(want) is dict:
         if set(got) != set(want):
-            return [f"{path}: keys {sorted(got)}, expected {sorted(want)}"]
-        return [d for k in want for d in differences(got[k], want[k], atol, rtol, f"{path}[{k!r}]")]
+            return [Difference(path, f"keys {sorted(map(str, got))}, expected {sorted(map(str, want))}")]
+        return [d for k in want for d in compare(got[k], want[k], atol, rtol, path + (k,))]
     if type(want) in (list, tuple):
         if len(got) != len(want):
-            return [f"{path}: length {len(got)}, expected {len(want)}"]
+            return [Difference(path, f"length {len(got)}, expected {len(want)}")]
         return [d for i, (g, w) in enumerate(zip(got, want))
-                for d in differences(g, w, atol, rtol, f"{path}[{i}]")]
-    return [] if got == want else [f"{path}: {got!r:.60}, expected a different value"]
+                for d in compare(g, w, atol, rtol, path + (i,))]
+    return [] if got == want else [Difference(path, f"{got!r:.60}, expected a different value")]
 
 
-# ---------------------------------------------------------------- validating a record
-PLAIN = (bool, int, float, str, type(None))
-
-
-def is_plain(value) -> bool:
-    if type(value) is torch.Tensor or type(value) in PLAIN:
-        return True
-    if type(value) is dict:
-        return all(type(k) is str and is_plain(v) for k, v in value.items())
-    if type(value) in (list, tuple):
-        return all(is_plain(v) for v in value)
-    return False
-
-
-def read_record(path: Path) -> dict | str:
-    """The record's per-seed results, or a string saying why it cannot be used."""
-    if path.is_symlink() or not path.is_file():
-        return "the record is not a plain file"
-    if path.stat().st_size > MAX_RECORD_BYTES:
-        return "the record is too large"
-    try:
-        record = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:                         # a forged or truncated file
-        return f"the record could not be read ({type(err).__name__})"
-    results = record.get("results") if type(record) is dict else None
-    if type(results) is not dict or not all(type(r) is dict and is_plain(r) for r in results.values()):
-        return "the record holds something other than plain outputs"
-    return results
+def differences(got, want, atol: float, rtol: float) -> list[str]:
+    """compare() as lines, e.g. "output['y']: shape (2, 3), expected (3, 2)"."""
+    return [f"{d.where()}: {d.detail}" for d in compare(got, want, atol, rtol)]
 
 
 # ---------------------------------------------------------------- verdicts
+@dataclass
+class Problem:
+    """One kind of failure of a case, over the seeds where it happened."""
+
+    where: str                 # "output['y']", or "" for the run as a whole
+    detail: str                # the first seed's difference, or the exception, or why not run
+    requirement: str = ""      # what that output checks (Case.requires), never a guessed cause
+    seeds: int = 1
+
+    def line(self, total: int) -> str:
+        what = f"{self.where}: {self.detail}" if self.where else self.detail
+        need = f" (this checks: {self.requirement})" if self.requirement else ""
+        return f"{what}{need}, on {self.seeds} of {total} seeds"
+
+
 @dataclass
 class CaseVerdict:
     case_id: str
     passed: int
     total: int
-    hints: list[str] = field(default_factory=list)
-    mistake: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    mistake: Mistake | None = None       # named only when the outputs equal that mistake's
+
+    def lines(self) -> list[str]:
+        out = [f"hidden test {self.case_id}: {self.passed}/{self.total} checks passed"]
+        out += [f"  {p.line(self.total)}" for p in self.problems]
+        if self.mistake:
+            out.append(f"  looks like a known mistake: {self.mistake.hint}")
+        return out
 
 
-def _seed_problems(result, want, case: Case) -> list[str]:
+def _seed_problems(result, want, case: Case) -> list[Problem]:
     if result is None:
-        return ["not run: the cell stopped before this hidden test"]
+        return [Problem("", "not run: the hidden tests of this cell did not run", case.requirement)]
     if not isinstance(result, dict):
-        return ["the record is malformed"]
+        return [Problem("", "the record is malformed")]
     if "error" in result:
         err = result["error"] if isinstance(result["error"], dict) else {}
-        return [f"your code raised {err.get('type', 'an error')}: {err.get('message', '')}"]
-    return differences(result.get("outputs"), want["outputs"], case.atol, case.rtol)
+        return [Problem("", f"your code raised {err.get('type', 'an error')}: "
+                            f"{err.get('message', '')}", case.requirement)]
+    found = compare(result.get("outputs"), want["outputs"], case.atol, case.rtol)
+    return [Problem(d.where(), d.detail,
+                    case.requires.get(d.path[0], case.requirement) if d.path else case.requirement)
+            for d in found]
 
 
-def _hint_for(problem: str, case: Case) -> str:
-    """Prefix a problem with the case's hint for the output it concerns."""
-    for name, hint in case.requires.items():
-        if problem.startswith(f"output[{name!r}]"):
-            return f"{problem} -- {hint}"
-    return f"{problem} -- {case.requirement}" if case.requirement else problem
-
-
-def _matching_mistake(results: dict, failing: list, mistakes: dict, case: Case) -> str | None:
-    for name, variant in mistakes.items():
+def _matching_mistake(results: dict, failing: list, variants: dict, case: Case) -> str | None:
+    """The named mistake whose outputs the student's equal on every failing seed, if one does."""
+    for name, variant in variants.items():
         if all(isinstance(results.get(s), dict) and "outputs" in results[s]
-               and not differences(results[s]["outputs"], variant[s].get("outputs"),
-                                   case.atol, case.rtol) for s in failing):
+               and "outputs" in variant[s]
+               and not compare(results[s]["outputs"], variant[s]["outputs"], case.atol, case.rtol)
+               for s in failing):
             return name
     return None
 
@@ -234,38 +239,36 @@ def _matching_mistake(results: dict, failing: list, mistakes: dict, case: Case) 
 def judge(case_id: str, results: dict | str | None, ref: dict,
           course: Course | None = None) -> CaseVerdict:
     """Compare one case's per-seed results (or why there are none) with its cached reference."""
-    case = load_case(case_id, (course or Course.from_env()).solutions)
+    course = course or Course.from_env()
+    case = load_case(case_id, course.solutions)
+    total = len(case.seeds)
     if isinstance(results, str):
-        return CaseVerdict(case_id, 0, len(case.seeds), [results])
+        return CaseVerdict(case_id, 0, total, [Problem("", results, case.requirement, total)])
     results = results or {}
-    problems = {s: _seed_problems(results.get(s), ref["reference"][s], case) for s in case.seeds}
-    failing = [s for s, p in problems.items() if p]
-    verdict = CaseVerdict(case_id, len(case.seeds) - len(failing), len(case.seeds))
-    first, count = {}, {}
-    for seed in failing:                       # one line per failing output, with its seed count
-        hint = _hint_for(problems[seed][0], case)
-        where = hint.split(":")[0]
-        first.setdefault(where, hint)
-        count[where] = count.get(where, 0) + 1
-    verdict.hints = [f"{first[w]} (on {count[w]} of {len(case.seeds)} seeds)" for w in first]
+    per_seed = {s: _seed_problems(results.get(s), ref["reference"][s], case) for s in case.seeds}
+    failing = [s for s, found in per_seed.items() if found]
+    verdict = CaseVerdict(case_id, total - len(failing), total)
+    grouped: dict[str, Problem] = {}
+    for seed in failing:                       # one problem per failing output, seeds counted
+        for problem in per_seed[seed]:
+            if problem.where in grouped:
+                grouped[problem.where].seeds += 1
+            else:
+                grouped[problem.where] = problem
+    verdict.problems = list(grouped.values())
     if failing:
-        verdict.mistake = _matching_mistake(results, failing, ref["mistakes"], case)
+        name = _matching_mistake(results, failing, ref["mistakes"], case)
+        if name is not None:
+            verdict.mistake = next((m for m in load_mistakes(case_id.partition(".")[0], course)
+                                    .get(case_id.partition(".")[2], []) if m.name == name),
+                                   Mistake(name, name, lambda objects: objects))
     return verdict
 
 
-def mistake_hint(assignment: str, case_id: str, name: str, course: Course | None = None) -> str:
-    for m in load_mistakes(assignment, course).get(case_id.partition(".")[2], []):
-        if m.name == name:
-            return m.hint
-    return name
-
-
 def check_in_process(case_id: str, objects: dict, results: dict) -> None:
-    """Instructor mode of hidden_check: compare here and raise AssertionError with the hint."""
+    """Instructor mode of hidden_check: compare here and raise AssertionError with the lines."""
     assignment = case_id.partition(".")[0]
     verdict = judge(case_id, results, reference_outputs(Course.from_env(), assignment)[case_id])
     if verdict.passed < verdict.total:
-        named = f" Looks like: {mistake_hint(assignment, case_id, verdict.mistake)}." if verdict.mistake else ""
-        raise AssertionError(f"hidden test {case_id}: {verdict.passed}/{verdict.total} seeds "
-                             f"passed. {'; '.join(verdict.hints)}.{named}")
+        raise AssertionError("\n".join(verdict.lines()))
     print(f"hidden test {case_id}: {verdict.passed}/{verdict.total} seeds passed")

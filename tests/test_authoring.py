@@ -52,3 +52,28 @@ def test_points_are_stated_from_the_metadata():
     assert cells[5].source == "### Exercise 2 (1 point): g"
     with pytest.raises(ValueError, match="not a number"):
         authoring.parse("# %% [markdown]\n# ### Exercise 1 (2 points): f\n")
+
+
+
+def test_written_answers_are_graded_by_hand_and_their_rubric_stays_with_the_grader():
+    from autograde.release import release_notebook
+    src = ("# %% [markdown] id=why_question\n# ### Question 1 ({{points}} points): why?\n"
+           "# Explain.\n# ### BEGIN MARK SCHEME\n# 1 point: names the reason.\n"
+           "# ### END MARK SCHEME\n# %% [written] id=why points=2\n# Because.\n")
+    nb = authoring.parse(src, first_cell=False)
+    question, answer = nb.cells
+    assert question.cell_type == answer.cell_type == "markdown"
+    assert question.source.startswith("### Question 1 (2 points): why?")
+    assert question.metadata.nbgrader["locked"] and not question.metadata.nbgrader["grade"]
+    meta = answer.metadata.nbgrader
+    assert meta["solution"] and meta["grade"] and not meta["locked"] and meta["points"] == 2.0
+    released_question, released_answer = release_notebook(nb).cells
+    assert "MARK SCHEME" not in released_question.source
+    assert "names the reason" not in released_question.source
+    assert "Explain." in released_question.source
+    assert released_answer.source == "YOUR ANSWER HERE"
+    for unlocked in ("# %% [markdown]\n", "# %% [written] id=w points=1\n", "# %%\n"):
+        with pytest.raises(ValueError, match="belongs in a locked cell"):
+            authoring.parse(unlocked + "# ### BEGIN MARK SCHEME\n# x\n# ### END MARK SCHEME\n")
+    with pytest.raises(ValueError, match="needs points"):
+        authoring.parse("# %% [written] id=w\n# x\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import site
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from autograde import authoring, student_course
+from autograde import authoring, publish, student_course
 
-ROOT = Path(__file__).resolve().parent.parent
 HIDDEN = re.compile(r"(course_lib|course-lib|autograde|__editable__)", re.I)
 
 
@@ -44,15 +42,11 @@ def make_fresh_env(tmp: Path) -> Path:
 
 
 def copy_of_repository(tmp: Path) -> Path:
-    """What `git clone` would give pip: pyproject.toml, README.md and the two packages."""
-    src = tmp / "model-efficiency"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for package in ("course_lib", "autograde"):
-        shutil.copytree(ROOT / package, src / package, ignore=junk)
-    return src
+    """What `pip install git+URL` of the student course gives pip: the published folder."""
+    folder = tmp / "model-efficiency-course"
+    committed, found = publish.publish(folder, assignments=["lora"])
+    assert not found, found
+    return folder
 
 
 def run_cell(python, cwd, **env_vars) -> subprocess.CompletedProcess:

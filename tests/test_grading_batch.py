@@ -1,6 +1,8 @@
-"""End-to-end grading of the toy assignment: sample submissions and the adversarial corpus of issue 3
-with exact expected scores, determinism, resuming after a kill, shards and their merge, gradebook,
-feedback and CSV export.
+"""End-to-end grading of the toy assignment: sample submissions, forgeries and tampering with exact
+expected scores, links in submission folders, determinism, a worker lost mid-batch, resuming after a
+kill, shards and their merge, gradebook, feedback and CSV export. None of these submissions harms
+the machine it runs on; the hostile ones (bombs, escapes) are in test_grading_adversarial.py and run
+only inside the sandbox.
 """
 
 import csv
@@ -18,37 +20,53 @@ from autograde import batch, cli, export, feedback, gradebook, report, samples, 
 from autograde.course import ROOT, Course
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
+import adversarial  # noqa: E402
 import toycourse  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SANDBOXED = sandbox.isolation_warning() is None
+SANDBOXED = sandbox.mode() != "none"
 # softmax is worth 2, scaled_sum 1, scaled_linear 2: a broken softmax cell leaves 3 of 5.
+WRONG = 3
 EXPECTED = {
     "correct": 5, "untouched": 0, "partly_wrong": 2 * 2 / 3 + 3, "infinite_loop": 3,
-    # the verdict cannot be forged from inside the student's interpreter
-    "patch_allclose": 3, "patch_builtins": 0,     # (patched all/any also break IPython itself) "patch_grading": 0, "forge_record": 0,
-    "print_passed": 3, "rigged_eq": 3, "hidden_check_library": 3,
-    # tampering with the notebook changes nothing
-    "deleted_tests": 5, "edited_tests": 3, "changed_points": 5, "duplicated_cells": 5,
-    # limits and crashes are charged to the cell that broke them
-    "sleep_forever": 3, "memory_bomb": 3, "fork_bomb": 3, "sys_exit": 3, "os_exit": 3,
-    "kernel_crash": 3, "not_a_notebook": 0,
-    # warnings on stderr never zero a correct answer
-    "stderr_warnings": 5,
-    # the sandbox: no solutions to read, nowhere to write, no network
-    "read_instructor_files": 3, "write_outside": 5, "network": 5,
+    # a visible check that fails, or is rebound to a no-op, changes nothing in the hidden score
+    "bypass_check": 2 * 2 / 3 + 3,
+    # the verdict cannot be forged from inside the student's interpreter (softmax is wrong in all)
+    "patch_allclose": WRONG, "patch_grading": WRONG, "forge_record": WRONG,
+    "print_passed": WRONG, "rigged_eq": WRONG, "hidden_check_library": WRONG,
+    # links from the record folder to planted (correct) records: refused, so the forger loses
+    # every record a link replaced (5 if the grader followed them)
+    "swap_records_dir": 0, "link_record_files": 0,
+    "patch_builtins": 0,                    # patched all/any break IPython itself: no gain
+    # tampering with the notebook changes nothing; lost metadata costs nothing
+    "deleted_tests": 5, "edited_tests": WRONG, "changed_points": 5, "duplicated_cells": 5,
+    "stripped_metadata": 5, "stripped_metadata_and_ids": 5,
+    # crashes are charged to the cell that broke them
+    "sleep_forever": 3, "sys_exit": 3, "os_exit": 3, "not_a_notebook": 0,
+    # warnings on stderr never zero a correct answer; the private /tmp is writable
+    "stderr_warnings": 5, "uses_tempfile": 5,
+    # links beside or instead of the notebook are never followed
+    "shadow_link": 5, "notebook_link": 0,
 }
-NEEDS_LOOK = {"infinite_loop", "sleep_forever", "memory_bomb", "fork_bomb", "os_exit",
-              "kernel_crash", "not_a_notebook", "deleted_tests", "edited_tests",
-              "changed_points", "duplicated_cells"}
+BENIGN = set(EXPECTED) - {"shadow_link", "notebook_link"}
+NEEDS_LOOK = {"infinite_loop", "sleep_forever", "os_exit", "not_a_notebook", "deleted_tests",
+              "edited_tests", "changed_points", "duplicated_cells", "stripped_metadata",
+              "stripped_metadata_and_ids", "shadow_link", "notebook_link"}
 
 
 def submissions(course: Course, folder: Path, names=None) -> list:
-    src = nbformat.read(course.source("toy"), as_version=4)
-    notebooks = {**samples.demo_samples(src, "toy", course), **samples.adversarial(src)}
-    notebooks = {k: v for k, v in notebooks.items() if names is None or k in names}
-    samples.write(notebooks, folder, "toy")
+    notebooks = {k: v for k, v in adversarial.corpus(course, folder.parent).items()
+                 if k in (names or BENIGN)}
+    paths = samples.write(notebooks, folder, "toy")
+    if names is None:                       # links beside, or instead of, the notebook
+        shadow = folder / "shadow_link"
+        shadow.mkdir()
+        (shadow / "toy.ipynb").write_text(paths["correct"].read_text())
+        (shadow / "shadow.txt").symlink_to("/etc/shadow")
+        (shadow / "data.csv").write_text("a,b\n1,2\n")
+        (folder / "notebook_link").mkdir()
+        (folder / "notebook_link" / "toy.ipynb").symlink_to(course.source("toy"))
     return batch.find(folder, ["toy"])
 
 
@@ -68,10 +86,7 @@ def graded(tmp_path_factory):
 def test_every_submission_gets_its_expected_score(graded):
     _, results, seconds = graded
     got = {name: results[name]["score"] for name in EXPECTED}
-    want = {name: round(score, 6) for name, score in EXPECTED.items()}
-    if not SANDBOXED:
-        want["read_instructor_files"] = 5               # without bwrap the solutions are readable
-    assert got == want
+    assert got == {name: round(score, 6) for name, score in EXPECTED.items()}
     print(f"graded {len(results)} toy submissions in {seconds:.0f} s")
 
 
@@ -81,9 +96,33 @@ def test_failures_are_graded_listed_and_explained(graded):
     assert flagged == NEEDS_LOOK
     assert "ran past its time limit" in " ".join(results["sleep_forever"]["tests"][0]["lines"])
     assert "crashed the Python kernel" in " ".join(results["os_exit"]["tests"][0]["lines"])
-    assert "fork bomb" in " ".join(results["fork_bomb"]["problems"])
-    for name in ("memory_bomb", "kernel_crash", "infinite_loop"):
-        assert results[name]["tests"][0]["lines"], name           # never a silent 0
+    assert results["infinite_loop"]["tests"][0]["lines"]            # never a silent 0
+    assert any("lost their nbgrader metadata and were matched by cell id" in n
+               for n in results["stripped_metadata"]["needs_look"])
+    assert any("matched by position and content" in n
+               for n in results["stripped_metadata_and_ids"]["needs_look"])
+
+
+def test_links_in_a_submission_folder_are_never_followed(graded):
+    course, results, _ = graded
+    notes = " ".join(results["shadow_link"]["needs_look"])
+    assert "'shadow.txt'" in notes and "symbolic link" in notes and "data.csv" not in notes
+    page = feedback.write_all(course, [results["shadow_link"]], course.work / "fb")[0].read_text()
+    assert "root:" not in page                        # /etc/shadow's first line starts so
+    assert results["notebook_link"]["score"] == 0
+    assert "not a plain file" in " ".join(results["notebook_link"]["needs_look"])
+
+
+def test_visible_checks_report_without_costing_points(graded):
+    _, results, _ = graded
+    honest = {t["id"]: t for t in results["partly_wrong"]["tests"]}
+    assert "visible check: AssertionError: softmax is not stable" in " ".join(honest["test_softmax"]["lines"])
+    assert honest["test_softmax"]["score"] == pytest.approx(4 / 3)
+    wrong = {t["id"]: t for t in results["print_passed"]["tests"]}
+    assert "visible check" in " ".join(wrong["test_scaled_sum"]["lines"])   # it leans on softmax
+    assert wrong["test_scaled_sum"]["score"] == 1                          # scaled_sum is right
+    assert [t["score"] for t in results["bypass_check"]["tests"]] == \
+        [t["score"] for t in results["partly_wrong"]["tests"]]
 
 
 def test_hints_name_the_mistake_but_never_the_hidden_source(graded):
@@ -95,21 +134,6 @@ def test_hints_name_the_mistake_but_never_the_hidden_source(graded):
         text = page.read_text()
         assert "HIDDEN TESTS" not in text and 'hidden_check("toy.' not in text
         assert "Traceback" not in text
-
-
-def test_sandbox_blocks_reads_writes_and_network(graded):
-    if not SANDBOXED:
-        pytest.skip(sandbox.isolation_warning())
-    course, results, _ = graded
-
-    def outputs(student):
-        nb = nbformat.read(course.work / "runs" / "toy" / student / "graded.ipynb", as_version=4)
-        return " ".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-
-    assert "NOTHING FOUND" in outputs("read_instructor_files")
-    assert "grader not importable" in outputs("read_instructor_files")
-    assert "WROTE" not in outputs("write_outside") and not Path("/work/main/ESCAPED").exists()
-    assert "NETWORK BLOCKED" in outputs("network")
 
 
 def test_gradebook_feedback_export_and_report(graded):
@@ -126,6 +150,22 @@ def test_gradebook_feedback_export_and_report(graded):
     assert flagged == NEEDS_LOOK
     page = report.write(course, course.work / "report.html").read_text()
     assert "no max-subtraction" in page and "Needs a look" in page and "<img" in page
+
+
+def test_a_lost_worker_costs_nothing_and_one_that_dies_twice_is_flagged(graded, tmp_path,
+                                                                         monkeypatch):
+    course = toycourse.make_course(tmp_path, share_reference_with=graded[0])
+    subs = submissions(course, tmp_path / "inbox", ["correct", "partly_wrong", "untouched"])
+    monkeypatch.setenv(batch.FAULT_ENV, "correct:once,partly_wrong")   # killed once; every time
+    new = batch.grade_all(course, subs, workers=2, limits=toycourse.LIMITS, progress=False)
+    got = {r["student"]: r for r in new}
+    assert sorted(got) == ["correct", "partly_wrong", "untouched"]      # the batch finished
+    assert got["correct"]["score"] == 5 and not got["correct"]["needs_look"]     # regraded
+    assert got["untouched"]["score"] == 0
+    assert got["partly_wrong"]["score"] == 0
+    assert "died twice" in got["partly_wrong"]["needs_look"][0]
+    gradebook.sync(course, new)
+    assert set(gradebook.scores(course, "toy")) == set(got)
 
 
 def test_grading_twice_gives_identical_scores(graded, tmp_path):

@@ -54,15 +54,19 @@ def test_correct_blank_and_wrong_submissions(graded, name):
     results = graded[name]
     assert set(results) == {"correct", "untouched", "partly_wrong"}, "a submission lost its grade"
     correct, blank, wrong = results["correct"], results["untouched"], results["partly_wrong"]
-    assert correct["score"] == correct["max_score"] > 0, correct["tests"]
+    autograded = sum(t["points"] for t in correct["tests"] if not t.get("manual"))
+    assert correct["score"] == autograded > 0, correct["tests"]
+    assert correct["max_score"] == sum(t["points"] for t in correct["tests"])
+    assert all(t["score"] is None for t in correct["tests"] if t.get("manual"))   # by hand, later
     assert blank["score"] == 0 and blank["max_score"] == correct["max_score"]
     for r in results.values():
         assert not r["needs_look"], (r["student"], r["needs_look"])
 
     expected = WRONG[name]
     for test in wrong["tests"]:
-        score, words = expected.get(test["id"], (test["points"], None))
-        assert test["score"] == pytest.approx(score), (test["id"], test["lines"])
+        score, words = expected.get(test["id"], (None if test.get("manual") else test["points"], None))
+        assert test["score"] == (score if score is None else pytest.approx(score)), \
+            (test["id"], test["lines"])
         if words:
             assert words in "\n".join(test["lines"]), (test["id"], test["lines"])
     assert {t["id"] for t in wrong["tests"]} >= set(expected)

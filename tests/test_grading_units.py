@@ -1,6 +1,7 @@
 """Fast grader unit tests on the toy assignment: release, leak, restore, sanitising, verdicts."""
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -9,11 +10,12 @@ import nbformat
 import pytest
 import torch
 
-from autograde import cells, release, restore, samples, verdict
+from autograde import cells, records, release, restore, samples, verdict
 from autograde.course import Course
 from autograde import hidden as grading
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
+import adversarial  # noqa: E402
 import toycourse  # noqa: E402
 
 
@@ -150,23 +152,51 @@ def test_instructor_mode_compares_in_process(toy):
         grading.hidden_check("toy.scaled_sum", scaled_sum=lambda x, a, r: a * x.sum(-1))
 
 
-def test_grading_mode_only_records(toy, tmp_path, monkeypatch):
+def test_the_hidden_step_records_and_the_grader_judges(toy, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_GRADING_RECORD_DIR", str(tmp_path))
-    grading.hidden_check("toy.softmax", softmax=lambda x: torch.zeros_like(x))  # wrong, no raise
-    results = verdict.read_record(tmp_path / "toy.softmax.pt")
+    wrong = lambda x: torch.zeros_like(x)                                       # noqa: E731
+    exec(records.step_code([("toy.softmax", {"softmax": "wrong"}),
+                            ("toy.scaled_sum", {"scaled_sum": "not_defined"})]), {"wrong": wrong})
+    read = records.read_records(tmp_path, ["toy.softmax", "toy.scaled_sum"], os.getuid())
+    results = records.results_of(read["toy.softmax"])
     assert sorted(results) == [0, 1, 2]
     v = verdict.judge("toy.softmax", results, verdict.reference_outputs(toy, "toy")["toy.softmax"])
     assert (v.passed, v.total) == (0, 3)
+    missing = records.results_of(read["toy.scaled_sum"])
+    assert "NameError" in missing and "not_defined" in missing
+    v = verdict.judge("toy.scaled_sum", missing, verdict.reference_outputs(toy, "toy")["toy.scaled_sum"])
+    assert (v.passed, v.total) == (0, 3) and "not_defined" in "\n".join(v.lines())
 
 
-def test_forged_records_are_rejected(tmp_path):
+def test_forged_records_are_refused(tmp_path):
     import pickle
-    (tmp_path / "a.pt").write_bytes(pickle.dumps(object()))
-    assert "could not be read" in verdict.read_record(tmp_path / "a.pt")
-    torch.save({"results": {0: {"outputs": torch.nn.Linear(1, 1)}}}, tmp_path / "b.pt")
-    assert isinstance(verdict.read_record(tmp_path / "b.pt"), str)
-    (tmp_path / "c.pt").symlink_to("/etc/passwd")
-    assert verdict.read_record(tmp_path / "c.pt") == "the record is not a plain file"
+    import zipfile
+    uid = os.getuid()
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "a.pt").write_bytes(pickle.dumps(object()))
+    torch.save({"results": {0: {"outputs": torch.nn.Linear(1, 1)}}}, folder / "b.pt")
+    (folder / "c.pt").symlink_to("/etc/passwd")
+    os.mkfifo(folder / "d.pt")
+    big = torch.zeros(1).expand(2**24)               # a small file, a huge tensor view
+    torch.save({"results": {0: {"outputs": {"y": big}}}}, folder / "e.pt")
+    with zipfile.ZipFile(folder / "f.pt", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("f/data.pkl", b"\0" * 2**20)
+    torch.save({"results": {}}, folder / "x.pt")
+    os.link(folder / "x.pt", folder / "g.pt")
+    got = records.read_records(folder, list("abcdefgh"), uid)
+    assert "not a torch.save archive" in got["a"]["refused"]
+    assert got["b"]["refused"] == "the record holds something other than plain outputs" or \
+        "could not be read" in got["b"]["refused"]
+    assert got["c"]["refused"] == got["d"]["refused"] == "the record is not a plain file"
+    assert got["e"]["refused"] in ("the record's tensors are too large", "the record is too large")
+    assert "compressed" in got["f"]["refused"]
+    assert got["g"]["refused"] == "the record is not a plain file"           # a hard link
+    assert "no record was written" in got["h"]["refused"]
+    assert records.read_records(folder, ["a"], uid + 1)["a"]["refused"] == \
+        "the record folder was replaced"                                     # not the sandbox's
+    (tmp_path / "link").symlink_to(folder)
+    assert "replaced" in records.read_records(tmp_path / "link", ["a"], uid)["a"]["refused"]
 
 
 def test_hidden_calls_are_parsed_from_test_cells(toy):
@@ -178,7 +208,7 @@ def test_hidden_calls_are_parsed_from_test_cells(toy):
 def test_restore_reports_all_tampering(toy):
     src = source(toy)
     rel = release.release_notebook(src)
-    adv = samples.adversarial(src)
+    adv = adversarial.adversarial(src, {"records": "/nowhere", "solutions": [], "write": []})
     nb, findings = restore.restore(src, adv["deleted_tests"], rel)
     assert sum("was deleted; restored" in f for f in findings) == 3
     assert [cells.grade_id(c) for c in nb.cells] == [cells.grade_id(c) for c in src.cells]
@@ -204,10 +234,22 @@ def test_lms_zip_and_folder_layouts_are_found(tmp_path):
         zf.writestr("roe_LATE_9_8_toy-1.ipynb", "{}")
         zf.writestr("alice/toy.ipynb", "{}")                       # folder per student
         zf.writestr("../evil/toy.ipynb", "{}")                     # never extracted outside
-    folder = batch.unpack(zpath, tmp_path / "work")
+    folder = batch.unpack(zpath, tmp_path / "work")        # keyed by LMS user id (tests/test_lms.py)
     found = {s.student: s.path.name for s in batch.find(folder, ["toy"])}
-    assert found == {"doejohn": "doejohn_123_456_toy.ipynb", "roe": "roe_LATE_9_8_toy-1.ipynb",
-                     "alice": "toy.ipynb"}
+    assert found == {"123": "toy.ipynb", "9": "toy.ipynb", "alice": "toy.ipynb"}
     assert not (tmp_path / "work" / "evil").exists()
     subs = batch.find(folder, ["toy"])
     assert sorted(s.student for i in range(2) for s in batch.shard(subs, f"{i}/2")) == sorted(found)
+
+
+def test_cells_that_lost_their_metadata_are_matched_like_the_original(toy):
+    src = source(toy)
+    rel = release.release_notebook(src)
+    good = samples.correct(src, rel)
+    for keep_ids, how in ((True, "cell id"), (False, "position and content")):
+        nb, findings = restore.restore(src, adversarial.stripped(good, keep_ids), rel)
+        assert [cells.grade_id(c) for c in nb.cells] == [cells.grade_id(c) for c in src.cells]
+        answers = {cells.grade_id(c): c.source for c in nb.cells if cells.is_solution(c)}
+        assert answers == {cells.grade_id(c): c.source for c in good.cells if cells.is_solution(c)}
+        assert any(how in f for f in findings), findings
+        assert not any("deleted" in f for f in findings), findings

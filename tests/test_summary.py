@@ -13,5 +13,5 @@ def test_one_page_per_part_without_code_or_questions(tmp_path):
     for page in pages:
         html = page.read_text()
         assert "<table" in html and "Intuition" in html
-        assert "quiz.ask" not in html and "import torch" not in html
+        assert "self_check.ask" not in html and "import torch" not in html
     assert "codes [127, 11, -51]" in pages[2].read_text()       # the worked int8 example ran

@@ -1,4 +1,4 @@
-"""Visible checks for the adapters notebook (solutions/adapters.py). Properties only, no answers.
+"""Visible checks for the adapters notebook (notebooks/adapters/adapters.ipynb). Properties only, no answers.
 
 The notebook's interface:
     adapter = Adapter(d: int, reduction: int = 16)

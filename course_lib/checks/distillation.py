@@ -1,4 +1,4 @@
-"""Visible checks for the distillation notebook (solutions/distillation.py). Properties only.
+"""Visible checks for the distillation notebook (notebooks/distillation/distillation.ipynb). Properties only.
 
 Interface (see the notebook):
     distillation_loss(student_logits (B, C), teacher_logits (B, C), labels (B,), T, alpha) -> scalar

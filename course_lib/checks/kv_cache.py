@@ -1,4 +1,4 @@
-"""Visible checks for the KV-cache notebook (solutions/kv_cache/kv_cache.py). Properties only.
+"""Visible checks for the KV-cache notebook (notebooks/kv_cache/kv_cache.ipynb). Properties only, no answers.
 
 The cache must change nothing but speed, so most checks compare the student's cached computation
 with course_lib's own uncached forward pass (`Attention.forward`, `Decoder.forward`), which is not

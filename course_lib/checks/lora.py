@@ -1,4 +1,4 @@
-"""Visible checks for the LoRA notebook (solutions/lora.py). Properties only, no answers.
+"""Visible checks for the LoRA notebook (notebooks/lora/lora.ipynb). Properties only, no answers.
 
 The LoRA layer is expected to follow the notebook's interface:
     layer = LoRALinear(base: nn.Linear, r: int, alpha: float, dropout: float = 0.0)

@@ -1,4 +1,4 @@
-"""Visible checks for the mixture-of-experts notebook (solutions/moe.py): properties only.
+"""Visible checks for the mixture-of-experts notebook (notebooks/moe/moe.ipynb): properties only.
 
 Interfaces the notebook asks for:
     softmax_gate(h_logits (..., N)) -> p (..., N)

@@ -1,4 +1,4 @@
-"""Visible checks for the PEFT comparison notebook (solutions/peft_comparison.py). No answers.
+"""Visible checks for the PEFT comparison notebook (notebooks/peft_comparison/peft_comparison.ipynb). No answers.
 
     apply_bitfit(model: CLSClassifier) -> model: only the encoder's biases (not the unused MLM
     head's) and the classifier head train.

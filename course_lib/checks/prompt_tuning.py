@@ -1,4 +1,4 @@
-"""Visible checks for the prompt-tuning notebook (solutions/prompt_tuning.py). Properties only.
+"""Visible checks for the prompt-tuning notebook (notebooks/prompt_tuning/prompt_tuning.ipynb). Properties only.
 
 Interfaces the notebook asks for:
     SoftPrompt(embedding, n, init="random"|"vocab"|"text", init_ids=None): .n, .P (n, d),

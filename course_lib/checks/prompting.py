@@ -1,4 +1,4 @@
-"""Visible checks for the prompting notebook (solutions/prompting.py). Properties only, no answers.
+"""Visible checks for the prompting notebook (notebooks/prompting/prompting.ipynb). Properties only, no answers.
 
 The notebook's interface:
     mask_position(input_ids (B, T), mask_id) -> (B,) integer index of the one [MASK] per row

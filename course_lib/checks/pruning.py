@@ -1,4 +1,4 @@
-"""Visible checks for the pruning notebook (solutions/pruning.py). Properties only, no answers.
+"""Visible checks for the pruning notebook (notebooks/pruning/pruning.ipynb). Properties only, no answers.
 
 The exercises follow torch.nn.utils.prune's conventions (a float amount prunes round(amount * n)
 entries, half to even; an int is a count). The checks use hand-made tensors whose right answer is

@@ -1,4 +1,4 @@
-"""Visible checks for the quantization notebook (solutions/quantization.py). Properties only.
+"""Visible checks for the quantization notebook (notebooks/quantization/quantization.ipynb). Properties only.
 
 Interface (see the notebook):
     quantize(x, s, z, qmin, qmax) -> int codes, q = clamp(round(x / s) + z, qmin, qmax)

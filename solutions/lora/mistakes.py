@@ -145,7 +145,7 @@ WRONG_SUBMISSION = ("lora_linear", "self.scaling = alpha / r", "self.scaling = a
 # What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
 # {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
 EXPECTED_WRONG = {
-    "test_lora_linear": (0, "scaled by alpha, not alpha/r"),
+    "test_lora_linear": (0.75, "scaled by alpha, not alpha/r"),
     "test_lora_merge": (0, "looks like a known mistake: your update is scaled by alpha"),
     "test_add_lora": (0, "differs from the reference"),
 }

@@ -198,5 +198,5 @@ WRONG_SUBMISSION = (
 # What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
 # {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
 EXPECTED_WRONG = {
-    "test_moe_layer": (0, "multiply each expert's output by its gate value"),
+    "test_moe_layer": (1, "multiply each expert's output by its gate value"),
 }

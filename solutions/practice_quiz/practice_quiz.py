@@ -1,528 +1,500 @@
 # %% [markdown]
 # # Practice quiz: Model Efficiency
 #
-# One point per question. Write your answer in the cell below each question:
-# an option **number** (0, 1, 2, ...) for multiple choice, a **number** for numeric
-# questions (3 significant figures are enough), a short **text** for formulas.
-# Your answers are graded when you hand the notebook in; the review notebook
-# (`review.ipynb`) has the same questions with instant feedback.
+# **{{total_points}} points.** Practice for the written, closed-book quiz: answer without notes.
+# The questions follow the lecture's order. Most are graded automatically when you hand the
+# notebook in: set the variable the question names to an option **number** (0, 1, 2, ...) for
+# multiple choice, a **number** for numeric questions (3 significant figures are enough) or a
+# short **text** (a string) for formulas, in the code cell below the question. Questions marked
+# *written* ask why, or for pros and cons: write a few sentences in the text cell below them
+# (double-click it); they are graded by hand.
+#
+# The review notebook (`review.ipynb`) revises the formulas and tables; its self-check
+# questions are different ones.
 
 # %% [markdown]
 # ## Parameter-efficient fine-tuning
 
 # %% [markdown]
-# **peft_lora_count.** LoRA with rank $r = 8$ on $W_q$ and $W_v$ of RoBERTa-base ($d = k = 768$, 12 layers). How many trainable parameters?
-
-# %% [solution] id=peft_lora_count
-### BEGIN SOLUTION
-peft_lora_count = 294912
-### END SOLUTION
-
-# %% [tests] id=test_peft_lora_count points=1
-assert "peft_lora_count" in dir(), "keep the variable name peft_lora_count"
-print("answer recorded:", peft_lora_count)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_lora_count", answer=peft_lora_count)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **peft_adapter_count.** A bottleneck adapter with $d = 768$ and bottleneck $m = 64$ (down-projection, nonlinearity, up-projection, both with biases). How many parameters?
-
-# %% [solution] id=peft_adapter_count
-### BEGIN SOLUTION
-peft_adapter_count = 99136
-### END SOLUTION
-
-# %% [tests] id=test_peft_adapter_count points=1
-assert "peft_adapter_count" in dir(), "keep the variable name peft_adapter_count"
-print("answer recorded:", peft_adapter_count)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_adapter_count", answer=peft_adapter_count)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **peft_prefix_count.** Prefix tuning (P-tuning v2) with $n = 20$ prefix vectors for keys and for values at every layer of a 12-layer model with $d = 768$. How many trainable parameters (no reparameterisation)?
-
-# %% [solution] id=peft_prefix_count
-### BEGIN SOLUTION
-peft_prefix_count = 368640
-### END SOLUTION
-
-# %% [tests] id=test_peft_prefix_count points=1
-assert "peft_prefix_count" in dir(), "keep the variable name peft_prefix_count"
-print("answer recorded:", peft_prefix_count)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_prefix_count", answer=peft_prefix_count)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **peft_lora_scaling.** Complete LoRA's forward pass: $h = W_0 x + (\;?\;)\, B A x$. Type the scaling factor (e.g. `alpha/r`).
-
-# %% [solution] id=peft_lora_scaling
-### BEGIN SOLUTION
-peft_lora_scaling = 'alpha/r'
-### END SOLUTION
-
-# %% [tests] id=test_peft_lora_scaling points=1
-assert "peft_lora_scaling" in dir(), "keep the variable name peft_lora_scaling"
-print("answer recorded:", peft_lora_scaling)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_lora_scaling", answer=peft_lora_scaling)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **peft_lora_init.** How does LoRA initialise $A$ and $B$?
+# ### Question 1 ({{points}} points): Size of a [CLS] classifier head
 #
-# 0. Both zero
-# 1. A random, B zero
-# 2. A zero, B random
-# 3. Both random
+# A linear classifier (weights and a bias) on the 768-dimensional [CLS] embedding of BERT-base, for the lecture's four topics (Sports, Finance, Technology, Health). How many new parameters does it add?
+#
+# Set `cls_head_params` to a number.
 
-# %% [solution] id=peft_lora_init
+# %% [solution] id=cls_head_params
 ### BEGIN SOLUTION
-peft_lora_init = 1
+cls_head_params = 3076   # 768 x 4 weights + 4 biases
 ### END SOLUTION
 
-# %% [tests] id=test_peft_lora_init points=1
-assert "peft_lora_init" in dir(), "keep the variable name peft_lora_init"
-print("answer recorded:", peft_lora_init)
+# %% [tests] id=test_cls_head_params points=1
+assert "cls_head_params" in dir(), "set the variable cls_head_params to your answer"
+print("answer recorded:", cls_head_params)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_lora_init", answer=peft_lora_init)
+hidden_check("practice_quiz.cls_head_params", answer=cls_head_params)
+### END HIDDEN TESTS
+
+# %% [markdown] id=cls_vs_mask_question
+# ### Question 2 ({{points}} points, written): Classifying with [CLS] or with [MASK]
+#
+# The lecture classifies a sentence's topic in two ways: a new classifier on the [CLS] embedding, or a pattern such as "... What is the topic? [MASK]" whose mask the pre-trained MLM head fills, read at the label words (a verbalizer). Explain why the [MASK] recipe can predict with no labelled example while the [CLS] recipe cannot, and give one advantage of the [CLS] recipe.
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: The [MASK] recipe re-uses the pre-trained MLM head: the logits of the label words at the mask mean something before any training (label semantics, pre-trained knowledge). The [CLS] classifier is new and randomly initialised, so it predicts nothing useful until it is trained on labelled examples.
+# - 1 point: One real advantage of [CLS], explained: no pattern or verbalizer to design (so no sensitivity to their wording); labels need not be single words of the vocabulary; any number of classes with one linear layer.
+# ### END MARK SCHEME
+
+# %% [written] id=cls_vs_mask points=2
+# The [MASK] recipe asks the model the question it was pre-trained on: fill in the mask. Its MLM head already scores words like "Sports" or "Finance" in context, so reading those logits at the mask gives a prediction before any training (zero-shot). The [CLS] recipe adds a new, randomly initialised classifier whose weights mean nothing until they are trained on labelled examples. In exchange, [CLS] needs no hand-designed pattern or verbalizer, so its accuracy does not depend on how a prompt is worded, and its labels need not be words of the vocabulary.
+
+# %% [markdown] id=zero_few_shot_question
+# ### Question 3 ({{points}} points, written): Zero-shot and few-shot prompting
+#
+# What do *zero-shot* and *few-shot* mean for [MASK] classification with a prompt and a verbalizer? Why does this recipe need fewer training examples than a new classifier head, and what limits it?
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Zero-shot: predictions from the pattern and the verbalizer alone, with no labelled example and no training. Few-shot: only a handful of labelled examples, used to fine-tune (or to choose the prompt).
+# - 1 point: Fewer examples because the task is posed as the pre-training task (fill in the mask) and starts from what the model knows about the label words: nothing is learned from scratch. A limit, explained: accuracy depends on the wording of the pattern and the choice of label words; every label needs a word the model knows.
+# ### END MARK SCHEME
+
+# %% [written] id=zero_few_shot points=2
+# Zero-shot: the model classifies with the pattern and the label words only, no labelled example is used and nothing is trained. Few-shot: a handful of labelled examples (say 16 per class) is used to fine-tune the model through the same pattern. Because the task is posed as filling in the mask, the pre-trained head already knows how the label words relate to the sentence, so the few examples only adjust a model that is already close; a new head must learn the whole mapping from scratch. The recipe is limited by its prompt: a different wording or a different label word can change the accuracy a lot, and each label needs a word the model knows.
+
+# %% [markdown] id=prompt_sensitivity_question
+# ### Question 4 ({{points}} points, written): Why hand-written prompts are fragile, and what soft prompts change
+#
+# In the lecture's table, four wordings of the same question ("[X] is located in [Y].") score from 19.78 to 51.08 P@1. Why is a frozen masked language model so sensitive to the wording? How does soft prompt tuning (P-tuning) avoid choosing a wording by hand, and what does it cost?
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Sensitivity: the model predicts the mask only from the context it is given; each wording is a different context, and nothing trained the model to treat paraphrases alike, so small changes move the prediction. The best wording can only be found by trying many.
+# - 1 point: Soft prompts: the prompt is a sequence of continuous vectors learned by gradient descent on labelled examples while the model stays frozen (the lecture's [PRE]/[HYP] table: P-tuning 76.45 against 70.15 for the best of four hand-written prompts). A cost, explained: labelled data and back-propagation through the whole model; vectors that are not words, tied to one model.
+# ### END MARK SCHEME
+
+# %% [written] id=prompt_sensitivity points=2
+# A masked LM fills the mask from the context it sees. Two wordings of one question are two different contexts, and pre-training never taught the model that they ask the same thing, so the prediction moves with the wording; the only way to find a good wording by hand is to try many. Soft prompt tuning replaces the words of the prompt by trainable vectors and learns them by gradient descent on labelled examples, with the model frozen, so the prompt is chosen by the loss instead of by hand (the lecture's table: P-tuning 76.45 against 70.15 for the best hand-written prompt). It costs labelled data and training through the whole model, and the learned vectors are not readable and only work with the model they were trained for.
+
+# %% [markdown]
+# ### Question 5 ({{points}} points): Parameters of a soft prompt
+#
+# Soft prompt tuning of RoBERTa-large ($d = 1024$) with $n = 100$ prompt vectors. How many trainable parameters?
+#
+# Set `soft_prompt_params` to a number.
+
+# %% [solution] id=soft_prompt_params
+### BEGIN SOLUTION
+soft_prompt_params = 102400   # n d = 100 x 1024
+### END SOLUTION
+
+# %% [tests] id=test_soft_prompt_params points=1
+assert "soft_prompt_params" in dir(), "set the variable soft_prompt_params to your answer"
+print("answer recorded:", soft_prompt_params)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("practice_quiz.soft_prompt_params", answer=soft_prompt_params)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **peft_merge.** Which method adds **no** inference latency once training is done?
+# ### Question 6 ({{points}} points): Parameters of a prefix at every layer
 #
-# 0. Adapters
-# 1. Prefix tuning
-# 2. LoRA (merged)
-# 3. Soft prompt tuning
+# P-tuning v2 on RoBERTa-large (24 layers, $d = 1024$) with $n = 10$ prefix vectors for the keys and for the values of every layer (no reparameterisation). How many trainable parameters?
+#
+# Set `prefix_params` to a number.
 
-# %% [solution] id=peft_merge
+# %% [solution] id=prefix_params
 ### BEGIN SOLUTION
-peft_merge = 2
+prefix_params = 491520   # layers x 2 n d = 24 x 2 x 10 x 1024
 ### END SOLUTION
 
-# %% [tests] id=test_peft_merge points=1
-assert "peft_merge" in dir(), "keep the variable name peft_merge"
-print("answer recorded:", peft_merge)
+# %% [tests] id=test_prefix_params points=1
+assert "prefix_params" in dir(), "set the variable prefix_params to your answer"
+print("answer recorded:", prefix_params)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_merge", answer=peft_merge)
+hidden_check("practice_quiz.prefix_params", answer=prefix_params)
+### END HIDDEN TESTS
+
+# %% [markdown] id=adapter_placement_question
+# ### Question 7 ({{points}} points, written): Where adapters sit, and what they cost
+#
+# Houlsby et al. insert two adapters $h \leftarrow h + W_{up}\, f(W_{down} h)$ in every transformer block. Where in the block do they sit, why does an adapter have a residual connection and start close to the identity, and what does this design cost at inference compared with merged LoRA?
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Placement: one after the attention sublayer (its output projection) and one after the feed-forward sublayer, each before the residual addition and LayerNorm; the pre-trained weights stay frozen.
+# - 1 point: Residual + near-zero start: the block first computes what the pre-trained block computed, so training starts from the pre-trained function and the bottleneck m << d keeps 2dm + d + m parameters. Cost: two extra matrix products and a nonlinearity in sequence in every layer, extra latency that cannot be merged away (the nonlinearity), while LoRA's W_0 + (alpha/r) BA is one matrix again.
+# ### END MARK SCHEME
+
+# %% [written] id=adapter_placement points=2
+# In Houlsby's design each block gets two adapters: one right after the attention sublayer's output projection and one after the feed-forward sublayer, each before the residual addition and the LayerNorm. The adapter adds its output to its input, and it starts with a tiny (or zero) up-projection, so at the start the block computes exactly what the pre-trained block computed: fine-tuning starts from the pre-trained model instead of disturbing it. The bottleneck m << d keeps it small, 2dm + d + m parameters. The price is paid at inference: two more matrix products and a nonlinearity run in sequence in every layer, and because of the nonlinearity they cannot be folded into the frozen weights, whereas a trained LoRA update merges into W and costs nothing extra.
+
+# %% [markdown]
+# ### Question 8 ({{points}} points): Adapter parameters in one block
+#
+# A Houlsby block holds two adapters, each with $W_{down} \in \mathbb{R}^{m \times d}$ and $W_{up} \in \mathbb{R}^{d \times m}$ and their biases. With $d = 1024$ and $m = 64$, how many adapter parameters does one block add?
+#
+# Set `adapter_block_params` to a number.
+
+# %% [solution] id=adapter_block_params
+### BEGIN SOLUTION
+adapter_block_params = 264320   # 2 x (2 d m + d + m) = 2 x 132,160
+### END SOLUTION
+
+# %% [tests] id=test_adapter_block_params points=1
+assert "adapter_block_params" in dir(), "set the variable adapter_block_params to your answer"
+print("answer recorded:", adapter_block_params)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("practice_quiz.adapter_block_params", answer=adapter_block_params)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **peft_prompt_vs_prefix.** Soft prompt tuning (Lester et al.) differs from P-tuning v2 because it ...
+# ### Question 9 ({{points}} points): LoRA's trainable parameters on RoBERTa-large
 #
-# 0. learns vectors only at the input embedding layer
-# 1. updates the model's attention weights
-# 2. needs a hand-written prompt
-# 3. works best for small models
+# LoRA with rank $r = 8$ on $W_q$ and $W_v$ of every layer of RoBERTa-large (24 layers, $d = k = 1024$). How many trainable parameters? (The lecture's table rounds it.)
+#
+# Set `lora_params_large` to a number.
 
-# %% [solution] id=peft_prompt_vs_prefix
+# %% [solution] id=lora_params_large
 ### BEGIN SOLUTION
-peft_prompt_vs_prefix = 0
+lora_params_large = 786432   # layers x 2 matrices x r (d + k) = 24 x 2 x 8 x 2048: the 0.8M of the table
 ### END SOLUTION
 
-# %% [tests] id=test_peft_prompt_vs_prefix points=1
-assert "peft_prompt_vs_prefix" in dir(), "keep the variable name peft_prompt_vs_prefix"
-print("answer recorded:", peft_prompt_vs_prefix)
+# %% [tests] id=test_lora_params_large points=1
+assert "lora_params_large" in dir(), "set the variable lora_params_large to your answer"
+print("answer recorded:", lora_params_large)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_prompt_vs_prefix", answer=peft_prompt_vs_prefix)
+hidden_check("practice_quiz.lora_params_large", answer=lora_params_large)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **peft_verbalizer.** In [MASK] classification with a verbalizer, the class probabilities are ...
+# ### Question 10 ({{points}} points): What the alpha / r scaling buys
 #
-# 0. the softmax over the whole vocabulary at [CLS]
-# 1. the softmax over the whole vocabulary at [MASK], read at the label words
-# 2. a new linear layer on the [MASK] embedding
-# 3. the softmax over the label words' MLM logits at [MASK]
+# LoRA scales its update by $\alpha / r$ (Hu et al.). What does this scaling buy when you try another rank $r$?
+#
+# 0. The size of the update no longer depends on r
+# 1. alpha is set once and the learning rate need not be retuned for each r
+# 2. The number of trainable parameters no longer depends on r
+# 3. The update stays zero until training ends
+#
+# Set `lora_alpha_over_r` to the option's number.
 
-# %% [solution] id=peft_verbalizer
+# %% [solution] id=lora_alpha_over_r
 ### BEGIN SOLUTION
-peft_verbalizer = 3
+lora_alpha_over_r = 1   # alpha is set once and the learning rate need not be retuned for each r
 ### END SOLUTION
 
-# %% [tests] id=test_peft_verbalizer points=1
-assert "peft_verbalizer" in dir(), "keep the variable name peft_verbalizer"
-print("answer recorded:", peft_verbalizer)
+# %% [tests] id=test_lora_alpha_over_r points=1
+assert "lora_alpha_over_r" in dir(), "set the variable lora_alpha_over_r to your answer"
+print("answer recorded:", lora_alpha_over_r)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.peft_verbalizer", answer=peft_verbalizer)
+hidden_check("practice_quiz.lora_alpha_over_r", answer=lora_alpha_over_r)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Question 11 ({{points}} points): The rank of LoRA's update
+#
+# LoRA's update is $\Delta W = \frac{\alpha}{r} B A$ with $B \in \mathbb{R}^{d \times r}$, $A \in \mathbb{R}^{r \times k}$ and $r \ll \min(d, k)$. Its rank is at most ___ (one symbol; a string such as `"x"`).
+#
+# Set `lora_update_rank` to a string.
+
+# %% [solution] id=lora_update_rank
+### BEGIN SOLUTION
+lora_update_rank = 'r'   # rank(BA) <= min(rank B, rank A) <= r
+### END SOLUTION
+
+# %% [tests] id=test_lora_update_rank points=1
+assert "lora_update_rank" in dir(), "set the variable lora_update_rank to your answer"
+print("answer recorded:", lora_update_rank)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("practice_quiz.lora_update_rank", answer=lora_update_rank)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Mixture of experts
 
 # %% [markdown]
-# **moe_gate.** A router gives $h(x) = [2, 1, 0, -1]$ for $N = 4$ experts. What is the gate value $p_1(x)$ of the first expert? (3 significant figures)
-
-# %% [solution] id=moe_gate
-### BEGIN SOLUTION
-moe_gate = 0.644
-### END SOLUTION
-
-# %% [tests] id=test_moe_gate points=1
-assert "moe_gate" in dir(), "keep the variable name moe_gate"
-print("answer recorded:", moe_gate)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.moe_gate", answer=moe_gate)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **moe_top2_weight.** Same $h(x) = [2, 1, 0, -1]$, top-2 routing. With the lecture's form $y = \sum_{i \in T} p_i(x) E_i(x)$, what is the total weight $p_1 + p_2$ given to the two chosen experts? (3 significant figures)
-
-# %% [solution] id=moe_top2_weight
-### BEGIN SOLUTION
-moe_top2_weight = 0.881
-### END SOLUTION
-
-# %% [tests] id=test_moe_top2_weight points=1
-assert "moe_top2_weight" in dir(), "keep the variable name moe_top2_weight"
-print("answer recorded:", moe_top2_weight)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.moe_top2_weight", answer=moe_top2_weight)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **moe_active.** An MoE layer has 8 experts and routes each token to the top 2. Compared with one dense feed-forward block of the same expert size, per token it computes ...
+# ### Question 12 ({{points}} points): A gate value
 #
-# 0. 8 times the FLOPs
-# 1. about 2 times the FLOPs
-# 2. the same FLOPs
-# 3. 1/8 of the FLOPs
-
-# %% [solution] id=moe_active
-### BEGIN SOLUTION
-moe_active = 1
-### END SOLUTION
-
-# %% [tests] id=test_moe_active points=1
-assert "moe_active" in dir(), "keep the variable name moe_active"
-print("answer recorded:", moe_active)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.moe_active", answer=moe_active)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **moe_balance.** Switch Transformer's load-balancing loss is $N \sum_i f_i P_i$. What is its value when routing is perfectly uniform?
-
-# %% [solution] id=moe_balance
-### BEGIN SOLUTION
-moe_balance = 1
-### END SOLUTION
-
-# %% [tests] id=test_moe_balance points=1
-assert "moe_balance" in dir(), "keep the variable name moe_balance"
-print("answer recorded:", moe_balance)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.moe_balance", answer=moe_balance)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **moe_top1_renorm.** Why is renormalising the weights of a **top-1** router a bug?
+# A router gives $h(x) = [0.2, 1.5, -0.5, 0]$ for $N = 4$ experts. What is the largest gate value $p_i(x)$? (3 significant figures)
 #
-# 0. The weight is always 1, so the router gets no gradient from the output
-# 1. It makes the output twice as large
-# 2. It sends every token to the same expert
-# 3. It is not a bug
+# Set `moe_gate_value` to a number.
 
-# %% [solution] id=moe_top1_renorm
+# %% [solution] id=moe_gate_value
 ### BEGIN SOLUTION
-moe_top1_renorm = 0
+moe_gate_value = 0.613   # e^1.5 / (e^0.2 + e^1.5 + e^-0.5 + e^0) = 4.482 / 7.310
 ### END SOLUTION
 
-# %% [tests] id=test_moe_top1_renorm points=1
-assert "moe_top1_renorm" in dir(), "keep the variable name moe_top1_renorm"
-print("answer recorded:", moe_top1_renorm)
+# %% [tests] id=test_moe_gate_value points=1
+assert "moe_gate_value" in dir(), "set the variable moe_gate_value to your answer"
+print("answer recorded:", moe_gate_value)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.moe_top1_renorm", answer=moe_top1_renorm)
+hidden_check("practice_quiz.moe_gate_value", answer=moe_gate_value)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **moe_softmax.** Complete: the gate routing $p(x)$ is the ______ of the router logits $h(x)$ over the $N$ experts.
+# ### Question 13 ({{points}} points): Top-2 weights, renormalised
+#
+# Same $h(x) = [0.2, 1.5, -0.5, 0]$, top-2 routing, and the two chosen weights renormalised to sum to 1 (Mixtral). What weight does the top expert get? (3 significant figures)
+#
+# Set `moe_top2_renormalized` to a number.
 
-# %% [solution] id=moe_softmax
+# %% [solution] id=moe_top2_renormalized
 ### BEGIN SOLUTION
-moe_softmax = 'softmax'
+moe_top2_renormalized = 0.786   # e^1.5 / (e^1.5 + e^0.2) = 1 / (1 + e^-1.3)
 ### END SOLUTION
 
-# %% [tests] id=test_moe_softmax points=1
-assert "moe_softmax" in dir(), "keep the variable name moe_softmax"
-print("answer recorded:", moe_softmax)
+# %% [tests] id=test_moe_top2_renormalized points=1
+assert "moe_top2_renormalized" in dir(), "set the variable moe_top2_renormalized to your answer"
+print("answer recorded:", moe_top2_renormalized)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.moe_softmax", answer=moe_softmax)
+hidden_check("practice_quiz.moe_top2_renormalized", answer=moe_top2_renormalized)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Question 14 ({{points}} points): A load-balancing loss
+#
+# Switch Transformer's load-balancing loss $N \sum_i f_i P_i$ with $N = 2$ experts and top-1 routing over four tokens whose router probabilities are $(0.9, 0.1)$, $(0.7, 0.3)$, $(0.6, 0.4)$ and $(0.2, 0.8)$. What is its value? (3 significant figures)
+#
+# Set `moe_balance_value` to a number.
+
+# %% [solution] id=moe_balance_value
+### BEGIN SOLUTION
+moe_balance_value = 1.1   # f = (3/4, 1/4), P = (0.6, 0.4): 2 x (0.45 + 0.10)
+### END SOLUTION
+
+# %% [tests] id=test_moe_balance_value points=1
+assert "moe_balance_value" in dir(), "set the variable moe_balance_value to your answer"
+print("answer recorded:", moe_balance_value)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("practice_quiz.moe_balance_value", answer=moe_balance_value)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Question 15 ({{points}} points): What sparse experts do not save
+#
+# Compared with a dense model whose feed-forward block is one expert, an MoE with $N = 8$ such experts and top-2 routing ...
+#
+# 0. holds about 8x the feed-forward weights in memory and computes about 2x per token
+# 1. holds about 2x the weights and computes about 2x per token
+# 2. holds about 8x the weights and computes about 8x per token
+# 3. holds the same weights, since only 2 experts are loaded per token
+#
+# Set `moe_serving_memory` to the option's number.
+
+# %% [solution] id=moe_serving_memory
+### BEGIN SOLUTION
+moe_serving_memory = 0   # holds about 8x the feed-forward weights in memory and computes about 2x per token
+### END SOLUTION
+
+# %% [tests] id=test_moe_serving_memory points=1
+assert "moe_serving_memory" in dir(), "set the variable moe_serving_memory to your answer"
+print("answer recorded:", moe_serving_memory)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("practice_quiz.moe_serving_memory", answer=moe_serving_memory)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Pruning, quantization and distillation
 
 # %% [markdown]
-# **comp_round.** The slide quantizes 10.789654 to 10. What does round-to-nearest give?
-
-# %% [solution] id=comp_round
-### BEGIN SOLUTION
-comp_round = 11
-### END SOLUTION
-
-# %% [tests] id=test_comp_round points=1
-assert "comp_round" in dir(), "keep the variable name comp_round"
-print("answer recorded:", comp_round)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_round", answer=comp_round)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **comp_absmax_scale.** Symmetric absmax int8 quantization of $x = [123.45, 10.789654, -50.0]$: the scale is $s = \max|x| / 127$. What is $s$? (3 significant figures)
-
-# %% [solution] id=comp_absmax_scale
-### BEGIN SOLUTION
-comp_absmax_scale = 0.972
-### END SOLUTION
-
-# %% [tests] id=test_comp_absmax_scale points=1
-assert "comp_absmax_scale" in dir(), "keep the variable name comp_absmax_scale"
-print("answer recorded:", comp_absmax_scale)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_absmax_scale", answer=comp_absmax_scale)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **comp_absmax_code.** With that scale ($s = 123.45/127$), what is the int8 code of 10.789654?
-
-# %% [solution] id=comp_absmax_code
-### BEGIN SOLUTION
-comp_absmax_code = 11
-### END SOLUTION
-
-# %% [tests] id=test_comp_absmax_code points=1
-assert "comp_absmax_code" in dir(), "keep the variable name comp_absmax_code"
-print("answer recorded:", comp_absmax_code)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_absmax_code", answer=comp_absmax_code)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **comp_prune.** Magnitude pruning with amount 0.25 of a weight with 10 entries (torch.nn.utils.prune semantics): how many entries are zeroed?
-
-# %% [solution] id=comp_prune
-### BEGIN SOLUTION
-comp_prune = 2
-### END SOLUTION
-
-# %% [tests] id=test_comp_prune points=1
-assert "comp_prune" in dir(), "keep the variable name comp_prune"
-print("answer recorded:", comp_prune)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_prune", answer=comp_prune)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **comp_kl_T1.** Teacher logits $[2, 0]$, student logits $[1, 0]$, temperature $T = 1$. What is the distillation term $T^2\,\mathrm{KL}(p_t \| p_s)$? (3 significant figures)
-
-# %% [solution] id=comp_kl_T1
-### BEGIN SOLUTION
-comp_kl_T1 = 0.0671
-### END SOLUTION
-
-# %% [tests] id=test_comp_kl_T1 points=1
-assert "comp_kl_T1" in dir(), "keep the variable name comp_kl_T1"
-print("answer recorded:", comp_kl_T1)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_kl_T1", answer=comp_kl_T1)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **comp_kl_T4.** Same logits at $T = 4$: what is $T^2\,\mathrm{KL}(p_t \| p_s)$? (3 significant figures)
-
-# %% [solution] id=comp_kl_T4
-### BEGIN SOLUTION
-comp_kl_T4 = 0.12
-### END SOLUTION
-
-# %% [tests] id=test_comp_kl_T4 points=1
-assert "comp_kl_T4" in dir(), "keep the variable name comp_kl_T4"
-print("answer recorded:", comp_kl_T4)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_kl_T4", answer=comp_kl_T4)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **comp_speed.** Which change makes a dense CPU/GPU matrix multiplication faster without special sparse kernels?
+# ### Question 16 ({{points}} points): Pruning twice
 #
-# 0. Zeroing 50% of the weights (unstructured magnitude pruning)
-# 1. Zeroing random weights
-# 2. Removing 50% of the FFN neurons (structured)
-# 3. Masking the pruned weights during training
+# `prune.l1_unstructured(layer, "weight", amount=0.5)` is applied twice to a weight with 1,000 nonzero entries. How many nonzero entries remain?
+#
+# Set `prune_twice_remaining` to a number.
 
-# %% [solution] id=comp_speed
+# %% [solution] id=prune_twice_remaining
 ### BEGIN SOLUTION
-comp_speed = 2
+prune_twice_remaining = 250   # the second call prunes half of what is left: 1000 -> 500 -> 250
 ### END SOLUTION
 
-# %% [tests] id=test_comp_speed points=1
-assert "comp_speed" in dir(), "keep the variable name comp_speed"
-print("answer recorded:", comp_speed)
+# %% [tests] id=test_prune_twice_remaining points=1
+assert "prune_twice_remaining" in dir(), "set the variable prune_twice_remaining to your answer"
+print("answer recorded:", prune_twice_remaining)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_speed", answer=comp_speed)
+hidden_check("practice_quiz.prune_twice_remaining", answer=prune_twice_remaining)
+### END HIDDEN TESTS
+
+# %% [markdown] id=pruning_granularity_question
+# ### Question 17 ({{points}} points, written): Pruning weights, neurons, heads or layers
+#
+# The lecture prunes a transformer at four granularities: weights, neurons, attention heads and layers. Compare pruning single weights (unstructured) with removing neurons, heads or layers (structured): which keeps more accuracy at the same sparsity, which makes an ordinary dense model faster, and why?
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Unstructured keeps more accuracy at the same sparsity (it chooses each weight: the finest choice), but does not speed up a dense matrix multiplication: the zeros are still stored and multiplied unless sparse formats, kernels or hardware are used.
+# - 1 point: Structured removes whole rows, heads or layers, so the matrices (or the depth) shrink and ordinary dense hardware runs faster with less memory; the choice is coarser, so it costs more accuracy and usually needs a short fine-tune (the lecture's table: dropping 6 of BERT's 12 layers loses 2.18 points on SST-2 and 7.84 on MRPC).
+# ### END MARK SCHEME
+
+# %% [written] id=pruning_granularity points=2
+# Pruning single weights is the finest choice: it can remove exactly the least important weights anywhere, so at a given sparsity it keeps the most accuracy. But the pruned matrix has the same shape, and a dense matrix multiplication multiplies the zeros like any other number: no speed-up, and no memory saved, unless sparse formats and kernels (or hardware) exploit them. Removing whole neurons, heads or layers makes the matrices smaller or the model shallower, so the same dense hardware really does less work and stores less. The choice is coarse, whole units go at once, so it costs more accuracy and is usually followed by a short fine-tune: in the lecture's table, dropping 6 of BERT's 12 layers loses 2.18 points on SST-2 and 7.84 on MRPC.
+
+# %% [markdown]
+# ### Question 18 ({{points}} points): An int8 code
+#
+# Symmetric absmax int8 quantization of $x = [0.42, -3.81, 1.9]$ with $s = \max|x| / 127$: what is the int8 code of 1.9?
+#
+# Set `absmax_code` to a number.
+
+# %% [solution] id=absmax_code
+### BEGIN SOLUTION
+absmax_code = 63   # s = 3.81 / 127 = 0.03; round(1.9 / 0.03) = round(63.3)
+### END SOLUTION
+
+# %% [tests] id=test_absmax_code points=1
+assert "absmax_code" in dir(), "set the variable absmax_code to your answer"
+print("answer recorded:", absmax_code)
+### BEGIN HIDDEN TESTS
+from autograde.hidden import hidden_check
+hidden_check("practice_quiz.absmax_code", answer=absmax_code)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **comp_which.** Which compression method needs training a new model?
+# ### Question 19 ({{points}} points): A zero point
 #
-# 0. Post-training int8 quantization
-# 1. Magnitude pruning without retraining
-# 2. GPTQ
-# 3. Distillation
+# Asymmetric uint8 quantization of values in $[-1.5, 2.5]$: $s = (\max - \min) / 255$ and $z = \mathrm{round}(-\min / s)$. What is the zero point $z$?
+#
+# Set `asymmetric_zero_point` to a number.
 
-# %% [solution] id=comp_which
+# %% [solution] id=asymmetric_zero_point
 ### BEGIN SOLUTION
-comp_which = 3
+asymmetric_zero_point = 96   # s = 4 / 255; -min / s = 1.5 x 255 / 4 = 95.6
 ### END SOLUTION
 
-# %% [tests] id=test_comp_which points=1
-assert "comp_which" in dir(), "keep the variable name comp_which"
-print("answer recorded:", comp_which)
+# %% [tests] id=test_asymmetric_zero_point points=1
+assert "asymmetric_zero_point" in dir(), "set the variable asymmetric_zero_point to your answer"
+print("answer recorded:", asymmetric_zero_point)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_which", answer=comp_which)
+hidden_check("practice_quiz.asymmetric_zero_point", answer=asymmetric_zero_point)
 ### END HIDDEN TESTS
+
+# %% [markdown] id=asymmetric_quantization_question
+# ### Question 20 ({{points}} points, written): Symmetric or asymmetric int8
+#
+# Symmetric absmax int8 maps $[-\max|x|, \max|x|]$ onto $[-127, 127]$ with $z = 0$. A ReLU output lies in $[0, 6]$. What goes wrong with the symmetric scheme there, how does an asymmetric (affine) scheme $q = \mathrm{clamp}(\mathrm{round}(x / s) + z, 0, 255)$ fix it, and what does the asymmetric scheme cost?
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Symmetric: s = 6/127 (about 0.047) and the 127 negative codes are never used, so only half the codes cover the data. Asymmetric: s = 6/255 (about 0.024), z = 0 here, all 256 codes cover [0, 6] and the rounding error (at most s/2) is halved.
+# - 1 point: Cost: a zero point to store per tensor (or per channel), and a matrix product with z != 0 needs correction terms (z times row or column sums), so the kernels do more work; weights, roughly symmetric around 0, lose little with the symmetric scheme.
+# ### END MARK SCHEME
+
+# %% [written] id=asymmetric_quantization points=2
+# With absmax the scale is s = 6/127, about 0.047, and the codes -127 ... -1 are never used because no value is negative: half of the 8 bits' range is wasted. An asymmetric scheme maps [min, max] = [0, 6] onto all 256 codes: s = 6/255, about 0.024, with zero point z = round(-min/s) = 0, so the step, and with it the worst rounding error s/2, is halved. The cost is a zero point to store for each tensor or channel and more arithmetic: a product of quantized matrices with z != 0 needs extra correction terms (z times sums of rows or columns). Weights are roughly symmetric around zero, so for them the simpler symmetric scheme loses little.
 
 # %% [markdown]
-# **comp_distilbert.** DistilBERT keeps how many of BERT-base's 12 layers, and how much of its GLUE score?
+# ### Question 21 ({{points}} points): A distillation loss term
 #
-# 0. 3 layers, 90%
-# 1. 6 layers, 97%
-# 2. 6 layers, 80%
-# 3. 12 layers, 100%
+# Teacher logits $[2, 1, 0]$, student logits $[0, 1, 0]$, temperature $T = 2$. What is $T^2\,\mathrm{KL}(p_t \| p_s)$ with $p = \mathrm{softmax}(z / T)$? (3 significant figures)
+#
+# Set `distillation_term` to a number.
 
-# %% [solution] id=comp_distilbert
+# %% [solution] id=distillation_term
 ### BEGIN SOLUTION
-comp_distilbert = 1
+distillation_term = 0.482   # p_t = softmax([1, 0.5, 0]), p_s = softmax([0, 0.5, 0]); 4 x KL
 ### END SOLUTION
 
-# %% [tests] id=test_comp_distilbert points=1
-assert "comp_distilbert" in dir(), "keep the variable name comp_distilbert"
-print("answer recorded:", comp_distilbert)
+# %% [tests] id=test_distillation_term points=1
+assert "distillation_term" in dir(), "set the variable distillation_term to your answer"
+print("answer recorded:", distillation_term)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.comp_distilbert", answer=comp_distilbert)
+hidden_check("practice_quiz.distillation_term", answer=distillation_term)
 ### END HIDDEN TESTS
+
+# %% [markdown] id=sequence_vs_token_distillation_question
+# ### Question 22 ({{points}} points, written): Token-level or sequence-level distillation
+#
+# To distill a language model, *token-level* distillation trains the student to match the teacher's next-token distribution at every position (the KL term); *sequence-level* distillation trains the student on text the teacher generated (the lecture's "distillation: copy training data", as for DeepSeek-R1-Distill-Llama-70B). Give the main advantage and one limitation of each.
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Token-level: a full soft distribution at every position (how likely every other token is), far more signal per example than one sampled token. Limitation: it needs the teacher's logits during training (white-box access, the same vocabulary, a teacher forward pass per batch).
+# - 1 point: Sequence-level: needs only the teacher's outputs (a black-box or API teacher, any tokenizer), and is ordinary fine-tuning on a data set generated once and reused (DeepSeek-R1-Distill: about 800k samples). Limitation: one sampled answer per prompt, not the distribution, so the student learns only what the samples show, the teacher's mistakes included.
+# ### END MARK SCHEME
+
+# %% [written] id=sequence_vs_token_distillation points=2
+# Token-level distillation gives the student the teacher's whole probability distribution at every position: besides the right token it learns which other tokens the teacher found likely, a much richer signal than one token. It needs the teacher's logits while training, so the teacher must be open (white-box), share the student's vocabulary, and run a forward pass for every batch. Sequence-level distillation only needs the teacher's generated text: the teacher can be a black box behind an API with another tokenizer, and the student is fine-tuned on a fixed data set that is generated once and reused (DeepSeek-R1-Distill used about 800k samples). But each prompt contributes one sampled answer, not a distribution, so the student sees less information per example and copies the teacher's mistakes along with its successes.
 
 # %% [markdown]
 # ## KV cache
 
 # %% [markdown]
-# **kv_llama_bytes.** KV cache of Llama-2-7B (32 layers, 32 KV heads, head size 128, fp16) for one sequence of 4,096 tokens, in GiB?
-
-# %% [solution] id=kv_llama_bytes
-### BEGIN SOLUTION
-kv_llama_bytes = 2.0
-### END SOLUTION
-
-# %% [tests] id=test_kv_llama_bytes points=1
-assert "kv_llama_bytes" in dir(), "keep the variable name kv_llama_bytes"
-print("answer recorded:", kv_llama_bytes)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.kv_llama_bytes", answer=kv_llama_bytes)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **kv_what.** What does a KV cache store?
+# ### Question 23 ({{points}} points): Size of a KV cache
 #
-# 0. Q, K and V of every past token
-# 1. K and V of every past token, per layer
-# 2. The logits of every past step
-# 3. Only the last token's K and V
-
-# %% [solution] id=kv_what
-### BEGIN SOLUTION
-kv_what = 1
-### END SOLUTION
-
-# %% [tests] id=test_kv_what points=1
-assert "kv_what" in dir(), "keep the variable name kv_what"
-print("answer recorded:", kv_what)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.kv_what", answer=kv_what)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **kv_streaming.** StreamingLLM keeps, besides a window of recent tokens, ...
+# A decoder with 24 layers and 16 attention heads of size 64 (every head has its own keys and values), in fp16. How large is its KV cache, in MiB, for a batch of 4 sequences of 1,024 tokens?
 #
-# 0. the tokens with the largest accumulated attention
-# 1. a random sample of old tokens
-# 2. the first few tokens (attention sinks)
-# 3. nothing else
+# Set `kv_cache_mib` to a number.
 
-# %% [solution] id=kv_streaming
+# %% [solution] id=kv_cache_mib
 ### BEGIN SOLUTION
-kv_streaming = 2
+kv_cache_mib = 384   # 2 x 24 x 16 x 64 x 1024 x 4 x 2 bytes / 2^20
 ### END SOLUTION
 
-# %% [tests] id=test_kv_streaming points=1
-assert "kv_streaming" in dir(), "keep the variable name kv_streaming"
-print("answer recorded:", kv_streaming)
+# %% [tests] id=test_kv_cache_mib points=1
+assert "kv_cache_mib" in dir(), "set the variable kv_cache_mib to your answer"
+print("answer recorded:", kv_cache_mib)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.kv_streaming", answer=kv_streaming)
+hidden_check("practice_quiz.kv_cache_mib", answer=kv_cache_mib)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **kv_positions.** When generating with a KV cache, the position id of the new token is the ______ (two words).
-
-# %% [solution] id=kv_positions
-### BEGIN SOLUTION
-kv_positions = 'cache length'
-### END SOLUTION
-
-# %% [tests] id=test_kv_positions points=1
-assert "kv_positions" in dir(), "keep the variable name kv_positions"
-print("answer recorded:", kv_positions)
-### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
-hidden_check("practice_quiz.kv_positions", answer=kv_positions)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# **kv_complexity.** Generating $n$ tokens without a cache recomputes the whole prefix at every step. With a cache, the work of one step grows with the sequence length ...
+# ### Question 24 ({{points}} points): How often a cached key is computed
 #
-# 0. linearly (one query against t keys)
-# 1. quadratically
-# 2. not at all
-# 3. exponentially
+# A 500-token prompt, then 100 generated tokens with a KV cache. In each layer, how many times is the key of the prompt's first token computed?
+#
+# 0. once
+# 1. 100 times
+# 2. 101 times
+# 3. 600 times
+#
+# Set `kv_prefill_keys` to the option's number.
 
-# %% [solution] id=kv_complexity
+# %% [solution] id=kv_prefill_keys
 ### BEGIN SOLUTION
-kv_complexity = 0
+kv_prefill_keys = 0   # once
 ### END SOLUTION
 
-# %% [tests] id=test_kv_complexity points=1
-assert "kv_complexity" in dir(), "keep the variable name kv_complexity"
-print("answer recorded:", kv_complexity)
+# %% [tests] id=test_kv_prefill_keys points=1
+assert "kv_prefill_keys" in dir(), "set the variable kv_prefill_keys to your answer"
+print("answer recorded:", kv_prefill_keys)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("practice_quiz.kv_complexity", answer=kv_complexity)
+hidden_check("practice_quiz.kv_prefill_keys", answer=kv_prefill_keys)
 ### END HIDDEN TESTS
+
+# %% [markdown] id=kv_cache_policies_question
+# ### Question 25 ({{points}} points, written): Choosing what a KV cache keeps
+#
+# At the same cache budget, compare a sliding window, StreamingLLM and H2O: what does each keep, and when does each fail?
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Sliding window: the most recent tokens; fixed memory, simple, but quality breaks once the first tokens are evicted, since attention puts much of its mass on them (attention sinks). StreamingLLM: the first few (about 4) tokens plus a recent window; stable on long streams, but the middle is gone, so an old fact cannot be recalled.
+# - 1 point: H2O: a recent window plus the heavy hitters, the older tokens with the largest accumulated attention; keeps important old tokens, but must track attention scores (extra work; fused attention kernels do not expose them), and eviction is final: a token evicted as unimportant cannot come back when a later query needs it.
+# ### END MARK SCHEME
+
+# %% [written] id=kv_cache_policies points=2
+# A sliding window keeps only the most recent tokens. It is simple and its memory is fixed, but once the first tokens of the sequence are evicted the quality breaks, because attention puts a large share of its weight on them (attention sinks). StreamingLLM keeps those first few tokens, about four, plus the recent window: it stays stable on very long streams, but everything in the middle is dropped, so it cannot recall a fact from far back. H2O keeps the recent window plus the heavy hitters, the older tokens that have received the most attention so far, so important old tokens survive; it must track attention scores, which costs work and does not fit fused attention kernels that never form the scores, and its eviction is final: a token that looked unimportant is gone when a later query needs it.

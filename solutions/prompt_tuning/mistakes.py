@@ -323,5 +323,5 @@ MISTAKES = {
 # What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
 # {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
 EXPECTED_WRONG = {
-    "test_prefix_tuning": (0, "puts a prefix into every layer"),
+    "test_prefix_tuning": (1, "puts a prefix into every layer"),
 }

@@ -1,10 +1,11 @@
-"""Self-check questions for quiz review, answered instantly in the notebook.
+"""Self-check questions of the quiz review notebook, answered instantly (the student side).
 
-The question bank ships as data (data/quiz_bank.json) with no plain answer key: each accepted
+The question bank ships as data (data/self_check.json) with no plain answer key: each accepted
 answer is stored as a salted hash, and each explanation is sealed (XOR with a key stream derived
 from the answer it explains), so an explanation can only be read by giving that answer. A
-wrong numeric or formula answer gets the method (`hint`), not the number. The instructor's plain key is solutions/quiz_bank.py; run
-`python -m autograde.quizbank` to rebuild the JSON (tests check the two agree).
+wrong numeric or formula answer gets the method (`hint`), not the number. The file is generated
+from the instructor's plain key, which stays with the instructor. The graded practice quiz asks
+other questions.
 
 Three kinds of question:
 - "choice": one right option among several; every option has an explanation of why it is right
@@ -12,9 +13,9 @@ Three kinds of question:
 - "number": a numeric answer; compared after rounding to `digits` significant figures.
 - "formula": a short text completion (e.g. "alpha/r"); compared after removing spaces and case.
 
-    from course_lib import quiz
-    quiz.ask("peft")        # widgets for every PEFT question, instant feedback
-    quiz.summary("peft")    # your score so far
+    from course_lib import self_check
+    self_check.ask("peft")        # widgets for every PEFT question, instant feedback
+    self_check.summary("peft")    # your score so far
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ from dataclasses import dataclass, field
 
 from .datasets import DATA_DIR
 
-BANK_PATH = DATA_DIR / "quiz_bank.json"
+BANK_PATH = DATA_DIR / "self_check.json"
 PARTS = {"peft": "Parameter-efficient fine-tuning", "moe": "Mixture of experts",
          "compression": "Pruning, quantization and distillation", "kv_cache": "KV cache"}
 
 
 def normalize(kind: str, answer, digits: int = 3) -> str:
     """The canonical text of an answer: what is hashed and compared."""
-    if kind == "choice":
-        return str(int(answer))
+    if kind == "choice":                                 # an option number: 2, 2.0 or "2"
+        if isinstance(answer, bool) or float(answer) != int(float(answer)):
+            raise ValueError(f"an option number is a whole number, got {answer!r}")
+        return str(int(float(answer)))
     if kind == "number":
         x = float(answer)
         if x == 0 or not math.isfinite(x):

@@ -1,0 +1,139 @@
+"""Feedback pages and quiz summaries a student would rather read: a summary table first, then the
+notebook rendered (markdown, math as MathML made here, no CDN; highlighted code), each test cell's
+verdict beside it; never a hidden test, a traceback, or HTML a student's code printed. The browser
+test opens a feedback page and a summary page in headless Chromium and checks the math is typeset
+(MathML elements laid out with a size), with no request leaving the page."""
+
+import copy
+import glob
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde import cells, feedback, samples
+from autograde import notebook_html as nh
+from autograde.course import ROOT, Course
+from autograde.release import release_notebook
+
+SHOTS = ROOT / ".grading" / "screenshots"
+
+
+def lora_page(tmp_path: Path | None = None) -> str:
+    """The LoRA notebook as a partly wrong student's, with a result as the grader writes it."""
+    course = Course()
+    source = nbformat.read(course.source("lora"), as_version=4)
+    release = release_notebook(source)
+    graded = copy.deepcopy(source)                      # executed notebooks keep hidden tests
+    student = samples.correct(source, release)
+    answers = {cells.grade_id(c): c.source for c in student.cells if cells.is_solution(c)}
+    for cell in graded.cells:
+        if cells.is_solution(cell):
+            cell.source = answers[cells.grade_id(cell)]
+    code = [c for c in graded.cells if c.cell_type == "code" and not cells.is_test(c)]
+    code[-1].outputs = [
+        nbformat.v4.new_output("error", ename="ValueError", evalue="shapes differ",
+                               traceback=["Traceback (most recent call last)", "  File secret.py"]),
+        nbformat.v4.new_output("display_data", data={"text/html": "<script>alert(1)</script>",
+                                                     "text/plain": "<b>printed by the student</b>"})]
+    tests = [c for c in source.cells if cells.is_test(c)]
+    result = {"student": "12400", "assignment": "lora", "score": 4.5, "max_score": 8.0,
+              "problems": [], "tampering": [], "needs_look": [],
+              "tests": [{"id": cells.grade_id(t), "points": cells.points(t),
+                         "score": cells.points(t), "passed": 4, "total": 4, "lines": [],
+                         "mistakes": []} for t in tests]}
+    result["tests"][0].update(score=1.5, passed=2, lines=[
+        "hidden test lora.forward: 2/4 checks passed",
+        "  output['y'] differs: max |diff| 0.3 (atol 1e-05) -- the update is scaled by alpha / r",
+        "  looks like a known mistake: your update is scaled by alpha, not alpha / r"],
+        mistakes=["scale_alpha"])
+    result["tests"][-1].update(score=None, manual=True)
+    page = feedback.render(result, graded, release, {cells.grade_id(tests[1]): {"manual": 1.0}},
+                           {"name": "smithjane", "lms": "canvas", "late": True})
+    if tmp_path is not None:
+        (tmp_path / "feedback.html").write_text(page)
+    return page
+
+
+def test_summary_first_then_the_rendered_notebook_with_verdicts_beside_the_tests():
+    page = lora_page()
+    summary, notebook = page.split("<h2>Your notebook</h2>")
+    assert "<table class='summary'>" in summary and "<th>what went wrong</th><th>where</th>" in summary
+    first = re.search(r"<tr class='part'>.*?</tr>", summary, re.S).group(0)
+    assert "1.50 / 3" in first and "looks like a known mistake: your update is scaled by alpha" in first
+    assert "your cell 'lora_linear'" in first and "href='#cell-test_lora_linear'" in first
+    assert "set by your instructor" in summary and "pending" in summary
+    merge = re.search(r"<tr[^>]*><td><a href='#cell-test_lora_merge'>.*?</tr>", summary, re.S)[0]
+    assert "your cell 'lora_linear'" in merge              # a second test of the same exercise
+    assert "smithjane (12400)" in page and "Handed in late (canvas says so)" in page
+    assert notebook.count("<math") > 20                           # the notebook's formulas
+    assert "class='verdict part'" in notebook and "id='cell-test_lora_linear'" in notebook
+    assert "<span class=\"k\">class</span>" in notebook           # highlighted code
+    assert "$" not in re.sub(r"<pre.*?</pre>|<code.*?</code>", "", notebook, flags=re.S)
+
+
+def test_no_hidden_test_no_traceback_no_student_html():
+    page = lora_page()
+    assert "BEGIN HIDDEN TESTS" not in page and "hidden_check(" not in page
+    assert "Traceback" not in page and "secret.py" not in page
+    assert "ValueError: shapes differ" in page
+    assert "<script>" not in page and "&lt;b&gt;printed by the student&lt;/b&gt;" in page
+    assert "cdn" not in page.lower() and "<script" not in page and "http" not in page.split("<body>")[0]
+
+
+def test_every_formula_of_every_notebook_becomes_mathml():
+    errors, count = nh.MathErrors(), 0
+    for path in sorted(glob.glob(str(ROOT / "solutions" / "*" / "*.ipynb"))):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                out = nh.markdown(cell.source, errors=errors)
+                count += out.count("<math")
+                stray = re.sub(r"<pre.*?</pre>|<code.*?</code>", "", out, flags=re.S)
+                assert "$" not in stray, (path, cell.source[:200])
+    assert count > 400 and list(errors) == []
+
+
+def test_markdown_keeps_code_spans_and_escaped_dollars():
+    out = nh.markdown("costs `$x$` and \\$5; $\\alpha / r$ scales $$\\Delta W = B A$$")
+    assert "<code>$x$</code>" in out and "$5" in out
+    assert out.count("<math") == 2 and 'display="block"' in out
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_math_is_typeset_in_a_browser_on_a_feedback_page_and_a_summary_page(tmp_path):
+    from test_browser import CHROMIUM_FLAGS, find_or_install_chromium
+    sync_api = pytest.importorskip("playwright.sync_api")
+    browser, why = find_or_install_chromium()
+    if browser is None:
+        pytest.skip(why)
+    from autograde import summary
+    lora_page(tmp_path)
+    [summary_page, *_] = summary.build(tmp_path / "summary")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=browser, headless=True, args=CHROMIUM_FLAGS)
+        page = b.new_page(viewport={"width": 1300, "height": 1000})
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        for name, path in (("feedback", tmp_path / "feedback.html"), ("summary", summary_page)):
+            page.goto(path.as_uri())
+            sizes = page.eval_on_selector_all(
+                "math", "els => els.map(e => [e.getBoundingClientRect().width, "
+                        "e.getBoundingClientRect().height, e.namespaceURI])")
+            assert len(sizes) > 5, name
+            assert all(w > 0 and h > 0 and ns == "http://www.w3.org/1998/Math/MathML"
+                       for w, h, ns in sizes), (name, sizes[:5])
+            # laid out as mathematics: a fraction stacks its numerator over its denominator, so
+            # it is taller than its numerator (as plain inline text it would be as tall)
+            ratios = page.eval_on_selector_all("math mfrac", "els => els.map(e => "
+                                               "e.getBoundingClientRect().height / "
+                                               "e.firstElementChild.getBoundingClientRect().height)")
+            assert ratios and max(ratios) > 1.6, (name, ratios[:5])
+            page.screenshot(path=str(SHOTS / f"{name}_page.png"), full_page=False)
+            first_math = page.locator("math").first
+            first_math.scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / f"{name}_math.png"))
+        b.close()
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
