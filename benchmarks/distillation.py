@@ -86,7 +86,7 @@ def run() -> list[dict]:
 
     # the LM recipes on more seeds (training order and the teacher's samples)
     ppl, train_lm, perplexity = ns["ppl"], ns["train_lm"], ns["perplexity"]
-    gen, lm_teacher, torch = ns["generate"], ns["lm_teacher"], ns["torch"]
+    gen, lm_teacher, torch = ns["generate_uncached"], ns["lm_teacher"], ns["torch"]
     lm = {0: [ppl[k] for k in list(ppl)[2:5]]}                 # copy, token KL, real
     for seed in SEEDS[1:]:
         g = torch.Generator(device=ns["device"]).manual_seed(seed)

@@ -6,7 +6,8 @@ Interface (see the notebook):
     init_student_from_teacher(teacher, layers) -> a model of the teacher's class, len(layers) blocks
     cosine_loss(h_student (B, T, d), h_teacher (B, T, d), mask (B, T)) -> scalar
         = mean over real tokens of 1 - cos(h_s, h_t)
-    generate(model, input_ids (B, T0), n_new, temperature=0.0, generator=None) -> (B, T0 + n_new)
+    generate_uncached(model, ids (B, T0), n_new, temperature=0.0, generator=None) -> (B, T0 + n_new)
+        the same function as in the KV-cache notebook, checked by the same check
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import call, expect, expect_close, expect_shape, ok, tiny_model
+from .kv_cache import check_generate_uncached  # noqa: F401 (one function, one check)
 
 
 def _call(fn, *args, **kwargs):
@@ -186,42 +188,3 @@ def check_cosine_loss(cosine_loss) -> None:
            "a gradient flows into the teacher's hidden states: detach them (the teacher is fixed)")
     ok("gradients reach the student, not the teacher")
     print("All visible cosine_loss checks passed.")
-
-
-def check_generate(generate) -> None:
-    model = _tiny_teacher(causal=True)
-    torch.manual_seed(1)
-    prompt = torch.randint(7, 40, (3, 4))
-    out = _call(generate, model, prompt, 5)
-    expect_shape(out, (3, 9), "generate(model, prompt (3, 4), n_new=5)")
-    expect(torch.equal(out[:, :4], prompt), "the output should start with the prompt")
-    ok("returns (B, T_0 + n_new) ids that start with the prompt")
-
-    with torch.no_grad():
-        first = model(input_ids=prompt)["logits"][:, -1].argmax(-1)             # (3,)
-    expect(torch.equal(out[:, 4], first),
-           "the first new token is not the argmax of the last position's logits: take "
-           "logits[:, -1], not logits[:, 0]")
-    with torch.no_grad():
-        for t in range(4, 9):
-            nxt = model(input_ids=out[:, :t])["logits"][:, -1].argmax(-1)
-            expect(torch.equal(out[:, t], nxt), f"greedy token {t - 4} is not the argmax given "
-                                                "everything generated so far: feed the whole "
-                                                "sequence each step")
-    ok("greedy: each token is the argmax given the prompt and the tokens so far")
-
-    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
-    a = _call(generate, model, prompt, 6, temperature=1.0, generator=g1)
-    b = _call(generate, model, prompt, 6, temperature=1.0, generator=g2)
-    expect(torch.equal(a, b), "sampling with two generators seeded alike should give the same "
-                              "tokens: pass `generator` to torch.multinomial")
-    many = _call(generate, model, prompt.repeat(30, 1), 6, temperature=5.0,
-                 generator=torch.Generator().manual_seed(1))
-    expect(len(torch.unique(many[:, 4])) > 1, "temperature > 0 should sample, not take the argmax")
-    cold = _call(generate, model, prompt, 6, temperature=1e-3,
-                 generator=torch.Generator().manual_seed(2))
-    expect(torch.equal(cold, _call(generate, model, prompt, 6)),
-           "with a tiny temperature sampling should act like greedy decoding: sample from "
-           "softmax(z / T), dividing the logits by T (not multiplying)")
-    ok("temperature > 0 samples from softmax(z / T), reproducibly with a seeded generator")
-    print("All visible generate checks passed.")

@@ -65,10 +65,10 @@ def recomputed_attention(attn, x, cache, layer, key_mask=None):
 
 
 class RecomputedIds:
-    """A stand-in cache for generate_cached: it keeps the ids and positions seen so far."""
+    """A stand-in cache for generate_cached: it keeps the ids seen so far."""
 
     def __init__(self, n_layers: int):
-        self.ids = self.pos = None                        # (B, T_all) each
+        self.ids = None                                   # (B, T_all)
         self.calls = []                                   # T_new of each forward call
 
     def __len__(self) -> int:
@@ -76,20 +76,15 @@ class RecomputedIds:
 
 
 def recomputed_forward(model, ids, cache, attention_mask=None, position_ids=None):
-    """Stand-in for cached_forward: the uncached forward pass over every id so far, with the
-    positions cached_forward's rules give the new ones; the logits of the new ids."""
-    B, T_new = ids.shape
-    past = len(cache)
-    if position_ids is None and attention_mask is None:
-        position_ids = torch.arange(past, past + T_new, device=ids.device)[None].expand(B, T_new)
-    elif position_ids is None:
-        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T_new:]
-    cache.calls.append(T_new)
-    cache.ids = ids if cache.ids is None else torch.cat([cache.ids, ids], dim=1)
-    cache.pos = position_ids if cache.pos is None else torch.cat([cache.pos, position_ids], 1)
+    """Stand-in for cached_forward: the uncached forward pass over every id so far (with a mask,
+    positions count real tokens over the whole sequence); the logits of the new ids."""
+    cache.calls.append(ids.size(1))
+    cache.ids = ids if cache.ids is None else torch.cat([cache.ids, ids], dim=1)   # (B, T_all)
+    real = None if attention_mask is None else attention_mask.long().cumsum(dim=1).sub(1)
     with torch.no_grad():
-        out = model(input_ids=cache.ids, attention_mask=attention_mask, position_ids=cache.pos)
-    return out["logits"][:, -T_new:]                                        # (B, T_new, V)
+        out = model(input_ids=cache.ids, attention_mask=attention_mask,
+                    position_ids=None if real is None else real.clamp(min=0))
+    return out["logits"][:, -ids.size(1):]                                   # (B, T_new, V)
 
 
 def scripted_generate(model, ids, n_new, attention_mask=None, cache=None):

@@ -93,7 +93,7 @@ def _generate(objects, seed):
             torch.randn(teacher.lm_head.weight.shape, generator=g) * 3)
     B, T0, n_new = [(2, 3, 4), (4, 1, 6), (1, 8, 8)][seed]
     prompt = torch.randint(7, 50, (B, T0), generator=torch.Generator().manual_seed(700 + seed))
-    f = objects["generate"]
+    f = objects["generate_uncached"]
     return {"greedy": f(teacher, prompt, n_new),
             "sampled": f(teacher, prompt, n_new, temperature=0.7,
                          generator=torch.Generator().manual_seed(seed)),
@@ -136,7 +136,7 @@ CASES = {
         "is_scalar": "the loss is a 0-dimensional tensor",
         "grad_student": "the loss's gradient with respect to the student's hidden states",
         "teacher_gets_no_grad": "no gradient flows into h_teacher (the teacher is fixed)"}),
-    "generate": Case(_generate, seeds=(0, 1, 2), requires={
+    "generate_uncached": Case(_generate, seeds=(0, 1, 2), requires={
         "greedy": "temperature 0: each step appends the argmax of the last position's logits of "
                   "the whole sequence so far; (B, T_0 + n_new) ids",
         "sampled": "temperature 0.7: each step samples torch.multinomial(softmax(z / T), 1, "

@@ -11,7 +11,7 @@
 #
 # | | |
 # |---|---|
-# | You will write | `distillation_loss`, `init_student_from_teacher`, `cosine_loss`, `generate` |
+# | You will write | `distillation_loss`, `init_student_from_teacher`, `cosine_loss`, `generate_uncached` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
 # | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
 #
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.distillation import (check_cosine_loss, check_distillation_loss,
-                                            check_generate, check_init_student)
+                                            check_generate_uncached, check_init_student)
 from course_lib.datasets import TOPICS, load_corpus, load_topic
 from course_lib.tokenizer import SPECIAL_TOKENS
 from course_lib.model import CLSClassifier, Encoder, TransformerConfig
@@ -419,21 +419,22 @@ plotting.show_table(["Model", "held-out masked tokens: accuracy", "perplexity"],
 # available (through an API). *Token-level* distillation instead fits the teacher's whole
 # next-token distribution at every position, with the KL term of your loss.
 #
-# ### Exercise 4 ({{points}} points): `generate`, without a cache
+# ### Exercise 4 ({{points}} points): `generate_uncached`, decoding without a cache
 #
-# Write the simplest decoding loop: feed the whole sequence, take the logits of the **last**
+# Write the simplest decoding loop (the KV-cache notebook uses the same function, by the same
+# name): feed the whole sequence, take the logits of the **last**
 # position, pick the next token, append it, repeat `n_new` times. With `temperature == 0` pick the
 # argmax (greedy); otherwise sample from $\mathrm{softmax}(z / \text{temperature})$ with
 # `torch.multinomial(probs, 1, generator=generator)`. Return `(B, T_0 + n_new)` token ids; the
 # model runs under `torch.no_grad()`. (Every step recomputes all earlier positions: the cost
 # grows with the square of the length. The KV-cache notebook removes that.)
 
-# %% [solution] id=generate
+# %% [solution] id=generate_uncached
 @torch.no_grad()
-def generate(model: nn.Module, input_ids: torch.Tensor, n_new: int, temperature: float = 0.0,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def generate_uncached(model: nn.Module, ids: torch.Tensor, n_new: int, temperature: float = 0.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """ids (B, T_0) -> (B, T_0 + n_new); every step recomputes the whole sequence."""
     ### BEGIN SOLUTION
-    ids = input_ids                                                       # (B, T_0)
     for _ in range(n_new):
         logits = model(input_ids=ids)["logits"][:, -1]                    # (B, V) last position
         if temperature == 0:
@@ -446,11 +447,11 @@ def generate(model: nn.Module, input_ids: torch.Tensor, n_new: int, temperature:
     ### END SOLUTION
 
 
-# %% [tests] id=test_generate points=3
-check_generate(generate)
+# %% [tests] id=test_generate_uncached points=3
+check_generate_uncached(generate_uncached)
 ### BEGIN HIDDEN TESTS
 from autograde.hidden import hidden_check
-hidden_check("distillation.generate", generate=generate)
+hidden_check("distillation.generate_uncached", generate_uncached=generate_uncached)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -486,7 +487,7 @@ def perplexity(model) -> float:
 gen = torch.Generator(device=device).manual_seed(0)
 start = torch.full((N_SEQ, 1), tok.bos_id, device=device)                 # (N, 1) [BOS]
 t0 = time.perf_counter()
-teacher_text = generate(lm_teacher, start, SEQ_LEN - 1, temperature=1.0, generator=gen)  # (N, L)
+teacher_text = generate_uncached(lm_teacher, start, SEQ_LEN - 1, temperature=1.0, generator=gen)  # (N, L)
 gen_seconds = time.perf_counter() - t0
 print(f"teacher generated {N_SEQ} x {SEQ_LEN} tokens in {gen_seconds:.1f} s; two samples:")
 for row in teacher_text[:2]:

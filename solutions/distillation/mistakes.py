@@ -63,37 +63,37 @@ def _cosine_variant(over_padding=False, dim=-1, similarity=False, detach=True):
 
 
 def _generate_times_temperature(objects):
-    ref = objects["generate"]
+    ref = objects["generate_uncached"]
 
-    def generate(model, input_ids, n_new, temperature=0.0, generator=None):
+    def generate_uncached(model, input_ids, n_new, temperature=0.0, generator=None):
         return ref(model, input_ids, n_new, 1 / temperature if temperature else 0.0, generator)
-    return dict(objects, generate=generate)
+    return dict(objects, generate_uncached=generate_uncached)
 
 
 def _generate_always_greedy(objects):
-    ref = objects["generate"]
-    return dict(objects, generate=lambda model, input_ids, n_new, temperature=0.0,
+    ref = objects["generate_uncached"]
+    return dict(objects, generate_uncached=lambda model, input_ids, n_new, temperature=0.0,
                 generator=None: ref(model, input_ids, n_new))
 
 
 def _generate_first_position(objects):
     @torch.no_grad()
-    def generate(model, input_ids, n_new, temperature=0.0, generator=None):
+    def generate_uncached(model, input_ids, n_new, temperature=0.0, generator=None):
         ids = input_ids
         for _ in range(n_new):
             nxt = model(input_ids=ids)["logits"][:, 0].argmax(-1, keepdim=True)
             ids = torch.cat([ids, nxt], dim=1)
         return ids
-    return dict(objects, generate=generate)
+    return dict(objects, generate_uncached=generate_uncached)
 
 
 def _generate_only_prompt(objects):
     @torch.no_grad()
-    def generate(model, input_ids, n_new, temperature=0.0, generator=None):
+    def generate_uncached(model, input_ids, n_new, temperature=0.0, generator=None):
         logits = model(input_ids=input_ids)["logits"][:, -1]
         nxt = logits.argmax(-1, keepdim=True)
         return torch.cat([input_ids, nxt.repeat(1, n_new)], dim=1)
-    return dict(objects, generate=generate)
+    return dict(objects, generate_uncached=generate_uncached)
 
 
 MISTAKES = {
@@ -132,7 +132,7 @@ MISTAKES = {
         Mistake("embeddings not copied", "copy the teacher's embeddings too",
                 _init_variant("fresh embeddings")),
     ],
-    "generate": [
+    "generate_uncached": [
         Mistake("logits multiplied by the temperature", "sample from softmax(z / T): divide the "
                 "logits by the temperature, do not multiply", _generate_times_temperature),
         Mistake("always greedy", "with a temperature > 0, sample with torch.multinomial",

@@ -696,9 +696,8 @@ fig.tight_layout()
 # Two measurable reasons. First, our decoder has no attention sinks: in the table below, its
 # later queries put only a few percent of their attention on the first four tokens.
 # <!-- claim: kv_cache.no_sinks -->
-# (It was pre-trained on blocks cut anywhere from a stream of lines, so position 0 holds no
-# particular token; that this is why no sink formed is our hypothesis.) The four "sinks" are then
-# four ordinary old tokens. Second, with learned absolute positions, evicting changes the context
+# (Why no sink formed in so small a model, pre-trained briefly on blocks cut anywhere from a
+# stream of lines, we do not know.) The four "sinks" are then four ordinary old tokens. Second, with learned absolute positions, evicting changes the context
 # of every kept token without a way to re-index it, and how much that hurts varies with the budget
 # in a way we have not pinned down. The re-computation baseline has neither problem, at the price
 # of a forward pass over the whole window at every step: at the largest budget it costs more per

@@ -302,5 +302,5 @@ MISTAKES = {
 # With stand-ins a wrong cached_forward costs only its own cell, and there only the two seeds
 # without an attention_mask or position_ids (the wrong line is not used on the other two).
 EXPECTED_WRONG = {
-    "test_cached_forward": (1.5, "positions not offset"),
+    "test_cached_forward": (1.5, "positions start at the cache length"),
 }
