@@ -49,10 +49,10 @@ bench: $(STAMP)            ## every measured figure, written to benchmarks/RESUL
 	$(BIN)/python -m benchmarks
 
 data: $(STAMP)             ## regenerate the bundled corpus (fixed seed)
-	$(BIN)/python -m course_lib.make_data
+	$(BIN)/python -m autograde.datagen.make_data
 
-pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (~10 minutes)
-	$(BIN)/python -m course_lib.pretrain all
+pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (about 5 min on a GPU)
+	$(BIN)/python -m autograde.datagen.pretrain all
 
 clean:
 	rm -rf .grading build feedback submitted autograded gradebook.db grades*.csv .pytest_cache

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograde import grade, lms, samples, sandbox, verdict
+from autograde import grade, lms, samples, sandbox, verdict, warm_kernels
 from autograde.course import Course
 from autograde.sandbox import Limits
 
@@ -68,6 +68,31 @@ def load_results(course: Course, assignment: str | None = None) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((course.work / "results").glob(pattern))]
 
 
+def merge(course: Course, works: list[Path]) -> list[dict]:
+    """Bring shards' work folders into this course's: every result file and the graded notebook
+    beside it (what feedback, report and export read), newest grading first; returns the results."""
+    merged = {}
+    for work in works:
+        for path in sorted((work / "results").glob("*/*.json")):
+            result = json.loads(path.read_text())
+            key = (result["assignment"], result["student"])
+            if key in merged and merged[key][0].stat().st_mtime >= path.stat().st_mtime:
+                continue
+            merged[key] = (path, work, result)
+    for (assignment, student), (path, work, result) in merged.items():
+        graded = work / "runs" / assignment / student / "graded.ipynb"
+        if graded.exists():
+            target = course.work / "runs" / assignment / student / "graded.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if graded.resolve() != target.resolve():
+                tmp = target.with_name(f".graded.{os.getpid()}.tmp")
+                tmp.write_bytes(graded.read_bytes())
+                tmp.replace(target)
+        if path.resolve() != (course.work / "results" / assignment / f"{student}.json").resolve():
+            grade.write_json(course.work / "results" / assignment / f"{student}.json", result)
+    return [result for _, _, result in merged.values()]
+
+
 # ---------------------------------------------------------------- calibration
 def autograded_max(result: dict) -> float:
     return sum(t["points"] for t in result["tests"] if t["score"] is not None)
@@ -83,7 +108,8 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
     private = course.work / "runs" / name / grade.REFERENCE_STUDENT
     submission = samples.write({grade.REFERENCE_STUDENT: samples.correct(ctx.source_nb, ctx.release_nb)},
                                course.work / "reference", name)[grade.REFERENCE_STUDENT]
-    result = grade.grade_submission(ctx, grade.REFERENCE_STUDENT, submission, private, 0, generous)
+    result = grade.grade_submission(ctx, grade.REFERENCE_STUDENT, submission, private,
+                                    sandbox.claim_slot(), generous)
     if result["score"] != autograded_max(result) or result["needs_look"]:
         lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
                 if t["score"] is not None and t["score"] < t["points"]][:3]
@@ -125,38 +151,52 @@ def died_result(ctx: grade.Context, sub: Submission, why: str) -> dict:
             "problems": [why], "needs_look": [why], "cells": []}
 
 
-def _worker(conn, slot: int, course: Course, limits: Limits, cell_cpu: dict) -> None:
+def launcher(course: Course, slot: int, limits: Limits, warm: bool):
+    """How a worker starts its kernels: forked from a warm zygote where the full sandbox allows
+    it (and `warm`), else one cold sandboxed process per kernel."""
+    if warm and warm_kernels.available():
+        return warm_kernels.Warm(slot, limits, [course.cases_file(n) for n in course.assignments()])
+    return warm_kernels.Cold()
+
+
+def _worker(conn, course: Course, limits: Limits, cell_cpu: dict, warm: bool) -> None:
     """A worker process: grade each submission it is sent, send back its result."""
-    contexts = {}
-    while True:
-        sub = conn.recv()
-        if sub is None:
-            return
-        _injected_fault(course, sub)
-        if sub.assignment not in contexts:
-            contexts[sub.assignment] = grade.load_context(course, sub.assignment,
-                                                          cell_cpu[sub.assignment])
-        conn.send(grade.grade_submission(contexts[sub.assignment], sub.student, sub.path,
-                                         private_dir(course, sub), slot, limits))
+    slot = sandbox.claim_slot()          # distinct from every other grading process here
+    contexts, kernels = {}, launcher(course, slot, limits, warm)
+    try:
+        while True:
+            sub = conn.recv()
+            if sub is None:
+                return
+            _injected_fault(course, sub)
+            if sub.assignment not in contexts:
+                contexts[sub.assignment] = grade.load_context(course, sub.assignment,
+                                                              cell_cpu[sub.assignment])
+            conn.send(grade.grade_submission(contexts[sub.assignment], sub.student, sub.path,
+                                             private_dir(course, sub), slot, limits, kernels))
+    finally:
+        kernels.close()
 
 
 class LocalPool:
-    """`workers` processes on this machine, each with its own slot (its sandbox uid)."""
+    """`workers` processes on this machine, each with its own slot (sandbox.claim_slot: its
+    sandbox uid)."""
 
     RETRIES = 1
 
-    def __init__(self, course: Course, workers: int, limits: Limits, cell_cpu: dict):
-        self.course, self.limits, self.cell_cpu = course, limits, cell_cpu
+    def __init__(self, course: Course, workers: int, limits: Limits, cell_cpu: dict,
+                 warm: bool = True):
+        self.course, self.limits, self.cell_cpu, self.warm = course, limits, cell_cpu, warm
         self.ctx = mp.get_context("spawn")
-        self.workers = [self._start(slot) for slot in range(workers)]
+        self.workers = [self._start() for _ in range(workers)]
 
-    def _start(self, slot: int):
+    def _start(self):
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker, args=(child, slot, self.course, self.limits,
-                                                      self.cell_cpu), daemon=True)
+        proc = self.ctx.Process(target=_worker, args=(child, self.course, self.limits,
+                                                      self.cell_cpu, self.warm), daemon=True)
         proc.start()
         child.close()
-        return {"slot": slot, "proc": proc, "conn": parent, "sub": None}
+        return {"proc": proc, "conn": parent, "sub": None}
 
     def run(self, todo: list[Submission], contexts: dict):
         """Yield a result for every submission of `todo`, whatever happens to the workers."""
@@ -186,7 +226,7 @@ class LocalPool:
                     sub, w["sub"] = w["sub"], None
                     code = w["proc"].exitcode
                     w["conn"].close()
-                    self.workers[i] = self._start(w["slot"])
+                    self.workers[i] = self._start()
                     if attempts[sub] <= self.RETRIES:
                         queue.append(sub)
                     else:
@@ -208,8 +248,11 @@ class LocalPool:
 
 def grade_all(course: Course, submissions: list[Submission], workers: int | None = None,
               limits: Limits = Limits(), force: bool = False, progress: bool = True,
-              on_result=None) -> list[dict]:
-    """Grade the submissions not graded yet (all with force); returns the new results."""
+              on_result=None, warm: bool = True, scheduler: str | None = None) -> list[dict]:
+    """Grade the submissions not graded yet (all with force); returns the new results.
+
+    `warm`: fork kernels from a zygote per worker where the sandbox allows it (warm_kernels.py).
+    `scheduler`: a Dask scheduler's address: grade on its workers (cluster.py), not locally."""
     todo = [s for s in submissions if force or not is_done(course, s)]
     if not todo:
         return []
@@ -217,11 +260,16 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     names = sorted({s.assignment for s in todo})
     cell_cpu = {name: calibrate(course, name, limits) for name in names}
     contexts = {name: grade.load_context(course, name, cell_cpu[name]) for name in names}
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    pool = LocalPool(course, workers, limits, cell_cpu)
+    if scheduler:
+        from autograde.cluster import DaskPool
+        pool = DaskPool(scheduler, course, limits, cell_cpu, warm)
+        where = pool.describe()
+    else:
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        pool, where = LocalPool(course, workers, limits, cell_cpu, warm), f"{workers} workers"
     results = []
     try:
-        bar = tqdm(total=len(todo), desc="grading", unit="nb", disable=not progress)
+        bar = tqdm(total=len(todo), desc=f"grading on {where}", unit="nb", disable=not progress)
         for sub, result in pool.run(todo, contexts):
             grade.write_json(result_path(course, sub), result)
             results.append(result)

@@ -86,3 +86,16 @@ def manual_cells(nb) -> list:
 def graded_cells(nb) -> list:
     """Every cell worth points, in order: autograded tests and manually graded answers."""
     return [c for c in nb.cells if is_test(c) or is_manual(c)]
+
+
+def exercises(nb) -> dict:
+    """{test cell grade id: the exercise (solution) cells it checks}: those since the previous test
+    cell, or, for a second test cell of the same exercise, the previous test cell's."""
+    owners, pending, last = {}, [], []
+    for cell in nb.cells:
+        if is_solution(cell) and not is_manual(cell):
+            pending.append(grade_id(cell))
+        elif is_test(cell):
+            last = pending or last
+            owners[grade_id(cell)], pending = last, []
+    return owners

@@ -79,7 +79,8 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[d
                             course.assignments(), report)
     report.print()
     subs = batch.shard(collected, args.shard)
-    new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force)
+    new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
+                          warm=not args.cold, scheduler=args.scheduler)
     done = {(s.assignment, s.student) for s in subs}
     results = [r for r in batch.load_results(course) if (r["assignment"], r["student"]) in done]
     notes = gradebook.record(course, results)     # main process only, idempotent: safe to rerun
@@ -117,13 +118,10 @@ def _print_needs_look(results: list[dict]) -> None:
 
 def cmd_merge(args) -> int:
     course = _course(args)
-    count = 0
-    for d in args.dirs:
-        results = batch.load_results(Course(work=Path(d).resolve()))
-        for note in gradebook.record(course, results, work=Path(d).resolve()):
-            print(f"note: {note}")
-        count += len(results)
-    print(f"merged {count} results into {course.gradebook_url}")
+    results = batch.merge(course, [Path(d).resolve() for d in args.dirs])
+    for note in gradebook.record(course, results):
+        print(f"note: {note}")
+    print(f"merged {len(results)} results into {course.work} and {course.gradebook_url}")
     return 0
 
 
@@ -240,6 +238,11 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("-a", "--assignment", action="append", help="assignment name (repeatable)")
         p.add_argument("--workers", type=int, default=os.cpu_count(), help="default: one per core")
         p.add_argument("--shard", help="i/n: grade only shard i (0-based) of n")
+        p.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler: grade on its "
+                                           "workers (docs/GRADING.md)")
+        p.add_argument("--cold", action="store_true",
+                       help="start every kernel cold (default: fork them from a warm zygote per "
+                            "worker where the sandbox allows it)")
         p.add_argument("--force", action="store_true", help="regrade submissions already graded")
         p.add_argument("--memory-mb", type=int, help="memory limit per submission")
         p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")

@@ -36,6 +36,7 @@ from nbclient import NotebookClient
 
 from autograde import cells, records, sandbox
 from autograde.sandbox import Limits
+from autograde.warm_kernels import Cold, ForkedProcess
 
 POLL_S = 0.1
 EXTRA_PROCESSES = 16           # more processes than this left after a cell: a fork bomb
@@ -73,6 +74,7 @@ class CellRun:
 class Execution:
     cells: list[CellRun]
     restarts: int = 0
+    start_s: float = 0.0           # wall seconds spent starting kernels (restarts included)
 
     def problems(self) -> list[str]:
         """Lines for the instructor and the student: each cell that broke a limit or crashed."""
@@ -91,23 +93,44 @@ class SandboxKernelManager(AsyncKernelManager):
         return self.wrap + super().format_kernel_cmd(extra_arguments)
 
 
+class WarmKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel is forked by the worker's zygote (warm_kernels.py)."""
+
+    launcher = None
+    group = None
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        pid = self.launcher.spawn(Path(kw["cwd"]), self.connection_file, kw["env"], self.group)
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = ForkedProcess(pid), pid, None
+        provisioner.cwd = kw["cwd"]
+        self._reconcile_connection_info(provisioner.connection_info)
+
+
 class Kernel:
     """One sandboxed kernel in `folder` (ZMQ over ipc sockets there: the sandbox has no network)."""
 
     serial = 0
 
-    def __init__(self, folder: Path, slot: int, limits: Limits, env: dict, log: Path, mounts=()):
+    def __init__(self, folder: Path, slot: int, limits: Limits, env: dict, log: Path, mounts=(),
+                 launcher=None):
         self.folder, self.slot, self.limits, self.env, self.log = folder, slot, limits, env, log
         self.mounts = list(mounts)
+        self.launcher = launcher or Cold()
         self.km = self.kc = self.group = None
         self.context = None
 
     async def start(self) -> None:
         Kernel.serial += 1
         self.group = sandbox.new_group(self.slot, self.limits, Kernel.serial)
-        km = SandboxKernelManager(kernel_name="python3", transport="ipc", ip=str(self.folder / "k"),
-                                  connection_file=str(self.folder / "kernel.json"))
-        km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts, self.group)
+        args = dict(kernel_name="python3", transport="ipc", ip=str(self.folder / "k"),
+                    connection_file=str(self.folder / "kernel.json"))
+        if self.launcher.warm:
+            km = WarmKernelManager(**args)
+            km.launcher, km.group = self.launcher, self.group
+        else:
+            km = SandboxKernelManager(**args)
+            km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts, self.group)
         km.write_connection_file()
         sandbox.prepare_folder(self.folder, self.slot)
         with self.log.open("ab") as log:          # the kernel's own fds 1 and 2: not our console
@@ -220,15 +243,17 @@ class Runner:
     """Executes a notebook in place, cell by cell, restarting the kernel after a broken cell."""
 
     def __init__(self, nb, folder: Path, private: Path, slot: int, limits: Limits,
-                 cell_limits: dict | None = None, solutions: Path | None = None, mounts=()):
+                 cell_limits: dict | None = None, solutions: Path | None = None, mounts=(),
+                 launcher=None):
         self.nb, self.folder, self.private, self.slot, self.limits = nb, folder, private, slot, limits
         self.cell_limits = cell_limits or {}
-        self.solutions, self.mounts = solutions, list(mounts)
+        self.solutions, self.mounts, self.launcher = solutions, list(mounts), launcher
         self.record_dir = folder / "records"
         self.kernel = None
         self.client = None
         self.deadline = 0.0
         self.budget = [MAX_NOTEBOOK_CHARS]
+        self.started_s = 0.0
 
     def _limits_for(self, key: str) -> tuple[float, float]:
         ref_cpu = self.cell_limits.get(key, 0.0)
@@ -236,15 +261,17 @@ class Runner:
         return cpu, self.limits.cell_wall_factor * cpu + self.limits.cell_wall_extra_s
 
     async def _fresh_kernel(self) -> None:
+        t0 = time.monotonic()
         if self.kernel is not None:
             await self.kernel.stop()
         env = sandbox.kernel_env(self.folder, self.record_dir, self.solutions)
         self.kernel = Kernel(self.folder, self.slot, self.limits, env, self.private / "kernel.log",
-                             self.mounts)
+                             self.mounts, self.launcher)
         await self.kernel.start()
         self.client = NotebookClient(self.nb, km=self.kernel.km, allow_errors=True, timeout=None,
                                      iopub_timeout=10, record_timing=False)
         self.client.kc = self.kernel.kc
+        self.started_s += time.monotonic() - t0
 
     async def _run(self, cell, index: int, limit_key: str,
                    store_history: bool = True) -> tuple[str, float, float]:
@@ -301,8 +328,9 @@ class Runner:
             return
         self._clear_records()
         step = nbformat.v4.new_code_cell(records.step_code(calls))
-        run.hidden_status, run.hidden_cpu_s, _ = await self._run(
+        run.hidden_status, run.hidden_cpu_s, wall = await self._run(
             step, index, f"{cell.get('id')}{HIDDEN_SUFFIX}", store_history=False)
+        run.wall_s += wall
         run.records = records.read_records(self.record_dir, [c for c, _ in calls],
                                            sandbox.sandbox_uid(self.slot))
 
@@ -369,15 +397,16 @@ class Runner:
         finally:
             if self.kernel is not None:
                 await self.kernel.stop()
+        execution.start_s = self.started_s
         return execution
 
 
 def execute(nb, folder: Path, private: Path, slot: int = 0, limits: Limits = Limits(),
             cell_limits: dict | None = None, solutions: Path | None = None,
-            mounts=()) -> Execution:
+            mounts=(), launcher=None) -> Execution:
     """Execute `nb` in place in a sandbox rooted at `folder`; hidden records end up in the result."""
     return asyncio.run(Runner(nb, folder, private, slot, limits, cell_limits, solutions,
-                              mounts).run())
+                              mounts, launcher).run())
 
 
 def chown_back(folder: Path) -> None:

@@ -41,19 +41,6 @@ font-size:.92em}.verdict pre{background:none;padding:0;white-space:pre-wrap}
 """
 
 
-def _owners(nb) -> dict:
-    """test cell grade id -> the exercise (solution) cells since the previous test cell (or those
-    of the previous test cell, when a second test cell checks the same exercise)."""
-    owners, pending, last = {}, [], []
-    for cell in nb.cells:
-        if cells.is_solution(cell):
-            pending.append(cells.grade_id(cell))
-        elif cells.is_test(cell):
-            last = pending or last
-            owners[cells.grade_id(cell)], pending = last, []
-    return owners
-
-
 def final(test: dict, stored: dict | None) -> dict:
     """The test's score as the page gives it: the gradebook's manual score wins, then the grader's."""
     manual = (stored or {}).get("manual")
@@ -92,7 +79,7 @@ def render(result: dict, graded_nb, release_nb, stored: dict | None = None,
     stored, meta = stored or {}, meta or {}
     tests = {t["id"]: t for t in result["tests"]}
     released = {cells.grade_id(c): c.source for c in release_nb.cells if cells.grade_id(c)}
-    owners = _owners(release_nb)
+    owners = cells.exercises(release_nb)
     finals = {gid: final(t, stored.get(gid)) for gid, t in tests.items()}
     pending = any(f["score"] is None for f in finals.values())
     total = sum(f["score"] or 0.0 for f in finals.values())

@@ -27,6 +27,7 @@ from autograde import cells, records, release, restore, sandbox, verdict
 from autograde.course import Course
 from autograde.execute import HIDDEN_SUFFIX, REASONS, Execution, chown_back, execute
 from autograde.sandbox import Limits
+from autograde.warm_kernels import Cold
 
 REFERENCE_STUDENT = "__reference__"
 MAX_NOTEBOOK_BYTES = 64 * 2**20
@@ -105,17 +106,6 @@ def copy_data_files(submission: Path, folder: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- scoring
-def _owners(nb) -> dict:
-    """test cell grade id -> the solution cells since the previous test cell (its exercise)."""
-    owners, pending = {}, []
-    for cell in nb.cells:
-        if cells.is_solution(cell) and not cells.is_manual(cell):
-            pending.append(cells.grade_id(cell))
-        elif cells.is_test(cell):
-            owners[cells.grade_id(cell)], pending = pending, []
-    return owners
-
-
 def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> dict:
     points, calls = cells.points(cell), cells.hidden_calls(cell)
     lines = [f"your cell '{o}' {REASONS[broken[o]]}" for o in owners if o in broken]
@@ -150,7 +140,7 @@ def score_manual(cell) -> dict:
 def score(nb, execution: Execution, ctx: Context) -> list[dict]:
     runs = {c.key: c for c in execution.cells}
     broken = {c.key: c.status for c in execution.cells if c.status in REASONS}
-    owners = _owners(nb)
+    owners = cells.exercises(nb)
     return [score_manual(cell) if cells.is_manual(cell) else
             score_test(cell, runs[cells.grade_id(cell)], broken,
                        owners.get(cells.grade_id(cell), []), ctx)
@@ -169,7 +159,8 @@ def total(tests: list[dict]) -> float:
 
 
 # ---------------------------------------------------------------- one submission
-def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limits) -> dict:
+def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limits,
+         launcher) -> dict:
     try:
         data = read_plain(submission, MAX_NOTEBOOK_BYTES)
     except Unsafe as err:
@@ -183,17 +174,20 @@ def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limit
         return {"tests": _zero(ctx, f"your notebook could not be read ({type(err).__name__})"),
                 "needs_look": ["the notebook could not be read"]}
     nb, tampering = restore.restore(ctx.source_nb, submitted, ctx.release_nb)
-    folder = sandbox.make_folder(limits)
+    folder = launcher.make_folder(limits)
     try:
         notes = copy_data_files(submission, folder)
         execution = execute(nb, folder, private, slot, limits, ctx.cell_cpu, ctx.course.solutions,
-                            [ctx.course.cases_file(ctx.name)])
+                            [ctx.course.cases_file(ctx.name)], launcher)
     finally:
         chown_back(folder)
-        sandbox.remove_folder(folder)
+        launcher.remove_folder(folder)
     nbformat.write(nb, private / "graded.ipynb")
     problems = execution.problems()
-    return {"tests": score(nb, execution, ctx), "tampering": tampering + notes,
+    t0 = time.monotonic()
+    tests = score(nb, execution, ctx)
+    return {"tests": tests, "tampering": tampering + notes,
+            "timing": _timing(nb, execution, time.monotonic() - t0),
             "problems": problems, "restarts": execution.restarts,
             "needs_look": problems + tampering + notes,
             "cells": [{"key": c.key, "status": c.status, "cpu_s": round(c.cpu_s, 3),
@@ -201,13 +195,27 @@ def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limit
                       for c in execution.cells]}
 
 
+def _timing(nb, execution: Execution, verdict_s: float) -> dict:
+    """Where a submission's wall time went: starting kernels, the environment and setup cells
+    (imports), the other cells (the student's code and the checks), the verdict."""
+    by_index = {c.index: c for c in execution.cells}
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
+    imports = sum(r.wall_s for i, r in by_index.items()
+                  if i == first_code or cells.is_setup(nb.cells[i]))
+    total = sum(r.wall_s for r in execution.cells)
+    return {"start_s": round(execution.start_s, 3), "imports_s": round(imports, 3),
+            "cells_s": round(total - imports, 3), "verdict_s": round(verdict_s, 3)}
+
+
 def grade_submission(ctx: Context, student: str, submission: Path, private: Path, slot: int = 0,
-                     limits: Limits = Limits()) -> dict:
-    """Grade one notebook; never raises (a grader error is itself a result that needs a look)."""
+                     limits: Limits = Limits(), launcher=None) -> dict:
+    """Grade one notebook; never raises (a grader error is itself a result that needs a look).
+
+    `launcher` starts the kernels: warm_kernels.Cold() (default) or a worker's Warm zygote."""
     start = time.monotonic()
     private.mkdir(parents=True, exist_ok=True)
     try:
-        body = _run(ctx, submission, private, slot, limits)
+        body = _run(ctx, submission, private, slot, limits, launcher or Cold())
     except Exception:
         body = {"tests": _zero(ctx, "the grader failed on this submission; your instructor will look"),
                 "needs_look": ["grader error: " + traceback.format_exc(limit=3)[-800:]]}

@@ -26,12 +26,14 @@ each mode does not prevent.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -173,13 +175,7 @@ def wrapper(folder: Path, slot: int, limits: Limits, mounts=(),
     how = mode()
     if how == "none":
         return enter + orphan_guard + (rlimits if shutil.which("prlimit") else [])
-    namespaces = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                  "--die-with-parent", "--new-session", "--hostname", "grading"]
-    filesystem = ["--dev", "/dev", "--proc", "/proc",
-                  "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
-                  *_system_mounts(), *_python_mounts(), *_course_mounts(mounts),
-                  "--bind", str(folder), str(folder), "--chdir", str(folder),
-                  "--setenv", "JPY_PARENT_PID", "1"]      # inside, the parent is pid 1: don't poll it
+    namespaces, filesystem = NAMESPACES, _filesystem(folder, limits, mounts)
     if how == "userns":
         return [*enter, *orphan_guard, bwrap_path(), "--unshare-user", "--disable-userns",
                 *namespaces, *filesystem, "prlimit", f"--nproc={limits.processes}", *rlimits[1:]]
@@ -188,6 +184,48 @@ def wrapper(folder: Path, slot: int, limits: Limits, mounts=(),
             "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
             "prlimit", f"--nproc={limits.processes}", *rlimits[1:]]
+
+
+NAMESPACES = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+              "--die-with-parent", "--new-session", "--hostname", "grading"]
+
+
+def _filesystem(folder: Path, limits: Limits, mounts) -> list[str]:
+    return ["--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
+            *_system_mounts(), *_python_mounts(), *_course_mounts(mounts),
+            "--bind", str(folder), str(folder), "--chdir", str(folder),
+            "--setenv", "JPY_PARENT_PID", "1"]      # inside, the parent is pid 1: don't poll it
+
+
+def zygote_wrapper(folder: Path, mounts=()) -> list[str]:
+    """The sandbox of a warm-kernel zygote (autograde/zygote.py): a kernel's view of the system,
+    with the worker's whole folder, as root inside (it sets each forked kernel up, then drops to
+    the grading uid); it runs no student code itself. Only in "root" mode."""
+    orphan_guard = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+    return [*orphan_guard, bwrap_path(), *NAMESPACES, *_filesystem(folder, Limits(), mounts)]
+
+
+SLOTS = Path(tempfile.gettempdir()) / "autograde-slots"
+_SLOT: dict = {}
+
+
+def claim_slot() -> int:
+    """A slot number no other grading process on this machine holds (an flock on a file, held
+    for the life of this process): it makes the sandbox uid distinct per worker."""
+    if "slot" in _SLOT:
+        return _SLOT["slot"]
+    SLOTS.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(1000):
+        handle = open(SLOTS / f"{slot}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _SLOT["slot"], _SLOT["lock"] = slot, handle
+        return slot
+    raise RuntimeError("no free grading slot on this machine")
 
 
 def new_group(slot: int, limits: Limits, serial: int) -> cgroups.Group | None:

@@ -1,7 +1,7 @@
 """course_lib: the small backend of the Model Efficiency notebooks.
 
 Modules (one concept each): tokenizer, model (tiny transformer with extension points), datasets,
-pretrained (bundled weights), pretrain (how they were made), training, measure, plotting,
+pretrained (bundled weights), training, measure, plotting,
 widgets, runtime (seed, device), checks (visible feedback), grading (hidden-test hook), doctor.
 It holds no exercise answer.
 """

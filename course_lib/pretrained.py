@@ -4,8 +4,8 @@
     encoder = load_encoder()      # BERT-style MLM, frozen copy per call
     decoder = load_decoder()      # GPT-style causal LM
 
-The weights were trained by `python -m course_lib.pretrain all`; data/pretrain_metrics.json
-records how well and how long.
+The weights were trained on the instructor side (`python -m autograde.datagen.pretrain all`, on
+data/pretrain.txt); data/pretrain_metrics.json records how well and how long.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def load_tokenizer() -> WordTokenizer:
 def _load(kind: str, cls, device=None):
     path = WEIGHTS[kind]
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `python -m course_lib.pretrain {kind}`")
+        raise FileNotFoundError(f"{path} is missing: reinstall the course package (instructors: "
+                                f"`python -m autograde.datagen.pretrain {kind}`)")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model = cls(TransformerConfig(**blob["config"]))
     model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import batch, cli, export, feedback, gradebook, report, samples, sandbox
+from autograde import batch, cli, export, feedback, gradebook, lms, report, samples, sandbox
 from autograde.course import ROOT, Course
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
@@ -47,12 +47,12 @@ EXPECTED = {
     # warnings on stderr never zero a correct answer; the private /tmp is writable
     "stderr_warnings": 5, "uses_tempfile": 5,
     # links beside or instead of the notebook are never followed
-    "shadow_link": 5, "notebook_link": 0,
+    "shadow_link": 5,
 }
-BENIGN = set(EXPECTED) - {"shadow_link", "notebook_link"}
+BENIGN = set(EXPECTED) - {"shadow_link"}
 NEEDS_LOOK = {"infinite_loop", "sleep_forever", "os_exit", "not_a_notebook", "deleted_tests",
               "edited_tests", "changed_points", "duplicated_cells", "stripped_metadata",
-              "stripped_metadata_and_ids", "shadow_link", "notebook_link"}
+              "stripped_metadata_and_ids", "shadow_link"}
 
 
 def submissions(course: Course, folder: Path, names=None) -> list:
@@ -67,7 +67,11 @@ def submissions(course: Course, folder: Path, names=None) -> list:
         (shadow / "data.csv").write_text("a,b\n1,2\n")
         (folder / "notebook_link").mkdir()
         (folder / "notebook_link" / "toy.ipynb").symlink_to(course.source("toy"))
-    return batch.find(folder, ["toy"])
+    report = lms.Report()
+    found = batch.find(folder, ["toy"], report)
+    if names is None:
+        assert any("notebook_link" in e and "symbolic link" in e for e in report.errors), report.errors
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +113,7 @@ def test_links_in_a_submission_folder_are_never_followed(graded):
     assert "'shadow.txt'" in notes and "symbolic link" in notes and "data.csv" not in notes
     page = feedback.write_all(course, [results["shadow_link"]], course.work / "fb")[0].read_text()
     assert "root:" not in page                        # /etc/shadow's first line starts so
-    assert results["notebook_link"]["score"] == 0
-    assert "not a plain file" in " ".join(results["notebook_link"]["needs_look"])
+    assert "notebook_link" not in results        # reported by find (see submissions), never read
 
 
 def test_visible_checks_report_without_costing_points(graded):
@@ -217,6 +220,13 @@ def test_shards_partition_the_class_and_merge_into_one_gradebook(graded, tmp_pat
     merged = Course(solutions=course.solutions, notebooks=course.notebooks, work=tmp_path)
     assert cli.main(_cli(merged, "merge", str(course.work))[3:]) == 0
     assert gradebook.scores(merged, "toy") == gradebook.scores(course, "toy")
+    # merge carries what feedback, report and export read: results and graded notebooks
+    assert {r["student"] for r in batch.load_results(merged, "toy")} == set(results)
+    pages = feedback.write_all(merged, batch.load_results(merged, "toy"), tmp_path / "fb")
+    assert len(pages) == len(results)
+    assert "Your notebook" in pages[0].read_text() and "def softmax" in " ".join(
+        p.read_text() for p in pages)
+    assert "no max-subtraction" in report.write(merged, tmp_path / "report.html").read_text()
 
 
 def test_postgresql_gradebook(graded):

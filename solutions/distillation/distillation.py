@@ -469,7 +469,7 @@ hidden_check("distillation.generate_uncached", generate_uncached=generate_uncach
 # %% [skip-grading]
 import time
 
-from course_lib.pretrain import pack_blocks
+from course_lib.datasets import pack_blocks
 
 N_SEQ, SEQ_LEN, BATCH, STEPS, LM_LR = 128, 48, 16, 40, 1e-3
 lm_teacher = load_decoder()

@@ -35,7 +35,7 @@ from course_lib.checks.kv_cache import (check_cached_attention, check_cached_for
                                         check_streaming)
 from course_lib.datasets import load_corpus
 from course_lib.model import causal_mask, scaled_dot_product_attention
-from course_lib.pretrain import pack_blocks
+from course_lib.datasets import pack_blocks
 from course_lib.pretrained import load_decoder, load_tokenizer
 from course_lib.runtime import set_seed, set_threads
 

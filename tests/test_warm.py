@@ -1,0 +1,73 @@
+"""Warm kernels (autograde/zygote.py, warm_kernels.py): forked from a zygote that imported torch
+once, each in a sandbox of its own. The same class graded warm and cold gets identical scores and
+feedback, and a warm kernel sees nothing of the submissions before it."""
+
+import ast
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde import batch, samples, sandbox, warm_kernels
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "toy"))
+import adversarial  # noqa: E402
+import toycourse  # noqa: E402
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not warm_kernels.available(),
+                                 reason="warm kernels need the full sandbox (bwrap as root, cgroups)")]
+NAMES = ["correct", "untouched", "partly_wrong", "bypass_check", "patch_allclose", "os_exit",
+         "stripped_metadata", "uses_tempfile", "deleted_tests"]
+SNOOP = """import os
+print('UID', os.getuid(), os.getgid())
+print('CAPS', [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])
+print('SIBLINGS', sorted(os.listdir('..')))
+print('TMP', sorted(os.listdir('/tmp')))
+open('/tmp/left-behind', 'w').write('x')
+open('left-behind-here', 'w').write('x')
+"""
+
+
+def grade_class(root: Path, warm: bool, names) -> dict:
+    course = toycourse.make_course(root)
+    notebooks = {k: v for k, v in adversarial.corpus(course, root).items() if k in names}
+    src = nbformat.read(course.source("toy"), as_version=4)
+    good = samples.correct(src, samples.release_notebook(src))
+    for i in range(3):                         # three students in a row on one worker
+        notebooks[f"snoop{i}"] = adversarial._add_cell(good, "softmax", SNOOP)
+    samples.write(notebooks, root / "inbox", "toy")
+    batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=1,
+                    limits=toycourse.LIMITS, progress=False, warm=warm)
+    return course, {r["student"]: r for r in batch.load_results(course, "toy")}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    return (grade_class(tmp_path_factory.mktemp("cold"), False, NAMES),
+            grade_class(tmp_path_factory.mktemp("warm"), True, NAMES))
+
+
+def test_warm_and_cold_grade_identically(both):
+    (_, cold), (_, warm) = both
+    assert sorted(cold) == sorted(warm)
+    for name in cold:
+        assert warm[name]["tests"] == cold[name]["tests"], name
+        assert warm[name]["needs_look"] == cold[name]["needs_look"], name
+        assert warm[name]["score"] == cold[name]["score"], name
+    assert cold["correct"]["score"] == 5 and cold["os_exit"]["restarts"] >= 1
+
+
+def test_a_warm_kernel_is_sandboxed_and_sees_nothing_of_earlier_students(both):
+    _, (course, warm) = both
+    for i in range(3):
+        nb = nbformat.read(course.work / "runs" / "toy" / f"snoop{i}" / "graded.ipynb", as_version=4)
+        text = " ".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        uid, gid = map(int, text.split("UID ")[1].split("\n")[0].split())
+        assert uid == gid and sandbox.BASE_UID <= uid < sandbox.BASE_UID + 1000, text
+        assert "CAPS 0000000000000000" in text
+        siblings = ast.literal_eval(text.split("SIBLINGS ")[1].split("\n")[0])
+        tmp = ast.literal_eval(text.split("TMP ")[1].split("\n")[0])
+        assert len(siblings) == 1                           # only its own folder
+        assert "left-behind" not in tmp                     # a fresh /tmp for every student
