@@ -483,17 +483,16 @@ plotting.show_table(
     title="Per layer (0, 1, 2, 3), on the test set's tokens")
 
 # %% [markdown]
-# Here the router does not collapse, even without the balance loss: in no layer does an expert
-# go idle (the idlest expert's column). <!-- claim-not-held: moe.encoder_collapse -->
-# The loop of Section 5 needs experts that differ, and these start as copies of one FFN: which
-# copy a token uses barely changes the loss, so the router's gradient has little to reinforce,
-# and two epochs at this learning rate move the router little. Its mean gate values $P_i$ stay
-# close to uniform, $1/N = 0.25$. <!-- claim: moe.encoder_uniform_p -->
-# Then
-# $N \sum_i f_i P_i \approx N \sum_i f_i \cdot \frac{1}{N} = 1$ whatever the shares $f_i$ are: the
-# loss *value* hardly shows an imbalance here. Its gradient still evens the shares out: with the
-# balance loss the busiest expert's share is lower in every layer.
-# <!-- claim: moe.encoder_flatter -->
+# The loop of Section 5 shows here too: without the balance loss, in one layer the router sends
+# more than half of the tokens to a single expert. <!-- claim: moe.encoder_collapse -->
+# With the balance loss no expert of any layer takes more than half, and the busiest expert's
+# share is lower in every layer. <!-- claim: moe.encoder_flatter -->
+# The collapse is milder than on the toy task: the experts start as copies of one FFN, so which
+# copy a token uses matters less to the loss. Read the loss values too: $N \sum_i f_i P_i$ rises
+# well above 1 in the lopsided layer, but stays near 1 in the other layers, whose shares are
+# uneven too. <!-- claim: moe.loss_value -->
+# When the gate values $P_i$ are nearly uniform, $N \sum_i f_i P_i \approx \sum_i f_i = 1$ whatever
+# the shares: judge balance by the shares $f_i$, not by the loss value (Exercise 2 below).
 # Look also for a topic whose tokens lean towards one expert, in the top layers, where the
 # representation is most about the topic. Move the slider to compare a layer's routing without
 # and with the balance loss.
@@ -636,8 +635,8 @@ print(f"active fraction of the MoE encoder: {moe_active / moe_total:.0%}")
 # * The load-balancing loss $N \sum_i f_i P_i$ is 1 when routing is uniform ($k = 1$). On the toy
 #   task a router trained without it leaves experts idle, and with it every expert serves its
 #   share. <!-- claim: moe.toy_collapse --> <!-- claim: moe.toy_balance -->
-#   When the router's probabilities are near uniform (the upcycled encoder) the loss value stays
-#   near 1 whatever the shares, but its gradient still evens them out.
+#   In the upcycled encoder one layer's router sends most tokens to one expert without it, and
+#   none does with it. <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
 # * Upcycling a dense FFN gives experts a good start; routing is decided per token, so no expert
 #   is "the sports expert".
 #
