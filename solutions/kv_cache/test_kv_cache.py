@@ -218,6 +218,6 @@ def test_h2o_decoding_against_a_naive_loop(ref, policy):
     """decode_with_budget's H2O (one set, and per head) against the naive list-based loop."""
     model = _decoder(5, layers=2, heads=2, d=16)
     ids = torch.randint(7, 60, (2, 16), generator=torch.Generator().manual_seed(5))
-    logits, _ = ref["decode_with_budget"](model, ids, policy, budget=6)
+    logits, _ = ref["decode_with_budget"](model, ids, policy, budget=6, positions="cache")
     naive = _naive_budget_decode(model, ids, 6, per_head=policy == "h2o_head")
     torch.testing.assert_close(logits, naive, atol=1e-4, rtol=1e-4)
