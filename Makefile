@@ -7,7 +7,10 @@ STAMP  := $(VENV)/.installed-stamp
 # nbgrader calls `alembic` (and Jupyter calls its tools) from PATH: put the venv first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-fast test-browser test-hub lab notebooks release bench summary pretrain data clean
+.PHONY: help install demo test test-fast test-browser test-hub lint lab notebooks release publish bench summary pretrain data clean
+
+help:                      ## list the targets (what a bare `make` does)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):[^#]*## /  make \1\t/' | expand -t 22
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +23,11 @@ install: $(STAMP)          ## create .venv and install (idempotent)
 demo: $(STAMP)             ## the main job: build the release, grade sample submissions, report
 	$(BIN)/python -m autograde demo
 
-test: $(STAMP)             ## the whole test suite, but the hub round trip (make test-hub)
+test: $(STAMP) lint        ## ruff, then the whole test suite but the hub round trip (make test-hub)
 	$(BIN)/python -m pytest -q -m "not hub"
+
+lint: $(STAMP)             ## ruff (configured in pyproject.toml)
+	$(BIN)/python -m ruff check .
 
 test-hub: $(STAMP)         ## a real JupyterHub class on 127.0.0.1: release, submit, grade, feedback (root; ~5 min)
 	COURSE_REQUIRE_HUB=1 $(BIN)/python -m pytest -q -m hub tests/test_hub.py
@@ -34,6 +40,10 @@ test-browser: $(STAMP)     ## JupyterLab + formgrader in headless Chromium (scre
 
 lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
+
+publish: $(STAMP)          ## the student course into DIR (a git repository): make publish DIR=../model-efficiency-course
+	@test -n "$(DIR)" || (echo "usage: make publish DIR=path/to/student-course [ASSIGNMENTS=a,b]"; exit 2)
+	$(BIN)/python -m autograde publish $(DIR) $(if $(ASSIGNMENTS),--assignments $(ASSIGNMENTS))
 
 notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
 	$(BIN)/python -m autograde.quiz_authoring

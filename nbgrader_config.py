@@ -36,8 +36,9 @@ if not os.environ.get("COURSE_GRADEBOOK_URL"):
 c.CourseDirectory.db_url = (os.environ.get("COURSE_GRADEBOOK_URL")
                             or "sqlite:///" + os.path.join(os.path.abspath(_grading), "gradebook.db"))
 # An assignment folder also holds the instructor's percent source, hidden cases, named mistakes
-# and reference tests (*.py): none of them may reach a release.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+# and reference tests (*.py) and answer keys (*.toml): none of them may reach a release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py",
+                            "*.toml"]
 
 # Replaced per exercise by autograde.release with 'Exercise <id>: write <name>'.
 c.ClearSolutions.code_stub = {"python": 'raise NotImplementedError("@@EXERCISE@@")'}

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import student_course
+from autograde import catalog, student_course
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^# %%(?:\s*\[(?P<kind>[a-z-]+)\])?(?P<attrs>.*)$")
@@ -200,6 +200,14 @@ def main(argv=None) -> int:
         if not args.check:
             target.write_text(text)
             print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+    if not args.files:                          # README's table of notebooks follows the sources
+        readme = catalog.README.read_text()
+        table = catalog.render_readme(readme)
+        if table != readme:
+            stale.append(catalog.README)
+            if not args.check:
+                catalog.README.write_text(table)
+                print("wrote README.md (the table of notebooks)")
     if args.check and stale:
         print("out of date (run `make notebooks`):", *map(str, stale), file=sys.stderr)
         return 1

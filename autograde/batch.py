@@ -151,52 +151,49 @@ def died_result(ctx: grade.Context, sub: Submission, why: str) -> dict:
             "problems": [why], "needs_look": [why], "cells": []}
 
 
-def launcher(course: Course, slot: int, limits: Limits, warm: bool):
-    """How a worker starts its kernels: forked from a warm zygote where the full sandbox allows
-    it (and `warm`), else one cold sandboxed process per kernel."""
+def launcher(course: Course, index: int, limits: Limits, warm: bool):
+    """How a worker starts its kernels: forked from a warm zygote (started now, importing while
+    the grader prepares) where the full sandbox allows it and `warm`, else cold processes."""
     if warm and warm_kernels.available():
-        return warm_kernels.Warm(slot, limits, [course.cases_file(n) for n in course.assignments()])
+        cases = [course.cases_file(n) for n in course.assignments() if course.cases_file(n).is_file()]
+        return warm_kernels.Warm(index, limits, cases).start()
     return warm_kernels.Cold()
 
 
-def _worker(conn, course: Course, limits: Limits, cell_cpu: dict, warm: bool) -> None:
+def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> None:
     """A worker process: grade each submission it is sent, send back its result."""
+    sandbox.forget_inherited_slot()
     slot = sandbox.claim_slot()          # distinct from every other grading process here
-    contexts, kernels = {}, launcher(course, slot, limits, warm)
-    try:
-        while True:
-            sub = conn.recv()
-            if sub is None:
-                return
-            _injected_fault(course, sub)
-            if sub.assignment not in contexts:
-                contexts[sub.assignment] = grade.load_context(course, sub.assignment,
-                                                              cell_cpu[sub.assignment])
-            conn.send(grade.grade_submission(contexts[sub.assignment], sub.student, sub.path,
-                                             private_dir(course, sub), slot, limits, kernels))
-    finally:
-        kernels.close()
+    while True:
+        sub = conn.recv()
+        if sub is None:
+            return
+        _injected_fault(course, sub)
+        conn.send(grade.grade_submission(contexts[sub.assignment], sub.student, sub.path,
+                                         private_dir(course, sub), slot, limits, kernels))
 
 
 class LocalPool:
     """`workers` processes on this machine, each with its own slot (sandbox.claim_slot: its
-    sandbox uid)."""
+    sandbox uid) and its own kernel launcher. Workers are forked from the grader (Linux), so they
+    start with its imports and its grading contexts; elsewhere they are spawned."""
 
     RETRIES = 1
 
-    def __init__(self, course: Course, workers: int, limits: Limits, cell_cpu: dict,
-                 warm: bool = True):
-        self.course, self.limits, self.cell_cpu, self.warm = course, limits, cell_cpu, warm
-        self.ctx = mp.get_context("spawn")
-        self.workers = [self._start() for _ in range(workers)]
+    def __init__(self, course: Course, limits: Limits, contexts: dict, kernels: list):
+        self.course, self.limits, self.contexts, self.kernels = course, limits, contexts, kernels
+        methods = mp.get_all_start_methods()
+        self.ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        self.workers = [self._start(i) for i in range(len(kernels))]
 
-    def _start(self):
+    def _start(self, index: int):
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(target=_worker, args=(child, self.course, self.limits,
-                                                      self.cell_cpu, self.warm), daemon=True)
+                                                      self.contexts, self.kernels[index]),
+                                daemon=True)
         proc.start()
         child.close()
-        return {"proc": proc, "conn": parent, "sub": None}
+        return {"proc": proc, "conn": parent, "sub": None, "index": index}
 
     def run(self, todo: list[Submission], contexts: dict):
         """Yield a result for every submission of `todo`, whatever happens to the workers."""
@@ -226,7 +223,11 @@ class LocalPool:
                     sub, w["sub"] = w["sub"], None
                     code = w["proc"].exitcode
                     w["conn"].close()
-                    self.workers[i] = self._start()
+                    kernels = self.kernels[w["index"]]      # it may have died mid-conversation
+                    kernels.close()
+                    if kernels.warm:
+                        kernels.start()
+                    self.workers[i] = self._start(w["index"])
                     if attempts[sub] <= self.RETRIES:
                         queue.append(sub)
                     else:
@@ -244,6 +245,8 @@ class LocalPool:
             w["proc"].join(timeout=10)
             if w["proc"].is_alive():
                 w["proc"].kill()
+        for kernels in self.kernels:
+            kernels.close()
 
 
 def grade_all(course: Course, submissions: list[Submission], workers: int | None = None,
@@ -258,15 +261,23 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
         return []
     sandbox.sweep_folders()
     names = sorted({s.assignment for s in todo})
-    cell_cpu = {name: calibrate(course, name, limits) for name in names}
-    contexts = {name: grade.load_context(course, name, cell_cpu[name]) for name in names}
+    if not scheduler:       # zygotes first: they import while the grader calibrates
+        count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        kernels = [launcher(course, i, limits, warm) for i in range(count)]
+    try:
+        cell_cpu = {name: calibrate(course, name, limits) for name in names}
+        contexts = {name: grade.load_context(course, name, cell_cpu[name]) for name in names}
+    except BaseException:
+        for k in ([] if scheduler else kernels):
+            k.close()
+        raise
     if scheduler:
         from autograde.cluster import DaskPool
         pool = DaskPool(scheduler, course, limits, cell_cpu, warm)
         where = pool.describe()
     else:
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        pool, where = LocalPool(course, workers, limits, cell_cpu, warm), f"{workers} workers"
+        pool = LocalPool(course, limits, contexts, kernels)
+        where = f"{len(kernels)} workers" + (", warm kernels" if kernels[0].warm else "")
     results = []
     try:
         bar = tqdm(total=len(todo), desc=f"grading on {where}", unit="nb", disable=not progress)

@@ -189,6 +189,15 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def cmd_new(args) -> int:
+    from autograde import scaffold
+    for path in scaffold.new(args.name, _course(args)):
+        print(f"wrote {path}")
+    print(f"next: edit solutions/{args.name}/{args.name}.py and the files beside it, then "
+          "`make notebooks` and `make test` (docs/CONVENTIONS.md, 'Add a notebook')")
+    return 0
+
+
 def cmd_samples(args) -> int:
     course = _course(args)
     for name in args.assignment or course.graded_assignments():
@@ -251,6 +260,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--assignment", action="append")
     p.add_argument("--check", action="store_true", help="exit 1 if notebooks/ is stale")
     p.set_defaults(func=cmd_release)
+    p = sub.add_parser("new", help="scaffold a new assignment that passes the tests as generated")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_new)
     p = sub.add_parser("publish", help="write the student course (no answers) into FOLDER, a git "
                                        "repository, one commit per change")
     p.add_argument("folder")

@@ -98,9 +98,11 @@ class WarmKernelManager(AsyncKernelManager):
 
     launcher = None
     group = None
+    slot = 0
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        pid = self.launcher.spawn(Path(kw["cwd"]), self.connection_file, kw["env"], self.group)
+        pid = self.launcher.spawn(Path(kw["cwd"]), self.connection_file, kw["env"], self.group,
+                                  self.slot)
         provisioner = self.provisioner
         provisioner.process, provisioner.pid, provisioner.pgid = ForkedProcess(pid), pid, None
         provisioner.cwd = kw["cwd"]
@@ -127,7 +129,7 @@ class Kernel:
                     connection_file=str(self.folder / "kernel.json"))
         if self.launcher.warm:
             km = WarmKernelManager(**args)
-            km.launcher, km.group = self.launcher, self.group
+            km.launcher, km.group, km.slot = self.launcher, self.group, self.slot
         else:
             km = SandboxKernelManager(**args)
             km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts, self.group)
@@ -152,11 +154,12 @@ class Kernel:
             return False
 
     def usage(self) -> tuple[float, int, int]:
-        """(CPU seconds, memory bytes, processes): the cgroup's memory where there is one."""
-        cpu, rss, procs = sandbox.usage(self.pid)
-        if self.group is not None:
-            rss = max(rss, self.group.memory_bytes())
-        return cpu, rss, procs
+        """(CPU seconds, memory bytes, processes) of the sandbox: from its control group where it
+        has one (no scan of every process of the machine), else from the kernel's process tree."""
+        if self.group is None:
+            return sandbox.usage(self.pid)
+        cpu, rss, procs = sandbox.usage_of(self.group.pids() or [self.pid])
+        return cpu, max(rss, self.group.memory_bytes()), procs
 
     def oom_killed(self) -> bool:
         return self.group is not None and self.group.oom_killed()

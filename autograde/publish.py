@@ -31,24 +31,18 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import cells, release, student_course
+from autograde import catalog, cells, release, student_course
 from autograde.course import ROOT, Course
 
 TEMPLATES = Path(__file__).with_name("templates") / "student_course"
 STUDENT_DEPENDENCIES = ["torch", "numpy", "matplotlib", "ipywidgets", "tqdm"]
 LAB = ["jupyterlab>=4.0", "ipykernel>=6.5"]
 LAB_PINS = ["jupyterlab", "notebook", "ipykernel", "jupyter_client"]
-PARTS = {   # the README's order and titles, the lecture's order
-    "prompting": "1a PEFT: prompts, [MASK] and verbalizers", "prompt_tuning": "1b PEFT: soft prompts, prefix tuning",
-    "adapters": "1c PEFT: adapters", "lora": "1d PEFT: LoRA", "peft_comparison": "1e PEFT: every method side by side",
-    "moe": "2 Mixture of experts", "pruning": "3a Pruning", "quantization": "3b Quantization",
-    "distillation": "3c Distillation", "kv_cache": "4 KV cache", "review": "Review for the quiz",
-    "practice_quiz": "Practice quiz",
-}
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME", "hidden_check(", "record_step(")
 FORBIDDEN_NAMES = re.compile(r"(^|/)(solutions|autograde|\.grading|autograded|submitted|feedback)(/|$)"
-                             r"|(^|/)(cases|mistakes|answer_key|self_check_key|nbgrader_config)\.py$|(^|/)test_[^/]*\.py$"
+                             r"|(^|/)(cases|mistakes|nbgrader_config)\.py$|(^|/)(answer_key|self_check_key)\.\w+$"
+                             r"|(^|/)test_[^/]*\.py$"
                              r"|gradebook\.db$")
 
 
@@ -76,7 +70,8 @@ def _packages() -> list[str]:
 
 
 def _fill(name: str, **values) -> str:
-    return string.Template((TEMPLATES / name).read_text()).substitute(**values)
+    """A template of autograde/templates/student_course (NAME.in), its $fields filled."""
+    return string.Template((TEMPLATES / f"{name}.in").read_text()).substitute(**values)
 
 
 def footprint() -> int | None:
@@ -127,10 +122,8 @@ def student_files(course: Course, names: list[str], repo: student_course.Student
     files["constraints.txt"] = ("# Pinned versions for a laptop install: pip install -c constraints.txt "
                                 "-e \".[lab]\"\n" + "\n".join(_pins(STUDENT_DEPENDENCIES + LAB_PINS))
                                 + "\n").encode()
-    rows = []
-    for name in sorted(names, key=lambda n: list(PARTS).index(n) if n in PARTS else len(PARTS)):
-        path = f"notebooks/{name}/{name}.ipynb"
-        rows.append(f"| {PARTS.get(name, name)} | [`{path}`]({path}) | {repo.colab_badge(path)} |")
+    rows = [f"| {catalog.label(e)} | [`{e.path}`]({e.path}) | {repo.colab_badge(e.path)} |"
+            for e in catalog.entries(course) if e.name in names]
     count = footprint()
     files["README.md"] = _fill(
         "README.md", binder_badge=repo.binder_badge(), notebook_rows="\n".join(rows),

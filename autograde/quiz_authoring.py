@@ -3,9 +3,9 @@
     python -m autograde.quiz_authoring            # write the files below
     python -m autograde.quiz_authoring --check    # exit 1 if one is out of date
 
-- solutions/review/self_check_key.py -> course_lib/data/self_check.json: the review's self-check
+- solutions/review/self_check_key.toml -> course_lib/data/self_check.json: the review's self-check
   questions with salted-hash keys and sealed explanations (no plain key), for course_lib.self_check;
-- solutions/practice_quiz/answer_key.py -> solutions/practice_quiz/practice_quiz.py (the graded
+- solutions/practice_quiz/answer_key.toml -> solutions/practice_quiz/practice_quiz.py (the graded
   practice quiz's percent source: answers in solution cells, rubrics in mark schemes, both cleared
   from the release) and the KINDS table of solutions/practice_quiz/cases.py (kinds, no answers).
 
@@ -16,8 +16,8 @@ other's answers away.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import tomllib
 import re
 import sys
 from pathlib import Path
@@ -25,8 +25,8 @@ from pathlib import Path
 from autograde.course import ROOT
 from course_lib.self_check import BANK_PATH, PARTS, answer_hash, seal
 
-SELF_CHECK_KEY = ROOT / "solutions" / "review" / "self_check_key.py"
-PRACTICE_KEY = ROOT / "solutions" / "practice_quiz" / "answer_key.py"
+SELF_CHECK_KEY = ROOT / "solutions" / "review" / "self_check_key.toml"
+PRACTICE_KEY = ROOT / "solutions" / "practice_quiz" / "answer_key.toml"
 PRACTICE = ROOT / "solutions" / "practice_quiz" / "practice_quiz.py"
 CASES = ROOT / "solutions" / "practice_quiz" / "cases.py"
 AUTOGRADED = ("choice", "number", "formula")
@@ -34,12 +34,12 @@ KINDS_REGION = re.compile(r"(# BEGIN KINDS[^\n]*\n).*?(# END KINDS)", re.S)
 
 
 def load_questions(path: Path, kinds=AUTOGRADED) -> list[dict]:
-    """QUESTIONS of an answer key, checked: unique ids, known parts and kinds, consistent options
-    and rubrics."""
-    spec = importlib.util.spec_from_file_location(f"answer_key_{path.parent.name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    questions = module.QUESTIONS
+    """The questions of an answer key (a TOML file: data, not code), checked: unique ids, known
+    parts and kinds, consistent options and rubrics. A rubric is [(points, what earns them)]."""
+    questions = tomllib.loads(path.read_text())["questions"]
+    for q in questions:
+        if "rubric" in q:
+            q["rubric"] = [(r["points"], r["text"]) for r in q["rubric"]]
     ids = [q["id"] for q in questions]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate question ids in {path}")

@@ -149,6 +149,9 @@ def _python_mounts() -> list[str]:
     """The interpreter, its standard library and site-packages (venv and base), read-only."""
     roots = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     roots |= {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots |= set(_extra_paths())
+    roots |= {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")
+              and os.path.isdir(p)}           # added by a .pth file or PYTHONPATH: the kernel needs them
     roots = sorted(r for r in roots if not r.startswith("/usr/"))
     kept = [r for r in roots if not any(r != o and r.startswith(o + "/") for o in roots)]
     return _ro_binds(kept)
@@ -157,9 +160,12 @@ def _python_mounts() -> list[str]:
 def _course_mounts(extra) -> list[str]:
     """Only what a student kernel imports: course_lib, the hidden-case runtime and `extra` (the
     graded assignment's cases.py: how inputs are built, no answers)."""
-    paths = [ROOT / "course_lib", ROOT / "autograde" / "__init__.py", ROOT / "autograde" / "hidden.py",
-             *extra]
-    return _ro_binds(paths)
+    return _ro_binds(course_paths(extra))
+
+
+def course_paths(extra=()) -> list[Path]:
+    return [ROOT / "course_lib", ROOT / "autograde" / "__init__.py", ROOT / "autograde" / "hidden.py",
+            *map(Path, extra)]
 
 
 def wrapper(folder: Path, slot: int, limits: Limits, mounts=(),
@@ -206,8 +212,16 @@ def zygote_wrapper(folder: Path, mounts=()) -> list[str]:
     return [*orphan_guard, bwrap_path(), *NAMESPACES, *_filesystem(folder, Limits(), mounts)]
 
 
-SLOTS = Path(tempfile.gettempdir()) / "autograde-slots"
+SLOTS = Path(tempfile.gettempdir()) / f"autograde-slots-{os.getuid()}"   # each user its own
 _SLOT: dict = {}
+
+
+def forget_inherited_slot() -> None:
+    """In a forked worker: the slot (and its lock) belong to the parent; claim one of its own."""
+    lock = _SLOT.pop("lock", None)
+    _SLOT.pop("slot", None)
+    if lock is not None:
+        lock.close()        # our copy only: the parent's open file keeps its flock
 
 
 def claim_slot() -> int:
@@ -285,10 +299,18 @@ def sweep_folders() -> None:
             remove_folder(folder)
 
 
+def _extra_paths() -> list[str]:
+    """Package folders the grader imports from through PYTHONPATH (an install without a venv,
+    e.g. a cluster's module system): the kernel gets them too, read-only."""
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and os.path.isdir(p) and ("site-packages" in p or "dist-packages" in p)]
+
+
 def kernel_env(folder: Path, record_dir: Path, solutions: Path | None = None) -> dict:
     """A small, explicit environment: nothing of the instructor's leaks in."""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(folder), "LANG": "C.UTF-8",
-            "PYTHONPATH": str(ROOT), "COURSE_GRADING_RECORD_DIR": str(record_dir),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), *_extra_paths()]),
+            "COURSE_GRADING_RECORD_DIR": str(record_dir),
             "COURSE_SOLUTIONS_DIR": str(solutions or ROOT / "solutions"),
             "COURSE_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "MPLBACKEND": "Agg", "IPYTHONDIR": str(folder / ".ipython"),
@@ -308,8 +330,23 @@ def tree(pid: int) -> list[psutil.Process]:
 
 def usage(pid: int) -> tuple[float, int, int]:
     """(CPU seconds, resident bytes, process count) of the sandbox rooted at pid."""
+    return _usage(tree(pid))
+
+
+def usage_of(pids) -> tuple[float, int, int]:
+    """The same for a known set of processes (a control group's)."""
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    return _usage(procs)
+
+
+def _usage(procs) -> tuple[float, int, int]:
     cpu = rss = count = 0
-    for proc in tree(pid):
+    for proc in procs:
         try:
             times = proc.cpu_times()
             cpu += times.user + times.system + times.children_user + times.children_system

@@ -23,6 +23,9 @@ from autograde.course import ROOT
 from autograde.sandbox import Limits
 
 
+ZYGOTE = ROOT / "autograde" / "zygote.py"
+
+
 def available() -> bool:
     return sandbox.mode() == "root" and cgroups.unavailable() is None
 
@@ -54,30 +57,37 @@ def _nspid(pid: int) -> int | None:
 
 
 class Warm(Cold):
-    """A zygote for one worker slot, started on first use and again if it dies."""
+    """A zygote for one grading worker. `start()` launches it without waiting (so that it imports
+    while the grader prepares); the first kernel waits for it; it is started again if it dies."""
 
     warm = True
 
-    def __init__(self, slot: int, limits: Limits, mounts=()):
-        self.slot, self.limits, self.mounts = slot, limits, list(mounts)
+    def __init__(self, index: int, limits: Limits, mounts=()):
+        self.index, self.limits, self.mounts = index, limits, list(mounts)
         self.root = self.proc = None
+        self.ready = False
 
     # -- the zygote
-    def _start(self) -> None:
-        self.root = Path("/tmp") / f"{sandbox.FOLDER_PREFIX}{os.getpid()}-w{self.slot}"
+    def start(self) -> "Warm":
+        self.root = Path("/tmp") / f"{sandbox.FOLDER_PREFIX}{os.getpid()}-w{self.index}"
         self.root.mkdir(mode=0o711, exist_ok=True)
         sandbox._mount_tmpfs(self.root, self.limits.disk_mb)
         os.chmod(self.root, 0o711)
-        cmd = [*sandbox.zygote_wrapper(self.root, self.mounts + [ROOT / "autograde" / "zygote.py"]),
+        cmd = [*sandbox.zygote_wrapper(self.root, self.mounts + [ZYGOTE]),
                sys.executable, "-m", "autograde.zygote"]
         env = {**sandbox.kernel_env(self.root, self.root / "records"), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env, cwd=self.root, text=True,
                                      bufsize=1)
-        while True:
-            reply = self._read()
-            if "ready" in reply:
-                return
+        self.ready = False
+        return self
+
+    def _wait_ready(self) -> None:
+        if not self._alive():
+            self.close()
+            self.start()
+        while not self.ready:
+            self.ready = "ready" in self._read()
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
@@ -94,8 +104,7 @@ class Warm(Cold):
 
     # -- folders: subfolders of the zygote's own folder, which its sandbox shows
     def make_folder(self, limits: Limits) -> Path:
-        if not self._alive():
-            self._start()
+        self._wait_ready()
         folder = self.root / f"s{secrets.token_hex(4)}"
         folder.mkdir(mode=0o700)
         return folder
@@ -104,16 +113,17 @@ class Warm(Cold):
         shutil.rmtree(folder, ignore_errors=True)
 
     # -- kernels
-    def spawn(self, folder: Path, connection_file: str, env: dict,
-              group: cgroups.Group | None) -> int:
-        """Fork a kernel for `folder`; its host pid, once it is in `group` and on its way."""
-        if not self._alive():
-            self._start()
+    def spawn(self, folder: Path, connection_file: str, env: dict, group: cgroups.Group | None,
+              slot: int) -> int:
+        """Fork a kernel for `folder`, running as `slot`'s grading uid; its host pid, once it is
+        in `group` and on its way."""
+        self._wait_ready()
         lim = self.limits
         spec = {"folder": str(folder), "connection_file": connection_file, "env": env,
-                "uid": sandbox.sandbox_uid(self.slot), "log": str(folder / ".kernel.log"),
+                "uid": sandbox.sandbox_uid(slot), "log": str(folder / ".kernel.log"),
                 "tmp_mb": lim.tmp_mb,
-                "keep": [str(m) for m in self.mounts if str(m).startswith("/tmp/")],
+                "keep": [str(m) for m in sandbox.course_paths(self.mounts + [ZYGOTE])
+                         if str(m).startswith("/tmp/")],             # read-only binds under /tmp
                 "rlimits": {"RLIMIT_DATA": lim.memory_mb * 2**20, "RLIMIT_FSIZE": lim.file_mb * 2**20,
                             "RLIMIT_CORE": 0, "RLIMIT_NPROC": lim.processes}}
         self._send({"spawn": spec})
@@ -133,7 +143,7 @@ class Warm(Cold):
         if self.proc is not None:
             sandbox.kill(self.proc.pid)
             self.proc.wait(timeout=10)
-            self.proc = None
+            self.proc, self.ready = None, False
         if self.root is not None:
             sandbox.remove_folder(self.root)
             self.root = None

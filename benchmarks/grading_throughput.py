@@ -3,11 +3,14 @@
     python benchmarks/grading_throughput.py [--assignment toy|lora] [--students 12] [--workers N]
 
 Builds N submissions from the assignment's sample generator (correct, partly wrong, untouched, in
-turn), grades them once with one `nbgrader autograde` call (nbgrader's own sequential loop, its
-default preprocessors, hidden tests checked in-process; cells tagged skip-grading removed, since
-nbgrader would run them) and once with `python -m autograde grade`
-(a worker per core, sandboxed kernels, the verdict outside the kernel), and prints submissions per
-minute for both and the ratio. The one-off reference calibration of our grader is timed apart.
+turn) and grades them, one after the other in one run: with one `nbgrader autograde` call
+(nbgrader's own sequential loop, its default preprocessors, hidden tests checked in-process; cells
+tagged skip-grading removed, since nbgrader would run them), and with `python -m autograde grade`
+three ways (a worker per core, sandboxed kernels, the verdict outside the kernel): cold kernels,
+warm kernels (forked from a zygote), and on a local Dask cluster (`dask scheduler` + `dask
+worker`). It prints submissions per minute and the ratios, whether the three gave identical
+results, and the median time per part of a submission (kernel start, imports, other cells,
+verdict). The one-off reference calibration of our grader is timed apart.
 """
 
 from __future__ import annotations
@@ -74,39 +77,101 @@ def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> fl
     return time.monotonic() - start
 
 
-def measure(assignment: str = "lora", students: int = 12, workers: int | None = None) -> dict:
-    """Seconds for our grader and for sequential `nbgrader autograde` on the same submissions."""
+def _breakdown(results: list[dict]) -> dict:
+    """Median seconds per submission: kernel start, imports (first + setup cells), other cells,
+    verdict, and the whole submission as the worker saw it."""
+    import statistics
+    parts = {k: statistics.median(r["timing"][k] for r in results)
+             for k in ("start_s", "imports_s", "cells_s", "verdict_s")}
+    parts["total_s"] = statistics.median(r["seconds"] for r in results)
+    return parts
+
+
+def _dask_cluster(tmp: Path, workers: int):
+    """A local Dask cluster as an instructor would start one: `dask scheduler` + `dask worker`."""
+    import json
+    bin_dir = Path(sys.executable).parent
+    info = tmp / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)]
+    while not info.exists():
+        time.sleep(0.2)
+    address = json.loads(info.read_text())["address"]
+    procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nworkers",
+                                   str(workers), "--nthreads", "1", "--no-dashboard",
+                                   "--memory-limit", "0"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True))
+    from distributed import Client
+    with Client(address) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def measure(assignment: str = "lora", students: int = 12, workers: int | None = None,
+            dask: bool = True) -> dict:
+    """Seconds for the same submissions graded by sequential `nbgrader autograde`, by our grader
+    with cold kernels, with warm kernels, and on a local Dask cluster, one after the other."""
+    import signal
     workers = workers or os.cpu_count()
+    out = {"assignment": assignment, "workers": workers}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         course = make_course(tmp, assignment)
         inbox = tmp / "inbox"
         make_submissions(course, assignment, students, inbox)
         subs = batch.find(inbox, [assignment])
-
+        out["n"] = len(subs)
         start = time.monotonic()
         batch.calibrate(course, assignment, batch.Limits())
-        calibration = time.monotonic() - start
-        start = time.monotonic()
-        batch.grade_all(course, subs, workers, force=True, progress=False)
-        ours = time.monotonic() - start
-
-        theirs = time_nbgrader(course, assignment, inbox, tmp)
-    return {"assignment": assignment, "n": len(subs), "workers": workers, "ours": ours,
-            "theirs": theirs, "calibration": calibration}
+        out["calibration"] = time.monotonic() - start
+        scores = {}
+        runs = [("cold", {"warm": False}), ("warm", {"warm": True})]
+        if dask:
+            address, procs = _dask_cluster(tmp, workers)
+            runs.append(("dask", {"warm": True, "scheduler": address}))
+        try:
+            for name, kwargs in runs:
+                start = time.monotonic()
+                new = batch.grade_all(course, subs, workers, force=True, progress=False, **kwargs)
+                out[name] = time.monotonic() - start
+                out[f"{name}_parts"] = _breakdown(new)
+                scores[name] = {r["student"]: r["tests"] for r in new}
+        finally:
+            if dask:
+                for proc in procs:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        out["identical"] = all(scores[k] == scores["cold"] for k in scores)
+        out["nbgrader"] = time_nbgrader(course, assignment, inbox, tmp)
+    return out
 
 
 def run() -> list[dict]:
     """For `python -m benchmarks`: the LoRA assignment, 12 submissions."""
-    m = measure("lora", 12)
-    per_min = lambda s: 60 * m["n"] / s  # noqa: E731
+    from autograde import warm_kernels
     from autograde.sandbox import isolation_warning
-    isolation = "sandboxed" if isolation_warning() is None else "NOT sandboxed: no bwrap or not root"
-    return [{"figure": f"grading {m['n']} LoRA submissions: `python -m autograde grade` "
-                       f"({m['workers']} workers, {isolation}) vs sequential `nbgrader autograde`",
-             "value": f"{per_min(m['ours']):.1f} vs {per_min(m['theirs']):.1f} per minute "
-                      f"({m['theirs'] / m['ours']:.2f}x; + {m['calibration']:.0f} s one-off calibration)",
-             "lecture": "a class of 200 graded within minutes on one machine"}]
+    m = measure("lora", 12)
+    per_min = {k: 60 * m["n"] / m[k] for k in ("nbgrader", "cold", "warm", "dask")}
+    isolation = "sandboxed" if isolation_warning() is None else "NOT fully sandboxed"
+    rows = [{"figure": f"grading {m['n']} LoRA submissions ({m['workers']} workers, {isolation}): "
+                       "sequential `nbgrader autograde` / ours cold / ours warm / local Dask cluster",
+             "value": " / ".join(f"{per_min[k]:.1f}" for k in per_min) + " per minute ("
+                      + ", ".join(f"{k} {per_min[k] / per_min['nbgrader']:.2f}x" for k in
+                                  ("cold", "warm", "dask"))
+                      + f"; + {m['calibration']:.0f} s one-off calibration; scores "
+                      + ("identical" if m["identical"] else "DIFFER") + " cold/warm/Dask)",
+             "lecture": "warm local grader at least 6x sequential nbgrader on 2 cores"}]
+    for k in ("cold", "warm"):
+        parts = m[f"{k}_parts"]
+        rows.append({"figure": f"grading one LoRA submission, {k}: median seconds per part",
+                     "value": f"kernel start {parts['start_s']:.2f}, imports {parts['imports_s']:.2f}, "
+                              f"other cells {parts['cells_s']:.2f}, verdict {parts['verdict_s']:.2f}; "
+                              f"whole submission {parts['total_s']:.2f}"
+                              + ("" if warm_kernels.available() or k == "cold" else " (warm unavailable: cold)"),
+                     "lecture": "-"})
+    return rows
 
 
 def main() -> int:
@@ -114,14 +179,18 @@ def main() -> int:
     ap.add_argument("--assignment", default="toy")
     ap.add_argument("--students", type=int, default=12)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--no-dask", action="store_true")
     args = ap.parse_args()
-    m = measure(args.assignment, args.students, args.workers)
-    n, ours, theirs = m["n"], m["ours"], m["theirs"]
-    print(f"{n} submissions of '{args.assignment}' on {os.cpu_count()} cores")
-    print(f"  nbgrader autograde (sequential): {theirs:7.1f} s  {60 * n / theirs:6.1f} per minute")
-    print(f"  python -m autograde grade ({args.workers} workers): {ours:7.1f} s  {60 * n / ours:6.1f} per minute"
-          f"  (+ {m['calibration']:.1f} s one-off reference calibration)")
-    print(f"  throughput ratio (ours / nbgrader): {theirs / ours:.2f}x")
+    m = measure(args.assignment, args.students, args.workers, not args.no_dask)
+    n = m["n"]
+    print(f"{n} submissions of '{args.assignment}' on {os.cpu_count()} cores, {args.workers} workers")
+    for k in ("nbgrader", "cold", "warm", "dask"):
+        if k in m:
+            print(f"  {k:9} {m[k]:7.1f} s  {60 * n / m[k]:6.1f} per minute  "
+                  f"{m['nbgrader'] / m[k]:5.2f}x nbgrader")
+    for k in ("cold", "warm"):
+        print(f"  {k} per submission (median s):", {p: round(v, 2) for p, v in m[f"{k}_parts"].items()})
+    print(f"  scores identical cold/warm/dask: {m['identical']}; calibration {m['calibration']:.1f} s")
     return 0
 
 

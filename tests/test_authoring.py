@@ -77,3 +77,10 @@ def test_written_answers_are_graded_by_hand_and_their_rubric_stays_with_the_grad
             authoring.parse(unlocked + "# ### BEGIN MARK SCHEME\n# x\n# ### END MARK SCHEME\n")
     with pytest.raises(ValueError, match="needs points"):
         authoring.parse("# %% [written] id=w\n# x\n")
+
+
+def test_readme_lists_every_notebook_in_the_lecture_order():
+    from autograde import catalog
+    names = [e.name for e in catalog.entries()]
+    assert names[:2] == ["prompting", "prompt_tuning"] and names[-2:] == ["review", "practice_quiz"]
+    assert catalog.render_readme(catalog.README.read_text()) == catalog.README.read_text()

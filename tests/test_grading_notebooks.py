@@ -7,6 +7,7 @@ solutions/<name>/mistakes.py's WRONG_SUBMISSION) loses exactly the points its EX
 with feedback that names the mistake. One batch grades all of them (two workers), as `grade` would.
 """
 
+import os
 import shutil
 
 import nbformat
@@ -24,7 +25,9 @@ def expected_wrong(name: str) -> dict:
     return getattr(mistakes_module(name), "EXPECTED_WRONG", None)
 
 
-WRONG = {name: expected_wrong(name) for name in REPO.graded_assignments()}
+# AUTOGRADE_TEST_ASSIGNMENTS=a,b grades only those (tests/test_scaffold.py grades a new one alone)
+ONLY = [n for n in os.environ.get("AUTOGRADE_TEST_ASSIGNMENTS", "").split(",") if n]
+WRONG = {name: expected_wrong(name) for name in REPO.graded_assignments() if not ONLY or name in ONLY}
 
 
 def test_every_graded_notebook_has_an_expected_wrong_submission():
