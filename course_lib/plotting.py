@@ -146,7 +146,8 @@ def moe_dispatch(words, indices, weights, N: int, title: str = ""):
                 ax.text(i, t, f"{grid[t, i]:.2f}", ha="center", va="center", fontsize=7)
     counts = [int((~np.isnan(grid[:, i])).sum()) for i in range(N)]
     for i, n in enumerate(counts):
-        ax.text(i, T + 0.1, f"{n} tokens", ha="center", va="center", fontsize=8, weight="bold")
+        ax.text(i, T + 0.1, f"{n} token{'' if n == 1 else 's'}", ha="center", va="center",
+                fontsize=8, weight="bold")
     ax.set_xticks(range(N), [f"E{i}" for i in range(N)])
     ax.set_yticks(range(T), words, fontsize=7)
     ax.set_ylim(T + 0.6, -0.5)

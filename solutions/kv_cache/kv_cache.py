@@ -48,7 +48,8 @@ from course_lib.runtime import set_seed, set_threads
 # picks $\arg\max_v z_v$; **sampling** draws from $\text{softmax}(z / T)$ with temperature $T$.
 #
 # Our pre-trained decoder is tiny (4 layers, $d = 64$, 4 heads, at most 256 positions, validation
-# perplexity 3.0 on news-like text), so everything runs on a CPU; the arithmetic is a Llama's.
+# perplexity 2.8 on news-like text after pre-training, as `course_lib/data/pretrain_metrics.json`
+# records), so everything runs on a CPU; the arithmetic is a Llama's.
 # It was trained on lines of the form `[BOS] text [EOS]`. This notebook keeps it on the CPU even
 # where a GPU is available (Colab): at this size a GPU step costs mostly kernel-launch overhead,
 # which would hide what the cache saves, and all tensors then live on one device.

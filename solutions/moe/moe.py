@@ -637,8 +637,8 @@ print(f"active fraction of the MoE encoder: {moe_active / moe_total:.0%}")
 #   share. <!-- claim: moe.toy_collapse --> <!-- claim: moe.toy_balance -->
 #   In the upcycled encoder one layer's router sends most tokens to one expert without it, and
 #   none does with it. <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
-# * Upcycling a dense FFN gives experts a good start; routing is decided per token, so no expert
-#   is "the sports expert".
+# * Upcycling a dense FFN gives experts a good start. Routing is decided per token, not per
+#   topic: the heat maps of Section 6 show how far each expert leans towards a topic.
 #
 # **Check yourself.** (1) With $N = 8$ experts of 2 M parameters each and $k = 2$, how many
 # expert parameters does a token use? (2) Why does $k = 1$ with renormalised weights never train

@@ -429,7 +429,7 @@ widgets.table_slider(
 #   (containing 0) onto $[0, 255]$, with an integer zero point.
 # * One outlier ruins a per-tensor scale; per-channel scales (one per output row) isolate it.
 #   <!-- claim: quantization.per_channel_outlier -->
-# * 8-bit weights cost nothing measurable here; at 4 bits per-channel scales are needed (or GPTQ
+# * 8-bit weights cost almost nothing here; at 4 bits per-channel scales are needed (or GPTQ
 #   and AWQ at scale). <!-- claim: quantization.int8_free -->
 #   <!-- claim: quantization.int4_per_channel -->
 #
