@@ -1,127 +1,124 @@
-"""Mixture of experts: active fraction, throughput ratios, accuracy dense vs MoE, balance loss.
+"""Mixture of experts: the notebook's own figures (solutions/moe/moe.ipynb, run here) and its claims.
 
-The reference MoE, gate and balance loss come from solutions/moe/moe.ipynb (reference_namespace); the
-experiment mirrors the notebook: every FFN of the pre-trained encoder upcycled into N = 4 experts,
-k = 1 (the lecture's weights p_i), 2 epochs on the topic task, with and without 0.1 * the Switch
-balance loss. Throughput: one MoE layer against dense FFNs with the same active and the same total
-parameters, timed interleaved in this one process.
+The notebook's code cells run in this process (benchmarks/_notebook.py), so every row is the number
+the notebook prints: the toy router with and without the balance loss (repeated here on three more
+seeds), the upcycled encoder's routing without and with the loss (N = 4, k = 1, 2 epochs on the
+topic task), active parameters, and one MoE layer's throughput against dense FFNs with the same
+active and the same total parameters (timed interleaved, in this one run).
 """
 
 from __future__ import annotations
 
-import statistics
-from pathlib import Path
+from benchmarks._notebook import namespace
 
-import nbformat
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-from autograde.verdict import reference_namespace
-from course_lib import measure
-from course_lib.datasets import TOPICS, load_topic
-from course_lib.model import CLSClassifier
-from course_lib.pretrained import load_encoder, load_tokenizer
-from course_lib.runtime import set_seed
-from course_lib.training import evaluate, make_batches, train_classifier
-
-ROOT = Path(__file__).resolve().parent.parent
-N, K, NOISE, COEF, EPOCHS, LR = 4, 1, 0.1, 0.1, 2, 1e-3
+SEEDS = (0, 1, 2, 3)
+IDLE = 0.01                  # an expert with less than 1% of the tokens gets (almost) none
 
 
-def _ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "moe" / "moe.ipynb", as_version=4))
+def _claim(cid, text, slide, holds):
+    return {"id": f"moe.{cid}", "notebook": "moe", "text": text, "slide": slide,
+            "holds": bool(holds)}
 
 
-def _upcycled(ref) -> CLSClassifier:
-    set_seed(0)
-    enc = load_encoder()
-    for block in enc.blocks:
-        ffn, moe = block.ffn, ref["MoE"](64, block.ffn.W_1.out_features, N, K)
-        for e in moe.experts:
-            e.load_state_dict({n: t for n, t in ffn.state_dict().items() if n[:2] == "W_"})
-            with torch.no_grad():
-                for w in e.parameters():
-                    w.add_(NOISE * w.std() * torch.randn_like(w))
-        block.ffn = moe
-    return CLSClassifier(enc, len(TOPICS))
-
-
-def _layers(model, ref):
-    return [m for m in model.modules() if isinstance(m, ref["MoE"])]
-
-
-@torch.no_grad()
-def _balance(model, ref, tok, test) -> list[float]:
-    batch = next(make_batches(tok, test, batch_size=len(test)))
-    model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    real = batch["attention_mask"].reshape(-1).bool()
-    return [ref["switch_load_balancing_loss"](m.router_probs[real], m.expert_indices[real],
-                                              m.N).item() for m in _layers(model, ref)]
-
-
-def _throughput(ref, d, d_ff, n, k, tokens=1024, rounds=5):
-    set_seed(0)
-    x = torch.randn(1, tokens, d)
-    models = {"moe": ref["MoE"](d, d_ff, n, k), "active": ref["Expert"](d, k * d_ff),
-              "total": ref["Expert"](d, n * d_ff)}
-    times = {name: [] for name in models}
-    with torch.no_grad():
-        for _ in range(rounds):
-            for name, m in models.items():
-                times[name].append(measure.latency(lambda: m(x), repeats=3, warmup=1))
-    med = {name: statistics.median(t) for name, t in times.items()}
-    return med["active"] / med["moe"], med["total"] / med["moe"]
+def _pct(shares):
+    return " / ".join(f"{float(v):.0%}" for v in shares)
 
 
 def run() -> list[dict]:
-    ref = _ref()
-    tok, train, test = load_tokenizer(), load_topic("train"), load_topic("test")
+    ns = namespace("moe")
     rows = []
 
-    set_seed(0)
-    dense = CLSClassifier(load_encoder(), len(TOPICS))
-    train_classifier(dense, tok, train, epochs=EPOCHS, lr=LR, seed=0, progress=False)
-    dense_acc = evaluate(dense, tok, test)
-
-    results = {}
-    for name, coef in [("MoE", 0.0), ("MoE + balance", COEF)]:
-        model = _upcycled(ref)
-        layers = _layers(model, ref)
-        before = _balance(model, ref, tok, test)
-        extra = None
-        if coef:
-            def extra(m, layers=layers):
-                return coef * sum(ref["switch_load_balancing_loss"](l.router_probs,
-                                  l.expert_indices, l.N) for l in layers) / len(layers)
-        train_classifier(model, tok, train, epochs=EPOCHS, lr=LR, seed=0, extra_loss=extra,
-                         progress=False)
-        results[name] = (evaluate(model, tok, test), before, _balance(model, ref, tok, test),
-                         model)
-
-    model = results["MoE"][3]
-    total = measure.count_parameters(model)
-    idle = sum(measure.count_parameters(e) for m in _layers(model, ref)
-               for e in list(m.experts)[m.k:])
+    total, active = ns["moe_total"], ns["moe_active"]
     rows.append({"figure": "MoE encoder (N=4, k=1): active parameters per token / total",
-                 "value": f"{(total - idle) / total:.0%} ({total - idle:,} of {total:,})",
+                 "value": f"{active / total:.0%} ({active:,} of {total:,})",
                  "lecture": "only a subset of experts is activated per token (Mixtral: 13B of "
                             "47B)"})
-    for d, d_ff, n, k in [(64, 256, 4, 1), (256, 1024, 8, 2)]:
-        vs_active, vs_total = _throughput(ref, d, d_ff, n, k)
-        rows.append({"figure": f"MoE layer d={d}, d_ff={d_ff}, N={n}, k={k}: throughput vs "
-                               f"dense same active / same total",
-                     "value": f"{vs_active:.2f}x / {vs_total:.2f}x",
-                     "lecture": "compute grows with k, parameters with N"})
-    rows.append({"figure": f"test accuracy, {EPOCHS} epochs: dense / MoE / MoE + balance",
-                 "value": f"{dense_acc:.1%} / {results['MoE'][0]:.1%} / "
-                          f"{results['MoE + balance'][0]:.1%}",
+
+    ratios = {}                           # the notebook's layers, re-timed over more rounds
+    for cfg in ns["throughput"]:
+        _, t = ns["throughput_table"](*cfg, n_tokens=1024, rounds=9)
+        ratios[cfg] = (t["dense, same active"] / t["MoE"], t["dense, same total"] / t["MoE"])
+    (small, large) = sorted(ratios)
+    for cfg, (vs_active, vs_total) in ratios.items():
+        d, d_ff, n, k = cfg
+        row = {"figure": f"MoE layer d={d}, d_ff={d_ff}, N={n}, k={k}: throughput vs dense same "
+                         f"active / same total (9 interleaved rounds)", "value": f"{vs_active:.2f}x / {vs_total:.2f}x",
+               "lecture": "compute grows with k, parameters with N"}
+        if cfg == large:
+            row["claim"] = [
+                _claim("sparse_speedup", "An MoE layer is faster than the dense layer with the "
+                       "same total parameters, the more so the larger the layer",
+                       "MoE: only a subset of experts is activated per token",
+                       all(r[1] > 1 for r in ratios.values())
+                       and ratios[large][1] > ratios[small][1]),
+                _claim("routing_overhead", "An MoE layer is slower than the dense layer with the "
+                       "same active parameters (routing, gathering, small matmuls)", "-",
+                       all(r[0] < 1 for r in ratios.values()))]
+        rows.append(row)
+
+    # the toy router: the notebook's seed, then more seeds with the notebook's own train_toy
+    coef = ns["BALANCE_TOY"]
+    runs = {seed: (ns["train_toy"](0.0, seed), ns["train_toy"](coef, seed)) for seed in SEEDS}
+    collapsed = all(bool((alone["shares"] < IDLE).any()) for alone, _ in runs.values())
+    balanced = all(bool(((with_["shares"] - 0.25).abs() < 0.1).all())
+                   and with_["error"] < alone["error"] for alone, with_ in runs.values())
+    for seed, (alone, with_) in runs.items():
+        row = {"figure": f"toy router (4 kinds of token), seed {seed}: shares / MSE, task loss "
+                         f"only -> + {coef} x balance loss",
+               "value": f"{_pct(alone['shares'])} / {alone['error']:.3f} -> "
+                        f"{_pct(with_['shares'])} / {with_['error']:.3f}",
+               "lecture": "Switch: N sum_i f_i P_i keeps the experts busy"}
+        rows.append(row)
+    idle = lambda r: int((r["shares"] < IDLE).sum())
+    rows.append({"figure": f"toy router, seeds {SEEDS[0]}-{SEEDS[-1]}: idle experts (< {IDLE:.0%} "
+                           f"of the tokens) without -> with the balance loss; MSE ratio",
+                 "value": ", ".join(f"{idle(a)} -> {idle(w)} ({a['error'] / w['error']:.1f}x)"
+                                    for a, w in runs.values()),
+                 "lecture": "Switch: N sum_i f_i P_i keeps the experts busy",
+                 "claim": [
+                     _claim("toy_collapse", f"Without the balance loss the toy router leaves some "
+                            f"experts (almost) without tokens (< {IDLE:.0%}), on every seed",
+                            "-", collapsed),
+                     _claim("toy_balance", "With the balance loss every expert of the toy MoE "
+                            "serves about a quarter of the tokens and the error is lower, on "
+                            "every seed", "-", balanced)]})
+
+    usage, acc = ns["usage"], ns["moe_acc"]
+    alone, with_ = usage["MoE"], usage["MoE + balance loss"]
+    rows.append({"figure": "test accuracy, 2 epochs: dense / MoE / MoE + balance",
+                 "value": f"{ns['dense_acc']:.1%} / {acc['MoE']:.1%} / "
+                          f"{acc['MoE + balance loss']:.1%}",
                  "lecture": "(no figure on the slides)"})
-    for name, (_, before, after, _) in results.items():
-        rows.append({"figure": f"{name}: balance loss per layer, at init -> after training "
-                               f"(1 = balanced)",
-                     "value": ", ".join(f"{b:.3f}->{a:.3f}" for b, a in zip(before, after)),
+    for name, u in usage.items():
+        rows.append({"figure": f"{name}: balance loss per layer (1 = balanced)",
+                     "value": ", ".join(f"{v:.3f}" for v in u["loss"]),
                      "lecture": "Switch: N sum_i f_i P_i = 1 when balanced"})
+    rows.append({"figure": "upcycled encoder: busiest / idlest expert's share per layer, MoE -> "
+                           "MoE + balance loss",
+                 "value": f"{_pct(alone['busiest'])} | {_pct(alone['idlest'])} -> "
+                          f"{_pct(with_['busiest'])} | {_pct(with_['idlest'])}",
+                 "lecture": "the router collapses without a balance loss",
+                 "claim": [
+                     _claim("encoder_collapse", "Without the balance loss, the upcycled encoder's "
+                            "router sends more than half of a layer's tokens to one expert, in "
+                            "some layer", "the router collapses without a balance loss",
+                            bool((alone["busiest"] > 0.5).any())),
+                     _claim("encoder_flatter", "With the balance loss no expert of any layer takes "
+                            "more than half of the tokens, and the busiest expert's share is lower "
+                            "in every layer", "-",
+                            bool((with_["busiest"] < 0.5).all()
+                                 and (with_["busiest"] < alone["busiest"]).all()))]})
+    loss = alone["loss"]
+    worst = int(alone["busiest"].argmax())
+    rows.append({"figure": "upcycled encoder without the balance loss: L_balance of the layer with "
+                           "the busiest expert / of the other layers",
+                 "value": f"{loss[worst]:.3f} / " + ", ".join(
+                     f"{v:.3f}" for i, v in enumerate(loss) if i != worst), "lecture": "-",
+                 "claim": _claim("loss_value", "Without the balance loss, L_balance is above 1.2 "
+                                 "in the layer with the busiest expert and below 1.1 in the "
+                                 "others", "Switch: N sum_i f_i P_i",
+                                 loss[worst] > 1.2 and all(v < 1.1 for i, v in enumerate(loss)
+                                                           if i != worst))})
     return rows
 
 

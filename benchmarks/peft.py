@@ -57,8 +57,8 @@ def comparison_rows() -> list[dict]:
                                f"fine-tuning", "value": f"{m['step_s'] / full['step_s']:.2f}x / "
                                                         f"{m['peak'] / full['peak']:.2f}x",
                      "lecture": "PEFT: lower GPU memory, faster training"})
-    rows[2]["claim"] = c("bitfit_close", "BitFit comes within a point of full fine-tuning.",
-                         "BitFit 85.2 vs FT 86.4 (avg)", abs(gap(bitfit)) <= 0.01)
+    rows[2]["claim"] = c("bitfit_close", "BitFit comes within 2 points of full fine-tuning.",
+                         "BitFit 85.2 vs FT 86.4 (avg)", abs(gap(bitfit)) <= 0.02)
     rows[4]["claim"] = c("adapter_lora_close", "Adapters and LoRA come within 2 points of full "
                          "fine-tuning.", "Adpt^D 84.4, LoRA 87.2 vs FT 86.4",
                          max(abs(gap(adapter)), abs(gap(lora))) <= 0.02)
@@ -72,8 +72,10 @@ def comparison_rows() -> list[dict]:
                  "value": f"{100 * prefix['mean']:.1f} vs {100 * prompt['mean']:.1f}",
                  "lecture": "PT-2 75.8 vs PT 67.2 (BoolQ)",
                  "claim": c("prefix_beats_prompt", "With the same n and Part 1b's learning "
-                            "rates, prefix tuning scores above prompt tuning.", "PT-2 75.8 vs "
-                            "PT 67.2 (BoolQ)", prefix["mean"] > prompt["mean"])})
+                            "rates, prefix tuning scores above prompt tuning by more than "
+                            "twice the larger standard deviation over seeds.", "PT-2 75.8 vs "
+                            "PT 67.2 (BoolQ)", prefix["mean"] - prompt["mean"]
+                            > 2 * max(prefix["std"], prompt["std"]))})
     rows.append({"figure": "prompt tuning below full fine-tuning", "value":
                  f"{100 * gap(prompt):.1f} points", "lecture": "PT 67.2 vs FT 77.7 (BoolQ)",
                  "claim": c("prompt_behind", "Prompt tuning stays at least 5 points below full "
@@ -89,9 +91,9 @@ def comparison_rows() -> list[dict]:
     rows.append({"figure": "PEFT steps: time vs full fine-tuning (interleaved medians), min / max",
                  "value": f"{min(ratios.values()):.2f}x / {max(ratios.values()):.2f}x",
                  "lecture": "PEFT: faster training",
-                 "claim": c("step_time_similar", "At this size every PEFT step takes between 0.7 "
-                            "and 1.3 times the time of a full fine-tuning step.",
-                            "faster training", all(0.7 <= v <= 1.3 for v in ratios.values()))})
+                 "claim": c("step_time_similar", "At this size every PEFT step takes between 0.5 "
+                            "and 1.5 times the time of a full fine-tuning step.",
+                            "faster training", all(0.5 <= v <= 1.5 for v in ratios.values()))})
     rows.append({"figure": "prompt tuning: peak memory of a step vs full fine-tuning",
                  "value": f"{prompt['peak'] / full['peak']:.2f}x",
                  "lecture": "PEFT: lower GPU memory usage",

@@ -1,74 +1,82 @@
-"""Quantization (solutions/quantization/quantization.ipynb): storage ratios and accuracy deltas of the fine-tuned
-encoder with its linear weights at FP16 / INT8 / INT4, per-tensor and per-channel (weight-only).
+"""Quantization: the notebook's own figures (solutions/quantization/quantization.ipynb, run here).
 
-The quantizer is the notebook's reference (autograde.verdict.reference_namespace); one fine-tuning
-run, every ratio from this one process.
+The notebook's code cells run in this process (benchmarks/_notebook.py): storage and accuracy of
+the fine-tuned encoder with FP16, INT8 and INT4 weights, per tensor and per channel (the lecture's
+table: Llama-3.1 FP16 16 GB -> 4-bit 4 GB), the outlier-row errors, the one-sided tensor, and the
+reconstruction error against the bits.
 """
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
-import nbformat
-import torch
-import torch.nn as nn
-
-from autograde.verdict import reference_namespace
-from course_lib import measure
-from course_lib.datasets import TOPICS, load_topic
-from course_lib.model import CLSClassifier
-from course_lib.pretrained import load_encoder, load_tokenizer
-from course_lib.runtime import set_seed
-from course_lib.training import evaluate, train_classifier
-
-SOURCE = Path(__file__).resolve().parent.parent / "solutions" / "quantization" / "quantization.ipynb"
+from benchmarks._notebook import namespace
 
 
-def _linears(model):
-    return [m for m in list(model.encoder.blocks.modules()) + [model.head]
-            if isinstance(m, nn.Linear)]
+def _claim(cid, text, slide, holds):
+    return {"id": f"quantization.{cid}", "notebook": "quantization", "text": text,
+            "slide": slide, "holds": bool(holds)}
 
 
 def run() -> list[dict]:
-    ref = reference_namespace(nbformat.read(SOURCE, as_version=4))
-    fake_quantize = ref["fake_quantize"]
-    set_seed(0)
-    tok = load_tokenizer()
-    train, test = load_topic("train"), load_topic("test")
-    model = CLSClassifier(load_encoder(), num_labels=len(TOPICS))
-    train_classifier(model, tok, train, epochs=3, lr=1e-3, seed=0, progress=False)
-    fp32_acc = evaluate(model, tok, test)
-    n_lin = sum(m.weight.numel() for m in _linears(model))
-    total = measure.model_size_bytes(model)
+    ns = namespace("quantization")
+    fp32, acc = ns["fp32_acc"], ns["accuracy"]
+    storage, fp32_bytes, lin = ns["storage_bytes"], ns["fp32_bytes"], ns["lin_params"]
     rows = [{"figure": "quantization: fine-tuned encoder fp32 test accuracy",
-             "value": f"{fp32_acc:.1%}", "lecture": "Llama-3.1-8B FP16 average 69.23"}]
-    lecture = {16: "FP8 8/8: 16 GB -> 8 GB, avg +0.13 (8B)",
-               8: "GPTQ 8/16: 8 GB, avg +0.19 (8B); SmoothQuant 8/8: +0.13",
-               4: "GPTQ/AWQ 4/16: 16 GB -> 4 GB, avg -1.26 / -1.81 (8B), -0.25 / -0.06 (70B)"}
-    for bits in (16, 8, 4):
-        for per_channel in ((False,) if bits == 16 else (False, True)):
-            q = copy.deepcopy(model)
-            with torch.no_grad():
-                for m in _linears(q):
-                    m.weight.copy_(m.weight.half().float() if bits == 16
-                                   else fake_quantize(m.weight, bits, per_channel))
-            acc = evaluate(q, tok, test)
-            n_scales = 0 if bits == 16 else sum(m.weight.shape[0] if per_channel else 1
-                                                for m in _linears(model))
-            size = total - 4 * n_lin + n_lin * bits / 8 + 4 * n_scales
-            name = f"INT{bits} {'per-channel' if per_channel else 'per-tensor'}" if bits < 16 \
-                else "FP16"
-            rows.append({"figure": f"quantization: {name} linear weights, size ratio (linear "
-                                   f"weights / whole model)",
-                         "value": f"{bits / 32:.3f} / {size / total:.2f}",
-                         "lecture": lecture[bits]})
-            rows.append({"figure": f"quantization: {name} accuracy change vs fp32",
-                         "value": f"{100 * (acc - fp32_acc):+.1f} points ({acc:.1%})",
-                         "lecture": lecture[bits]})
+             "value": f"{fp32:.1%}", "lecture": "Llama-3.1-8B FP16 average 69.23"}]
+    for name, bits, per_channel in ns["configs"][1:]:
+        whole = storage(ns["fp32_model"], bits, per_channel) / fp32_bytes
+        rows.append({"figure": f"quantization: {name} linear weights, size ratio (linear "
+                               f"weights / whole model)", "value": f"{bits / 32:.3f} / {whole:.2f}",
+                     "lecture": "FP16 16 GB, 8-bit 8 GB, 4-bit 4 GB (8B model)"})
+        rows.append({"figure": f"quantization: {name} accuracy change vs fp32",
+                     "value": f"{100 * (acc[name] - fp32):+.1f} points ({acc[name]:.1%})",
+                     "lecture": "8B: 8-bit methods within 0.19, 4-bit -1.26 to -2.32"})
+    d = lambda name: 100 * (acc[name] - fp32)
+    rows.append({"figure": "quantization: accuracy change vs fp32, " + " / ".join(
+                     n for n, _, _ in ns["configs"][1:]),
+                 "value": " / ".join(f"{d(n):+.1f}" for n, _, _ in ns["configs"][1:]),
+                 "lecture": "8B: 8-bit methods within 0.19 points, 4-bit -1.26 to -2.32"})
+    rows[-1]["claim"] = [
+        _claim("int8_free", "FP16 and INT8 weights (per tensor and per channel) change the "
+               "fine-tuned encoder's accuracy by at most half a point", "8B: 8-bit within 0.19",
+               all(abs(d(n)) <= 0.5 for n in ("FP16", "INT8 per-tensor", "INT8 per-channel"))),
+        _claim("int4_per_channel", "At 4 bits a per-tensor scale costs more than half a point, "
+               "and per-channel scales win it back (within half a point of fp32)",
+               "8B: 4-bit GPTQ / AWQ -1.26 to -2.32",
+               d("INT4 per-tensor") < -0.5 and d("INT4 per-channel") >= -0.5)]
+
+    err = ns["outlier_errors"]
+    rows.append({"figure": "W_1 of layer 0, relative error of the ordinary rows, per tensor / per "
+                           "channel: no outlier -> one row x 20 (INT8; INT4)",
+                 "value": "; ".join(f"{err['no outlier', b][0]:.2%} / {err['no outlier', b][1]:.2%}"
+                                    f" -> {err['row 7 x 20', b][0]:.2%} / "
+                                    f"{err['row 7 x 20', b][1]:.2%}" for b in (8, 4)),
+                 "lecture": "outlier features (LLM.int8, SmoothQuant)",
+                 "claim": _claim("per_channel_outlier", "An outlier row multiplies the per-tensor "
+                                 "error of the other rows several times (> 3x) and leaves their "
+                                 "per-channel error unchanged", "-",
+                                 all(err["row 7 x 20", b][0] > 3 * err["no outlier", b][0] and
+                                     abs(err["row 7 x 20", b][1] - err["no outlier", b][1]) < 1e-6
+                                     for b in (8, 4)))})
+    (s_sym, e_sym), (s_asym, e_asym) = ns["onesided"].values()
+    rows.append({"figure": "GELU output, int8: step and mean error, absmax / zero-point",
+                 "value": f"{s_sym:.4f} / {s_asym:.4f}; {e_sym:.5f} / {e_asym:.5f}",
+                 "lecture": "-",
+                 "claim": _claim("zeropoint_onesided", "On a one-sided tensor the zero-point "
+                                 "step is close to half the absmax step (0.4-0.6x) and its mean "
+                                 "error smaller", "-",
+                                 0.4 < s_asym / s_sym < 0.6 and e_asym < e_sym)})
+    sweep, bits = ns["sweep"], ns["BITS"]
+    per_bit = [(sweep[b2, pc][0] / sweep[b1, pc][0]) ** (1 / (b2 - b1))
+               for pc in (False, True) for b1, b2 in zip(bits, bits[1:])]
+    rows.append({"figure": f"reconstruction error ratio per extra bit, bits {bits}, per tensor and "
+                           f"per channel", "value": ", ".join(f"{r:.2f}" for r in per_bit),
+                 "lecture": "-",
+                 "claim": _claim("error_halves_per_bit", "Each extra bit roughly halves the "
+                                 "reconstruction error (a ratio between 0.35 and 0.65 per bit)",
+                                 "-", all(0.35 < r < 0.65 for r in per_bit))})
     return rows
 
 
 if __name__ == "__main__":
     for r in run():
-        print(r)
+        print(f"{r['figure']}: {r['value']}   [{r['lecture']}]")

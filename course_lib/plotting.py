@@ -163,6 +163,55 @@ def lora_vs_full(d: int = 6, k: int = 6, r: int = 2):
         ax.set_aspect("equal")
         ax.axis("off")
     _legend(ax2, [("trainable", TRAINABLE), ("frozen", FROZEN)])
+# MoE, compression and KV-cache pictures ---------------------------------------------------------
+def expert_load_bars(loads: dict, title: str = "", ylabel: str = "share of tokens (%)"):
+    """One bar chart per entry of `loads` ({panel title: share of tokens per expert}), side by
+    side with the same y axis; a dashed line marks the balanced share 1/N."""
+    fig, axes = plt.subplots(1, len(loads), figsize=(3.2 * len(loads), 2.8), sharey=True,
+                             squeeze=False)
+    for ax, (name, shares) in zip(axes[0], loads.items()):
+        shares = [100 * float(s) for s in shares]
+        ax.bar(range(len(shares)), shares, color="tab:blue")
+        ax.axhline(100 / len(shares), color="gray", ls="--", lw=1, label="balanced: 1/N")
+        for i, s in enumerate(shares):
+            ax.text(i, s + 1.5, f"{s:.0f}", ha="center", fontsize=8)
+        ax.set(title=name, xlabel="expert i", xticks=range(len(shares)), ylim=(0, 105))
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def moe_dispatch(words, indices, weights, N: int, title: str = ""):
+    """An MoE dispatch trace: one row per token, one column per expert; the experts a token is
+    routed to are filled (darker = larger weight) and show the weight; the last row counts the
+    tokens each expert runs on, in one batched call."""
+    import numpy as np
+    T, k = len(words), len(indices[0])
+    grid = np.full((T, N), np.nan)
+    for t in range(T):
+        for s in range(k):
+            grid[t, int(indices[t][s])] = float(weights[t][s])
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * N, 0.8 + 0.28 * (T + 1)))
+    ax.imshow(np.ma.masked_invalid(grid), cmap="Oranges", vmin=0, vmax=1, aspect="auto")
+    for t in range(T):
+        for i in range(N):
+            if not np.isnan(grid[t, i]):
+                ax.text(i, t, f"{grid[t, i]:.2f}", ha="center", va="center", fontsize=7)
+    counts = [int((~np.isnan(grid[:, i])).sum()) for i in range(N)]
+    for i, n in enumerate(counts):
+        ax.text(i, T + 0.1, f"{n} token{'' if n == 1 else 's'}", ha="center", va="center",
+                fontsize=8, weight="bold")
+    ax.set_xticks(range(N), [f"E{i}" for i in range(N)])
+    ax.set_yticks(range(T), words, fontsize=7)
+    ax.set_ylim(T + 0.6, -0.5)
+    ax.set_xticks(np.arange(-0.5, N), minor=True)
+    ax.set_yticks(np.arange(-0.5, T), minor=True)
+    ax.grid(which="minor", color="lightgray", lw=0.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_title(title or "dispatch: token -> expert (weight)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -213,6 +262,30 @@ def adapter_in_block():
     inset.set_ylim(0, ys2[-1] + 0.8)
     inset.axis("off")
     _legend(ax, [("trainable", TRAINABLE), ("frozen", FROZEN)])
+def kv_cache_growth(words, steps):
+    """The KV cache growing call by call: steps = [(new positions, K shape), ...] in order (the
+    first is the prefill). One row per call; cached positions grey, the new ones orange, the
+    layer's K shape on the right."""
+    from matplotlib.patches import Rectangle
+    total = sum(n for n, _ in steps)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.78 * total + 2.6, 0.55 * len(steps) + 0.7))
+    cached = 0
+    for r, (n_new, shape) in enumerate(steps):
+        for j in range(cached + n_new):
+            new = j >= cached
+            ax.add_patch(Rectangle((j, -r - 0.8), 0.94, 0.7, lw=0.5, ec="black",
+                                   fc="tab:orange" if new else "0.85"))
+            ax.text(j + 0.47, -r - 0.45, words[j], ha="center", va="center", fontsize=6,
+                    rotation=0 if len(words[j]) < 8 else 20)
+        cached += n_new
+        label = f"prefill: {n_new} tokens" if r == 0 else f"step {r}: 1 new token"
+        ax.text(-0.3, -r - 0.45, label, ha="right", va="center", fontsize=8)
+        ax.text(total + 0.3, -r - 0.45, "K: (" + ", ".join(map(str, shape)) + ")", ha="left",
+                va="center", fontsize=8, family="monospace")
+    ax.set_xlim(-4.2, total + 3.6)
+    ax.set_ylim(-len(steps) - 0.1, 0.1)
+    ax.axis("off")
+    ax.set_title("KV cache of one layer after each call: (B, H, T, d_head)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -248,5 +321,20 @@ def prompt_vs_prefix(n: int = 3, tokens=("[CLS]", "x1", "x2", "[MASK]"), n_layer
                   fontsize=8)
     ax2.text(n * cw / 2, -0.3, "no input token", ha="center", fontsize=7)
     _legend(ax1, [("trainable", TRAINABLE), ("frozen computation", FROZEN), ("tokens", DATA)])
+def kept_positions(kept: dict, n_tokens: int):
+    """Which text positions a selective KV cache holds: one panel per policy, a row per decoding
+    step and a column per position; kept[name][t] lists the positions cached after step t."""
+    import numpy as np
+    fig, axes = plt.subplots(1, len(kept), figsize=(3.1 * len(kept), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, (name, per_step) in zip(axes[0], kept.items()):
+        grid = np.full((len(per_step), n_tokens), np.nan)
+        for t, positions in enumerate(per_step):
+            grid[t, :t + 1] = 0.25                           # read, then evicted
+            grid[t, positions] = 1.0                         # still cached
+        ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0, vmax=1, aspect="auto",
+                  interpolation="nearest")
+        ax.set(title=name, xlabel="text position")
+    axes[0][0].set_ylabel("decoding step")
     fig.tight_layout()
     return fig

@@ -4,7 +4,10 @@ Interface (see the notebook):
     distillation_loss(student_logits (B, C), teacher_logits (B, C), labels (B,), T, alpha) -> scalar
         = alpha T^2 KL(softmax(z_t/T) || softmax(z_s/T)) + (1 - alpha) CE(z_s, y)
     init_student_from_teacher(teacher, layers) -> a model of the teacher's class, len(layers) blocks
-    generate(model, input_ids (B, T0), n_new, temperature=0.0, generator=None) -> (B, T0 + n_new)
+    cosine_loss(h_student (B, T, d), h_teacher (B, T, d), mask (B, T)) -> scalar
+        = mean over real tokens of 1 - cos(h_s, h_t)
+    generate_uncached(model, ids (B, T0), n_new, temperature=0.0, generator=None) -> (B, T0 + n_new)
+        the same function as in the KV-cache notebook, checked by the same check
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import call, expect, expect_close, expect_shape, ok, tiny_model
+from .kv_cache import check_generate_uncached  # noqa: F401 (one function, one check)
 
 
 def _call(fn, *args, **kwargs):
@@ -147,35 +151,40 @@ def check_init_student(init_student_from_teacher) -> None:
     print("All visible init_student_from_teacher checks passed.")
 
 
-def check_generate(generate) -> None:
-    model = _tiny_teacher(causal=True)
-    torch.manual_seed(1)
-    prompt = torch.randint(7, 40, (3, 4))
-    out = _call(generate, model, prompt, 5)
-    expect_shape(out, (3, 9), "generate(model, prompt (3, 4), n_new=5)")
-    expect(torch.equal(out[:, :4], prompt), "the output should start with the prompt")
-    ok("returns (B, T_0 + n_new) ids that start with the prompt")
-
-    with torch.no_grad():
-        first = model(input_ids=prompt)["logits"][:, -1].argmax(-1)             # (3,)
-    expect(torch.equal(out[:, 4], first),
-           "the first new token is not the argmax of the last position's logits: take "
-           "logits[:, -1], not logits[:, 0]")
-    with torch.no_grad():
-        for t in range(4, 9):
-            nxt = model(input_ids=out[:, :t])["logits"][:, -1].argmax(-1)
-            expect(torch.equal(out[:, t], nxt), f"greedy token {t - 4} is not the argmax given "
-                                                "everything generated so far: feed the whole "
-                                                "sequence each step")
-    ok("greedy: each token is the argmax given the prompt and the tokens so far")
-
-    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
-    a = _call(generate, model, prompt, 6, temperature=1.0, generator=g1)
-    b = _call(generate, model, prompt, 6, temperature=1.0, generator=g2)
-    expect(torch.equal(a, b), "sampling with two generators seeded alike should give the same "
-                              "tokens: pass `generator` to torch.multinomial")
-    many = _call(generate, model, prompt.repeat(30, 1), 6, temperature=5.0,
-                 generator=torch.Generator().manual_seed(1))
-    expect(len(torch.unique(many[:, 4])) > 1, "temperature > 0 should sample, not take the argmax")
-    ok("temperature > 0 samples, reproducibly with a seeded generator")
-    print("All visible generate checks passed.")
+def check_cosine_loss(cosine_loss) -> None:
+    torch.manual_seed(0)
+    h = torch.randn(2, 5, 8)
+    mask = torch.ones(2, 5, dtype=torch.long)
+    L = lambda a, b, m: _scalar(_call(cosine_loss, a, b, m), "the cosine loss")
+    expect(L(h, h, mask).abs() < 1e-6, "identical hidden states must give 0 (1 - cos = 0)")
+    expect_close(L(h, -h, mask), torch.tensor(2.0), "the loss for opposite hidden states",
+                 hint="1 - cos(h, -h) = 1 - (-1) = 2 for every token")
+    ok("0 for identical hidden states, 2 for opposite ones: 1 - cos")
+    expect_close(L(h, 3 * h, mask), torch.tensor(0.0), "the loss when the teacher is 3 x the student",
+                 hint="the cosine ignores lengths: only directions count")
+    e = torch.zeros(1, 2, 4)
+    e[0, 0, 0] = e[0, 1, 1] = 1.0                       # two tokens, orthogonal to the teacher's
+    f = torch.zeros(1, 2, 4)
+    f[0, 0, 2] = f[0, 1, 3] = 1.0
+    expect_close(L(e, f, torch.ones(1, 2)), torch.tensor(1.0), "the loss for orthogonal states",
+                 hint="the cosine is taken over the hidden dimension (the last one) of each token")
+    ok("the cosine is per token, over the hidden dimension, and ignores lengths")
+    padded = mask.clone()
+    padded[1, 3:] = 0
+    other = h.clone()
+    other[1, 3:] = torch.randn(2, 8)                    # change only the padded positions
+    expect_close(L(h, other, padded), torch.tensor(0.0), "the loss when only padding differs",
+                 hint="average over the real tokens only (mask == 1): padding must not count")
+    g = torch.randn(2, 5, 8)
+    cos = F.cosine_similarity(h, g, dim=-1)             # (2, 5), per token
+    expect_close(L(h, g, padded), (1 - cos)[padded.bool()].mean(), "the loss with padding",
+                 hint="the mean of 1 - cos over the real tokens, not over all B * T positions")
+    ok("padding is ignored: the mean runs over the real tokens")
+    s_ = h.clone().requires_grad_(True)
+    t_ = g.clone().requires_grad_(True)
+    _call(cosine_loss, s_, t_, mask).backward()
+    expect(s_.grad is not None and s_.grad.abs().sum() > 0, "no gradient reaches the student")
+    expect(t_.grad is None or t_.grad.abs().sum() == 0,
+           "a gradient flows into the teacher's hidden states: detach them (the teacher is fixed)")
+    ok("gradients reach the student, not the teacher")
+    print("All visible cosine_loss checks passed.")

@@ -191,7 +191,7 @@ def _tiny_ffn(d=6, d_ff=10, seed=0):
     return ffn
 
 
-def check_remove_neurons(remove_neurons, neuron_mask) -> None:
+def check_remove_neurons(remove_neurons) -> None:
     ffn = _tiny_ffn()
     original = copy.deepcopy(ffn)
     out = _call(remove_neurons, ffn, 0.3, what="remove_neurons(ffn, 0.3)")
@@ -204,8 +204,8 @@ def check_remove_neurons(remove_neurons, neuron_mask) -> None:
     expect_shape(ffn.W_2.bias, (6,), "the new W_2.bias (b_2 stays whole)")
     ok("W_1 lost 3 rows, b_1 3 entries, W_2 3 columns")
     # the narrow FFN equals the original with the removed neurons' outputs set to zero
-    mask = _call(neuron_mask, original.W_1.weight, 0.3, what="neuron_mask")
-    gone = ~mask.bool().any(dim=1)                               # (d_ff,)
+    norms = original.W_1.weight.detach().norm(dim=1)             # (d_ff,) ||W_1[i, :]||_2
+    gone = norms <= norms.sort().values[2]                       # the 3 smallest (no ties)
     silenced = copy.deepcopy(original)
     with torch.no_grad():
         silenced.W_2.weight[:, gone] = 0
@@ -214,7 +214,7 @@ def check_remove_neurons(remove_neurons, neuron_mask) -> None:
         expect_close(ffn(x), silenced(x), "the narrow FFN's output",
                      hint="it should equal the original FFN with the removed neurons' outputs "
                           "zeroed: keep rows of W_1 and b_1, columns of W_2, and all of b_2, for "
-                          "the neurons neuron_mask keeps")
+                          "the 7 neurons with the largest ||W_1[i, :]||_2")
     ok("the narrow FFN computes the original with the removed neurons silenced")
 
 

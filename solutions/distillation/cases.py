@@ -1,4 +1,4 @@
-"""Hidden cases of the distillation notebook (solutions/distillation.py): seeded inputs, no answers."""
+"""Hidden cases of the distillation notebook (solutions/distillation/distillation.py): seeded inputs, no answers."""
 
 import torch
 
@@ -23,8 +23,10 @@ def _loss(objects, seed):
         out[f"loss_T{T:g}_alpha{alpha:g}"] = f(z_s, z_t, y, T, alpha)
     out["loss_student_equals_teacher_alpha1"] = f(z_t, z_t, y, 2.0, 1.0)
     s = z_s.clone().requires_grad_(True)
-    f(s, z_t, y, 2.0, 0.5).backward()
-    out["grad_student_T2_alpha0.5"] = s.grad
+    t = z_t.clone().requires_grad_(True)
+    f(s, t, y, 2.0, 0.5).backward()
+    out["grad_student_T2_alpha0.5"] = torch.zeros_like(s) if s.grad is None else s.grad
+    out["teacher_gets_no_grad"] = t.grad is None or bool((t.grad == 0).all())
     return out
 
 
@@ -52,8 +54,9 @@ def _init_student(objects, seed):
         student = objects["init_student_from_teacher"](teacher, layers)
         kind = "decoder" if causal else "encoder"
         ids = torch.randint(7, 50, (2, 11), generator=torch.Generator().manual_seed(seed))
+        out[f"{kind}_eval_mode"] = not student.training
         with torch.no_grad():
-            out[f"{kind}_logits"] = student(input_ids=ids)["logits"]
+            out[f"{kind}_logits"] = student.eval()(input_ids=ids)["logits"]
         out[f"{kind}_class"] = type(student).__name__
         out[f"{kind}_n_layers"] = int(student.config.n_layers)
         out[f"{kind}_n_blocks"] = len(student.blocks)
@@ -67,6 +70,21 @@ def _init_student(objects, seed):
     return out
 
 
+def _cosine(objects, seed):
+    B, T, d = [(2, 6, 8), (3, 4, 16), (1, 9, 4)][seed]
+    g = torch.Generator().manual_seed(800 + seed)
+    h_s = torch.randn(B, T, d, generator=g).requires_grad_(True)
+    h_t = (torch.randn(B, T, d, generator=g) + 0.5 * h_s.detach()).requires_grad_(True)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[0, T - 2:] = 0                                       # padding at the end of row 0
+    loss = objects["cosine_loss"](h_s, h_t, mask)
+    out = {"loss": loss.detach().reshape(()), "is_scalar": loss.dim() == 0}
+    loss.backward()
+    out["grad_student"] = torch.zeros_like(h_s) if h_s.grad is None else h_s.grad
+    out["teacher_gets_no_grad"] = h_t.grad is None or bool((h_t.grad == 0).all())
+    return out
+
+
 def _generate(objects, seed):
     teacher = _teacher(seed, causal=True)
     g = torch.Generator().manual_seed(900 + seed)
@@ -75,22 +93,53 @@ def _generate(objects, seed):
             torch.randn(teacher.lm_head.weight.shape, generator=g) * 3)
     B, T0, n_new = [(2, 3, 4), (4, 1, 6), (1, 8, 8)][seed]
     prompt = torch.randint(7, 50, (B, T0), generator=torch.Generator().manual_seed(700 + seed))
-    return {"greedy": objects["generate"](teacher, prompt, n_new)}
+    f = objects["generate_uncached"]
+    return {"greedy": f(teacher, prompt, n_new),
+            "sampled": f(teacher, prompt, n_new, temperature=0.7,
+                         generator=torch.Generator().manual_seed(seed)),
+            "hot": f(teacher, prompt, n_new, temperature=2.0,
+                     generator=torch.Generator().manual_seed(seed + 10))}
 
 
+_SETTING = {(2.0, 0.5): "T = 2, alpha = 0.5: alpha T^2 KL(p_t || p_s) + (1 - alpha) CE(z_s, y), "
+                        "both distributions softened by T, the KL averaged over the batch",
+            (1.0, 0.5): "T = 1, alpha = 0.5: half the KL(p_t || p_s), half the CE",
+            (1.0, 1.0): "T = 1, alpha = 1: KL(p_t || p_s) summed over the classes, averaged over "
+                        "the batch",
+            (4.0, 0.0): "alpha = 0: the plain CE(z_s, y) on the student's logits, without T",
+            (3.0, 1.0): "T = 3, alpha = 1: T^2 times the KL of the two distributions softened by T",
+            (20.0, 0.9): "T = 20, alpha = 0.9: a large temperature, the KL scaled by T^2",
+            (0.5, 0.3): "T = 0.5, alpha = 0.3: a temperature below 1 sharpens both distributions"}
 CASES = {
-    "loss": Case(_loss, seeds=(0, 1, 2, 3), requirement=(
-        "L = alpha T^2 KL(softmax(z_t/T) || softmax(z_s/T)) + (1 - alpha) CE(z_s, y), KL with "
-        "F.kl_div(log_softmax(z_s/T), softmax(z_t/T), reduction='batchmean')"), requires={
+    "loss": Case(_loss, seeds=(0, 1, 2, 3), requires={
+        **{f"loss_T{T:g}_alpha{alpha:g}": req for (T, alpha), req in _SETTING.items()},
         "loss_student_equals_teacher_alpha1": "with alpha = 1 and the student equal to the "
-                                              "teacher the loss must be 0",
-        "loss_T4_alpha0": "alpha = 0 leaves the plain CE(z_s, y), without T",
-        "loss_T1_alpha1": "T = 1, alpha = 1 leaves KL(p_t || p_s) averaged over the batch",
-        "grad_student_T2_alpha0.5": "the gradient with respect to the student's logits differs"}),
-    "init_student": Case(_init_student, seeds=(0, 1, 2), requirement=(
-        "copy the teacher's embeddings, the chosen blocks in the given order and ln_f into a new "
-        "model of the same class with n_layers = len(layers)")),
-    "generate": Case(_generate, seeds=(0, 1, 2), requirement=(
-        "each step: logits of the last position of the whole sequence so far, argmax when "
-        "temperature == 0, append; return (B, T_0 + n_new)")),
+                                              "teacher the loss is 0",
+        "grad_student_T2_alpha0.5": "the loss's gradient with respect to the student's logits "
+                                    "(T = 2, alpha = 0.5)",
+        "teacher_gets_no_grad": "no gradient flows into teacher_logits (the teacher is fixed)"}),
+    "init_student": Case(_init_student, seeds=(0, 1, 2), requires={
+        **{f"{kind}_{key}": f"{kind} teacher: {req}" for kind in ("encoder", "decoder")
+           for key, req in [
+               ("logits", "the student computes the teacher's embeddings, then the chosen "
+                          "blocks in the given order, then ln_f and the LM head"),
+               ("class", "the student is a model of the teacher's class"),
+               ("n_layers", "the student's config has n_layers = len(layers)"),
+               ("n_blocks", "the student has len(layers) blocks"),
+               ("shares_parameters", "the student holds copies: it shares no parameter with the "
+                                     "teacher"),
+               ("teacher_unchanged", "changing the student leaves the teacher unchanged"),
+               ("eval_mode", "the student is returned in eval mode")]}}),
+    "cosine": Case(_cosine, seeds=(0, 1, 2), requires={
+        "loss": "the mean over the real tokens (mask 1) of 1 - cos(h_s, h_t), the cosine over "
+                "the hidden dimension",
+        "is_scalar": "the loss is a 0-dimensional tensor",
+        "grad_student": "the loss's gradient with respect to the student's hidden states",
+        "teacher_gets_no_grad": "no gradient flows into h_teacher (the teacher is fixed)"}),
+    "generate_uncached": Case(_generate, seeds=(0, 1, 2), requires={
+        "greedy": "temperature 0: each step appends the argmax of the last position's logits of "
+                  "the whole sequence so far; (B, T_0 + n_new) ids",
+        "sampled": "temperature 0.7: each step samples torch.multinomial(softmax(z / T), 1, "
+                   "generator=generator)",
+        "hot": "temperature 2.0: the same sampling rule, softmax(z / T)"}),
 }

@@ -92,4 +92,34 @@ def test_generate_matches_naive_greedy(ref):
             for row in ids:
                 logits = model(input_ids=torch.tensor([row]))["logits"][0, -1]
                 row.append(int(logits.argmax()))
-    assert ref["generate"](model, prompt, 6).tolist() == ids
+    assert ref["generate_uncached"](model, prompt, 6).tolist() == ids
+
+
+def test_cosine_loss_matches_distilbert_cosine_embedding_loss(ref):
+    """DistilBERT's distiller: nn.CosineEmbeddingLoss(reduction="mean") with target 1 on the
+    hidden states of the real tokens (masked_select by the attention mask)."""
+    g = torch.Generator().manual_seed(3)
+    h_s, h_t = torch.randn(3, 7, 16, generator=g), torch.randn(3, 7, 16, generator=g)
+    mask = torch.ones(3, 7, dtype=torch.long)
+    mask[0, 5:] = 0
+    mask[2, 2:] = 0
+    sel = mask.bool()[..., None].expand_as(h_s)
+    s, t = h_s.masked_select(sel).view(-1, 16), h_t.masked_select(sel).view(-1, 16)
+    want = torch.nn.CosineEmbeddingLoss(reduction="mean")(s, t, torch.ones(s.size(0)))
+    torch.testing.assert_close(ref["cosine_loss"](h_s, h_t, mask), want, atol=1e-6, rtol=1e-5)
+
+
+def test_generate_samples_from_softmax_over_temperature(ref):
+    """A naive sampler drawing from softmax(z / T) with the same generator gives the same ids."""
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=30, d_model=16, n_heads=2, n_layers=2, d_ff=32,
+                            max_len=20, dropout=0.0, causal=True)
+    model = Decoder(cfg).eval()
+    ids = torch.randint(7, 30, (2, 3))
+    got = ref["generate_uncached"](model, ids, 6, temperature=0.7, generator=torch.Generator().manual_seed(4))
+    g, want = torch.Generator().manual_seed(4), ids
+    with torch.no_grad():
+        for _ in range(6):
+            p = torch.softmax(model(input_ids=want)["logits"][:, -1] / 0.7, dim=-1)
+            want = torch.cat([want, torch.multinomial(p, 1, generator=g)], dim=1)
+    assert torch.equal(got, want)

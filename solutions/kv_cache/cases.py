@@ -1,12 +1,19 @@
-"""Hidden cases of the KV-cache notebook (solutions/kv_cache.py): seeded inputs and calls, no answers.
+"""Hidden cases of the KV-cache notebook (solutions/kv_cache/kv_cache.py): seeded inputs, no answers.
 
 Models are tiny random Decoders built from the seed (weights spread so argmax has no near-ties);
-the grader runs the same case on the reference objects and compares the outputs.
+the grader runs the same case on the reference objects and compares the outputs. An exercise that
+calls an earlier one runs with a recomputing stand-in in its place (course_lib.checks.kv_cache:
+RecomputedKV, recomputed_attention, recomputed_forward, scripted_generate), so its points depend
+on it alone.
 """
 
 import torch
 
 from autograde.hidden import Case
+from course_lib.checks import stand_ins
+from course_lib.checks.kv_cache import (RecomputedIds, RecomputedKV, RecomputedPrefix,
+                                        recomputed_attention, recomputed_forward,
+                                        scripted_generate)
 from course_lib.model import Attention, Decoder, TransformerConfig
 
 VOCAB = 50
@@ -69,47 +76,96 @@ def _attention(seed, d=16, heads=2):
 
 
 def _cached_attention(objects, seed):
-    """A prefill of several tokens, then single steps and one 2-token chunk."""
+    """A prefill of several tokens, then single steps and a 2-token chunk; seed 2 with a key mask
+    (two padded keys at the start of row 1)."""
     attn = _attention(seed)
     g = _gen(seed)
     B, prefill, chunks = [(1, 4, [1, 1, 2, 1]), (2, 1, [1, 1, 1]), (2, 6, [2, 1, 1])][seed]
-    cache = objects["KVCache"](1)
-    outs, shapes = [], []
+    sizes = [prefill] + chunks
+    x_all = torch.randn(B, sum(sizes), 16, generator=g)
+    key_mask = None
+    if seed == 2:
+        key_mask = torch.ones(B, sum(sizes), dtype=torch.bool)
+        key_mask[1, :2] = False
+    cache = RecomputedKV(attn, x_all)
+    outs, start = [], 0
     with torch.no_grad():
-        for n in [prefill] + chunks:
-            x = torch.randn(B, n, 16, generator=g)
-            outs.append(objects["cached_attention"](attn, x, cache, 0))
-            shapes.append(list(cache.k[0].shape))
-    return {"outputs": outs, "cache_k_shapes": shapes}
+        for n in sizes:
+            x = x_all[:, start:start + n]
+            start += n
+            mask = None if key_mask is None else key_mask[:, :start]
+            outs.append(objects["cached_attention"](attn, x, cache, 0, mask))
+    return {"outputs": outs, "k_given": [k for k, _ in cache.given],
+            "v_given": [v for _, v in cache.given]}
 
 
 def _cached_forward(objects, seed):
-    """Random prompt and chunk lengths; logits of every call and the cache length after it."""
+    """Random prompt and chunk lengths; seed 2 left-padded with an attention mask, seed 3 with
+    explicit position_ids. Logits of every call, and the rows through the first block."""
     model = _decoder(seed, layers=2 + seed % 2)
     g = _gen(seed)
-    B = 1 + seed % 2
+    B = 1 + seed % 2 if seed != 2 else 2
     T = 8 + int(torch.randint(0, 10, (1,), generator=g))
     ids = _ids(g, B, T)
     prefill = 1 + int(torch.randint(0, 5, (1,), generator=g))
     bounds = [0, prefill] + list(range(prefill + 1, T - 2)) + [T]   # ... singles, last chunk of 2+
-    cache = objects["KVCache"](len(model.blocks))
-    logits, lens, shapes = [], [], []
-    with torch.no_grad():
-        for a, b in zip(bounds, bounds[1:]):
-            logits.append(objects["cached_forward"](model, ids[:, a:b], cache))
-            lens.append(len(cache))
-            shapes.append(list(cache.k[-1].shape))
-    return {"logits": logits, "lens": lens, "last_layer_k_shapes": shapes}
+    mask = None
+    if seed == 2:
+        mask = torch.ones(B, T, dtype=torch.long)
+        mask[0, :2] = 0                                            # row 0 left-padded by 2
+    rows = []
+    handle = model.blocks[0].ln_1.register_forward_hook(lambda m, a, o: rows.append(o.shape[1]))
+    cache, logits = RecomputedPrefix(len(model.blocks)), []
+    f = objects["cached_forward"]
+    try:
+        with torch.no_grad(), stand_ins(f, cached_attention=recomputed_attention):
+            for a, b in zip(bounds, bounds[1:]):
+                if seed == 3:
+                    pos = (torch.arange(a, b)[None] + 3).expand(B, -1)      # shifted by 3
+                    logits.append(f(model, ids[:, a:b], cache, position_ids=pos))
+                elif mask is not None:
+                    logits.append(f(model, ids[:, a:b], cache, attention_mask=mask[:, :b]))
+                else:
+                    logits.append(f(model, ids[:, a:b], cache))
+    finally:
+        handle.remove()
+    logits = torch.cat(logits, dim=1)                                # (B, T, V)
+    if mask is not None:
+        logits = logits * mask[..., None]                  # compare the real tokens only
+    return {"logits": logits, "block_rows": rows}
 
 
 def _generate_cached(objects, seed):
+    """Seed 1 passes no cache (the function makes its own); seed 2 a left-padding mask."""
     model = _decoder(seed)
     g = _gen(seed)
     B, T, n = [(1, 2, 12), (2, 6, 9), (3, 3, 20)][seed]
     ids = _ids(g, B, T)
-    cache = objects["KVCache"](len(model.blocks))
-    out = objects["generate_cached"](model, ids, n, cache=cache)
-    return {"ids": out, "cache_len": len(cache)}
+    mask = None
+    if seed == 2:
+        mask = torch.ones(B, T, dtype=torch.long)
+        mask[0, 0] = 0
+    f = objects["generate_cached"]
+    made = []
+
+    class Made(RecomputedIds):                       # the cache the function makes itself
+        def __init__(self, n_layers):
+            super().__init__(n_layers)
+            made.append(self)
+
+    calls = []                                       # every model(...) call, the stand-in's too
+    handle = model.register_forward_pre_hook(lambda m, a: calls.append(1))
+    given = None if seed == 1 else RecomputedIds(len(model.blocks))
+    try:
+        with stand_ins(f, cached_forward=recomputed_forward, KVCache=Made):
+            out = f(model, ids, n) if given is None else f(model, ids, n, attention_mask=mask,
+                                                             cache=given)
+    finally:
+        handle.remove()
+    used = made + ([given] if given is not None else [])
+    fed = (given or (made[0] if made else RecomputedIds(0))).calls
+    return {"ids": out, "fed": list(fed), "caches_made": len(made),
+            "direct_model_calls": len(calls) - sum(len(c.calls) for c in used)}
 
 
 def _kv_cache_bytes(objects, seed):
@@ -144,47 +200,68 @@ def _h2o(objects, seed):
 
 
 def _generate_batched(objects, seed):
-    model = _decoder(seed, max_len=40)
+    """generate_cached replaced by a scripted stand-in whose new ids depend on each row's real
+    tokens and last column: only the padding, the mask and the stripping matter."""
     g = _gen(seed)
     lengths = [[5, 1, 3], [2, 7], [4, 4, 1, 6]][seed]
     prompts = [_ids(g, 1, n)[0].tolist() for n in lengths]
-    return {"ids": objects["generate_batched"](model, prompts, 5 + seed)}
+    f = objects["generate_batched"]
+    with stand_ins(f, generate_cached=scripted_generate):
+        return {"ids": f(_decoder(seed, max_len=40), prompts, 5 + seed)}
 
 
 LOGITS = dict(atol=1e-4, rtol=1e-4)
 CASES = {
     "generate_uncached": Case(_generate_uncached, seeds=(0, 1, 2), requires={
-        "greedy": "greedy decoding appends argmax of the last position's logits, step by step",
-        "sampled": "sample with torch.multinomial(softmax(z / T), 1, generator=generator)",
-        "hot": "divide the logits by the temperature before the softmax"}),
+        "greedy": "temperature 0: each new token is the argmax of the last position's logits "
+                  "given the whole sequence so far; (B, T + n_new) ids",
+        "sampled": "temperature 0.8: each new token is torch.multinomial(softmax(z / T), 1, "
+                   "generator=generator)",
+        "hot": "temperature 2.0: the same sampling rule, softmax(z / T)"}),
     "kv_cache": Case(_kv_cache, seeds=(0, 1, 2), requires={
         "len_empty": "an empty cache has length 0",
-        "lens": "len(cache) is the number of cached positions (size of dim 2)",
-        "K": "update() appends k along the sequence dim (dim 2) and returns the full K",
-        "V": "update() appends v along the sequence dim (dim 2) and returns the full V",
-        "k_shapes_layer1": "each layer has its own K and V"}),
+        "lens": "len(cache) is the number of positions cached so far",
+        "K": "update() returns K holding every position cached so far in this layer, old ones "
+             "first: (B, H, T_past + T_new, d_head)",
+        "V": "update() returns V holding every position cached so far in this layer, old ones "
+             "first: (B, H, T_past + T_new, d_head)",
+        "k_shapes_layer1": "each layer keeps its own K and V"}),
     "cached_attention": Case(_cached_attention, seeds=(0, 1, 2), **LOGITS, requires={
-        "outputs": "one output row per new token: new queries only, over cached + new keys, "
-                   "causal_mask(T_new, T_all)",
-        "cache_k_shapes": "append this step's k and v to the cache (B, H, T, d_head)"}),
+        "outputs": "each call returns (B, T_new, d): the new tokens' attention over every key "
+                   "so far, causal within the new tokens, padded keys hidden by key_mask "
+                   "(seed 2), then head_gate, merge_heads and W_o",
+        "k_given": "cache.update receives this call's keys only: split_heads(W_k(x)), "
+                   "(B, H, T_new, d_head)",
+        "v_given": "cache.update receives this call's values only: split_heads(W_v(x))"}),
     "cached_forward": Case(_cached_forward, seeds=(0, 1, 2, 3), **LOGITS, requires={
-        "logits": "cached logits must equal the uncached forward: positions offset by the cache "
-                  "length, pre-LN blocks, ln_f and lm_head",
-        "lens": "every call appends its tokens to the cache",
-        "last_layer_k_shapes": "every layer appends to its own cache"}),
-    "generate_cached": Case(_generate_cached, seeds=(0, 1, 2), **LOGITS, requires={
-        "ids": "greedy tokens must equal uncached greedy decoding",
-        "cache_len": "prefill the prompt once, then feed each new token except the last"}),
+        "logits": "the logits of the new tokens equal the uncached forward pass: positions "
+                  "offset by the cache length (seed 2: counted over real tokens; seed 3: the "
+                  "position_ids given), pre-LN blocks, ln_f and lm_head (this case supplies a "
+                  "correct cached_attention)",
+        "block_rows": "each call runs the blocks on its new tokens only"}),
+    "generate_cached": Case(_generate_cached, seeds=(0, 1, 2), requires={
+        "ids": "the greedy tokens equal uncached greedy decoding (seed 2: with a left-padding "
+               "mask, one column of ones appended per new token); (B, T + n_new) ids (this "
+               "case supplies a correct cached_forward and cache)",
+        "fed": "cached_forward gets the prompt once, then one new token a step (the last one "
+               "is never fed)",
+        "caches_made": "with cache=None the function makes one KVCache(len(model.blocks)), "
+                       "and none when a cache is given",
+        "direct_model_calls": "the model is never called on the whole sequence"}),
     "kv_cache_bytes": Case(_kv_cache_bytes, seeds=(0, 1, 2), requires={
-        "bytes": "2 (K and V) x layers x KV heads x d_head x length x batch x bytes"}),
+        "bytes": "2 (K and V) x layers x KV heads x d_head x length x batch x bytes per value"}),
     "sliding_window": Case(_sliding_window, seeds=(0, 1, 2), requires={
-        "kept": "keep the last `budget` tokens (all of them when there are fewer)"}),
+        "kept": "the indices of the last `budget` tokens, sorted (all of them when there are "
+                "fewer), as a 1-D torch.long tensor"}),
     "streaming": Case(_streaming, seeds=(0, 1, 2), requires={
-        "kept": "keep the first n_sink tokens and the most recent budget - n_sink"}),
+        "kept": "the first n_sink indices and the most recent budget - n_sink, sorted (all of "
+                "them when there are at most budget)"}),
     "h2o": Case(_h2o, seeds=(0, 1, 2), requires={
-        "kept": "keep the n_recent last tokens and the older tokens with the largest attention "
-                "summed over all steps, sorted"}),
+        "kept": "the n_recent last tokens and the budget - n_recent older tokens with the "
+                "largest attention summed over all steps, sorted (all when at most budget)"}),
     "generate_batched": Case(_generate_batched, seeds=(0, 1, 2), requires={
-        "ids": "left padding must change nothing: mask padded keys, count positions over real "
-               "tokens, strip the padding from the result"}),
+        "ids": "one list per prompt: the prompt and its n_new new ids, without padding; the "
+               "prompts left-padded into one (B, T) tensor with an attention_mask of 0 on the "
+               "padding, passed to generate_cached (this case supplies a scripted "
+               "generate_cached)"}),
 }

@@ -2,8 +2,11 @@
 
 The names follow shared/REFERENCE.md's list for the KV cache. The reference functions call each
 other through their notebook namespace (generate_cached -> cached_forward -> cached_attention ->
-KVCache), so a variant rebinds the functions onto a copy of that namespace in which one piece is
-replaced: the rest of the reference then uses the wrong piece.
+KVCache), so a variant is rebound onto a copy of that namespace in which one piece is replaced.
+A wrong function is re-homed into that copy too, so that the names it calls (cached_forward,
+KVCache, ...) are looked up there, where a hidden case's stand-ins replace them as they replace the
+student's. A case names only the mistakes of its own exercise: an earlier exercise's mistake cannot
+show in it, because the case supplies a correct stand-in for the earlier exercise.
 """
 
 import types
@@ -28,17 +31,23 @@ def _namespace(objects):
     raise ValueError("no reference function among the objects")
 
 
+def _rehome(f, ns):
+    g = types.FunctionType(f.__code__, ns, f.__name__, f.__defaults__, f.__closure__)
+    g.__kwdefaults__ = f.__kwdefaults__
+    return g
+
+
 def _rebind(objects, **wrong):
     """objects (and everything they call by name) with the names in `wrong` replaced."""
     old = _namespace(objects)
     ns = dict(old)
-    ns.update(wrong)
+    ns.update(causal_mask=causal_mask, scaled_dot_product_attention=scaled_dot_product_attention,
+              torch=torch)
+    ns.update({k: _rehome(v, ns) if isinstance(v, types.FunctionType) else v
+               for k, v in wrong.items()})
     for name, obj in list(ns.items()):
         if isinstance(obj, types.FunctionType) and obj.__globals__ is old and name not in wrong:
-            f = types.FunctionType(obj.__code__, ns, obj.__name__, obj.__defaults__,
-                                   obj.__closure__)
-            f.__kwdefaults__ = obj.__kwdefaults__
-            ns[name] = f
+            ns[name] = _rehome(obj, ns)
     return {k: ns[k] if k in ns else v for k, v in objects.items()}
 
 
@@ -46,7 +55,7 @@ def _ref(objects, name):
     return _namespace(objects)[name]
 
 
-# ------------------------------------------------------------------ the cache and the attention step
+# ------------------------------------------------------------------ the cache
 def _cat_wrong_dim(objects):
     base = _ref(objects, "KVCache")
 
@@ -60,6 +69,15 @@ def _cat_wrong_dim(objects):
     return _rebind(objects, KVCache=type("KVCache", (base,), {"update": update}))
 
 
+def _returns_new_only(objects):
+    base = _ref(objects, "KVCache")
+
+    def update(self, layer, k, v):
+        base.update(self, layer, k, v)
+        return k, v
+    return _rebind(objects, KVCache=type("KVCache", (base,), {"update": update}))
+
+
 def _len_of_heads(objects):
     base = _ref(objects, "KVCache")
     wrong = type("KVCache", (base,), {"__len__": lambda self: 0 if self.k[0] is None
@@ -67,7 +85,8 @@ def _len_of_heads(objects):
     return _rebind(objects, KVCache=wrong)
 
 
-def _attention_variant(mask_fn=None, cache_q=False):
+# ------------------------------------------------------------------ the attention step
+def _attention_variant(mask_fn=None, cache_q=False, use_key_mask=True):
     def make(objects):
         def cached_attention(attn, x, cache, layer, key_mask=None):
             q = attn.split_heads(attn.W_q(x))
@@ -80,7 +99,7 @@ def _attention_variant(mask_fn=None, cache_q=False):
                 cache._q = {**getattr(cache, "_q", {}), layer: q}
             t_new, t_all = q.size(2), K.size(2)
             mask = mask_fn(t_new, t_all) if mask_fn else causal_mask(t_new, t_all)[None, None]
-            if key_mask is not None and mask is not None:
+            if key_mask is not None and mask is not None and use_key_mask:
                 own = torch.arange(t_all)[None] == torch.arange(t_new)[:, None] + t_all - t_new
                 mask = (mask & key_mask.bool()[:, None, None, :]) | own[None, None]
             out, weights = scaled_dot_product_attention(q, K, V, mask)
@@ -101,35 +120,25 @@ def _no_mask(t_new, t_all):
 
 
 # ------------------------------------------------------------------ the forward pass
-def _positions_not_offset(objects):
-    ref = _ref(objects, "cached_forward")
-
-    def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
-        if position_ids is None and attention_mask is None:
-            position_ids = torch.arange(ids.size(1))[None].expand(ids.size(0), -1)
-        return ref(model, ids, cache, attention_mask, position_ids)
-    return _rebind(objects, cached_forward=cached_forward)
-
-
-def _positions_ignore_padding(objects):
-    ref = _ref(objects, "cached_forward")
-
-    def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
-        if position_ids is None:
-            past = len(cache)
-            position_ids = torch.arange(past, past + ids.size(1))[None].expand(ids.size(0), -1)
-        return ref(model, ids, cache, attention_mask, position_ids)
-    return _rebind(objects, cached_forward=cached_forward)
-
-
-def _padding_not_masked(objects):
-    ref = _ref(objects, "cached_forward")
-
-    def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
-        if position_ids is None and attention_mask is not None:
-            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -ids.size(1):]
-        return ref(model, ids, cache, None, position_ids)
-    return _rebind(objects, cached_forward=cached_forward)
+def _forward_variant(offset=True, pad_positions=True, pad_mask=True):
+    """A whole cached_forward (calling cached_attention by name) with one rule broken."""
+    def make(objects):
+        def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
+            B, T_new = ids.shape
+            past = len(cache) if offset else 0
+            if position_ids is None and (attention_mask is None or not pad_positions):
+                position_ids = torch.arange(past, past + T_new)[None].expand(B, T_new)
+            elif position_ids is None:
+                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T_new:]
+            key_mask = None if attention_mask is None or not pad_mask else attention_mask.bool()
+            x = model.embed(model.embed.tok(ids), position_ids)
+            for i, block in enumerate(model.blocks):
+                x = x + block.after_attn(cached_attention(  # noqa: F821 (the namespace's)
+                    block.attn, block.ln_1(x), cache, i, key_mask))
+                x = x + block.after_ffn(block.ffn(block.ln_2(x)))
+            return model.lm_head(model.ln_f(x))
+        return _rebind(objects, cached_forward=cached_forward)
+    return make
 
 
 # ------------------------------------------------------------------ generation
@@ -141,22 +150,60 @@ def _no_temperature(objects):
     return dict(objects, generate_uncached=generate_uncached)
 
 
+def _times_temperature(objects):
+    ref = objects["generate_uncached"]
+
+    def generate_uncached(model, ids, n_new, temperature=0.0, generator=None):
+        return ref(model, ids, n_new, 1 / temperature if temperature else 0.0, generator)
+    return dict(objects, generate_uncached=generate_uncached)
+
+
 def _sample_from_logits_argmax(objects):
     ref = objects["generate_uncached"]
     return dict(objects, generate_uncached=lambda model, ids, n_new, temperature=0.0,
                 generator=None: ref(model, ids, n_new))
 
 
-def _feeds_last_token(objects):
-    ref = objects["generate_cached"]
+def _generate_variant(feed_last=False, extend_mask=True):
+    """A whole generate_cached (calling KVCache and cached_forward by name), one rule broken."""
+    def make(objects):
+        def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
+            cache = KVCache(len(model.blocks)) if cache is None else cache  # noqa: F821
+            out = [ids]
+            with torch.no_grad():
+                z = cached_forward(model, ids, cache, attention_mask)[:, -1]  # noqa: F821
+                for step in range(n_new):
+                    next_id = z.argmax(dim=-1, keepdim=True)
+                    out.append(next_id)
+                    if step == n_new - 1 and not feed_last:
+                        break
+                    if attention_mask is not None and extend_mask:
+                        attention_mask = torch.cat(
+                            [attention_mask, attention_mask.new_ones(ids.size(0), 1)], dim=1)
+                    z = cached_forward(model, next_id, cache, attention_mask)[:, -1]  # noqa: F821
+            return torch.cat(out, dim=1)
+        return _rebind(objects, generate_cached=generate_cached)
+    return make
 
-    def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
-        cache = _ref(objects, "KVCache")(len(model.blocks)) if cache is None else cache
-        out = ref(model, ids, n_new, attention_mask, cache)
-        with torch.no_grad():
-            _ref(objects, "cached_forward")(model, out[:, -1:], cache)
-        return out
-    return dict(objects, generate_cached=generate_cached)
+
+def _batched_variant(left=True, mask=True, strip=True):
+    """A whole generate_batched (calling generate_cached by name), one rule broken."""
+    def make(objects):
+        def generate_batched(model, prompts, n_new, pad_id=0):
+            T = max(len(p) for p in prompts)
+            ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
+            m = torch.zeros((len(prompts), T), dtype=torch.long)
+            for i, p in enumerate(prompts):
+                cols = slice(T - len(p), T) if left else slice(0, len(p))
+                ids[i, cols] = torch.tensor(p)
+                m[i, cols] = 1
+            out = generate_cached(model, ids, n_new,  # noqa: F821
+                                  attention_mask=m if mask else None)
+            start = [(T - len(p) if left else 0) if strip else 0 for p in prompts]
+            return [out[i, start[i]:].tolist() if left or not strip else
+                    out[i, :len(p)].tolist() + out[i, T:].tolist() for i, p in enumerate(prompts)]
+        return _rebind(objects, generate_batched=generate_batched)
+    return make
 
 
 # ------------------------------------------------------------------ memory and eviction
@@ -189,38 +236,50 @@ def _h2o_no_recent(objects):
                 ref(attention, budget, 0))
 
 
-CACHE_Q = Mistake("caching Q", "cache K and V only: a step needs the query of the new token "
-                  "only, so the output has one row per new token", _attention_variant(cache_q=True))
-WRONG_DIM = Mistake("concatenating on the wrong dim", "append along the sequence dim (dim 2) of "
-                    "(B, H, T, d_head), not the heads", _cat_wrong_dim)
-BLOCKS_PAST = Mistake("a causal mask that blocks the past", "the new queries are the last T_new "
-                      "positions: use causal_mask(T_new, T_all), so one new query sees every "
-                      "cached key", _attention_variant(mask_fn=_mask_blocks_past))
-NO_MASK = Mistake("no causal mask in the prefill", "a multi-token prefill must stay causal",
-                  _attention_variant(mask_fn=_no_mask))
-NOT_OFFSET = Mistake("positions not offset", "the new tokens' positions start at the cache "
-                     "length, not at 0", _positions_not_offset)
 MISTAKES = {
     "generate_uncached": [
         Mistake("temperature ignored", "divide the logits by the temperature before the softmax",
                 _no_temperature),
+        Mistake("logits multiplied by the temperature", "sample from softmax(z / T): divide the "
+                "logits by the temperature, do not multiply", _times_temperature),
         Mistake("always greedy", "with a temperature > 0, sample with torch.multinomial",
                 _sample_from_logits_argmax)],
     "kv_cache": [
-        WRONG_DIM,
+        Mistake("concatenating on the wrong dim", "append along the sequence dim (dim 2) of "
+                "(B, H, T, d_head), not the heads", _cat_wrong_dim),
+        Mistake("update returns the new chunk only", "update() returns the layer's whole cache "
+                "(old positions, then new), not only this step's k and v", _returns_new_only),
         Mistake("length counts heads", "len(cache) is the size of the sequence dim (dim 2)",
                 _len_of_heads)],
-    "cached_attention": [CACHE_Q, WRONG_DIM, BLOCKS_PAST, NO_MASK],
-    "cached_forward": [NOT_OFFSET, CACHE_Q, WRONG_DIM, BLOCKS_PAST, NO_MASK],
-    "generate_cached": [NOT_OFFSET, BLOCKS_PAST,
-                        Mistake("last token fed", "the last new token is returned, never fed: "
-                                "the cache ends one position short of the output",
-                                _feeds_last_token)],
+    "cached_attention": [
+        Mistake("caching Q", "cache K and V only: a step needs the query of the new token only, "
+                "so the output has one row per new token", _attention_variant(cache_q=True)),
+        Mistake("a causal mask that blocks the past", "the new queries are the last T_new "
+                "positions: use causal_mask(T_new, T_all), so one new query sees every cached "
+                "key", _attention_variant(mask_fn=_mask_blocks_past)),
+        Mistake("no causal mask in the prefill", "a multi-token prefill must stay causal",
+                _attention_variant(mask_fn=_no_mask)),
+        Mistake("key mask ignored", "with a key_mask, hide the padded keys (False) from every "
+                "query, except each query's own key", _attention_variant(use_key_mask=False))],
+    "cached_forward": [
+        Mistake("positions not offset", "the new tokens' positions start at the cache length, "
+                "not at 0", _forward_variant(offset=False)),
+        Mistake("positions ignore padding", "with an attention_mask, positions count real "
+                "tokens only: (attention_mask.cumsum(-1) - 1).clamp(min=0), last T_new columns",
+                _forward_variant(pad_positions=False)),
+        Mistake("padding not masked", "pass the attention_mask on to cached_attention as "
+                "key_mask", _forward_variant(pad_mask=False))],
+    "generate_cached": [
+        Mistake("last token fed", "the last new token is returned, never fed: the cache ends "
+                "one position short of the output", _generate_variant(feed_last=True)),
+        Mistake("mask not extended", "append a column of ones to the attention_mask for each "
+                "new token", _generate_variant(extend_mask=False))],
     "kv_cache_bytes": [
         Mistake("no factor 2", "the cache holds K and V: a factor 2", _no_factor_two),
         Mistake("batch missing", "every sequence of the batch has its own cache", _no_batch)],
     "sliding_window": [
-        Mistake("window at the start", "keep the most recent tokens, not the first", _window_first)],
+        Mistake("window at the start", "keep the most recent tokens, not the first",
+                _window_first)],
     "streaming": [
         Mistake("no sinks", "StreamingLLM keeps the first n_sink tokens (attention sinks) plus "
                 "the recent window", _no_sinks)],
@@ -230,14 +289,18 @@ MISTAKES = {
         Mistake("no recent window", "always keep the n_recent most recent tokens",
                 _h2o_no_recent)],
     "generate_batched": [
-        Mistake("positions ignore padding", "with left padding, positions count real tokens "
-                "only: (attention_mask.cumsum(-1) - 1).clamp(min=0)", _positions_ignore_padding),
-        Mistake("padding not masked", "padded keys must be masked out", _padding_not_masked)],
+        Mistake("right padding", "pad on the left, so that every row's last column is its last "
+                "token", _batched_variant(left=False)),
+        Mistake("mask not passed", "pass the attention_mask (0 on the padding) to "
+                "generate_cached", _batched_variant(mask=False)),
+        Mistake("padding kept", "strip the padding from each returned row",
+                _batched_variant(strip=False))],
 }
 
 # What the demo's partly wrong submission scores per test cell (tests/test_grading_notebooks.py):
 # {test cell: (score, words its feedback must contain)}; a test cell not listed keeps its points.
+# With stand-ins a wrong cached_forward costs only its own cell, and there only the two seeds
+# without an attention_mask or position_ids (the wrong line is not used on the other two).
 EXPECTED_WRONG = {
-    "test_cached_forward": (0, "positions not offset"),
-    "test_generate_cached": (0, "differs from uncached greedy decoding"),
+    "test_cached_forward": (1.5, "positions start at the cache length"),
 }

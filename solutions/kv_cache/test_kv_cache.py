@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "kv_cache" / "kv_cache.ipynb", as_version=4))
+    nb = nbformat.read(ROOT / "solutions" / "kv_cache" / "kv_cache.ipynb", as_version=4)
+    ns = reference_namespace(nb)
+    given = next(c.source for c in nb.cells if c.cell_type == "code"
+                 and "def decode_with_budget" in c.source)          # the notebook's given helper
+    exec(compile(given, "<decode_with_budget>", "exec"), ns)
+    return ns
 
 
 def _decoder(seed=0, layers=3, heads=4, d=32, vocab=60, max_len=48):
@@ -144,9 +149,75 @@ def test_decode_with_budget_full_budget_is_exact(ref):
     ids = torch.randint(7, 60, (2, 20))
     with torch.no_grad():
         full = model(input_ids=ids)["logits"]
-    for policy in ("window", "streaming", "h2o"):
-        logits, kept = ref["decode_with_budget"](model, ids, policy, budget=20)
-        torch.testing.assert_close(logits, full, atol=1e-4, rtol=1e-4)
+    for policy in ("window", "streaming", "h2o", "h2o_head"):
+        for positions in ("cache", "original"):
+            logits, kept = ref["decode_with_budget"](model, ids, policy, 20, positions=positions)
+            torch.testing.assert_close(logits, full, atol=1e-4, rtol=1e-4)
         logits, kept = ref["decode_with_budget"](model, ids, policy, budget=8)
         assert all(len(k) == min(t + 1, 8) for t, k in enumerate(kept[0]))
         assert all(k[-1] == t for t, k in enumerate(kept[1]))    # the new token is always kept
+    torch.testing.assert_close(ref["decode_recomputed"](model, ids, 20), full, atol=1e-4,
+                               rtol=1e-4)
+
+
+def _naive_budget_decode(model, ids, budget, per_head):
+    """H2O decoding written with Python lists and the uncached pieces of the model: for every
+    layer and head, a list of (text position, k, v, accumulated score); positions = cache slot."""
+    import math
+    B, T = ids.shape
+    L, H, dh = len(model.blocks), model.config.n_heads, model.config.d_head
+    slots = [[[[] for _ in range(H)] for _ in range(L)] for _ in range(B)]
+    out = torch.zeros(B, T, model.config.vocab_size)
+    with torch.no_grad():
+        for b in range(B):
+            for t in range(T):
+                n_cached = len(slots[b][0][0])
+                x = model.embed(model.embed.tok(ids[b:b + 1, t:t + 1]),
+                                torch.tensor([[n_cached]]))                 # (1, 1, d)
+                att_all = []
+                for l, block in enumerate(model.blocks):
+                    a = block.attn
+                    h_in = block.ln_1(x)
+                    q = a.split_heads(a.W_q(h_in))[0, :, 0]                 # (H, dh)
+                    k = a.split_heads(a.W_k(h_in))[0, :, 0]
+                    v = a.split_heads(a.W_v(h_in))[0, :, 0]
+                    heads, att_l = [], []
+                    for h in range(H):
+                        slots[b][l][h].append([t, k[h], v[h], 0.0])
+                        keys = torch.stack([s[1] for s in slots[b][l][h]])  # (n, dh)
+                        vals = torch.stack([s[2] for s in slots[b][l][h]])
+                        w = torch.softmax(keys @ q[h] / math.sqrt(dh), dim=0)
+                        heads.append(w @ vals)
+                        att_l.append(w)
+                    att_all.append(att_l)
+                    o = torch.stack(heads)[None, :, None]                   # (1, H, 1, dh)
+                    x = x + block.after_attn(a.W_o(a.merge_heads(o)))
+                    x = x + block.after_ffn(block.ffn(block.ln_2(x)))
+                out[b, t] = model.lm_head(model.ln_f(x))[0, 0]
+                for l in range(L):
+                    for h in range(H):
+                        for s, w in zip(slots[b][l][h], att_all[l][h].tolist()):
+                            s[3] += w
+                n = len(slots[b][0][0])
+                if n > budget:
+                    recent = budget // 2
+                    summed = [sum(slots[b][l][h][j][3] for l in range(L) for h in range(H))
+                              for j in range(n)]          # one set: slots aligned by position
+                    for l in range(L):
+                        for h in range(H):
+                            sl = slots[b][l][h]
+                            score = [s[3] for s in sl] if per_head else summed
+                            old = sorted(range(n - recent), key=lambda j: -score[j])
+                            keep = sorted(old[:budget - recent]) + list(range(n - recent, n))
+                            slots[b][l][h] = [sl[j] for j in keep]
+    return out
+
+
+@pytest.mark.parametrize("policy", ["h2o", "h2o_head"])
+def test_h2o_decoding_against_a_naive_loop(ref, policy):
+    """decode_with_budget's H2O (one set, and per head) against the naive list-based loop."""
+    model = _decoder(5, layers=2, heads=2, d=16)
+    ids = torch.randint(7, 60, (2, 16), generator=torch.Generator().manual_seed(5))
+    logits, _ = ref["decode_with_budget"](model, ids, policy, budget=6, positions="cache")
+    naive = _naive_budget_decode(model, ids, 6, per_head=policy == "h2o_head")
+    torch.testing.assert_close(logits, naive, atol=1e-4, rtol=1e-4)

@@ -296,16 +296,92 @@ hidden_check("moe.balance_loss", switch_load_balancing_loss=switch_load_balancin
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 5. Experts in the pre-trained encoder
+# ## 5. Why the balance loss: a router that collapses
 #
-# We replace the FFN of every layer by an MoE with $N = 4$ experts and $k = 1$ (Switch-style, the
-# lecture's weighting). Rather than training experts from scratch we **upcycle** the dense FFN
-# (Komatsuzaki et al. 2022): every expert starts as a copy of the pre-trained FFN plus a little
-# noise, so that they can drift apart, and the router starts random. (With the lecture's weights
-# the upcycled layer starts at $p_i(x)\,\text{FFN}(x)$, not exactly at $\text{FFN}(x)$;
-# renormalising would make the start exact, but with $k = 1$ it would also freeze the router.)
-# Then we fine-tune everything on the topic task, once with the task loss alone and once adding
-# $0.1 \cdot \mathcal{L}_{\text{balance}}$ (averaged over the layers) through `extra_loss`.
+# First a small task where the rich-get-richer loop can be watched. Tokens come in four kinds:
+# a token of kind $c$ is $x = \mu_c + \varepsilon$ (four centres $\mu_c$, Gaussian noise), and the
+# target is $y = W_c\, x$, a different linear map for each kind. An MoE with $N = 4$ small experts
+# ($d_{ff} = 16$, too small for one expert to learn all four maps) and $k = 1$ can fit the task
+# only if each expert takes one kind. We train it with the mean squared error, once alone and
+# once with $0.3 \cdot \mathcal{L}_{\text{balance}}$, and count on fresh tokens how many go to each
+# expert. The training loop is written out, so you can see where the balance loss enters.
+
+# %% [skip-grading]
+KINDS, D_TOY, STEPS_TOY, BALANCE_TOY = 4, 16, 300, 0.3
+
+
+def toy_tokens(g, n, means, maps):
+    """n tokens: kind c (n,), x = mu_c + noise (1, n, d), target y = W_c x (1, n, d)."""
+    kind = torch.randint(0, KINDS, (n,), generator=g)                     # (n,)
+    x = means[kind] + torch.randn(n, D_TOY, generator=g)                  # (n, d)
+    y = torch.einsum("nij,nj->ni", maps[kind], x)                          # (n, d): W_c x
+    return kind, x[None], y[None]                                          # a batch of one
+
+
+def train_toy(balance_coef: float, seed: int = 0) -> dict:
+    """Train MoE(d=16, d_ff=16, N=4, k=1) on the four kinds; shares, error and routing after."""
+    g = torch.Generator().manual_seed(seed)
+    means = 2 * torch.randn(KINDS, D_TOY, generator=g)                    # (4, d) mu_c
+    maps = torch.randn(KINDS, D_TOY, D_TOY, generator=g) / D_TOY ** 0.5   # (4, d, d) W_c
+    torch.manual_seed(seed)
+    moe = MoE(D_TOY, 16, N=4, k=1)
+    opt = torch.optim.Adam(moe.parameters(), lr=1e-2)
+    for step in range(STEPS_TOY):
+        _, x, y = toy_tokens(g, 256, means, maps)
+        loss = F.mse_loss(moe(x), y)                                       # the task loss
+        if balance_coef:                                                   # + c N sum_i f_i P_i
+            loss = loss + balance_coef * switch_load_balancing_loss(
+                moe.router_probs, moe.expert_indices, moe.N)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():                                                  # fresh tokens
+        kind, x, y = toy_tokens(g, 4096, means, maps)
+        error = F.mse_loss(moe(x), y).item()
+        chosen = F.one_hot(moe.expert_indices[:, 0], moe.N).float()        # (4096, N)
+        balance = switch_load_balancing_loss(moe.router_probs, moe.expert_indices, moe.N)
+    return {"shares": chosen.mean(0), "error": error, "balance": balance.item(),
+            "by_kind": torch.stack([chosen[kind == c].mean(0) for c in range(KINDS)])}
+
+
+toy = {"task loss only": train_toy(0.0), f"+ {BALANCE_TOY} x balance loss": train_toy(BALANCE_TOY)}
+fig = plotting.expert_load_bars({name: r["shares"] for name, r in toy.items()},
+                                title="Where 4,096 fresh tokens go (k = 1, N = 4)")
+plotting.show_table(["training", "share of tokens per expert", "experts with no token",
+                     "L_balance", "error (MSE)"],
+                    [(name, " / ".join(f"{v:.0%}" for v in r["shares"]),
+                      int((r["shares"] < 0.01).sum()), f"{r['balance']:.2f}", f"{r['error']:.3f}")
+                     for name, r in toy.items()])
+
+# %% [markdown]
+# Without the balance loss the router leaves some experts without a single token.
+# <!-- claim: moe.toy_collapse -->
+# This is the loop of Section 4. With $k = 1$ a token's loss reaches only the expert it was sent
+# to, and that expert's router logit: the experts that happened to get tokens early learn their
+# kind of token, become useful, and the router learns to send them more, possibly several kinds at
+# once. An expert that gets no token never learns anything and is never worth choosing. With the
+# balance loss every expert takes about a quarter of the tokens and the error is lower.
+# <!-- claim: moe.toy_balance -->
+# Its gradient flows through $P_i$: it lowers the gate values of the overloaded experts, so the
+# router tries the idle ones until each serves its share. Which expert serves which kind:
+
+# %% [skip-grading]
+fig = plotting.heatmap_grid([r["by_kind"] * 100 for r in toy.values()], titles=list(toy),
+                            xlabel="expert i", row_labels=[f"kind {c}" for c in range(KINDS)],
+                            ncols=2, fmt="{:.0f}")
+
+# %% [markdown]
+# ## 6. Experts in the pre-trained encoder
+#
+# Now the real model. We replace the FFN of every layer by an MoE with $N = 4$ experts and $k = 1$
+# (Switch-style, the lecture's weighting). Rather than training experts from scratch we
+# **upcycle** the dense FFN (Komatsuzaki et al. 2022): every expert starts as a copy of the
+# pre-trained FFN plus a little noise, so that they can drift apart, and the router starts random.
+# (With the lecture's weights the upcycled layer starts at $p_i(x)\,\text{FFN}(x)$, not exactly at
+# $\text{FFN}(x)$; renormalising would make the start exact, but with $k = 1$ it would also freeze
+# the router.) Then we fine-tune everything on the topic task, once with the task loss alone and
+# once adding $0.1 \cdot \mathcal{L}_{\text{balance}}$ (averaged over the layers) through
+# `extra_loss`.
 
 # %% [skip-grading]
 N_EXPERTS, K, NOISE, BALANCE_COEF = 4, 1, 0.1, 0.1
@@ -348,50 +424,85 @@ for name, extra in [("MoE", None), ("MoE + balance loss", balance_loss)]:
     print(f"{name}: test accuracy {moe_acc[name]:.1%}, {run['seconds']:.1f} s")
 
 # %% [markdown]
-# **Do experts specialise?** For each layer we count, over the test set's real tokens (padding
-# excluded), which expert each topic's tokens go to. A uniform router would put 25% everywhere.
-# Look for a topic whose tokens mostly go to one expert (in the top layer, where the
-# representation is most about the topic), and at how the balance loss flattens the rows.
+# **One batch through the trained top layer.** Each row is a token of two short test sentences, each
+# column an expert: the filled cell is the expert the token is sent to, with its weight
+# $p_i(x)$. The bottom line is what the batched dispatch of Exercise 3 does: each expert runs
+# once, on all the tokens routed to it.
+
+# %% [skip-grading]
+short = sorted(test[:40], key=lambda ex: len(ex.text))[:2]                # two short sentences
+trace = next(make_batches(tok, short, batch_size=2))
+with torch.no_grad():
+    moe_models["MoE"](input_ids=trace["input_ids"], attention_mask=trace["attention_mask"])
+top = moe_layers(moe_models["MoE"])[-1]
+real = trace["attention_mask"].reshape(-1).bool().cpu()                  # (B*T,) not padding
+ids = trace["input_ids"].reshape(-1).cpu()[real]
+weights = top.router_probs.cpu()[real].gather(-1, top.expert_indices.cpu()[real])   # (n, k)
+fig = plotting.moe_dispatch([tok.vocab[i] for i in ids.tolist()],
+                            top.expert_indices.cpu()[real].tolist(), weights.tolist(), top.N,
+                            title=f"top layer, {int(real.sum())} tokens of two short test sentences")
+
+# %% [markdown]
+# **Do experts specialise, and does the router collapse?** For each layer we count, over the test
+# set's real tokens (padding excluded), which expert each topic's tokens go to. A uniform router
+# would put 25% everywhere.
 
 # %% [skip-grading]
 @torch.no_grad()
-def utilisation(model: nn.Module) -> tuple:
-    """usage[l, c, i]: share of topic c's tokens routed to expert i in layer l; balance losses."""
+def utilisation(model: nn.Module) -> dict:
+    """usage[l, c, i]: share of topic c's tokens routed to expert i in layer l; per layer the
+    balance loss, the busiest and the idlest expert's share, and the mean gate values P_i."""
     layers = moe_layers(model)
     usage = torch.zeros(len(layers), len(TOPICS), N_EXPERTS)    # (L, topics, N)
-    losses = torch.zeros(len(layers))
-    batches = list(make_batches(tok, test, batch_size=len(test)))
-    for batch in batches:
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        real = batch["attention_mask"].reshape(-1).bool()        # (B*T,)
-        topic = batch["labels"][:, None].expand_as(batch["attention_mask"]).reshape(-1)[real]
-        for l, m in enumerate(layers):
-            chosen = F.one_hot(m.expert_indices[real], m.N).sum(1).float()   # (n, N)
-            usage[l].index_add_(0, topic.cpu(), chosen.cpu())
-            losses[l] = switch_load_balancing_loss(m.router_probs[real], m.expert_indices[real],
-                                                   m.N)
-    return usage / usage.sum(-1, keepdim=True), losses
+    losses, P = torch.zeros(len(layers)), torch.zeros(len(layers), N_EXPERTS)
+    batch = next(make_batches(tok, test, batch_size=len(test)))
+    model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    real = batch["attention_mask"].reshape(-1).bool()            # (B*T,)
+    topic = batch["labels"][:, None].expand_as(batch["attention_mask"]).reshape(-1)[real]
+    for l, m in enumerate(layers):
+        chosen = F.one_hot(m.expert_indices[real], m.N).sum(1).float()   # (n, N)
+        usage[l].index_add_(0, topic.cpu(), chosen.cpu())
+        losses[l] = switch_load_balancing_loss(m.router_probs[real], m.expert_indices[real], m.N)
+        P[l] = m.router_probs[real].mean(0).cpu()                 # (N,) P_i
+    shares = usage.sum(1) / usage.sum((1, 2))[:, None]           # (L, N) f_i
+    return {"usage": usage / usage.sum(-1, keepdim=True), "loss": losses, "P": P,
+            "busiest": shares.max(-1).values, "idlest": shares.min(-1).values}
 
 
 usage = {name: utilisation(model) for name, model in moe_models.items()}
 fig = plotting.heatmap_grid(
-    [u[l] * 100 for u, _ in usage.values() for l in range(len(u))],
-    titles=[f"{name}\nlayer {l}" for name, (u, _) in usage.items() for l in range(len(u))],
+    [u["usage"][l] * 100 for u in usage.values() for l in range(len(u["usage"]))],
+    titles=[f"{name}\nlayer {l}" for name, u in usage.items() for l in range(len(u["usage"]))],
     xlabel="expert i", row_labels=TOPICS, ncols=len(encoder.blocks), fmt="{:.0f}")
-for name, (u, losses) in usage.items():
-    print(f"{name}: balance loss per layer (1 = balanced) "
-          f"{', '.join(f'{v:.3f}' for v in losses)}; busiest expert's share per layer "
-          f"{', '.join(f'{v:.0%}' for v in u.mean(1).max(-1).values)}")
+plotting.show_table(
+    ["training", "busiest expert's share f_i", "idlest expert's share f_i",
+     "mean gate values P_i (lowest-highest)", "L_balance"],
+    [(name, ", ".join(f"{v:.0%}" for v in u["busiest"]), ", ".join(f"{v:.0%}" for v in u["idlest"]),
+      ", ".join(f"{p.min():.2f}-{p.max():.2f}" for p in u["P"]),
+      ", ".join(f"{v:.3f}" for v in u["loss"])) for name, u in usage.items()],
+    title="Per layer (0, 1, 2, 3), on the test set's tokens")
 
 # %% [markdown]
-# Move the slider to compare a layer's routing without and with the balance loss.
+# The loop of Section 5 shows here too: without the balance loss, in one layer the router sends
+# more than half of the tokens to a single expert. <!-- claim: moe.encoder_collapse -->
+# With the balance loss no expert of any layer takes more than half, and the busiest expert's
+# share is lower in every layer. <!-- claim: moe.encoder_flatter -->
+# The collapse is milder than on the toy task: the experts start as copies of one FFN, so which
+# copy a token uses matters less to the loss. Read the loss values too: $N \sum_i f_i P_i$ rises
+# well above 1 in the lopsided layer, but stays near 1 in the other layers, whose shares are
+# uneven too. <!-- claim: moe.loss_value -->
+# When the gate values $P_i$ are nearly uniform, $N \sum_i f_i P_i \approx \sum_i f_i = 1$ whatever
+# the shares: judge balance by the shares $f_i$, not by the loss value (Exercise 2 below).
+# Look also for a topic whose tokens lean towards one expert, in the top layers, where the
+# representation is most about the topic. Move the slider to compare a layer's routing without
+# and with the balance loss.
 
 # %% [skip-grading]
 def describe_layer(l, _):
     rows = []
-    for name, (u, losses) in usage.items():
-        cells = "".join(f"<td>{v:.0%}</td>" for v in u[l].mean(0))
-        rows.append(f"<tr><td>{name}</td>{cells}<td>{losses[l]:.3f}</td></tr>")
+    for name, u in usage.items():
+        cells = "".join(f"<td>{v:.0%}</td>" for v in u["usage"][l].mean(0))
+        rows.append(f"<tr><td>{name}</td>{cells}<td>{u['loss'][l]:.3f}</td></tr>")
     head = "".join(f"<th>E{i}</th>" for i in range(N_EXPERTS))
     return (f"<b>layer {l}</b>: share of tokens per expert<table><tr><th></th>{head}"
             f"<th>balance loss</th></tr>{''.join(rows)}</table>")
@@ -401,7 +512,7 @@ widgets.table_slider(list(range(len(encoder.blocks))), {l: l for l in range(4)},
                      describe_layer)
 
 # %% [markdown]
-# ## 6. A mixture of adapter experts on the frozen encoder
+# ## 7. A mixture of adapter experts on the frozen encoder
 #
 # The slide's experts are "adapters": small modules added to a frozen pre-trained model. The
 # same `MoE` class does it with `make_expert`: each expert is a bottleneck
@@ -440,7 +551,7 @@ print(f"mixture of adapters: test accuracy {adapter_acc:.1%}, {adapter_trainable
       f"parameters, {adapter_run['seconds']:.1f} s")
 
 # %% [markdown]
-# ## 7. What sparsity buys: parameters and throughput
+# ## 8. What sparsity buys: parameters and throughput
 #
 # Per token an MoE layer uses the router and $k$ of its $N$ experts: its **active** parameters.
 # The speed-up of sparse routing is the gap between the MoE and the dense layer with the same
@@ -476,12 +587,20 @@ def throughput_table(d, d_ff, N, k, n_tokens, rounds=5):
 
 header = ["layer", "total parameters", "active per token", "tokens / s",
           "speed vs dense same active", "speed vs dense same total"]
+throughput = {}                                                  # (d, d_ff, N, k) -> seconds
 for d, d_ff, N, k in [(64, 256, 4, 1), (256, 1024, 8, 2)]:
-    rows, _ = throughput_table(d, d_ff, N, k, n_tokens=1024, rounds=3)
+    rows, throughput[d, d_ff, N, k] = throughput_table(d, d_ff, N, k, n_tokens=1024, rounds=3)
     plotting.show_table(header, rows, title=f"d = {d}, d_ff = {d_ff}, N = {N}, k = {k}")
 
 # %% [markdown]
-# ## 8. The whole picture
+# The MoE layer is faster than the dense layer with the same total parameters, and the more so
+# the larger the layer. <!-- claim: moe.sparse_speedup -->
+# It is slower than the dense layer with the same active parameters: routing, gathering and
+# scattering cost time, and several small matrix products use the CPU less well than one large
+# one. <!-- claim: moe.routing_overhead -->
+
+# %% [markdown]
+# ## 9. The whole picture
 
 # %% [skip-grading]
 def active_params(model):
@@ -511,20 +630,66 @@ print(f"active fraction of the MoE encoder: {moe_active / moe_total:.0%}")
 # * The gate $p(x) = \text{softmax}(h(x))$ scores all $N$ experts; only the top $k$ run, and
 #   $y = \sum_{i \in \mathcal{T}} p_i(x) E_i(x)$ mixes them (the lecture's weights; Mixtral
 #   renormalises them to sum to 1, which equals Shazeer's $-\infty$ masking).
-# * Parameters grow with $N$, compute per token with $k$: the MoE layer is much faster than a
-#   dense layer with the same *total* parameters (the more so, the larger the layer), but slower
-#   than a dense layer with the same *active* parameters: routing, gathering and scattering
-#   cost time, and several small matrix products use the CPU less well than one large one.
-# * Dispatch in batches (gather each expert's tokens, `index_add_` back), never a loop over tokens.
-# * The load-balancing loss $N \sum_i f_i P_i$ is 1 when routing is uniform ($k = 1$) and grows
-#   as the router favours a few experts.
-# * Upcycling a dense FFN gives experts a good start; after fine-tuning, some experts prefer
-#   some topics, but routing is decided per token, so no expert is "the sports expert".
+# * Parameters grow with $N$, compute per token with $k$. Dispatch in batches (gather each
+#   expert's tokens, `index_add_` back), never a loop over tokens.
+# * The load-balancing loss $N \sum_i f_i P_i$ is 1 when routing is uniform ($k = 1$). On the toy
+#   task a router trained without it leaves experts idle, and with it every expert serves its
+#   share. <!-- claim: moe.toy_collapse --> <!-- claim: moe.toy_balance -->
+#   In the upcycled encoder one layer's router sends most tokens to one expert without it, and
+#   none does with it. <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
+# * Upcycling a dense FFN gives experts a good start. Routing is decided per token, not per
+#   topic: the heat maps of Section 6 show how far each expert leans towards a topic.
 #
 # **Check yourself.** (1) With $N = 8$ experts of 2 M parameters each and $k = 2$, how many
 # expert parameters does a token use? (2) Why does $k = 1$ with renormalised weights never train
 # the router? (3) What is $\mathcal{L}_{\text{balance}}$ if every token goes to expert 0 with
 # $p_0 = 1$? (4) Why can an MoE be slower than a dense layer with the same active parameters?
-# *(Answers: 4 M of 16 M; the weight is always 1, so the output does not depend on the router;
-# $N$; the routing, gathering and scattering cost time, and small per-expert matrix products use
-# the hardware less well.)*
+#
+# <details><summary>Answers</summary>
+#
+# (1) 4 M of the 16 M expert parameters. (2) The renormalised weight is $p_i / p_i = 1$ whatever
+# the router says, so the output, and the loss, do not depend on the router: its gradient is 0.
+# (3) $N$: $f_0 = P_0 = 1$, so $N \cdot 1 \cdot 1$. (4) Routing, gathering and scattering cost
+# time, and $N$ small matrix products use the hardware less well than one large one.
+#
+# </details>
+#
+# ## Exercises
+#
+# 1. **Top-2 on the toy task.** Train the toy MoE with $k = 2$ and without the balance loss. Do
+#    experts still go idle? Before you run it, predict it from the loop of Section 5.
+# 2. **Is 1 the minimum?** Take $N = 2$ and three tokens with gate values $(0.51, 0.49)$,
+#    $(0.51, 0.49)$ and $(0, 1)$, each routed to its top expert. Compute
+#    $\mathcal{L}_{\text{balance}}$. What does it say about reading the loss value as "how
+#    balanced is the routing"?
+# 3. **Capacity.** Switch Transformer gives each expert a capacity of
+#    $c = \lceil \text{capacity factor} \cdot T / N \rceil$ tokens per batch and drops the rest
+#    (their output is 0; the residual connection carries them). Add a `capacity_factor` to your
+#    `MoE` (keep the first $c$ tokens of each expert, in token order). On the collapsed toy router
+#    with factor 1.25, what fraction of the tokens would be dropped?
+# 4. **Mixtral's arithmetic.** Mixtral 8x7B has 47B parameters, not $8 \times 7 = 56$B, and uses
+#    13B per token, not 14B. Explain both numbers.
+# 5. **Router z-loss.** ST-MoE adds $10^{-3} \cdot \frac{1}{T}\sum_x \big(\log \sum_j
+#    e^{h(x)_j}\big)^2$. What does it penalise, and why would that help training in low
+#    precision?
+#
+# <details><summary>Answers</summary>
+#
+# 1. With $k = 2$ every token trains two experts, and the second choice of many tokens is an
+#    expert that would otherwise idle, so idle experts are less likely; whether they vanish
+#    depends on the run: measure the shares as in Section 5.
+# 2. $f = (2/3, 1/3)$, $P = (0.34, 0.66)$, so $2\,(2/3 \cdot 0.34 + 1/3 \cdot 0.66) \approx 0.89$:
+#    below 1. The value 1 is what uniform routing gives, not a lower bound; the loss is a
+#    differentiable surrogate whose gradient pushes towards balance, not a measure of it (look at
+#    the shares $f_i$ themselves).
+# 3. With the shares $f_i$ of the collapsed run, expert $i$ receives $f_i T$ tokens and keeps
+#    $\min(f_i T, c)$, with $c = 1.25\, T / 4$: the dropped fraction is
+#    $\sum_i \max(0, f_i - 1.25/4)$. For shares $(0, 0, 0.5, 0.5)$ that is $2 \times 0.1875 =
+#    37.5\%$ of the tokens.
+# 4. Only the feed-forward blocks are replicated: attention, embeddings and norms are shared by
+#    all experts, so the total is 8 FFNs plus the shared part (47B), and a token uses 2 FFNs
+#    plus the shared part (13B).
+# 5. It penalises large router logits. Large logits make the softmax saturate and round badly in
+#    bfloat16; keeping them small keeps the router's probabilities and gradients well behaved.
+#
+# </details>

@@ -1,15 +1,58 @@
-"""Hidden cases of the pruning notebook (solutions/pruning.py): seeded inputs and calls, no answers.
+"""Hidden cases of the pruning notebook (solutions/pruning/pruning.py): seeded inputs and calls.
 
 Weights are continuous random values (no ties in |w| or in row norms), so the pruned set is unique.
 The amounts include the half-to-even rounding cases of torch.nn.utils.prune (0.25 * 10 -> 2,
-0.5 * 5 -> 2, 0.35 * 10 -> 4, 0.15 * 10 -> 2) and int counts. tests/test_pruning_reference.py runs
-these same cases on objects built from torch.nn.utils.prune and checks that the reference agrees.
+0.5 * 5 -> 2, 0.35 * 10 -> 4, 0.15 * 10 -> 2) and int counts. solutions/pruning/test_pruning.py
+runs these same cases on the torch.nn.utils.prune objects below and checks the reference agrees.
+
+An exercise that calls an earlier one is graded with torch.nn.utils.prune standing in for it
+(magnitude_mask and neuron_mask call n_to_prune, global_magnitude_masks calls magnitude_mask,
+remove_neurons calls neuron_mask), so its points depend on it alone.
 """
 
 import torch
+import torch.nn as nn
+from torch.nn.utils import prune
 
 from autograde.hidden import Case
+from course_lib.checks import stand_ins
 from course_lib.model import CLSClassifier, Encoder, FeedForward, TransformerConfig
+
+
+# ------------------------------------------------------------ torch.nn.utils.prune as stand-ins
+def torch_n_to_prune(amount, n):
+    prune._validate_pruning_amount_init(amount)
+    k = prune._compute_nparams_toprune(amount, n)
+    prune._validate_pruning_amount(k, n)
+    return k
+
+
+def _holder(weight):
+    holder = nn.Module()
+    holder.weight = nn.Parameter(weight.detach().clone())
+    return holder
+
+
+def torch_magnitude_mask(weight, amount, mask=None):
+    """l1_unstructured on a module holding a copy of the weight (and the earlier mask)."""
+    holder = _holder(weight)
+    if mask is not None:
+        prune.custom_from_mask(holder, "weight", mask.detach().clone())
+    prune.l1_unstructured(holder, "weight", amount=amount)
+    return holder.weight_mask.clone()
+
+
+def torch_global_masks(weights, amount):
+    holders = [_holder(w) for w in weights]
+    prune.global_unstructured([(h, "weight") for h in holders], prune.L1Unstructured,
+                              amount=amount)
+    return [h.weight_mask.clone() for h in holders]
+
+
+def torch_neuron_mask(weight, amount):
+    holder = _holder(weight)
+    prune.ln_structured(holder, "weight", amount=amount, n=2, dim=0)
+    return holder.weight_mask.clone()
 
 
 def _weight(seed, shape, salt=0):
@@ -37,7 +80,9 @@ N_TO_PRUNE = {0: [(0.25, 10), (0.5, 5), (0.15, 10), (0.35, 10), (0.3, 12), (0.0,
 
 def _n_to_prune(objects, seed):
     f = objects["n_to_prune"]
-    out = {"k": [int(f(a, n)) for a, n in N_TO_PRUNE[seed]]}
+    ks = [f(a, n) for a, n in N_TO_PRUNE[seed]]
+    out = {"k": [int(k) for k in ks],
+           "is_int": all(isinstance(k, int) and not isinstance(k, bool) for k in ks)}
     out["errors"] = [_error(f, a, n) for a, n in [(1.5, 10), (-0.2, 10), (-1, 10), (11, 10),
                                                   ("half", 10)]]
     return out
@@ -55,9 +100,11 @@ def _magnitude(objects, seed):
     w = _weight(seed, shape)
     before = w.clone()
     f = objects["magnitude_mask"]
-    out = {"masks": [_mask(f(w, a)) for a in amounts]}
-    out["weight_unchanged"] = bool(torch.equal(w, before))
-    out["errors"] = [_error(f, w, a) for a in (1.5, -0.1, -1, w.numel() + 1)]
+    with stand_ins(f, n_to_prune=torch_n_to_prune):
+        masks = [f(w, a) for a in amounts]
+        out = {"masks": [_mask(m) for m in masks], "dtype": str(masks[0].dtype),
+               "weight_unchanged": bool(torch.equal(w, before)),
+               "errors": [_error(f, w, a) for a in (1.5, -0.1, -1, w.numel() + 1)]}
     return out
 
 
@@ -71,9 +118,10 @@ def _iterative(objects, seed):
     w = _weight(seed, shape, salt=1)
     f = objects["magnitude_mask"]
     mask, masks = None, []
-    for a in amounts:
-        mask = _mask(f(w if mask is None else w * mask, a, mask))
-        masks.append(mask)
+    with stand_ins(f, n_to_prune=torch_n_to_prune):
+        for a in amounts:
+            mask = _mask(f(w if mask is None else w * mask, a, mask))
+            masks.append(mask)
     return {"masks": masks, "kept": [int(m.sum()) for m in masks]}
 
 
@@ -87,7 +135,8 @@ def _global(objects, seed):
     shapes, scales, amounts = GLOBAL[seed]
     ws = [_weight(seed, s, salt=10 + i) * c for i, (s, c) in enumerate(zip(shapes, scales))]
     f = objects["global_magnitude_masks"]
-    return {"masks": [[_mask(m) for m in f(ws, a)] for a in amounts]}
+    with stand_ins(f, magnitude_mask=torch_magnitude_mask, n_to_prune=torch_n_to_prune):
+        return {"masks": [[_mask(m) for m in f(ws, a)] for a in amounts]}
 
 
 # ---------------------------------------------------------------------------------- neurons
@@ -100,9 +149,10 @@ def _neuron(objects, seed):
     w = _weight(seed, shape, salt=20)
     before = w.clone()
     f = objects["neuron_mask"]
-    out = {"masks": [_mask(f(w, a)) for a in amounts]}
-    out["weight_unchanged"] = bool(torch.equal(w, before))
-    return out
+    with stand_ins(f, n_to_prune=torch_n_to_prune):
+        masks = [f(w, a) for a in amounts]
+    return {"masks": [_mask(m) for m in masks], "dtype": str(masks[0].dtype),
+            "weight_unchanged": bool(torch.equal(w, before))}
 
 
 REMOVE = {0: (8, 16, 0.25), 1: (6, 10, 0.5), 2: (12, 20, 7), 3: (4, 12, 0.35)}
@@ -117,8 +167,12 @@ def _remove_neurons(objects, seed):
         for p in ffn.parameters():
             p.copy_(torch.randn(p.shape, generator=g))
         x = torch.randn(2, 5, d, generator=g)
-        ffn = objects["remove_neurons"](ffn, amount)
-        return {"W_1_shape": list(ffn.W_1.weight.shape), "W_2_shape": list(ffn.W_2.weight.shape),
+        f = objects["remove_neurons"]
+        with stand_ins(f, neuron_mask=torch_neuron_mask, n_to_prune=torch_n_to_prune):
+            out = f(ffn, amount)
+        return {"returns_ffn": out is ffn,
+                "linear": [isinstance(ffn.W_1, nn.Linear), isinstance(ffn.W_2, nn.Linear)],
+                "W_1_shape": list(ffn.W_1.weight.shape), "W_2_shape": list(ffn.W_2.weight.shape),
                 "b_1_shape": list(ffn.W_1.bias.shape), "y": ffn(x)}
 
 
@@ -189,42 +243,52 @@ def _drop_layers(objects, seed):
 
 CASES = {
     "n_to_prune": Case(_n_to_prune, seeds=(0, 1, 2), requires={
-        "k": "a float amount prunes round(amount * n) (Python round, half to even); an int is a "
-             "count",
-        "errors": "a float outside [0, 1] or an int outside [0, n] is a ValueError, a non-number "
-                  "a TypeError"}),
+        "k": "a float amount prunes round(amount * n) (Python's round, half to even); an int "
+             "amount is the count itself",
+        "is_int": "the count is returned as a Python int",
+        "errors": "a float outside [0, 1] or an int outside [0, n] raises ValueError; a "
+                  "non-number raises TypeError"}),
     "magnitude": Case(_magnitude, seeds=(0, 1, 2, 3), requires={
-        "masks": "zero the round(amount * n) entries with the smallest |w| (an int: that many)",
-        "weight_unchanged": "return a new mask; do not modify the weight",
-        "errors": "invalid amounts (1.5, -0.1, -1, more than n) should raise ValueError"}),
+        "masks": "0 at the k = n_to_prune(amount, n) entries with the smallest |w|, 1 elsewhere "
+                 "(this case supplies a correct n_to_prune)",
+        "dtype": "the mask has the weight's dtype",
+        "weight_unchanged": "the weight is left unchanged",
+        "errors": "invalid amounts (1.5, -0.1, -1, more than n) raise ValueError"}),
     "iterative": Case(_iterative, seeds=(0, 1, 2, 3), requires={
-        "masks": "pruning again: keep what the mask pruned, and prune the amount of what remains "
-                 "(the smallest |w| among the kept entries)",
-        "kept": "pruning again applies the amount to the entries still kept: 50% twice leaves "
-                "25%"}),
+        "masks": "pruning again keeps every entry the earlier mask pruned at 0 and prunes the "
+                 "amount of the entries still kept, those with the smallest |w|",
+        "kept": "the number of entries left after each round: the amount applies to what "
+                "remains (50% twice leaves 25%)"}),
     "global": Case(_global, seeds=(0, 1, 2), requires={
-        "masks": "rank the |w| of all tensors together: round(amount * total) smallest overall"}),
+        "masks": "one mask per tensor: the round(amount * total) smallest |w| of all tensors "
+                 "together are 0 (this case supplies a correct magnitude_mask)"}),
     "neuron": Case(_neuron, seeds=(0, 1, 2, 3), requires={
-        "masks": "zero whole rows (dim 0), the round(amount * rows) with the smallest L2 norm",
-        "weight_unchanged": "return a new mask; do not modify the weight"}),
+        "masks": "whole rows (dim 0) are 0: the n_to_prune(amount, rows) rows with the smallest "
+                 "L2 norm (this case supplies a correct n_to_prune)",
+        "dtype": "the mask has the weight's dtype",
+        "weight_unchanged": "the weight is left unchanged"}),
     "remove_neurons": Case(_remove_neurons, seeds=(0, 1, 2, 3), requires={
-        "W_1_shape": "W_1 keeps the rows of the surviving neurons: (d_kept, d)",
-        "b_1_shape": "b_1 keeps the entries of the surviving neurons",
-        "W_2_shape": "W_2 keeps the columns of the surviving neurons: (d, d_kept)",
-        "y": "the narrow FFN should compute the original one with the neurons of the smallest "
-             "||W_1[i, :]||_2 removed"}),
+        "returns_ffn": "the FFN itself is returned, changed in place",
+        "linear": "ffn.W_1 and ffn.W_2 are replaced by nn.Linear layers",
+        "W_1_shape": "W_1 holds the rows of the kept neurons: (d_kept, d)",
+        "b_1_shape": "b_1 holds the entries of the kept neurons",
+        "W_2_shape": "W_2 holds the columns of the kept neurons: (d, d_kept)",
+        "y": "the narrow FFN computes the original with the neurons neuron_mask removes "
+             "silenced (this case supplies a correct neuron_mask)"}),
     "head_importance": Case(_head_importance, seeds=(0, 1, 2), requires={
-        "importance": "I_h = mean over batches of |dL/d xi_h|, L the batch's mean cross-entropy",
-        "gates_restored": "leave the gates at 1 after computing the importance",
-        "weights_unchanged": "do not change the model's weights"}),
+        "importance": "I_h = the mean over the batches of |dL/d xi_h|, L the batch's mean "
+                      "cross-entropy, shape (n_layers, n_heads), on the CPU",
+        "gates_restored": "the gates are all ones again afterwards",
+        "weights_unchanged": "the model's weights are unchanged"}),
     "prune_heads": Case(_prune_heads, seeds=(0, 1, 2, 3), requires={
-        "pruned": "return the sorted (layer, head) pairs of the n least important heads overall",
-        "gates": "set xi_h = 0 for the n heads with the smallest importance over all layers",
-        "logits": "the model with the heads gated off differs from the reference",
-        "too_many": "asking for more heads than the model has should raise ValueError"}),
+        "pruned": "the sorted (layer, head) pairs of the n least important heads of the model",
+        "gates": "xi_h = 0 for exactly the n heads with the smallest importance over all layers, "
+                 "1 for the others",
+        "logits": "the logits of the model with those heads gated off",
+        "too_many": "n larger than the number of heads raises ValueError"}),
     "drop_layers": Case(_drop_layers, seeds=(0, 1, 2, 3), requires={
-        "n_blocks": "n of L layers dropped leaves L - n blocks",
-        "kept": "keep the bottom blocks 0 .. L-n-1 (the same objects) and drop the top n",
-        "hidden": "the reduced model's output differs from the reference",
-        "too_many": "dropping more layers than there are should raise ValueError"}),
+        "n_blocks": "dropping n of L layers leaves L - n blocks",
+        "kept": "the bottom blocks 0 .. L-n-1 are kept, the same objects, in order",
+        "hidden": "the hidden states of the reduced model",
+        "too_many": "n larger than the number of blocks raises ValueError"}),
 }

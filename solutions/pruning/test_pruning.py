@@ -20,7 +20,7 @@ prune = pytest.importorskip("torch.nn.utils.prune", reason="torch.nn.utils.prune
 from autograde.verdict import mistakes_module  # noqa: E402
 WRONG_SUBMISSION = mistakes_module("pruning").WRONG_SUBMISSION
 from autograde.verdict import differences, reference_namespace  # noqa: E402
-from autograde.hidden import load_case, run_case  # noqa: E402
+from autograde.hidden import load_case, load_module, run_case  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["n_to_prune", "magnitude_mask", "global_magnitude_masks", "neuron_mask",
@@ -33,39 +33,9 @@ def ref():
 
 
 # --------------------------------------------------------------- torch.nn.utils.prune as objects
-def _torch_n_to_prune(amount, n):
-    prune._validate_pruning_amount_init(amount)
-    k = prune._compute_nparams_toprune(amount, n)
-    prune._validate_pruning_amount(k, n)
-    return k
-
-
-def _torch_magnitude_mask(weight, amount, mask=None):
-    """l1_unstructured on a module holding a copy of the weight (and the earlier mask)."""
-    holder = nn.Module()
-    holder.weight = nn.Parameter(weight.detach().clone())
-    if mask is not None:
-        prune.custom_from_mask(holder, "weight", mask.detach().clone())
-    prune.l1_unstructured(holder, "weight", amount=amount)
-    return holder.weight_mask.clone()
-
-
-def _torch_global_masks(weights, amount):
-    holders = []
-    for w in weights:
-        h = nn.Module()
-        h.weight = nn.Parameter(w.detach().clone())
-        holders.append(h)
-    prune.global_unstructured([(h, "weight") for h in holders], prune.L1Unstructured,
-                              amount=amount)
-    return [h.weight_mask.clone() for h in holders]
-
-
-def _torch_neuron_mask(weight, amount):
-    holder = nn.Module()
-    holder.weight = nn.Parameter(weight.detach().clone())
-    prune.ln_structured(holder, "weight", amount=amount, n=2, dim=0)
-    return holder.weight_mask.clone()
+_cases = load_module(ROOT / "solutions" / "pruning" / "cases.py", "autograde_cases_pruning")
+_torch_n_to_prune, _torch_magnitude_mask = _cases.torch_n_to_prune, _cases.torch_magnitude_mask
+_torch_global_masks, _torch_neuron_mask = _cases.torch_global_masks, _cases.torch_neuron_mask
 
 
 def _torch_objects(ref):

@@ -1,12 +1,18 @@
-"""Hidden cases of the quantization notebook (solutions/quantization.py): seeded inputs, no answers.
+"""Hidden cases of the quantization notebook (solutions/quantization/quantization.py): seeded
+inputs, no answers.
 
 Codes are compared exactly (integers). Every case mixes random values with exact ties
 (x / s = k + 0.5 with a power-of-two s, so x / s is exact) and values outside the range.
+fake_quantize is graded with torch's own quantizer and observers standing in for the student's
+quantize, dequantize, absmax_params and zeropoint_params, so its points depend on it alone.
 """
+
+import warnings
 
 import torch
 
 from autograde.hidden import Case
+from course_lib.checks import stand_ins
 
 
 def _gen(seed, offset):
@@ -77,6 +83,46 @@ def _params_case(name, fn_key, rows, cols, bits_list):
     return run
 
 
+# ---------------------------------------------------------------- torch's pieces, for fake_quantize
+def _torch_quantize(x, s, z, qmin, qmax):
+    """Codes from torch.fake_quantize_per_{tensor,channel}_affine (half to even, z after)."""
+    s_t, z_t = torch.as_tensor(s, dtype=torch.float32), torch.as_tensor(z)
+    if s_t.numel() == 1:
+        fq = torch.fake_quantize_per_tensor_affine(x, float(s_t), int(z_t), qmin, qmax)
+    else:                                                     # one scale per row: (rows, 1)
+        fq = torch.fake_quantize_per_channel_affine(
+            x, s_t.reshape(-1), z_t.reshape(-1).to(torch.int32), 0, qmin, qmax)
+    return (torch.round(fq / s_t) + z_t).to(torch.int32)
+
+
+def _torch_dequantize(q, s, z):
+    return (q.to(torch.float32) - torch.as_tensor(z)) * torch.as_tensor(s, dtype=torch.float32)
+
+
+def _observed(x, bits, per_channel, symmetric):
+    """(s, z) of torch's MinMax observers with the notebook's code ranges."""
+    from torch.ao.quantization import MinMaxObserver, PerChannelMinMaxObserver
+    qmin, qmax = (-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1) if symmetric else (0, 2 ** bits - 1)
+    kind = (torch.per_channel_symmetric if per_channel else torch.per_tensor_symmetric) \
+        if symmetric else (torch.per_channel_affine if per_channel else torch.per_tensor_affine)
+    dtype = torch.qint8 if symmetric else torch.quint8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        obs = (PerChannelMinMaxObserver(ch_axis=0, dtype=dtype, qscheme=kind, quant_min=qmin,
+                                        quant_max=qmax) if per_channel else
+               MinMaxObserver(dtype=dtype, qscheme=kind, quant_min=qmin, quant_max=qmax))
+        obs(x.detach())
+        s, z = obs.calculate_qparams()
+    shape = (x.shape[0], 1) if per_channel else ()
+    return s.float().reshape(shape), z.to(torch.int32).reshape(shape)
+
+
+TORCH_PIECES = dict(
+    quantize=_torch_quantize, dequantize=_torch_dequantize,
+    absmax_params=lambda x, bits=8, per_channel=False: _observed(x, bits, per_channel, True),
+    zeropoint_params=lambda x, bits=8, per_channel=False: _observed(x, bits, per_channel, False))
+
+
 def _fake_quantize(objects, seed):
     g = _gen(seed, 4)
     W = torch.randn(8 + 2 * seed, 24, generator=g) * 0.05                   # (out, in)
@@ -89,30 +135,41 @@ def _fake_quantize(objects, seed):
             for symmetric in (True, False):
                 key = (f"W_hat_{bits}bit_{'channel' if per_channel else 'tensor'}_"
                        f"{'sym' if symmetric else 'asym'}")
-                out[key] = objects["fake_quantize"](W, bits=bits, per_channel=per_channel,
-                                                    symmetric=symmetric)
+                f = objects["fake_quantize"]
+                with stand_ins(f, **TORCH_PIECES):
+                    out[key] = f(W, bits=bits, per_channel=per_channel, symmetric=symmetric)
+    return out
+
+
+def _params_requires(kind):
+    rule = {"absmax": ("s = max|x| / (2^(b-1) - 1)", "z = 0"),
+            "zeropoint": ("s = (x_max - x_min) / (2^b - 1), the range widened to contain 0",
+                          "z = clamp(0 - round(x_min / s), 0, 2^b - 1), an integer")}[kind]
+    out = {}
+    for bits in (8, 4):
+        for per_channel in (False, True):
+            key = f"{bits}bit_{'channel' if per_channel else 'tensor'}"
+            where = "per output row, shape (rows, 1)" if per_channel else "per tensor, shape ()"
+            out[f"s_{key}"] = f"{bits} bits, {where}: {rule[0]}; s >= EPS for an all-zero row"
+            out[f"z_{key}"] = f"{bits} bits, {where}: {rule[1]}"
     return out
 
 
 CASES = {
     "quantize": Case(_quantize, seeds=(0, 1, 2, 3, 4), atol=0.0, rtol=0.0, requires={
-        "q": "q = clamp(round(x / s) + z, qmin, qmax) with torch.round (half to even) and z added "
-             "after rounding; codes must match exactly",
+        "q": "integer codes q = clamp(round(x / s) + z, qmin, qmax), torch.round (half to even), "
+             "z added after rounding, s and z broadcast per row (seed 2); exact match",
         "x_hat": "x_hat = (q - z) s, as float32"}),
     "absmax": Case(_params_case("absmax", "absmax_params", 5, 12, (8, 4)), seeds=(0, 1, 2, 3),
-                   requires={"s_8bit_tensor": "per-tensor: s = max|x| / 127",
-                          "s_8bit_channel": "per-channel: s = max|x_i.| / 127 per row, shape "
-                                            "(rows, 1)",
-                          "s_4bit_tensor": "int4: s = max|x| / 7",
-                          "s_4bit_channel": "int4 per-channel: s = max|x_i.| / 7 per row",
-                          "z_8bit_tensor": "symmetric: z = 0"},
-                   requirement="symmetric absmax: s = max|x| / (2^(b-1) - 1), z = 0; s >= EPS"),
+                   requires=_params_requires("absmax")),
     "zeropoint": Case(_params_case("zeropoint", "zeropoint_params", 5, 12, (8, 4)),
-                      seeds=(0, 1, 2, 3),
-                      requirement="x_min = min(min x, 0), x_max = max(max x, 0), "
-                           "s = (x_max - x_min) / (2^b - 1), z = clamp(-round(x_min / s), 0, "
-                           "2^b - 1); per-channel: per row, shape (rows, 1)"),
-    "fake_quantize": Case(_fake_quantize, seeds=(0, 1, 2), requirement=(
-        "W_hat = dequantize(quantize(W, s, z, qmin, qmax), s, z) with absmax and [-(2^(b-1)-1), "
-        "2^(b-1)-1] when symmetric, zero-point and [0, 2^b - 1] otherwise")),
+                      seeds=(0, 1, 2, 3), requires=_params_requires("zeropoint")),
+    "fake_quantize": Case(_fake_quantize, seeds=(0, 1, 2), requires={
+        f"W_hat_{bits}bit_{'channel' if pc else 'tensor'}_{'sym' if sym else 'asym'}":
+            f"{bits} bits, {'per output row' if pc else 'per tensor'}: W_hat = "
+            f"dequantize(quantize(W, s, z, qmin, qmax), s, z) with "
+            + ("absmax_params and codes [-(2^(b-1)-1), 2^(b-1)-1]" if sym else
+               "zeropoint_params and codes [0, 2^b - 1]")
+            + " (this case supplies correct quantize, dequantize and parameter functions)"
+        for bits in (8, 4) for pc in (False, True) for sym in (True, False)}),
 }

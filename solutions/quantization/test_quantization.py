@@ -128,3 +128,24 @@ def test_fake_quantize_matches_torch(ref, bits):
                                                     2 ** bits - 1)
     torch.testing.assert_close(ref["fake_quantize"](x, bits, per_channel=True, symmetric=False),
                                theirs, atol=1e-7, rtol=0)
+
+
+def test_torch_pieces_standing_in_for_fake_quantize_agree_with_the_reference(ref):
+    """The hidden case of fake_quantize runs it with torch's quantizer and observers in place of
+    the student's pieces: on the reference they must change nothing (continuous random weights:
+    torch rounds x * (1/s), the notebook x / s, which can differ one ulp from an exact tie)."""
+    from autograde.hidden import load_module
+    from course_lib.checks import stand_ins
+    cases = load_module(ROOT / "solutions" / "quantization" / "cases.py", "quantization_cases")
+    for seed in range(3):
+        W = torch.randn(9, 24, generator=torch.Generator().manual_seed(10 + seed)) * 0.05
+        W[seed] *= 25
+        if seed == 2:
+            W = W.abs()
+        for bits in (8, 4):
+            for per_channel in (False, True):
+                for symmetric in (True, False):
+                    own = ref["fake_quantize"](W, bits, per_channel, symmetric)
+                    with stand_ins(ref["fake_quantize"], **cases.TORCH_PIECES):
+                        theirs = ref["fake_quantize"](W, bits, per_channel, symmetric)
+                    torch.testing.assert_close(own, theirs, atol=1e-7, rtol=0)
