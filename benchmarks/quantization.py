@@ -19,7 +19,7 @@ def _claim(cid, text, slide, holds):
 def run() -> list[dict]:
     ns = namespace("quantization")
     fp32, acc = ns["fp32_acc"], ns["accuracy"]
-    storage, fp32_bytes, lin = ns["storage_bytes"], ns["fp32_bytes"], ns["lin_params"]
+    storage, fp32_bytes = ns["storage_bytes"], ns["fp32_bytes"]
     rows = [{"figure": "quantization: fine-tuned encoder fp32 test accuracy",
              "value": f"{fp32:.1%}", "lecture": "Llama-3.1-8B FP16 average 69.23"}]
     for name, bits, per_channel in ns["configs"][1:]:

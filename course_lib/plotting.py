@@ -301,7 +301,7 @@ def prompt_vs_prefix(n: int = 3, tokens=("[CLS]", "x1", "x2", "[MASK]"), n_layer
             y = j * rh
             for i in range(n):
                 if prefix:
-                    label, color = (("", "white") if j == 0 else (f"$P_k,P_v$", TRAINABLE))
+                    label, color = (("", "white") if j == 0 else ("$P_k,P_v$", TRAINABLE))
                 else:
                     label, color = ((f"$p_{i + 1}$", TRAINABLE) if j == 0 else ("", FROZEN))
                 if color != "white":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import call, expect, expect_close, expect_shape, ok, tiny_model
+from . import call, expect, expect_close, ok, tiny_model
 from .kv_cache import check_generate_uncached  # noqa: F401 (one function, one check)
 
 

@@ -286,7 +286,7 @@ rows = [("Task 1: topic", "topic", swapped_accuracy(topic_clf, topic_state, "top
          swapped_accuracy(sent_clf, sent_state, "sentiment", adapters_from=topic_state))]
 plotting.show_table(["Task (head)", "Adapters loaded", "Test accuracy"],
                     [(t, a, f"{acc:.1%}") for t, a, acc in rows],
-                    title=f"One frozen encoder, two adapter sets (chance: 25% topic, 50% sentiment)")
+                    title="One frozen encoder, two adapter sets (chance: 25% topic, 50% sentiment)")
 
 # %% [markdown]
 # The sentiment adapters learn their task: at least 10 points above chance (50%), on the same

@@ -133,7 +133,7 @@ def test_task_state_round_trip(ref):
     # only the trainable parameters were restored; the frozen ones stay shifted
     assert not torch.allclose(got, want)
     with torch.no_grad():
-        for n, p in clf.named_parameters():
+        for p in clf.parameters():
             if not p.requires_grad:
                 p.sub_(0.1)
         torch.testing.assert_close(clf(input_ids=ids), want)

@@ -33,7 +33,7 @@ from course_lib.checks.distillation import (check_cosine_loss, check_distillatio
                                             check_generate_uncached, check_init_student)
 from course_lib.datasets import TOPICS, load_corpus, load_topic
 from course_lib.tokenizer import SPECIAL_TOKENS
-from course_lib.model import CLSClassifier, Encoder, TransformerConfig
+from course_lib.model import CLSClassifier, Encoder
 from course_lib.pretrained import load_decoder, load_encoder, load_tokenizer
 from course_lib.runtime import get_device, set_seed
 from course_lib.training import evaluate, train_classifier
@@ -230,7 +230,7 @@ test_batch = {k: v.to(device) for k, v in tok.batch([ex.text for ex in test[:400
 rows, accs = [], {}
 for name, model in [("Teacher (4 layers)", teacher), *students.items()]:
     with torch.no_grad():
-        seconds = measure.latency(lambda: model(**test_batch), repeats=3, warmup=1)
+        seconds = measure.latency(lambda: model(**test_batch), repeats=3, warmup=1)  # noqa: B023 (called here)
     accs[name] = evaluate(model, tok, test)
     rows.append((name, f"{measure.count_parameters(model) / 1e3:.0f}", f"{seconds * 1e3:.0f}",
                  f"{accs[name]:.1%} ({accs[name] / teacher_acc:.0%} of the teacher)"))
@@ -373,7 +373,7 @@ def distil_mlm(a_ce, a_mlm, a_cos, seed=0):
     student = init_student_from_teacher(mlm_teacher, LAYERS).train()
     opt = torch.optim.AdamW(student.parameters(), lr=LR)                 # the student only
     g = torch.Generator().manual_seed(seed)
-    for step in range(MLM_STEPS):
+    for _ in range(MLM_STEPS):
         rows = torch.randint(0, len(corpus), (MLM_BATCH,), generator=g).tolist()
         inputs, att, labels = mask_for_mlm([corpus[i] for i in rows], g)
         m = labels != -100                                             # (B, L) masked positions

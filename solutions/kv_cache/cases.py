@@ -11,9 +11,14 @@ import torch
 
 from autograde.hidden import Case
 from course_lib.checks import stand_ins
-from course_lib.checks.kv_cache import (RecomputedIds, RecomputedKV, RecomputedPrefix,
-                                        recomputed_attention, recomputed_forward,
-                                        scripted_generate)
+from course_lib.checks.kv_cache import (
+    RecomputedIds,
+    RecomputedKV,
+    RecomputedPrefix,
+    recomputed_attention,
+    recomputed_forward,
+    scripted_generate,
+)
 from course_lib.model import Attention, Decoder, TransformerConfig
 
 VOCAB = 50

@@ -21,7 +21,6 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.lora import check_add_lora, check_lora_linear, check_lora_merge

@@ -19,7 +19,6 @@
 # reference. Do not rename the functions and classes you are asked to write.
 
 # %% [setup]
-import math
 
 import torch
 import torch.nn as nn
@@ -31,7 +30,7 @@ from course_lib.checks.moe import (check_balance_loss, check_moe, check_softmax_
 from course_lib.datasets import TOPICS, load_topic
 from course_lib.model import CLSClassifier
 from course_lib.pretrained import load_encoder, load_tokenizer
-from course_lib.runtime import get_device, set_seed
+from course_lib.runtime import set_seed
 from course_lib.training import evaluate, make_batches, train_classifier
 
 # %% [markdown]
@@ -326,7 +325,7 @@ def train_toy(balance_coef: float, seed: int = 0) -> dict:
     torch.manual_seed(seed)
     moe = MoE(D_TOY, 16, N=4, k=1)
     opt = torch.optim.Adam(moe.parameters(), lr=1e-2)
-    for step in range(STEPS_TOY):
+    for _ in range(STEPS_TOY):
         _, x, y = toy_tokens(g, 256, means, maps)
         loss = F.mse_loss(moe(x), y)                                       # the task loss
         if balance_coef:                                                   # + c N sum_i f_i P_i
@@ -574,7 +573,7 @@ def throughput_table(d, d_ff, N, k, n_tokens, rounds=5):
     with torch.no_grad():
         for _ in range(rounds):                                  # interleaved: fair under noise
             for name, m in models.items():
-                seconds[name].append(measure.latency(lambda: m(x), repeats=3, warmup=1))
+                seconds[name].append(measure.latency(lambda: m(x), repeats=3, warmup=1))  # noqa: B023
     median = {name: sorted(s)[len(s) // 2] for name, s in seconds.items()}
     total = {"MoE": measure.count_parameters(models["MoE"]),
              "dense, same active": ffn_params(d, k * d_ff),

@@ -10,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograde import cells
-from autograde.verdict import mistakes_module, differences, reference_namespace
 from autograde.hidden import load_case, run_case
+from autograde.verdict import differences, mistakes_module, reference_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "solutions" / "moe" / "moe.ipynb"

@@ -26,7 +26,6 @@ import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from course_lib import measure, plotting, widgets
@@ -252,9 +251,9 @@ def interleaved_step_seconds(steps: dict, rounds: int = 15) -> dict:
 
 
 results = {}
-for name, (build, template, lr) in METHODS.items():
+for name, (build, pattern, lr) in METHODS.items():
     try:
-        results[name] = run_method(build, template, lr)
+        results[name] = run_method(build, pattern, lr)
     except NotImplementedError as e:                       # an exercise of this notebook
         print(f"skipping {name}: {e}")
         continue

@@ -713,7 +713,7 @@ prefix_lm = PrefixTuningLM(decoder, PrefixEncoder(N_PROMPT, dcfg.n_layers, dcfg.
                                                   dcfg.n_heads)).to(get_device())
 opt = torch.optim.AdamW([p for p in prefix_lm.parameters() if p.requires_grad], lr=LR_GEN)
 prefix_lm.train()
-for epoch in range(GEN_EPOCHS):
+for _ in range(GEN_EPOCHS):
     for i in range(0, len(gen_train), 32):
         ids, attn, labels = lm_batch([(record(ex.topic), ex.text) for ex in gen_train[i:i + 32]])
         loss = lm_loss(prefix_lm(ids, attn), labels)
@@ -748,7 +748,7 @@ def greedy_text(model, topic, steps=24):
     return tok.decode(ids[0, start:])
 
 
-for t, name in enumerate(TOPICS):
+for t in range(len(TOPICS)):
     print(f"{record(t):<22} -> {greedy_text(prefix_lm, t)}")
 
 # %% [markdown]

@@ -35,7 +35,7 @@ from course_lib.checks.pruning import (check_drop_layers, check_global_magnitude
 from course_lib.datasets import TOPICS, load_topic
 from course_lib.model import CLSClassifier
 from course_lib.pretrained import load_encoder, load_tokenizer
-from course_lib.runtime import get_device, set_seed
+from course_lib.runtime import set_seed
 from course_lib.training import evaluate, make_batches, train_classifier
 
 # %% [markdown]
