@@ -303,8 +303,8 @@ widgets.table_slider(names, results, "method", lambda n, r: (
 #   The differences between full fine-tuning, BitFit, adapters and LoRA are at most twice the
 #   largest standard deviation over seeds, which is why the lecture's table reports $\pm$.
 #   <!-- claim: peft_comparison.within_noise -->
-# * The lecture's table puts P-tuning v2 (every layer) well above prompt tuning (input only) at
-#   small scale: BERT-large BoolQ 75.8 against 67.2, with full fine-tuning at 77.7. Here, with
+# * In the lecture's table, at small scale (BERT-large BoolQ), P-tuning v2 (every layer) scores
+#   75.8, prompt tuning (input only) 67.2 and full fine-tuning 77.7. Here, with
 #   the same $n$ and Part 1b's learning rates, neither gap shows: prefix tuning does not score
 #   above prompt tuning by more than the spread over seeds,
 #   <!-- claim-not-held: peft_comparison.prefix_beats_prompt --> and prompt tuning ends less
