@@ -219,9 +219,9 @@ hidden_check("prompt_tuning.soft_prompt", SoftPrompt=SoftPrompt)
 #
 # `SoftPromptMLM(encoder, soft_prompt, mask_id, label_word_ids)` freezes **every** parameter of
 # the encoder and keeps `self.encoder` and `self.soft_prompt` (any module with an attribute `n`
-# and `forward(inputs_embeds, attention_mask)` as above). Its `forward(input_ids,
-# attention_mask)` looks up the token embeddings $E(x)$ (`encoder.embed.tok`), prepends the
-# prompt, runs the encoder with `inputs_embeds=` and the mask the prompt module returns,
+# and `forward(inputs_embeds, attention_mask)` as above). Its
+# `forward(input_ids, attention_mask)` looks up the token embeddings $E(x)$
+# (`encoder.embed.tok`), prepends the prompt, runs the encoder with `inputs_embeds=` and the mask the prompt module returns,
 # and returns the `(B, C)` label-word logits at the `[MASK]`, whose position has moved by $n$
 # (the LM head at that position only is the faster way, as in Exercise 1).
 
