@@ -55,15 +55,20 @@ def _zero_init(objects):
     return _variant(objects, {"__init__": __init__})
 
 
+def _insert(model, reduction):
+    """Two adapters in every block, where the reference puts them."""
+    d = model.config.d_model
+    for block in model.blocks:
+        block.after_attn = Adapter(d, reduction)
+        block.after_ffn = Adapter(d, reduction)
+
+
 def _frozen(when):
     def add_adapters(model, reduction=16):
         if when == "before":
             for p in model.parameters():
                 p.requires_grad = False
-        d = model.config.d_model
-        for block in model.blocks:
-            block.after_attn = Adapter(d, reduction)
-            block.after_ffn = Adapter(d, reduction)
+        _insert(model, reduction)
         if when == "after":                           # freezes the new adapters too
             for p in model.parameters():
                 p.requires_grad = False
@@ -81,10 +86,8 @@ def _after_residual(objects):
     def add_adapters(model, reduction=16):
         for p in model.parameters():
             p.requires_grad = False
-        d = model.config.d_model
+        _insert(model, reduction)
         for block in model.blocks:
-            block.after_attn = Adapter(d, reduction)
-            block.after_ffn = Adapter(d, reduction)
             block.forward = types.MethodType(forward, block)
         return model
     return dict(objects, add_adapters=add_adapters)

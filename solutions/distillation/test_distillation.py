@@ -5,21 +5,13 @@ hand-built student."""
 import math
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
 
-from autograde.verdict import reference_namespace
 from course_lib.model import Decoder, Encoder, TransformerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "distillation" / "distillation.ipynb",
-                                             as_version=4))
 
 
 def _logits(seed=0, B=7, C=5):

@@ -4,19 +4,12 @@ import copy
 import math
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 import torch.nn as nn
 
-from autograde.verdict import reference_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "lora" / "lora.ipynb", as_version=4))
 
 
 def _pair(ref, d_in=12, d_out=10, r=4, alpha=8.0, seed=0):

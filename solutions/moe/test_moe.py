@@ -3,7 +3,6 @@ Switch / Mixtral load-balancing losses, a naive per-token loop, and its own name
 
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 import torch.nn as nn
@@ -14,17 +13,6 @@ from autograde.hidden import load_case, run_case
 from autograde.verdict import differences, mistakes_module, reference_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "solutions" / "moe" / "moe.ipynb"
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return nbformat.read(SOURCE, as_version=4)
-
-
-@pytest.fixture(scope="module")
-def ref(nb):
-    return reference_namespace(nb)
 
 
 class SwiGLU(nn.Module):
@@ -155,17 +143,17 @@ def test_balance_loss_values(ref):
     assert loss(collapsed, torch.zeros(8, 1, dtype=torch.long), N).item() == pytest.approx(N)
 
 
-def test_wrong_submission_substitution(nb):
+def test_wrong_submission_substitution(source_nb):
     WRONG_SUBMISSION = mistakes_module("moe").WRONG_SUBMISSION
     grade_id, old, new = WRONG_SUBMISSION
-    cell = next(c for c in nb.cells if cells.grade_id(c) == grade_id)
+    cell = next(c for c in source_nb.cells if cells.grade_id(c) == grade_id)
     assert old in cell.source
     compile(cell.source.replace(old, new), grade_id, "exec")
-    ns = reference_namespace(nb)
+    ns = reference_namespace(source_nb)
     src = cell.source.replace(old, new)
     exec(compile(src, grade_id, "exec"), ns)
     case = load_case("moe.moe_layer")
     wrong = run_case(case, {"MoE": ns["MoE"]})
-    right = run_case(case, {"MoE": reference_namespace(nb)["MoE"]})
+    right = run_case(case, {"MoE": reference_namespace(source_nb)["MoE"]})
     assert any(differences(wrong[s]["outputs"], right[s]["outputs"], case.atol, case.rtol)
                for s in case.seeds)

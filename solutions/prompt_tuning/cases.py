@@ -227,15 +227,22 @@ def _prefix_tuning(objects, seed):
     cfg = enc.config
     make = lambda fail=False: objects["PrefixTuningMLM"](
         enc, _Prefix(n, L, cfg.n_heads, cfg.d_head, seed, fail), MASK_ID, _label_ids(seed))
-    model = make()
     ids, mask = _batch(seed)
-    scores = model(ids, mask)
-    (scores * torch.randn(scores.shape, generator=_gen(seed, 10))).sum().backward()
-    return {"scores": scores, "trainable": _trainable(model),
+    return _prefix_outputs(make, enc, ids, mask, _gen(seed, 10), "scores", "encoder_grads")
+
+
+def _prefix_outputs(make, net, ids, mask, g, output, grads):
+    """A prefix model's outputs (named `output`), backpropagated against random weights from g:
+    what trains, the prefixes' gradients, whether the hooks are gone (after a failing forward
+    too) and how many of the frozen network's parameters got a gradient (named `grads`)."""
+    model = make()
+    y = model(ids, mask)
+    (y * torch.randn(y.shape, generator=g)).sum().backward()
+    return {output: y, "trainable": _trainable(model),
             "prefix_grad": [P.grad for P in model.prefix_encoder.layers],
-            "hooks_removed": all(b.attn.kv_hook is None for b in enc.blocks),
-            "hooks_removed_after_error": _hooks_removed_after_error(make, enc, ids, mask),
-            "encoder_grads": sum(p.grad is not None for p in enc.parameters())}
+            "hooks_removed": all(b.attn.kv_hook is None for b in net.blocks),
+            "hooks_removed_after_error": _hooks_removed_after_error(make, net, ids, mask),
+            grads: sum(p.grad is not None for p in net.parameters())}
 
 
 # ------------------------------------------------------------------------------ prefix LM
@@ -245,16 +252,9 @@ def _prefix_lm(objects, seed):
     cfg = dec.config
     make = lambda fail=False: objects["PrefixTuningLM"](
         dec, _Prefix(n, L, cfg.n_heads, cfg.d_head, seed + 5, fail))
-    model = make()
     ids, mask = _batch(seed)
     ids[:, 0] = 5                                                   # [BOS] starts a decoder row
-    logits = model(ids, mask)
-    (logits * torch.randn(logits.shape, generator=_gen(seed, 14))).sum().backward()
-    return {"logits": logits, "trainable": _trainable(model),
-            "prefix_grad": [P.grad for P in model.prefix_encoder.layers],
-            "hooks_removed": all(b.attn.kv_hook is None for b in dec.blocks),
-            "hooks_removed_after_error": _hooks_removed_after_error(make, dec, ids, mask),
-            "decoder_grads": sum(p.grad is not None for p in dec.parameters())}
+    return _prefix_outputs(make, dec, ids, mask, _gen(seed, 14), "logits", "decoder_grads")
 
 
 CASES = {

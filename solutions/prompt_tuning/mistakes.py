@@ -108,13 +108,17 @@ def _mlm_variant(objects, patch):
     return dict(objects, SoftPromptMLM=wrong)
 
 
-def _base_trainable_soft(objects):
-    ref = objects["SoftPromptMLM"]
-    def __init__(self, encoder, soft_prompt, mask_id, label_word_ids):
-        ref.__init__(self, encoder, soft_prompt, mask_id, label_word_ids)
-        for p in encoder.parameters():
-            p.requires_grad = True
-    return _mlm_variant(objects, {"__init__": __init__})
+def _base_trainable(name):
+    """The class `name` with the encoder left trainable after its own __init__."""
+    def variant(objects):
+        ref = objects[name]
+
+        def __init__(self, encoder, *args):
+            ref.__init__(self, encoder, *args)
+            for p in encoder.parameters():
+                p.requires_grad = True
+        return _tuning_variant(objects, {"__init__": __init__}, name)
+    return variant
 
 
 def _soft_forward(shift=True, probs=False, own_mask=False):
@@ -294,15 +298,6 @@ def _hooks_left_on_error(objects, name="PrefixTuningMLM", net="encoder"):
     return _tuning_variant(objects, {"forward": forward}, name)
 
 
-def _base_trainable_prefix(objects):
-    ref = objects["PrefixTuningMLM"]
-    def __init__(self, encoder, prefix_encoder, mask_id, label_word_ids):
-        ref.__init__(self, encoder, prefix_encoder, mask_id, label_word_ids)
-        for p in encoder.parameters():
-            p.requires_grad = True
-    return _tuning_variant(objects, {"__init__": __init__})
-
-
 def _base_trainable_lm(objects):
     ref = objects["PrefixTuningLM"]
     def __init__(self, decoder, prefix_encoder):
@@ -337,7 +332,7 @@ MISTAKES = {
                 "module: only P trains", _keeps_embedding),
     ],
     "soft_prompt_mlm": [
-        Mistake(*BASE, _base_trainable_soft),
+        Mistake(*BASE, _base_trainable("SoftPromptMLM")),
         Mistake("wrong [MASK] index", "the [MASK] moved right by n: mask_position(input_ids, "
                 "mask_id) + n", lambda o: _mlm_variant(o, _soft_forward(shift=False))),
         Mistake("softmax over the whole vocabulary", "return the label words' logits; the "
@@ -369,7 +364,7 @@ MISTAKES = {
         Mistake("prefix only at the input layer", "P-tuning v2 puts a prefix into every layer",
                 _input_layer_only),
         Mistake("prefix masked out", "the mask's n new columns must be True", _tuning_masked_out),
-        Mistake(*BASE, _base_trainable_prefix),
+        Mistake(*BASE, _base_trainable("PrefixTuningMLM")),
         Mistake("hooks left installed", "set every block.attn.kv_hook back to None",
                 _hooks_left),
         Mistake("hooks left after an error", "remove the hooks in a finally: block, so a "

@@ -18,13 +18,12 @@ naive code.
 import warnings
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograde.verdict import mistakes_module, reference_namespace
+from autograde.verdict import mistakes_module
 from course_lib.checks import CheckFailed
 from course_lib.checks import prompt_tuning as checks
 from course_lib.model import Decoder, Encoder, TransformerConfig
@@ -32,18 +31,7 @@ from course_lib.model import Decoder, Encoder, TransformerConfig
 MASK_ID = 4
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "solutions" / "prompt_tuning" / "prompt_tuning.ipynb"
 PEFT_REASON = "peft is a dev dependency (pip install -e .[dev])"
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return nbformat.read(SOURCE, as_version=4)
-
-
-@pytest.fixture(scope="module")
-def ref(nb):
-    return reference_namespace(nb)
 
 
 def _tiny_bert(seed=0, layers=3, d=16, heads=2):

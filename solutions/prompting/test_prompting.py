@@ -13,7 +13,6 @@
 
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 
@@ -23,17 +22,6 @@ from course_lib.checks import prompting as checks
 from course_lib.model import Encoder, TransformerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "solutions" / "prompting" / "prompting.ipynb"
-
-
-@pytest.fixture(scope="module")
-def nb():
-    return nbformat.read(SOURCE, as_version=4)
-
-
-@pytest.fixture(scope="module")
-def ref(nb):
-    return reference_namespace(nb)
 
 
 def _random_batch(seed, B=6, T=10, V=35, mask_id=4, L=4):
@@ -153,13 +141,13 @@ def test_visible_checks_name_the_mistakes(ref):
                 check(wrong)
 
 
-def test_wrong_submission_text_is_in_the_reference(nb):
+def test_wrong_submission_text_is_in_the_reference(source_nb):
     WRONG_SUBMISSION = mistakes_module("prompting").WRONG_SUBMISSION
     grade_id, right, wrong = WRONG_SUBMISSION
-    cell = next(c for c in nb.cells
+    cell = next(c for c in source_nb.cells
                 if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
     assert cell.source.count(right) == 1
-    namespace = reference_namespace(nb)
+    namespace = reference_namespace(source_nb)
     exec(compile(cell.source.replace(right, wrong), "<wrong>", "exec"), namespace)
     with pytest.raises(CheckFailed, match="label words only"):
         checks.check_verbalizer_probs(namespace["verbalizer_probs"])

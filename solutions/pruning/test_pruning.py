@@ -28,11 +28,6 @@ NAMES = ["n_to_prune", "magnitude_mask", "global_magnitude_masks", "neuron_mask"
          "remove_neurons", "head_importance", "prune_heads", "drop_layers"]
 
 
-@pytest.fixture(scope="module")
-def ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "pruning" / "pruning.ipynb", as_version=4))
-
-
 # --------------------------------------------------------------- torch.nn.utils.prune as objects
 _cases = load_module(ROOT / "solutions" / "pruning" / "cases.py", "autograde_cases_pruning")
 _torch_n_to_prune, _torch_magnitude_mask = _cases.torch_n_to_prune, _cases.torch_magnitude_mask

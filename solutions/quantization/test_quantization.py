@@ -10,20 +10,13 @@ Integer codes are compared exactly.
 import warnings
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 
-from autograde.verdict import mistakes_module, reference_namespace
+from autograde.verdict import mistakes_module
 
 ROOT = Path(__file__).resolve().parents[2]
 warnings.filterwarnings("ignore", message=".*quantiz.*deprecated.*")
-
-
-@pytest.fixture(scope="module")
-def ref():
-    return reference_namespace(nbformat.read(ROOT / "solutions" / "quantization" / "quantization.ipynb",
-                                             as_version=4))
 
 
 def _data(seed=0, shape=(6, 40), scale=1.0):
