@@ -1,6 +1,6 @@
 """Named mistakes of the distillation notebook (grader only): wrong variants of the reference.
 
-Names follow shared/REFERENCE.md: reduction="mean"; swapped arguments; probabilities where
+The common mistakes: reduction="mean"; swapped arguments; probabilities where
 log-probabilities belong; T^2 missing; temperature applied to the hard-label CE.
 """
 

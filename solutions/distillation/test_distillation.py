@@ -1,5 +1,5 @@
-"""The distillation reference (solutions/distillation.ipynb) against independent computations:
-REFERENCE.md's F.kl_div formula, a naive loop over the batch, a naive greedy decoder and a
+"""The distillation reference (solutions/distillation/distillation.ipynb) against independent computations:
+the F.kl_div formula (torch's own KL), a naive loop over the batch, a naive greedy decoder and a
 hand-built student."""
 
 import math

@@ -1,6 +1,6 @@
 """Named mistakes of the KV-cache notebook (grader only): wrong variants of the reference objects.
 
-The names follow shared/REFERENCE.md's list for the KV cache. The reference functions call each
+The names are the mistakes students commonly make with a KV cache. The reference functions call each
 other through their notebook namespace (generate_cached -> cached_forward -> cached_attention ->
 KVCache), so a variant is rebound onto a copy of that namespace in which one piece is replaced.
 A wrong function is re-homed into that copy too, so that the names it calls (cached_forward,

@@ -1,4 +1,4 @@
-"""The KV-cache reference solution (solutions/kv_cache.ipynb) against independent references:
+"""The KV-cache reference solution (solutions/kv_cache/kv_cache.ipynb) against independent references:
 the uncached forward pass, Hugging Face GPT-2 with its own KV cache (weights copied in), naive
 eviction loops; and every named mistake against every hidden case."""
 

@@ -1,4 +1,4 @@
-"""The LoRA reference solution (solutions/lora.ipynb) against peft's LoRA layer and a naive formula."""
+"""The LoRA reference solution (solutions/lora/lora.ipynb) against peft's LoRA layer and a naive formula."""
 
 import copy
 import math

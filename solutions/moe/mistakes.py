@@ -1,7 +1,7 @@
 """Named mistakes of the mixture-of-experts notebook (grader only): wrong reference variants.
 
-Names follow shared/REFERENCE.md's list for mixture of experts. MoE variants subclass the reference
-MoE (extracted from solutions/moe.ipynb) and replace its forward.
+The common mistakes of a mixture of experts. MoE variants subclass the reference
+MoE (extracted from solutions/moe/moe.ipynb) and replace its forward.
 """
 
 import torch

@@ -1,4 +1,4 @@
-"""The MoE reference solution (solutions/moe.ipynb) against transformers' Mixtral block and the
+"""The MoE reference solution (solutions/moe/moe.ipynb) against transformers' Mixtral block and the
 Switch / Mixtral load-balancing losses, a naive per-token loop, and its own named mistakes."""
 
 from pathlib import Path

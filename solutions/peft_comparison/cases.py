@@ -1,4 +1,4 @@
-"""Hidden cases of the PEFT comparison notebook (solutions/peft_comparison.py): inputs and calls."""
+"""Hidden cases of the PEFT comparison notebook (solutions/peft_comparison/peft_comparison.py): inputs and calls."""
 
 import torch
 import torch.nn.functional as F

@@ -1,8 +1,8 @@
-"""The prompting reference (solutions/prompting.ipynb) against independent computations.
+"""The prompting reference (solutions/prompting/prompting.ipynb) against independent computations.
 
 - scores: a naive per-row loop over positions and over the vocabulary;
 - probabilities: softmax over the gathered label logits == the full-vocabulary softmax restricted
-  to the label words and renormalised (two ways REFERENCE.md allows), != the unrenormalised pick;
+  to the label words and renormalised (two ways the notebook allows), != the unrenormalised pick;
 - PromptClassifier: equals the encoder's full MLM logits read at the [MASK], is padding-invariant,
   and trains through train_classifier;
 - calibrate: a per-entry loop (divide, then renormalise), and the identity under a uniform prior;

@@ -1,6 +1,6 @@
 """Named mistakes of the pruning notebook (grader only): wrong variants of the reference objects.
 
-Names follow shared/REFERENCE.md's list for magnitude pruning (int() or ceil instead of round;
+The common mistakes of magnitude pruning (int() or ceil instead of round;
 pruning the largest weights; wrong dim; per-tensor instead of global) plus a few the notebook's
 exercises invite (already-pruned zeros counted again, signed gradients, bottom layers dropped).
 Each variant is a small independent wrong implementation of the one function a case calls.

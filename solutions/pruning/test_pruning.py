@@ -1,4 +1,4 @@
-"""The pruning reference solution (solutions/pruning.ipynb) against torch.nn.utils.prune.
+"""The pruning reference solution (solutions/pruning/pruning.ipynb) against torch.nn.utils.prune.
 
 Masks must equal the library's exactly: per-tensor L1 (l1_unstructured), pruning again
 (PruningContainer: the amount of what remains), global_unstructured, and ln_structured (n=2, dim=0).

@@ -1,6 +1,6 @@
 """Named mistakes of the quantization notebook (grader only): wrong variants of the reference.
 
-Names follow shared/REFERENCE.md: floor(x + 0.5); zero point added before rounding; no clamping;
+The common mistakes: floor(x + 0.5); zero point added before rounding; no clamping;
 per-tensor where per-channel was asked; range not containing 0. Plus truncation (the slide's
 10.789654 -> 10) and torch's symmetric observer scale (amax / 127.5).
 """

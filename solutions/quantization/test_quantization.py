@@ -1,4 +1,4 @@
-"""The quantization reference (solutions/quantization.ipynb) against torch's quantization functions.
+"""The quantization reference (solutions/quantization/quantization.ipynb) against torch's quantization functions.
 
 Conventions (stated in the notebook): q = clamp(round(x / s) + z, qmin, qmax) with round half to
 even and z added after rounding (= torch.fake_quantize_per_tensor_affine / _per_channel_affine);
