@@ -163,6 +163,95 @@ def lora_vs_full(d: int = 6, k: int = 6, r: int = 2):
         ax.set_aspect("equal")
         ax.axis("off")
     _legend(ax2, [("trainable", TRAINABLE), ("frozen", FROZEN)])
+    fig.tight_layout()
+    return fig
+
+
+def adapter_in_block():
+    """Where Houlsby adapters sit in a pre-LN block: on each sub-layer's output, before the
+    residual add; and what one adapter computes."""
+    fig, (ax, inset) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
+    w, h, x0 = 1.6, 0.42, 0.6
+    rows = [("LN", FROZEN), ("Attention", FROZEN), ("Adapter", TRAINABLE), ("+", None),
+            ("LN", FROZEN), ("FFN", FROZEN), ("Adapter", TRAINABLE), ("+", None)]
+    ys = [0.4 + 0.62 * i for i in range(len(rows))]
+    for (text, color), y in zip(rows, ys):
+        if color is None:                                  # the residual add
+            _box(ax, x0 + w / 2 - 0.17, y + 0.04, 0.34, h - 0.08, "+", "white", fontsize=11)
+        else:
+            _box(ax, x0, y, w, h, text, color, fontsize=9)
+    for a, b in zip(ys, ys[1:]):
+        _arrow(ax, (x0 + w / 2, a + h), (x0 + w / 2, b))
+    _arrow(ax, (x0 + w / 2, 0.0), (x0 + w / 2, ys[0]), "x")
+    _arrow(ax, (x0 + w / 2, ys[-1] + h), (x0 + w / 2, ys[-1] + h + 0.35))
+    for start, plus in ((-0.2, ys[3]), ((ys[3] + h + ys[4]) / 2, ys[7])):   # residual paths
+        ax.plot([x0 + w / 2, x0 - 0.35, x0 - 0.35], [max(start, 0.15), max(start, 0.15),
+                                                   plus + h / 2], color="black", lw=0.9)
+        _arrow(ax, (x0 - 0.35, plus + h / 2), (x0 + w / 2 - 0.2, plus + h / 2))
+    ax.text(x0 - 0.45, ys[1], "residual", rotation=90, fontsize=7, va="center", ha="right")
+    ax.set_title("A pre-LN block with two adapters (Houlsby)", fontsize=9)
+    ax.set_xlim(-0.6, 3.0)
+    ax.set_ylim(-0.2, ys[-1] + 0.9)
+    ax.axis("off")
+
+    parts = [("h (d)", DATA), ("W_down: d -> m", TRAINABLE), ("f = ReLU", "white"),
+             ("W_up: m -> d", TRAINABLE), ("+", None)]
+    ys2 = [0.3 + 0.75 * i for i in range(len(parts))]
+    for (text, color), y in zip(parts, ys2):
+        if color is None:
+            _box(inset, 0.83, y + 0.02, 0.34, 0.36, "+", "white", fontsize=11)
+        else:
+            _box(inset, 0.3, y, 1.4, 0.4, text, color, fontsize=8)
+    for a, b in zip(ys2, ys2[1:]):
+        _arrow(inset, (1.0, a + 0.4), (1.0, b))
+    inset.plot([1.7, 2.1, 2.1], [ys2[0] + 0.2, ys2[0] + 0.2, ys2[-1] + 0.2], color="black", lw=0.9)
+    _arrow(inset, (2.1, ys2[-1] + 0.2), (1.2, ys2[-1] + 0.2))
+    inset.text(2.15, (ys2[0] + ys2[-1]) / 2, "internal skip:\nnear-zero weights\n= identity",
+               fontsize=7, va="center")
+    inset.set_title("One adapter: h + W_up f(W_down h)", fontsize=9)
+    inset.set_xlim(0, 3.2)
+    inset.set_ylim(0, ys2[-1] + 0.8)
+    inset.axis("off")
+    _legend(ax, [("trainable", TRAINABLE), ("frozen", FROZEN)])
+    fig.tight_layout()
+    return fig
+
+
+def prompt_vs_prefix(n: int = 3, tokens=("[CLS]", "x1", "x2", "[MASK]"), n_layers: int = 3):
+    """Soft prompt tuning (n trainable vectors at the input only) beside prefix tuning (n
+    trainable keys and values in every layer; queries only from the real tokens)."""
+    tokens = list(tokens)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    cw, rh = 0.9, 0.7
+    for ax, prefix in ((ax1, False), (ax2, True)):
+        for j in range(n_layers + 1):                      # row 0: the input embeddings
+            y = j * rh
+            for i in range(n):
+                if prefix:
+                    label, color = (("", "white") if j == 0 else ("$P_k,P_v$", TRAINABLE))
+                else:
+                    label, color = ((f"$p_{i + 1}$", TRAINABLE) if j == 0 else ("", FROZEN))
+                if color != "white":
+                    _box(ax, i * cw, y, cw * 0.9, rh * 0.8, label, color, fontsize=7)
+            for i, t in enumerate(tokens):
+                _box(ax, (n + i) * cw, y, cw * 0.9, rh * 0.8, t if j == 0 else "",
+                     DATA if j == 0 else FROZEN, fontsize=7)
+            ax.text(-0.25, y + rh * 0.4, "input" if j == 0 else f"layer {j}", ha="right",
+                    va="center", fontsize=7)
+        ax.set_xlim(-1.2, (n + len(tokens)) * cw + 0.2)
+        ax.set_ylim(-0.5, (n_layers + 1) * rh + 0.3)
+        ax.axis("off")
+    ax1.set_title(f"(a) Prompt tuning: [P ; E(x)], n = {n} vectors at the input only;\n"
+                  "the sequence is n longer, the [MASK] moves right by n", fontsize=8)
+    ax2.set_title(f"(b) Prefix tuning: n = {n} keys and values in every layer,\n"
+                  "attention over [P_k ; K], [P_v ; V]; queries only from real tokens",
+                  fontsize=8)
+    ax2.text(n * cw / 2, -0.3, "no input token", ha="center", fontsize=7)
+    _legend(ax1, [("trainable", TRAINABLE), ("frozen computation", FROZEN), ("tokens", DATA)])
+    fig.tight_layout()
+    return fig
+
+
 # MoE, compression and KV-cache pictures ---------------------------------------------------------
 def expert_load_bars(loads: dict, title: str = "", ylabel: str = "share of tokens (%)"):
     """One bar chart per entry of `loads` ({panel title: share of tokens per expert}), side by
@@ -216,52 +305,6 @@ def moe_dispatch(words, indices, weights, N: int, title: str = ""):
     return fig
 
 
-def adapter_in_block():
-    """Where Houlsby adapters sit in a pre-LN block: on each sub-layer's output, before the
-    residual add; and what one adapter computes."""
-    fig, (ax, inset) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
-    w, h, x0 = 1.6, 0.42, 0.6
-    rows = [("LN", FROZEN), ("Attention", FROZEN), ("Adapter", TRAINABLE), ("+", None),
-            ("LN", FROZEN), ("FFN", FROZEN), ("Adapter", TRAINABLE), ("+", None)]
-    ys = [0.4 + 0.62 * i for i in range(len(rows))]
-    for (text, color), y in zip(rows, ys):
-        if color is None:                                  # the residual add
-            _box(ax, x0 + w / 2 - 0.17, y + 0.04, 0.34, h - 0.08, "+", "white", fontsize=11)
-        else:
-            _box(ax, x0, y, w, h, text, color, fontsize=9)
-    for a, b in zip(ys, ys[1:]):
-        _arrow(ax, (x0 + w / 2, a + h), (x0 + w / 2, b))
-    _arrow(ax, (x0 + w / 2, 0.0), (x0 + w / 2, ys[0]), "x")
-    _arrow(ax, (x0 + w / 2, ys[-1] + h), (x0 + w / 2, ys[-1] + h + 0.35))
-    for start, plus in ((-0.2, ys[3]), ((ys[3] + h + ys[4]) / 2, ys[7])):   # residual paths
-        ax.plot([x0 + w / 2, x0 - 0.35, x0 - 0.35], [max(start, 0.15), max(start, 0.15),
-                                                   plus + h / 2], color="black", lw=0.9)
-        _arrow(ax, (x0 - 0.35, plus + h / 2), (x0 + w / 2 - 0.2, plus + h / 2))
-    ax.text(x0 - 0.45, ys[1], "residual", rotation=90, fontsize=7, va="center", ha="right")
-    ax.set_title("A pre-LN block with two adapters (Houlsby)", fontsize=9)
-    ax.set_xlim(-0.6, 3.0)
-    ax.set_ylim(-0.2, ys[-1] + 0.9)
-    ax.axis("off")
-
-    parts = [("h (d)", DATA), ("W_down: d -> m", TRAINABLE), ("f = ReLU", "white"),
-             ("W_up: m -> d", TRAINABLE), ("+", None)]
-    ys2 = [0.3 + 0.75 * i for i in range(len(parts))]
-    for (text, color), y in zip(parts, ys2):
-        if color is None:
-            _box(inset, 0.83, y + 0.02, 0.34, 0.36, "+", "white", fontsize=11)
-        else:
-            _box(inset, 0.3, y, 1.4, 0.4, text, color, fontsize=8)
-    for a, b in zip(ys2, ys2[1:]):
-        _arrow(inset, (1.0, a + 0.4), (1.0, b))
-    inset.plot([1.7, 2.1, 2.1], [ys2[0] + 0.2, ys2[0] + 0.2, ys2[-1] + 0.2], color="black", lw=0.9)
-    _arrow(inset, (2.1, ys2[-1] + 0.2), (1.2, ys2[-1] + 0.2))
-    inset.text(2.15, (ys2[0] + ys2[-1]) / 2, "internal skip:\nnear-zero weights\n= identity",
-               fontsize=7, va="center")
-    inset.set_title("One adapter: h + W_up f(W_down h)", fontsize=9)
-    inset.set_xlim(0, 3.2)
-    inset.set_ylim(0, ys2[-1] + 0.8)
-    inset.axis("off")
-    _legend(ax, [("trainable", TRAINABLE), ("frozen", FROZEN)])
 def kv_cache_growth(words, steps):
     """The KV cache growing call by call: steps = [(new positions, K shape), ...] in order (the
     first is the prefill). One row per call; cached positions grey, the new ones orange, the
@@ -290,37 +333,6 @@ def kv_cache_growth(words, steps):
     return fig
 
 
-def prompt_vs_prefix(n: int = 3, tokens=("[CLS]", "x1", "x2", "[MASK]"), n_layers: int = 3):
-    """Soft prompt tuning (n trainable vectors at the input only) beside prefix tuning (n
-    trainable keys and values in every layer; queries only from the real tokens)."""
-    tokens = list(tokens)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    cw, rh = 0.9, 0.7
-    for ax, prefix in ((ax1, False), (ax2, True)):
-        for j in range(n_layers + 1):                      # row 0: the input embeddings
-            y = j * rh
-            for i in range(n):
-                if prefix:
-                    label, color = (("", "white") if j == 0 else ("$P_k,P_v$", TRAINABLE))
-                else:
-                    label, color = ((f"$p_{i + 1}$", TRAINABLE) if j == 0 else ("", FROZEN))
-                if color != "white":
-                    _box(ax, i * cw, y, cw * 0.9, rh * 0.8, label, color, fontsize=7)
-            for i, t in enumerate(tokens):
-                _box(ax, (n + i) * cw, y, cw * 0.9, rh * 0.8, t if j == 0 else "",
-                     DATA if j == 0 else FROZEN, fontsize=7)
-            ax.text(-0.25, y + rh * 0.4, "input" if j == 0 else f"layer {j}", ha="right",
-                    va="center", fontsize=7)
-        ax.set_xlim(-1.2, (n + len(tokens)) * cw + 0.2)
-        ax.set_ylim(-0.5, (n_layers + 1) * rh + 0.3)
-        ax.axis("off")
-    ax1.set_title(f"(a) Prompt tuning: [P ; E(x)], n = {n} vectors at the input only;\n"
-                  "the sequence is n longer, the [MASK] moves right by n", fontsize=8)
-    ax2.set_title(f"(b) Prefix tuning: n = {n} keys and values in every layer,\n"
-                  "attention over [P_k ; K], [P_v ; V]; queries only from real tokens",
-                  fontsize=8)
-    ax2.text(n * cw / 2, -0.3, "no input token", ha="center", fontsize=7)
-    _legend(ax1, [("trainable", TRAINABLE), ("frozen computation", FROZEN), ("tokens", DATA)])
 def kept_positions(kept: dict, n_tokens: int):
     """Which text positions a selective KV cache holds: one panel per policy, a row per decoding
     step and a column per position; kept[name][t] lists the positions cached after step t."""
