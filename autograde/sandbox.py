@@ -147,14 +147,25 @@ def _ro_binds(paths) -> list[str]:
 
 def _python_mounts() -> list[str]:
     """The interpreter, its standard library and site-packages (venv and base), read-only."""
+    return _ro_binds(python_paths())
+
+
+def python_paths() -> list[str]:
+    """The folders _python_mounts binds (those under /usr come with the system's mounts)."""
     roots = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
     roots |= {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     roots |= set(_extra_paths())
     roots |= {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")
               and os.path.isdir(p)}           # added by a .pth file or PYTHONPATH: the kernel needs them
     roots = sorted(r for r in roots if not r.startswith("/usr/"))
-    kept = [r for r in roots if not any(r != o and r.startswith(o + "/") for o in roots)]
-    return _ro_binds(kept)
+    return [r for r in roots if not any(r != o and r.startswith(o + "/") for o in roots)]
+
+
+def readonly_under_tmp(extra=()) -> list[str]:
+    """What a kernel reads that lives under /tmp (a checkout or a venv there, as in a CI runner's
+    fresh clone): a kernel given a fresh /tmp of its own must have these bound again."""
+    return [str(p) for p in [*python_paths(), *course_paths(extra)]
+            if str(p) == "/tmp" or str(p).startswith("/tmp/")]
 
 
 def _course_mounts(extra) -> list[str]:

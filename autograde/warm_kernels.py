@@ -121,8 +121,7 @@ class Warm(Cold):
         spec = {"folder": str(folder), "connection_file": connection_file, "env": env,
                 "uid": sandbox.sandbox_uid(slot), "log": str(folder / ".kernel.log"),
                 "tmp_mb": lim.tmp_mb,
-                "keep": [str(m) for m in sandbox.course_paths(self.mounts + [ZYGOTE])
-                         if str(m).startswith("/tmp/")],             # read-only binds under /tmp
+                "keep": sandbox.readonly_under_tmp(self.mounts + [ZYGOTE]),
                 "rlimits": {"RLIMIT_DATA": lim.memory_mb * 2**20, "RLIMIT_FSIZE": lim.file_mb * 2**20,
                             "RLIMIT_CORE": 0, "RLIMIT_NPROC": lim.processes}}
         self._send({"spawn": spec})
