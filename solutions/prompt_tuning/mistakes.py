@@ -104,8 +104,7 @@ def _keeps_embedding(objects):
 
 
 def _mlm_variant(objects, patch):
-    wrong = type("WrongSoftPromptMLM", (objects["SoftPromptMLM"],), patch)
-    return dict(objects, SoftPromptMLM=wrong)
+    return _tuning_variant(objects, patch, "SoftPromptMLM")
 
 
 def _base_trainable(name):
