@@ -275,6 +275,9 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     certificates (cluster.security), required for anything but an explicitly insecure tcp://.
     `protect`: more folders the student's uid must not write ("user" mode; e.g. Gradescope's
     results folder). Raises sandbox.SandboxRefused where no sandbox may run student code."""
+    if scheduler and security is None:
+        from autograde.cluster import connect
+        security = connect(scheduler)           # refuses tcp:// (and tls:// without certificates)
     todo = [s for s in submissions if force or not is_done(course, s)]
     if not todo:
         return []
