@@ -193,7 +193,13 @@ def require(course=None, protect=()) -> str:
 
 
 _PROBE = """import json, os, sys
-secret, protected, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), []
+secret, protected, needed, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3]), []
+for path in needed:
+    try:
+        os.listdir(path) if os.path.isdir(path) else open(path, 'rb').close()
+    except OSError:
+        out.append('cannot read ' + path + ', which the kernel needs: make it readable by others '
+                   '(chmod -R o+rX), or use a Python installation that is')
 for path in secret:
     try:
         if os.path.isdir(path):
@@ -220,13 +226,21 @@ print(json.dumps(out))
 """
 
 
+def _kernel_needs() -> list[str]:
+    """What a kernel forked from this interpreter reads: its standard library and packages, the
+    course's kernel-side files."""
+    paths = sysconfig.get_paths()
+    return [os.path.join(paths["stdlib"], "os.py"), paths["purelib"], *python_paths(),
+            *(str(p) for p in course_paths())]
+
+
 @lru_cache(maxsize=None)
 def _user_mode_problems_cached(secret: tuple, protected: tuple, uid: int) -> tuple:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/", "PYTHONPATH": os.pathsep.join([str(ROOT), *_extra_paths()]),
            "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", sys.executable, "-c", _PROBE,
-           json.dumps(list(secret)), json.dumps(list(protected))]
+           json.dumps(list(secret)), json.dumps(list(protected)), json.dumps(_kernel_needs())]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/", timeout=300)
     try:
         return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
