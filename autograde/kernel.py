@@ -113,6 +113,13 @@ def _mount(source, target, fstype, flags, data=None) -> None:
            f"mount {target}")
 
 
+def _locked_flags(path: str) -> int:
+    """The flags a remount must keep (in a user namespace, those the mount came with are locked)."""
+    found = os.statvfs(path).f_flag
+    return sum(flag for st, flag in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV),
+                                     (os.ST_NOEXEC, MS_NOEXEC)) if found & st)
+
+
 def _filesystem(spec: dict) -> None:
     """In G, root in a new mount namespace: a fresh /proc, /tmp and /dev/shm, the submission's
     folder (and only it) of the worker's, and the read-only files that live under /tmp again."""
@@ -135,7 +142,7 @@ def _filesystem(spec: dict) -> None:
         else:
             open(path, "a").close()
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
-        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags(path))
         os.close(fd)
     pages = max(1, spec.get("shm_mb", spec["tmp_mb"]) * 2**20 // os.sysconf("SC_PAGE_SIZE"))
     for name, value in (("shmall", pages), ("shmmax", pages * os.sysconf("SC_PAGE_SIZE")), ("shmmni", 64)):
@@ -146,7 +153,7 @@ def _filesystem(spec: dict) -> None:
             pass
     try:                                        # and nothing else under /proc/sys for anyone
         _mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
-        _mount(None, "/proc/sys", None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+        _mount(None, "/proc/sys", None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags("/proc/sys"))
     except OSError:
         pass
 

@@ -38,6 +38,7 @@ def main():
                     progress=False)
     for r in batch.load_results(course, "toy"):
         print("SCORE", r["student"], r["score"], r["sandbox"])
+        print("ISOLATION", r["isolation"]["mode"], r["isolation"]["warm"], r["isolation"]["pid_namespace"])
     nb = nbformat.read(course.work / "runs" / "toy" / "snoop" / "graded.ipynb", as_version=4)
     print(" ".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])))
 
@@ -86,6 +87,8 @@ def test_a_normal_user_grades_in_a_user_namespace_sandbox(user):
     scores = dict(line.split()[1:3] for line in out.splitlines() if line.startswith("SCORE"))
     assert scores == {"correct": "5.0", "partly_wrong": "4.333333", "snoop": "5.0", "untouched": "0.0"}
     assert "SEES False" in out                      # the instructor's solutions are not there
+    isolation = {line for line in out.splitlines() if line.startswith("ISOLATION")}
+    assert isolation == {"ISOLATION userns True True"}      # warm kernels in user namespaces too
 
 
 # ---------------------------------------------------------------- no namespaces: a separate uid
