@@ -266,3 +266,36 @@ def test_a_process_that_outlives_its_kernel_cannot_reach_the_next_student(hoppin
     honest = {n: (r["score"], r["problems"]) for n, r in results.items() if n.startswith("b_")}
     assert honest == {f"b_honest{i}": (5, []) for i in range(3)}
     assert survivors == []
+
+
+BOMBS = ["memory_bomb", "memfd_bomb", "fork_bomb", "disk_bomb", "correct"]
+
+
+@pytest.fixture(scope="module")
+def without_cgroups(tmp_path_factory):
+    """Warm kernels where no control group can be made (a container's read-only /sys/fs/cgroup):
+    rlimits, size-limited tmpfs and the watchdog over the kernel's processes hold the limits."""
+    from autograde import cgroups
+    root = tmp_path_factory.mktemp("nocgroups")
+    course = toycourse.make_course(root)
+    notebooks = {k: v for k, v in adversarial.corpus(course, root).items() if k in BOMBS}
+    samples.write(notebooks, root / "inbox", "toy")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cgroups, "layout", lambda: None)
+    try:
+        batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=2,
+                        limits=HOSTILE_LIMITS, progress=False, warm=True)
+    finally:
+        mp.undo()
+    return {r["student"]: r for r in batch.load_results(course, "toy")}
+
+
+def test_without_cgroups_rlimits_and_the_watchdog_hold_every_limit(without_cgroups):
+    results = without_cgroups
+    assert {n: r["score"] for n, r in results.items()} == \
+        {n: EXPECTED.get(n, 5) for n in BOMBS}
+    for name in ("memory_bomb", "memfd_bomb", "fork_bomb"):
+        assert LIMIT[name] in " ".join(results[name]["problems"]), (name, results[name]["problems"])
+    for result in results.values():
+        iso = result["isolation"]
+        assert iso["warm"] and iso["limits"]["memory"].startswith("RLIMIT_DATA"), iso
