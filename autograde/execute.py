@@ -158,14 +158,41 @@ class Kernel:
         t2 = time.perf_counter()
         self.context = zmq.asyncio.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)   # a bigger message is dropped
+        self.context.setsockopt(zmq.RECONNECT_IVL, 5)      # the kernel binds soon: retry often
         self.km, self.kc = km, km.client(context=self.context)
         self.kc.start_channels()
-        await self.kc.wait_for_ready(timeout=120)
+        await self.ready(timeout=120)
         t3 = time.perf_counter()
         self.parts = {"prepare_s": t1 - t0, "launch_s": t2 - t1, "ready_s": t3 - t2,
                       **(self.launcher.timing if self.launcher.warm else {})}
         self.isolation = sandbox.describe(sandbox.mode(), self.group, self.launcher.warm, self.slot,
                                           self.limits)
+
+    async def ready(self, timeout: float) -> None:
+        """The kernel answers on its shell channel and publishes on IOPub: a kernel_info request
+        whose reply came back and whose "idle" status arrived. (jupyter_client's wait_for_ready
+        then waits 0.2 s more for silence on IOPub; this does not.)"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg_id = self.kc.kernel_info()
+            replied = idle = False
+            step_end = time.monotonic() + 0.5
+            while not (replied and idle) and time.monotonic() < step_end:
+                for get in ((self.kc.get_shell_msg,) if not replied else ()) + \
+                        ((self.kc.get_iopub_msg,) if not idle else ()):
+                    try:
+                        msg = await get(timeout=0.01)
+                    except Exception:                  # queue.Empty: nothing yet
+                        continue
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    replied |= msg["msg_type"] == "kernel_info_reply"
+                    idle |= msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
+            if replied and idle:
+                return
+            if not self.alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+        raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     @property
     def pid(self) -> int:
