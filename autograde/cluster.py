@@ -213,6 +213,14 @@ def dask_setup(worker=None) -> None:
         print(f"autograde: no warm zygote at start: {err}", file=sys.stderr)
 
 
+def wait_ready() -> bool:
+    """On a worker (`client.run(cluster.wait_ready)`): wait until its zygote has imported."""
+    launcher = _STATE.get("launcher")
+    if launcher is not None and launcher.warm:
+        launcher._wait_ready()
+    return launcher is not None
+
+
 class GradingPlugin(WorkerPlugin):
     """Registered by the grader on every worker (and each one that joins): the worker's sandbox is
     checked, its zygote adopted or started, and every assignment's grading context loaded."""

@@ -707,6 +707,12 @@ def usage(pid: int, skip_root_memory: bool = False, files: bool = True) -> tuple
     return cpu, mem, count
 
 
+def held_files(pid: int) -> int:
+    """Bytes of memfds and deleted files the sandbox rooted at pid holds open."""
+    seen: set = set()
+    return sum(_held_files(p, seen) for p in tree_pids(pid))
+
+
 def usage_of(pids) -> tuple[float, int, int]:
     """The same for a known set of processes (a control group's)."""
     cpu = mem = count = 0
