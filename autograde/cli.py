@@ -19,21 +19,14 @@ import sys
 import time
 from pathlib import Path
 
-from autograde import (
-    batch,
-    export,
-    feedback,
-    gradebook,
-    lms,
-    nbgrader_course,
-    publish,
-    release,
-    report,
-    samples,
-    sandbox,
-)
-from autograde.course import ROOT, Course
-from autograde.sandbox import Limits
+from autograde.build import publish, release, samples
+from autograde.config import ROOT, Course
+from autograde.grade import batch, sandbox
+from autograde.grade.sandbox import Limits
+from autograde.results import class_report as report
+from autograde.results import export, feedback, gradebook
+from autograde.results import intake as lms
+from autograde.results import nbgrader_dirs as nbgrader_course
 
 
 def _course(args) -> Course:
@@ -81,7 +74,7 @@ def _limits(args) -> Limits:
 
 
 def _grade(course: Course, source: Path, assignments: list[str], args) -> list[dict]:
-    """Sort the source into submitted/ (autograde/lms.py), grade, then autograded/ and gradebook."""
+    """Sort the source into submitted/ (autograde/results/intake.py), grade, then autograded/ and gradebook."""
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
@@ -191,7 +184,7 @@ def cmd_publish(args) -> int:
 
 
 def cmd_gradescope(args) -> int:
-    from autograde import gradescope
+    from autograde.results import gradescope
     course = _course(args)
     for name in args.assignment:
         out = Path(args.out) if args.out else nbgrader_course.root(course) / f"gradescope-{name}.zip"
@@ -201,7 +194,7 @@ def cmd_gradescope(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from autograde import scaffold
+    from autograde.build import scaffold
     for path in scaffold.new(args.name, _course(args)):
         print(f"wrote {path}")
     print(f"next: edit solutions/{args.name}/{args.name}.py and the files beside it, then "

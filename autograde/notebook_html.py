@@ -2,8 +2,8 @@
 LaTeX turned into MathML on our side (latex2mathml; browsers typeset MathML themselves, so there is
 no MathJax or KaTeX to fetch from a CDN), code highlighted (pygments), images inlined.
 
-Used by the feedback pages (autograde/feedback.py) and the printable quiz summaries
-(autograde/summary.py). Student-made content is never trusted as HTML: with `trusted=False` raw HTML
+Used by the feedback pages (autograde/results/feedback.py) and the printable quiz summaries
+(autograde/build/summary.py). Student-made content is never trusted as HTML: with `trusted=False` raw HTML
 in markdown is escaped and an output's text/html is shown as its text/plain.
 """
 

@@ -4,8 +4,8 @@ file's own folder, its source notebook and its reference objects."""
 import nbformat
 import pytest
 
-from autograde.course import Course
-from autograde.verdict import mistakes_module, reference_namespace
+from autograde.config import Course
+from autograde.grade.verdict import mistakes_module, reference_namespace
 
 
 @pytest.fixture(scope="module")

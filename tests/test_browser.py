@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde.course import ROOT
+from autograde.config import ROOT
 
 SHOTS = ROOT / ".grading" / "screenshots"
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -14,7 +14,8 @@ import adversarial  # noqa: E402
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, samples
+from autograde.build import samples
+from autograde.grade import batch
 
 pytest.importorskip("distributed", reason="Dask's distributed is a dev dependency")
 pytestmark = pytest.mark.slow

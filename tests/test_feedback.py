@@ -12,10 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import cells, feedback, samples
+from autograde import cells
 from autograde import notebook_html as nh
-from autograde.course import ROOT, Course
-from autograde.release import release_notebook
+from autograde.build import samples
+from autograde.build.release import release_notebook
+from autograde.config import ROOT, Course
+from autograde.results import feedback
 
 SHOTS = ROOT / ".grading" / "screenshots"
 
@@ -108,7 +110,7 @@ def test_math_is_typeset_in_a_browser_on_a_feedback_page_and_a_summary_page(tmp_
     browser, why = find_or_install_chromium()
     if browser is None:
         pytest.skip(why)
-    from autograde import summary
+    from autograde.build import summary
     lora_page(tmp_path)
     [summary_page, *_] = summary.build(tmp_path / "summary")
     SHOTS.mkdir(parents=True, exist_ok=True)

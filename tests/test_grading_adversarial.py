@@ -15,8 +15,10 @@ import nbformat
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, feedback, samples, sandbox
-from autograde.sandbox import Limits
+from autograde.build import samples
+from autograde.grade import batch, sandbox
+from autograde.grade.sandbox import Limits
+from autograde.results import feedback
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.mode() != "root" or sandbox.isolation_warning() is not None,

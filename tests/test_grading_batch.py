@@ -17,8 +17,13 @@ import adversarial  # noqa: E402
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, cli, export, feedback, gradebook, lms, report, samples, sandbox
-from autograde.course import ROOT, Course
+from autograde import cli
+from autograde.build import samples
+from autograde.config import ROOT, Course
+from autograde.grade import batch, sandbox
+from autograde.results import class_report as report
+from autograde.results import export, feedback, gradebook
+from autograde.results import intake as lms
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,11 @@ import pytest
 import torch
 import toycourse  # noqa: E402
 
-from autograde import cells, records, release, restore, samples, verdict
-from autograde import hidden as grading
-from autograde.course import Course
+from autograde import cells
+from autograde.build import release, samples
+from autograde.config import Course
+from autograde.grade import records, restore, verdict
+from autograde.sandboxed import recorder as grading
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def assert_no_leak(source_nb, release_text: str) -> None:
         assert marker not in release_text, f"the release contains {marker!r}"
     code = "\n".join(c.source for c in nbformat.reads(release_text, as_version=4).cells
                      if c.cell_type == "code")
-    for marker in ("hidden_check(", "autograde.mistakes", "autograde.verdict", "autograde.cases",
+    for marker in ("hidden_check(", "autograde.mistakes", "autograde.grade.verdict", "autograde.cases",
                    "solutions/", "import solutions", "from solutions"):
         assert marker not in code, f"the release's code imports or calls {marker!r}"
     leaked = sorted(_solution_lines(source_nb) & _lines(code))
@@ -224,7 +226,7 @@ def test_restore_reports_all_tampering(toy):
 def test_lms_zip_and_folder_layouts_are_found(tmp_path):
     import zipfile
 
-    from autograde import batch
+    from autograde.grade import batch
     zpath = tmp_path / "download.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("doejohn_123_456_toy.ipynb", "{}")              # Canvas: flat, student first

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograde import export, lms
+from autograde.results import export
+from autograde.results import intake as lms
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
@@ -205,8 +206,9 @@ def graded_class(tmp_path: Path):
     """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
     import toycourse
 
-    from autograde import gradebook, nbgrader_course
-    from autograde.course import Course
+    from autograde.config import Course
+    from autograde.results import gradebook
+    from autograde.results import nbgrader_dirs as nbgrader_course
     toycourse.make_course(tmp_path)
     course = Course(solutions=tmp_path / "solutions", notebooks=tmp_path / "notebooks",
                     work=tmp_path / ".grading")

@@ -10,10 +10,11 @@ WRONG_SUBMISSION must still find its text in the reference answer and compile on
 import nbformat
 import pytest
 
-from autograde import cells, samples
-from autograde.course import Course
-from autograde.hidden import load_case
-from autograde.verdict import compute_reference, differences, load_mistakes
+from autograde import cells
+from autograde.build import samples
+from autograde.config import Course
+from autograde.grade.verdict import compute_reference, differences, load_mistakes
+from autograde.sandboxed.recorder import load_case
 
 REPO = Course()
 NAMES = REPO.graded_assignments()

@@ -21,8 +21,12 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograde import batch, export, feedback, gradebook, lms, nbgrader_course, samples
-from autograde.course import ROOT, Course
+from autograde.build import samples
+from autograde.config import ROOT, Course
+from autograde.grade import batch
+from autograde.results import export, feedback, gradebook
+from autograde.results import intake as lms
+from autograde.results import nbgrader_dirs as nbgrader_course
 
 pytestmark = pytest.mark.slow
 LIMITS = ["--cell-timeout", "3", "--memory-mb", "1536"]

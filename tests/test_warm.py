@@ -1,4 +1,4 @@
-"""Warm kernels (autograde/zygote.py, warm_kernels.py): forked from a zygote that imported torch
+"""Warm kernels (autograde/sandboxed/zygote.py, warm_kernels.py): forked from a zygote that imported torch
 once, each in a sandbox of its own. The same class graded warm and cold gets identical scores and
 feedback, and a warm kernel sees nothing of the submissions before it."""
 
@@ -10,7 +10,8 @@ import nbformat
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, samples, sandbox, warm_kernels
+from autograde.build import samples
+from autograde.grade import batch, sandbox, warm_kernels
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not warm_kernels.available(),

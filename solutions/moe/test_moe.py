@@ -9,8 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograde import cells
-from autograde.hidden import load_case, run_case
-from autograde.verdict import differences, mistakes_module, reference_namespace
+from autograde.sandboxed.recorder import load_case, run_case
+from autograde.grade.verdict import differences, mistakes_module, reference_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 
