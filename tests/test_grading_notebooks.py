@@ -16,7 +16,7 @@ import pytest
 from autograde.build import release, samples
 from autograde.config import Course
 from autograde.grade import batch
-from autograde.grade.verdict import mistakes_module
+from autograde.spec import mistakes_module
 
 REPO = Course()
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 import toycourse  # noqa: E402
 
-from autograde import cells
-from autograde.build import release, samples
+from autograde import cells, spec
+from autograde.build import reference, release, samples
 from autograde.config import Course
 from autograde.grade import records, restore, verdict
 from autograde.sandboxed import recorder as grading
@@ -118,7 +118,7 @@ def test_sanitize_keeps_plain_data_and_names_other_types():
 
 
 def test_student_exceptions_are_recorded_per_seed():
-    case = grading.Case(lambda objects, seed: {"y": objects["f"](seed)}, seeds=(0, 1))
+    case = spec.Case(lambda objects, seed: {"y": objects["f"](seed)}, seeds=(0, 1))
 
     def f(seed):
         if seed:
@@ -142,12 +142,12 @@ def test_differences_name_shape_dtype_and_tolerance():
 
 
 def test_instructor_mode_compares_in_process(toy):
-    ns = verdict.reference_namespace(source(toy))
-    grading.hidden_check("toy.softmax", softmax=ns["softmax"])           # passes silently
+    ns = reference.reference_namespace(source(toy))
+    verdict.hidden_check("toy.softmax", softmax=ns["softmax"])           # passes silently
     with pytest.raises(AssertionError, match="subtract the max first"):
-        grading.hidden_check("toy.softmax", softmax=lambda x: x.exp() / x.exp().sum(-1, keepdim=True))
+        verdict.hidden_check("toy.softmax", softmax=lambda x: x.exp() / x.exp().sum(-1, keepdim=True))
     with pytest.raises(AssertionError, match="alpha / r"):
-        grading.hidden_check("toy.scaled_sum", scaled_sum=lambda x, a, r: a * x.sum(-1))
+        verdict.hidden_check("toy.scaled_sum", scaled_sum=lambda x, a, r: a * x.sum(-1))
 
 
 def test_the_hidden_step_records_and_the_grader_judges(toy, tmp_path, monkeypatch):
@@ -158,11 +158,11 @@ def test_the_hidden_step_records_and_the_grader_judges(toy, tmp_path, monkeypatc
     read = records.read_records(tmp_path, ["toy.softmax", "toy.scaled_sum"], os.getuid())
     results = records.results_of(read["toy.softmax"])
     assert sorted(results) == [0, 1, 2]
-    v = verdict.judge("toy.softmax", results, verdict.reference_outputs(toy, "toy")["toy.softmax"])
+    v = verdict.judge("toy.softmax", results, reference.reference_outputs(toy, "toy")["toy.softmax"])
     assert (v.passed, v.total) == (0, 3)
     missing = records.results_of(read["toy.scaled_sum"])
     assert "NameError" in missing and "not_defined" in missing
-    v = verdict.judge("toy.scaled_sum", missing, verdict.reference_outputs(toy, "toy")["toy.scaled_sum"])
+    v = verdict.judge("toy.scaled_sum", missing, reference.reference_outputs(toy, "toy")["toy.scaled_sum"])
     assert (v.passed, v.total) == (0, 3) and "not_defined" in "\n".join(v.lines())
 
 
@@ -198,7 +198,7 @@ def test_forged_records_are_refused(tmp_path):
 
 
 def test_hidden_calls_are_parsed_from_test_cells(toy):
-    calls = verdict.case_calls(source(toy))
+    calls = reference.case_calls(source(toy))
     assert calls["toy.scaled_linear_forward"] == ("test_scaled_linear", {"ScaledLinear": "ScaledLinear"})
     assert len(calls) == 4
 

@@ -12,9 +12,10 @@ import pytest
 
 from autograde import cells
 from autograde.build import samples
+from autograde.build.reference import compute_reference
 from autograde.config import Course
-from autograde.grade.verdict import compute_reference, differences, load_mistakes
-from autograde.sandboxed.recorder import load_case
+from autograde.grade.verdict import differences
+from autograde.spec import load_case, load_mistakes
 
 REPO = Course()
 NAMES = REPO.graded_assignments()

@@ -144,7 +144,7 @@ def test_answers_are_read_by_kind():
 
 def test_practice_cases_know_every_autograded_question_and_no_answer():
     from autograde.grade.verdict import differences
-    from autograde.sandboxed.recorder import load_cases
+    from autograde.spec import load_cases
     cases = load_cases("practice_quiz")
     autograded = {i for i, q in PRACTICE.items() if q["kind"] != "written"}
     assert set(cases) == autograded

@@ -32,7 +32,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 # %% [tests] id=test_cosine points=1
 assert cosine(torch.ones(1, 2), torch.ones(1, 2)).shape == (1,), "one cosine per row"
 ### BEGIN HIDDEN TESTS
-from autograde.sandboxed.recorder import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("{name}.cosine", cosine=cosine)
 ### END HIDDEN TESTS
 '''

@@ -15,9 +15,9 @@ import sys
 import nbformat
 
 from autograde import cells
-from autograde.grade import verdict
+from autograde.build import reference
 from autograde.config import ROOT, Course
-from autograde.sandboxed.recorder import load_case
+from autograde.spec import load_case
 
 DOC = ROOT / "docs" / "GRADING.md"
 MARKERS = ("<!-- requirements:start -->", "<!-- requirements:end -->")
@@ -26,7 +26,7 @@ MARKERS = ("<!-- requirements:start -->", "<!-- requirements:end -->")
 def rows(course: Course, name: str) -> tuple[list[tuple], list[str]]:
     """([(exercise, test cell, points, case.output, requirement)], gaps) of one assignment."""
     nb = nbformat.read(course.source(name), as_version=4)
-    reference = verdict.compute_reference(nb, name, course)
+    reference = reference.compute_reference(nb, name, course)
     owners = cells.exercises(nb)
     out, gaps, checked = [], [], set()
     for cell in cells.test_cells(nb):

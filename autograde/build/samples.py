@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from autograde import cells
-from autograde.grade import verdict
+from autograde import spec
 from autograde.config import Course
 from autograde.build.release import release_notebook
 
@@ -26,7 +26,7 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 # A partly wrong submission: each assignment's mistakes module names one known mistake as
 # WRONG_SUBMISSION = (solution cell grade id, text in the reference, what a student wrote instead).
 def wrong_submission(assignment: str, course: Course | None = None):
-    module = verdict.mistakes_module(assignment, course)
+    module = spec.mistakes_module(assignment, course)
     return getattr(module, "WRONG_SUBMISSION", (None, None, None))
 
 

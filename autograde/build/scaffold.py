@@ -58,7 +58,7 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 # %% [tests] id=test_normalize points=2
 check_normalize(normalize)
 ### BEGIN HIDDEN TESTS
-from autograde.sandboxed.recorder import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("$name.normalize", normalize=normalize)
 ### END HIDDEN TESTS
 
@@ -72,7 +72,7 @@ CASES = '''"""Hidden cases of the $name notebook (solutions/$name/$name.py): see
 
 import torch
 
-from autograde.sandboxed.recorder import Case
+from autograde.spec import Case
 
 
 def _normalize(objects, seed):
@@ -89,7 +89,7 @@ CASES = {
 
 MISTAKES = '''"""Named mistakes of the $name notebook (grader only): wrong variants of the reference."""
 
-from autograde.grade.verdict import Mistake
+from autograde.spec import Mistake
 
 
 def _over_columns(objects):

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograde.build import samples
+from autograde.build import reference, samples
 from autograde.config import Course
 from autograde.grade import one_submission as submission
-from autograde.grade import sandbox, verdict, warm_kernels
+from autograde.grade import sandbox, warm_kernels
 from autograde.grade.sandbox import Limits
 from autograde.results import intake as lms
 
@@ -102,16 +102,16 @@ def autograded_max(result: dict) -> float:
 
 def calibrate(course: Course, name: str, limits: Limits) -> dict:
     """Grade the reference answers as a submission: full marks expected; CPU time sets cell limits."""
-    cache = course.work / "reference" / f"{name}-{verdict.fingerprint(course, name)}.calibration.json"
+    cache = course.work / "reference" / f"{name}-{reference.fingerprint(course, name)}.calibration.json"
     if cache.exists():
         return json.loads(cache.read_text())
     ctx = submission.load_context(course, name)
     generous = Limits(**{**limits.__dict__, "cell_cpu_min_s": 600.0, "submission_wall_s": 1800.0})
     private = course.work / "runs" / name / submission.REFERENCE_STUDENT
-    reference = submission.REFERENCE_STUDENT
-    notebook = samples.write({reference: samples.correct(ctx.source_nb, ctx.release_nb)},
-                             course.work / "reference", name)[reference]
-    result = submission.grade_submission(ctx, reference, notebook, private, sandbox.claim_slot(),
+    student = submission.REFERENCE_STUDENT
+    notebook = samples.write({student: samples.correct(ctx.source_nb, ctx.release_nb)},
+                             course.work / "reference", name)[student]
+    result = submission.grade_submission(ctx, student, notebook, private, sandbox.claim_slot(),
                                          generous)
     if result["score"] != autograded_max(result) or result["needs_look"]:
         lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from autograde import cells
-from autograde.build import release
+from autograde.build import reference, release
 from autograde.config import Course
 from autograde.grade import records, restore, sandbox, verdict
 from autograde.grade.execute import HIDDEN_SUFFIX, REASONS, Execution, chown_back, execute
@@ -55,7 +55,7 @@ class Context:
 def load_context(course: Course, name: str, cell_cpu: dict | None = None) -> Context:
     source_nb = nbformat.read(course.source(name), as_version=4)
     return Context(course, name, source_nb, release.release_notebook(source_nb),
-                   verdict.reference_outputs(course, name), cell_cpu or {})
+                   reference.reference_outputs(course, name), cell_cpu or {})
 
 
 # ---------------------------------------------------------------- reading a submission safely

@@ -1,9 +1,7 @@
 """The trusted comparison: a student's recorded outputs against the reference, in the grader's process.
 
-The reference is never a separate module: it is extracted from the source notebook (setup cells +
-solution cells, exec'd here), then each hidden case runs on it with the same seeds as in the
-student's kernel. Reference outputs (and the outputs of the named mistakes in
-`solutions/<assignment>/mistakes.py`) are computed once per class and cached on disk.
+The reference's outputs (and those of the named mistakes in `solutions/<assignment>/mistakes.py`)
+come from autograde/build/reference.py, computed once per class and cached on disk.
 
 A (case, seed) check passes when the student's outputs have the reference's structure, types,
 shapes and dtypes, and agree within the case's tolerance. Failures carry a hint: the case's hint for
@@ -12,106 +10,15 @@ that output, the shape/dtype/tolerance detail, and the named mistake when the ou
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
-import nbformat
 import torch
 
-from autograde import cells
-from autograde.config import ROOT, Course
-from autograde.sandboxed.recorder import Case, load_case, load_module, run_case
-
-
-# ---------------------------------------------------------------- the reference, from the source
-def reference_namespace(source_nb) -> dict:
-    """Exec the setup and solution cells of the source notebook into a fresh namespace."""
-    namespace = {"__name__": "reference"}
-    for cell in source_nb.cells:
-        if cell.cell_type == "code" and (cells.is_setup(cell) or cells.is_solution(cell)):
-            exec(compile(cell.source, f"<reference {cells.grade_id(cell) or 'setup'}>", "exec"),
-                 namespace)
-    return namespace
-
-
-def case_calls(source_nb) -> dict[str, tuple[str, dict]]:
-    """{case_id: (test cell grade id, {keyword: expression})} for every hidden_check in the source."""
-    calls = {}
-    for cell in cells.test_cells(source_nb):
-        for case_id, kwargs in cells.hidden_calls(cell):
-            if case_id in calls:
-                raise ValueError(f"hidden case {case_id} is used by two test cells")
-            calls[case_id] = (cells.grade_id(cell), kwargs)
-    return calls
-
-
-@dataclass
-class Mistake:
-    """A known wrong variant (solutions/<name>/mistakes.py): `make` turns the reference objects
-    a case receives into wrong ones; when a student's outputs match them, `hint` is shown."""
-
-    name: str
-    hint: str
-    make: Callable[[dict], dict]
-
-
-def mistakes_module(assignment: str, course: Course | None = None):
-    """solutions/<assignment>/mistakes.py as a module, or None where there is none."""
-    path = (course or Course.from_env()).mistakes_file(assignment)
-    return load_module(path, f"autograde_mistakes_{assignment}") if path.is_file() else None
-
-
-def load_mistakes(assignment: str, course: Course | None = None) -> dict:
-    """{case name: [Mistake, ...]} of the assignment."""
-    module = mistakes_module(assignment, course)
-    return getattr(module, "MISTAKES", {}) if module else {}
-
-
-def fingerprint(course: Course, assignment: str) -> str:
-    files = [course.source(assignment), course.cases_file(assignment),
-             course.mistakes_file(assignment), Path(__file__), ROOT / "autograde" / "sandboxed" / "recorder.py",
-             *sorted((ROOT / "course_lib").rglob("*.py"))]     # cases build on course_lib
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.read_bytes() if f.exists() else b"-")
-    return digest.hexdigest()[:16]
-
-
-def compute_reference(source_nb, assignment: str, course: Course | None = None) -> dict:
-    """{case_id: {"reference": results, "mistakes": {name: results}}} (runs the reference here)."""
-    course = course or Course.from_env()
-    namespace = reference_namespace(source_nb)
-    mistakes = load_mistakes(assignment, course)
-    out = {}
-    for case_id, (_, kwargs) in case_calls(source_nb).items():
-        case = load_case(case_id, course.solutions)
-        objects = {k: eval(expr, namespace) for k, expr in kwargs.items()}
-        reference = run_case(case, objects)
-        broken = {s: r["error"] for s, r in reference.items() if "error" in r}
-        if broken:
-            raise RuntimeError(f"the reference fails hidden case {case_id}: {broken}")
-        variants = {m.name: run_case(case, m.make(dict(objects)))
-                    for m in mistakes.get(case_id.partition(".")[2], [])}
-        out[case_id] = {"reference": reference, "mistakes": variants}
-    return out
-
-
-def reference_outputs(course: Course, assignment: str) -> dict:
-    """Cached compute_reference for the assignment (recomputed when a source file changes)."""
-    cache = course.work / "reference" / f"{assignment}-{fingerprint(course, assignment)}.pt"
-    if cache.exists():
-        return torch.load(cache, weights_only=True)
-    source_nb = nbformat.read(course.source(assignment), as_version=4)
-    outputs = compute_reference(source_nb, assignment, course)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(outputs, tmp)
-    os.replace(tmp, cache)
-    return outputs
+from autograde.build.reference import reference_outputs
+from autograde.config import Course
+from autograde.sandboxed.recorder import run_case
+from autograde.spec import Case, Mistake, load_case, load_mistakes
 
 
 # ---------------------------------------------------------------- comparing plain data
@@ -264,8 +171,11 @@ def judge(case_id: str, results: dict | str | None, ref: dict,
     return verdict
 
 
-def check_in_process(case_id: str, objects: dict, results: dict) -> None:
-    """Instructor mode of hidden_check: compare here and raise AssertionError with the lines."""
+def hidden_check(case_id: str, **objects) -> None:
+    """Instructor mode of a hidden region (running solutions/<name>/<name>.ipynb itself): run the
+    case on `objects`, compare here with the reference, raise AssertionError with the lines. The
+    grader never runs hidden regions (autograde/sandboxed/recorder.py records instead)."""
+    results = run_case(load_case(case_id), objects)
     assignment = case_id.partition(".")[0]
     verdict = judge(case_id, results, reference_outputs(Course.from_env(), assignment)[case_id])
     if verdict.passed < verdict.total:

@@ -5,7 +5,7 @@ written by `python -m autograde.build.quiz_authoring` from solutions/practice_qu
 each question's kind only. Written answers have no case: they are graded by hand.
 """
 
-from autograde.sandboxed.recorder import Case
+from autograde.spec import Case
 from course_lib.self_check import normalize
 
 REQUIRES = {"number": "the number the question asks for, to 3 significant figures",

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from autograde.config import ROOT
-from autograde.grade.verdict import reference_namespace
+from autograde.build.reference import reference_namespace
 from course_lib.datasets import SENTIMENTS, TOPICS, load_topic
 from course_lib.model import CLSClassifier
 from course_lib.pretrained import METRICS_PATH, load_decoder, load_encoder, load_tokenizer
