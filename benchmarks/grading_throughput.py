@@ -33,6 +33,7 @@ from autograde import cells  # noqa: E402
 from autograde.build import authoring, release, samples  # noqa: E402
 from autograde.config import Course  # noqa: E402
 from autograde.grade import batch  # noqa: E402
+from autograde.results import intake  # noqa: E402
 
 
 def make_course(tmp: Path, assignment: str) -> Course:
@@ -125,7 +126,7 @@ def measure(assignment: str = "lora", students: int = 12, workers: int | None = 
         course = make_course(tmp, assignment)
         inbox = tmp / "inbox"
         make_submissions(course, assignment, students, inbox)
-        subs = batch.find(inbox, [assignment])
+        subs = intake.find(inbox, [assignment])
         out["n"] = len(subs)
         start = time.monotonic()
         batch.calibrate(course, assignment, batch.Limits())

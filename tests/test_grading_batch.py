@@ -73,7 +73,7 @@ def submissions(course: Course, folder: Path, names=None) -> list:
         (folder / "notebook_link").mkdir()
         (folder / "notebook_link" / "toy.ipynb").symlink_to(course.source("toy"))
     report = lms.Report()
-    found = batch.find(folder, ["toy"], report)
+    found = lms.find(folder, ["toy"], report)
     if names is None:
         assert any("notebook_link" in e and "symbolic link" in e for e in report.errors), report.errors
     return found
@@ -218,7 +218,7 @@ def test_killed_batch_resumes_and_grades_each_submission_once(graded, tmp_path):
 
 def test_shards_partition_the_class_and_merge_into_one_gradebook(graded, tmp_path):
     course, results, _ = graded
-    subs = batch.find(course.work.parent / "inbox", ["toy"])
+    subs = lms.find(course.work.parent / "inbox", ["toy"])
     parts = [batch.shard(subs, f"{i}/3") for i in range(3)]
     assert sorted(s.student for p in parts for s in p) == sorted(s.student for s in subs)
     assert all(parts)

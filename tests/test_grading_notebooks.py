@@ -16,6 +16,7 @@ import pytest
 from autograde.build import release, samples
 from autograde.config import Course
 from autograde.grade import batch
+from autograde.results import intake
 from autograde.spec import mistakes_module
 
 REPO = Course()
@@ -48,7 +49,7 @@ def graded(tmp_path_factory):
         demo = samples.demo_samples(nbformat.read(course.source(name), as_version=4), name, course)
         samples.write({k: demo[k] for k in ("correct", "untouched", "partly_wrong")},
                       tmp / "inbox", name)
-    batch.grade_all(course, batch.find(tmp / "inbox", list(WRONG)), workers=2, progress=False)
+    batch.grade_all(course, intake.find(tmp / "inbox", list(WRONG)), workers=2, progress=False)
     return {name: {r["student"]: r for r in batch.load_results(course, name)} for name in WRONG}
 
 

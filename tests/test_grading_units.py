@@ -14,6 +14,7 @@ from autograde import cells, spec
 from autograde.build import reference, release, samples
 from autograde.config import Course
 from autograde.grade import records, restore, verdict
+from autograde.results import intake
 from autograde.sandboxed import recorder as grading
 
 
@@ -233,11 +234,11 @@ def test_lms_zip_and_folder_layouts_are_found(tmp_path):
         zf.writestr("roe_LATE_9_8_toy-1.ipynb", "{}")
         zf.writestr("alice/toy.ipynb", "{}")                       # folder per student
         zf.writestr("../evil/toy.ipynb", "{}")                     # never extracted outside
-    folder = batch.unpack(zpath, tmp_path / "work")        # keyed by LMS user id (tests/test_lms.py)
-    found = {s.student: s.path.name for s in batch.find(folder, ["toy"])}
+    folder = intake.unpack(zpath, tmp_path / "work")        # keyed by LMS user id (tests/test_lms.py)
+    found = {s.student: s.path.name for s in intake.find(folder, ["toy"])}
     assert found == {"123": "toy.ipynb", "9": "toy.ipynb", "alice": "toy.ipynb"}
     assert not (tmp_path / "work" / "evil").exists()
-    subs = batch.find(folder, ["toy"])
+    subs = intake.find(folder, ["toy"])
     assert sorted(s.student for i in range(2) for s in batch.shard(subs, f"{i}/2")) == sorted(found)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 from autograde.build import samples
 from autograde.grade import batch, sandbox
+from autograde.results import intake
 import toycourse
 
 def main():
@@ -31,7 +32,7 @@ def main():
                          "os.path.exists({solutions!r}), os.getuid())\\n")
     samples.write({{"correct": demo["correct"], "partly_wrong": demo["partly_wrong"],
                    "untouched": demo["untouched"], "snoop": snoop}}, root / "in", "toy")
-    batch.grade_all(course, batch.find(root / "in", ["toy"]), workers=2, limits=toycourse.LIMITS,
+    batch.grade_all(course, intake.find(root / "in", ["toy"]), workers=2, limits=toycourse.LIMITS,
                     progress=False)
     for r in batch.load_results(course, "toy"):
         print("SCORE", r["student"], r["score"], r["sandbox"])

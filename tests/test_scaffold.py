@@ -100,10 +100,11 @@ def test_an_exercise_added_by_the_recipe_is_graded(copy):
     source_nb = nbformat.read(course.source("demo_topic"), as_version=4)
     demo = samples.demo_samples(source_nb, "demo_topic", course)
     samples.write({k: demo[k] for k in ("correct", "untouched")}, copy / "inbox", "demo_topic")
-    code = ("import sys; from pathlib import Path; from autograde import batch; "
+    code = ("import sys; from pathlib import Path; from autograde.grade import batch; "
+            "from autograde.results import intake; "
             "from autograde.config import Course; c = Course(solutions=Path('solutions').resolve(), "
             "notebooks=Path('notebooks').resolve(), work=Path('work2').resolve()); "
-            "batch.grade_all(c, batch.find(Path('inbox'), ['demo_topic']), workers=1, progress=False)")
+            "batch.grade_all(c, intake.find(Path('inbox'), ['demo_topic']), workers=1, progress=False)")
     run(copy, "-c", code)
     results = {r["student"]: r for r in batch.load_results(course, "demo_topic")}
     assert results["correct"]["score"] == results["correct"]["max_score"] == 3

@@ -24,6 +24,7 @@ import multiprocessing as mp
 import multiprocessing.connection
 import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -32,11 +33,21 @@ from autograde.build import reference, samples
 from autograde.config import Course
 from autograde.grade import one_submission as submission
 from autograde.grade import sandbox, warm_kernels
+from autograde.grade.cluster import DaskPool
 from autograde.grade.sandbox import Limits
-from autograde.results import intake as lms
 
-# Finding submissions (LMS zips, student folders, nbgrader's submitted/) lives in autograde/results/intake.py.
-Submission, find, unpack = lms.Submission, lms.find, lms.unpack
+
+@dataclass(frozen=True)
+class Submission:
+    """A notebook to grade: what intake (autograde/results/intake.py) finds in LMS zips, student
+    folders and nbgrader's submitted/."""
+
+    student: str                     # the key: LMS user id, else the folder (hub user) name
+    assignment: str
+    path: Path
+    name: str = ""                   # display name as the LMS gave it
+    lms: str = ""                    # "canvas", "moodle" or ""
+    late: bool = False               # Canvas's _LATE_
 
 
 def shard(submissions: list[Submission], spec: str | None) -> list[Submission]:
@@ -51,10 +62,6 @@ def shard(submissions: list[Submission], spec: str | None) -> list[Submission]:
 # ---------------------------------------------------------------- where results live
 def result_path(course: Course, sub: Submission) -> Path:
     return course.work / "results" / sub.assignment / f"{sub.student}.json"
-
-
-def private_dir(course: Course, sub: Submission) -> Path:
-    return course.work / "runs" / sub.assignment / sub.student
 
 
 def is_done(course: Course, sub: Submission) -> bool:
@@ -143,26 +150,6 @@ def _injected_fault(course: Course, sub: Submission) -> None:
         os._exit(9)
 
 
-def died_result(ctx: submission.Context, sub: Submission, why: str) -> dict:
-    """The result of a submission that killed the grader's worker twice: graded, flagged."""
-    tests = submission._zero(ctx, "the grader could not finish this submission; your instructor will "
-                             "look at it")
-    return {"student": sub.student, "assignment": sub.assignment,
-            "submission_sha256": submission.sha256(sub.path), "score": submission.total(tests),
-            "max_score": ctx.max_score, "seconds": 0.0, "sandbox": sandbox.mode(),
-            "sandboxed": sandbox.mode() != "none", "tests": tests, "tampering": [],
-            "problems": [why], "needs_look": [why], "cells": []}
-
-
-def launcher(course: Course, index: int, limits: Limits, warm: bool):
-    """How a worker starts its kernels: forked from a warm zygote (started now, importing while
-    the grader prepares) where the full sandbox allows it and `warm`, else cold processes."""
-    if warm and warm_kernels.available():
-        cases = [course.cases_file(n) for n in course.assignments() if course.cases_file(n).is_file()]
-        return warm_kernels.Warm(index, limits, cases).start()
-    return warm_kernels.Cold()
-
-
 def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> None:
     """A worker process: grade each submission it is sent, send back its result."""
     sandbox.forget_inherited_slot()
@@ -173,7 +160,7 @@ def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> No
             return
         _injected_fault(course, sub)
         conn.send(submission.grade_submission(contexts[sub.assignment], sub.student, sub.path,
-                                         private_dir(course, sub), slot, limits, kernels))
+                                         submission.private_dir(course, sub), slot, limits, kernels))
 
 
 class LocalPool:
@@ -236,7 +223,7 @@ class LocalPool:
                     else:
                         why = (f"the grader's worker died twice while grading this submission "
                                f"(exit code {code}): graded as zero, please look at it")
-                        yield sub, died_result(contexts[sub.assignment], sub, why)
+                        yield sub, submission.died_result(contexts[sub.assignment], sub, why)
 
     def close(self) -> None:
         for w in self.workers:
@@ -266,7 +253,7 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     names = sorted({s.assignment for s in todo})
     if not scheduler:       # zygotes first: they import while the grader calibrates
         count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        kernels = [launcher(course, i, limits, warm) for i in range(count)]
+        kernels = [warm_kernels.launcher(course, i, limits, warm) for i in range(count)]
     try:
         cell_cpu = {name: calibrate(course, name, limits) for name in names}
         contexts = {name: submission.load_context(course, name, cell_cpu[name]) for name in names}
@@ -275,7 +262,6 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
             k.close()
         raise
     if scheduler:
-        from autograde.grade.cluster import DaskPool
         pool = DaskPool(scheduler, course, limits, cell_cpu, warm)
         where = pool.describe()
     else:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from autograde.config import Course
 from autograde.grade import one_submission as submission
-from autograde.grade import sandbox
+from autograde.grade import sandbox, warm_kernels
 from autograde.grade.sandbox import Limits
 
 _STATE: dict = {}                 # per worker process: launcher, contexts
@@ -49,11 +49,10 @@ def payload(sub, course: Course, limits: Limits, cell_cpu: dict, warm: bool) -> 
 
 def grade_task(job: dict) -> dict:
     """On a Dask worker: grade one submission; {"result", "graded": the executed notebook}."""
-    from autograde.grade import batch
     course, name = job["course"], job["assignment"]
     slot = sandbox.claim_slot()
     if "launcher" not in _STATE:
-        _STATE["launcher"] = batch.launcher(course, slot, job["limits"], job["warm"])
+        _STATE["launcher"] = warm_kernels.launcher(course, slot, job["limits"], job["warm"])
     contexts = _STATE.setdefault("contexts", {})
     if name not in contexts:
         contexts[name] = submission.load_context(course, name, job["cell_cpu"])
@@ -88,8 +87,6 @@ class DaskPool:
     def run(self, todo: list, contexts: dict):
         from distributed import as_completed
         from distributed.client import FutureCancelledError
-
-        from autograde.grade import batch
         futures = {}
         for sub in todo:
             job = payload(sub, self.course, self.limits, self.cell_cpu[sub.assignment], self.warm)
@@ -101,12 +98,12 @@ class DaskPool:
             try:
                 out = future.result()
             except (Exception, FutureCancelledError) as err:   # KilledWorker: died too often
-                yield sub, batch.died_result(contexts[sub.assignment], sub,
-                                             f"the cluster could not grade this submission "
-                                             f"({type(err).__name__}: {err})"[:400])
+                yield sub, submission.died_result(contexts[sub.assignment], sub,
+                                                  f"the cluster could not grade this submission "
+                                                  f"({type(err).__name__}: {err})"[:400])
                 continue
             if out["graded"] is not None:
-                path = batch.private_dir(self.course, sub) / "graded.ipynb"
+                path = submission.private_dir(self.course, sub) / "graded.ipynb"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(out["graded"])
             yield sub, out["result"]

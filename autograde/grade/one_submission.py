@@ -228,6 +228,22 @@ def grade_submission(ctx: Context, student: str, submission: Path, private: Path
             "tampering": [], "problems": [], "needs_look": [], **body}
 
 
+def private_dir(course: Course, sub) -> Path:
+    """A submission's own folder in the work folder: its graded notebook (runs/<a>/<s>/)."""
+    return course.work / "runs" / sub.assignment / sub.student
+
+
+def died_result(ctx: Context, sub, why: str) -> dict:
+    """The result of a submission that killed the grader's worker twice: graded, flagged."""
+    tests = _zero(ctx, "the grader could not finish this submission; your instructor will "
+                  "look at it")
+    return {"student": sub.student, "assignment": sub.assignment,
+            "submission_sha256": sha256(sub.path), "score": total(tests),
+            "max_score": ctx.max_score, "seconds": 0.0, "sandbox": sandbox.mode(),
+            "sandboxed": sandbox.mode() != "none", "tests": tests, "tampering": [],
+            "problems": [why], "needs_look": [why], "cells": []}
+
+
 def cell_cpu(result: dict, source_nb) -> dict:
     """Calibration: {cell id: CPU seconds, cell id#hidden: CPU seconds} of a graded reference."""
     by_key = {c["key"]: c for c in result["cells"]}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from autograde.config import ROOT
+from autograde.config import ROOT, Course
 from autograde.grade import cgroups, sandbox
 from autograde.grade.sandbox import Limits
 
@@ -185,3 +185,12 @@ class ForkedProcess:
 
     def terminate(self) -> None:
         self.send_signal(15)
+
+
+def launcher(course: Course, index: int, limits: Limits, warm: bool):
+    """How a worker starts its kernels: forked from a warm zygote (started now, importing while
+    the grader prepares) where the full sandbox allows it and `warm`, else cold processes."""
+    if warm and available():
+        cases = [course.cases_file(n) for n in course.assignments() if course.cases_file(n).is_file()]
+        return Warm(index, limits, cases).start()
+    return Cold()

@@ -39,6 +39,8 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from autograde.grade.batch import Submission
+
 CANVAS = re.compile(r"^(?P<name>[^_]+)_(?P<late>LATE_)?(?P<user>\d+)_(?P<second>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.*)$")
 # A student id is a file name in submitted/ and a cell in every CSV: letters, digits and . _ @ + -,
@@ -51,16 +53,6 @@ EXPECTED = ("expected one of: a Canvas or Moodle 'download all submissions' zip 
             "folder (Canvas: lastfirst_[LATE_]userid_id_<assignment>.ipynb; Moodle: "
             "'Full Name_userid_assignsubmission_file_/<assignment>.ipynb'), FOLDER/<student>/"
             "<assignment>.ipynb, or nbgrader's submitted/<student>/<assignment>/<assignment>.ipynb")
-
-
-@dataclass(frozen=True)
-class Submission:
-    student: str                     # the key: LMS user id, else the folder (hub user) name
-    assignment: str
-    path: Path
-    name: str = ""                   # display name as the LMS gave it
-    lms: str = ""                    # "canvas", "moodle" or ""
-    late: bool = False               # Canvas's _LATE_
 
 
 class NothingFound(ValueError):
