@@ -23,10 +23,7 @@ from autograde.build import publish, release, samples
 from autograde.config import ROOT, Course
 from autograde.grade import batch, sandbox
 from autograde.grade.sandbox import Limits
-from autograde.results import class_report as report
-from autograde.results import export, feedback, gradebook
-from autograde.results import intake as lms
-from autograde.results import nbgrader_dirs as nbgrader_course
+from autograde.results import class_report, export, feedback, gradebook, intake, nbgrader_dirs
 
 
 def _course(args) -> Course:
@@ -78,8 +75,8 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[d
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
-    report = lms.Report()
-    collected = lms.collect(source, assignments, nbgrader_course.submitted_root(course),
+    report = intake.IntakeReport()
+    collected = intake.collect(source, assignments, nbgrader_dirs.submitted_root(course),
                             course.assignments(), report)
     report.print()
     subs = batch.shard(collected, args.shard)
@@ -100,7 +97,7 @@ def cmd_grade(args) -> int:
     course = _course(args)
     try:
         results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
-    except lms.NothingFound as err:
+    except intake.NothingFound as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _print_table(results)
@@ -134,7 +131,7 @@ def cmd_feedback(args) -> int:
     results = [r for r in batch.load_results(course) if not args.assignment
                or r["assignment"] in args.assignment]
     paths = feedback.write_all(course, results, Path(args.out) if args.out else None)
-    where = args.out or nbgrader_course.root(course) / "feedback"
+    where = args.out or nbgrader_dirs.root(course) / "feedback"
     print(f"wrote {len(paths)} feedback pages under {where}/ (<student>/<assignment>/<assignment>.html)")
     return 0
 
@@ -142,7 +139,7 @@ def cmd_feedback(args) -> int:
 def cmd_export(args) -> int:
     course = _course(args)
     roster = Path(args.roster) if args.roster else None
-    args.out = args.out or str(nbgrader_course.root(course) / "grades.csv")
+    args.out = args.out or str(nbgrader_dirs.root(course) / "grades.csv")
     try:
         if args.lms == "moodle":
             names = args.assignment or course.graded_assignments()
@@ -166,7 +163,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    path = report.write(_course(args), Path(args.out))
+    path = class_report.write(_course(args), Path(args.out))
     print(f"wrote {path}")
     return 0
 
@@ -187,7 +184,7 @@ def cmd_gradescope(args) -> int:
     from autograde.results import gradescope
     course = _course(args)
     for name in args.assignment:
-        out = Path(args.out) if args.out else nbgrader_course.root(course) / f"gradescope-{name}.zip"
+        out = Path(args.out) if args.out else nbgrader_dirs.root(course) / f"gradescope-{name}.zip"
         print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
               " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
     return 0
@@ -226,7 +223,7 @@ def cmd_demo(args) -> int:
     _print_needs_look(results)
     fb = feedback.write_all(course, results, Path(args.out_feedback) if args.out_feedback else None)
     csv_paths = export.export(course, Path(args.out_csv))
-    page = report.write(course, Path(args.out_report))
+    page = class_report.write(course, Path(args.out_report))
     print(f"\n4. feedback: {len(fb)} pages (e.g. {fb[0]})")
     print(f"   gradebook CSV (Canvas layout): {csv_paths[0]}; per question: {csv_paths[1]}")
     print(f"   instructor report: {page}")

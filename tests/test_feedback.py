@@ -51,7 +51,7 @@ def lora_page(tmp_path: Path | None = None) -> str:
         "  looks like a known mistake: your update is scaled by alpha, not alpha / r"],
         mistakes=["scale_alpha"])
     result["tests"][-1].update(score=None, manual=True)
-    page = feedback.render(result, graded, release, {cells.grade_id(tests[1]): {"manual": 1.0}},
+    page = feedback.feedback_page(result, graded, release, {cells.grade_id(tests[1]): {"manual": 1.0}},
                            {"name": "smithjane", "lms": "canvas", "late": True})
     if tmp_path is not None:
         (tmp_path / "feedback.html").write_text(page)

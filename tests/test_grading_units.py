@@ -15,7 +15,7 @@ from autograde.build import reference, release, samples
 from autograde.config import Course
 from autograde.grade import records, restore, verdict
 from autograde.results import intake
-from autograde.sandboxed import recorder as grading
+from autograde.sandboxed import recorder
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_repo_notebooks_are_fresh_and_do_not_leak():
 
 def test_sanitize_keeps_plain_data_and_names_other_types():
     p = torch.nn.Parameter(torch.ones(2))
-    out = grading.sanitize({"a": [p, 1, 2.5, True, "s", None], "b": (torch.zeros(1),)})
+    out = recorder.sanitize({"a": [p, 1, 2.5, True, "s", None], "b": (torch.zeros(1),)})
     assert type(out["a"][0]) is torch.Tensor and not out["a"][0].requires_grad
     assert out["a"][1:] == [1, 2.5, True, "s", None] and type(out["b"]) is tuple
 
@@ -111,11 +111,11 @@ def test_sanitize_keeps_plain_data_and_names_other_types():
         def __eq__(self, other):
             return True
 
-    with pytest.raises(grading.OutputTypeError, match="Rigged"):
-        grading.sanitize({"y": torch.zeros(2).as_subclass(Rigged)})
+    with pytest.raises(recorder.OutputTypeError, match="Rigged"):
+        recorder.sanitize({"y": torch.zeros(2).as_subclass(Rigged)})
     import numpy as np
-    with pytest.raises(grading.OutputTypeError, match="numpy.ndarray"):
-        grading.sanitize(np.zeros(2))
+    with pytest.raises(recorder.OutputTypeError, match="numpy.ndarray"):
+        recorder.sanitize(np.zeros(2))
 
 
 def test_student_exceptions_are_recorded_per_seed():
@@ -126,7 +126,7 @@ def test_student_exceptions_are_recorded_per_seed():
             raise ValueError("boom")
         return torch.ones(1)
 
-    results = grading.run_case(case, {"f": f})
+    results = recorder.run_case(case, {"f": f})
     assert "outputs" in results[0]
     assert results[1]["error"] == {"type": "ValueError", "message": "boom"}
 

@@ -324,7 +324,7 @@ def test_feedback_shows_the_student_s_written_answer_and_no_mark_scheme():
     answer.source = "Because the MLM head is pre-trained."
     result = {"assignment": "practice_quiz", "student": "s", "score": 0, "max_score": 1,
               "tests": []}
-    page = feedback.render(result, graded, release_notebook(graded))
+    page = feedback.feedback_page(result, graded, release_notebook(graded))
     assert "MARK SCHEME" not in page and "Rubric" not in page
     assert "Because the MLM head is pre-trained." in page
 

@@ -170,12 +170,13 @@ def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbforma
     return nb
 
 
-def render(nb: nbformat.NotebookNode) -> str:
+def source_json(nb: nbformat.NotebookNode) -> str:
+    """A source notebook's file text (plain json.dumps: stable diffs of generated notebooks)."""
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def build(source: Path) -> str:
-    return render(parse(source.read_text(), source.name))
+    return source_json(parse(source.read_text(), source.name))
 
 
 def sources(solutions: Path = ROOT / "solutions") -> list[Path]:

@@ -100,7 +100,7 @@ def notebook_for(course: Course, name: str, repo: student_course.StudentCourse) 
         for cell in nb.cells:
             if cell.cell_type == "code" and cell.source == configured:
                 cell.source = wanted
-        text = release.render(nb)
+        text = release.release_json(nb)
     return text
 
 

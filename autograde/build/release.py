@@ -76,12 +76,13 @@ def release_notebook(source_nb) -> nbformat.NotebookNode:
     return nb
 
 
-def render(nb) -> str:
+def release_json(nb) -> str:
+    """A release notebook's file text, as nbformat writes it."""
     return nbformat.writes(nb) + "\n"
 
 
 def release_text(course: Course, assignment: str) -> str:
-    return render(release_notebook(nbformat.read(course.source(assignment), as_version=4)))
+    return release_json(release_notebook(nbformat.read(course.source(assignment), as_version=4)))
 
 
 def stale(course: Course) -> list[str]:

@@ -42,7 +42,7 @@ def split_parts(nb) -> list[tuple[str, nbformat.NotebookNode]]:
     return parts
 
 
-def render(title: str, part, errors: nh.MathErrors | None = None) -> str:
+def part_page(title: str, part, errors: nh.MathErrors | None = None) -> str:
     """One part as a page: its markdown and its cells' outputs (our own notebook: trusted)."""
     body = []
     for cell in part.cells:
@@ -61,7 +61,7 @@ def build(out: Path, source: Path = ROOT / "notebooks" / "review" / "review.ipyn
     written, errors = [], nh.MathErrors()
     for title, part in split_parts(nb):
         path = out / f"{re.sub(r'[^a-z0-9]+', '_', title.lower()).strip('_')}.html"
-        path.write_text(render(title, part, errors))
+        path.write_text(part_page(title, part, errors))
         written.append(path)
     for latex, why in errors:
         print(f"warning: a formula shown as LaTeX ({why}): {latex}", file=sys.stderr)

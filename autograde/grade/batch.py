@@ -31,8 +31,7 @@ from tqdm.auto import tqdm
 
 from autograde.build import reference, samples
 from autograde.config import Course
-from autograde.grade import one_submission as submission
-from autograde.grade import sandbox, warm_kernels
+from autograde.grade import one_submission, sandbox, warm_kernels
 from autograde.grade.cluster import DaskPool
 from autograde.grade.sandbox import Limits
 
@@ -67,7 +66,7 @@ def result_path(course: Course, sub: Submission) -> Path:
 def is_done(course: Course, sub: Submission) -> bool:
     path = result_path(course, sub)
     try:
-        return json.loads(path.read_text())["submission_sha256"] == submission.sha256(sub.path)
+        return json.loads(path.read_text())["submission_sha256"] == one_submission.sha256(sub.path)
     except (OSError, ValueError, KeyError):
         return False
 
@@ -98,7 +97,7 @@ def merge(course: Course, works: list[Path]) -> list[dict]:
                 tmp.write_bytes(graded.read_bytes())
                 tmp.replace(target)
         if path.resolve() != (course.work / "results" / assignment / f"{student}.json").resolve():
-            submission.write_json(course.work / "results" / assignment / f"{student}.json", result)
+            one_submission.write_json(course.work / "results" / assignment / f"{student}.json", result)
     return [result for _, _, result in merged.values()]
 
 
@@ -112,13 +111,13 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
     cache = course.work / "reference" / f"{name}-{reference.fingerprint(course, name)}.calibration.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    ctx = submission.load_context(course, name)
+    ctx = one_submission.load_context(course, name)
     generous = Limits(**{**limits.__dict__, "cell_cpu_min_s": 600.0, "submission_wall_s": 1800.0})
-    private = course.work / "runs" / name / submission.REFERENCE_STUDENT
-    student = submission.REFERENCE_STUDENT
+    private = course.work / "runs" / name / one_submission.REFERENCE_STUDENT
+    student = one_submission.REFERENCE_STUDENT
     notebook = samples.write({student: samples.correct(ctx.source_nb, ctx.release_nb)},
                              course.work / "reference", name)[student]
-    result = submission.grade_submission(ctx, student, notebook, private, sandbox.claim_slot(),
+    result = one_submission.grade_submission(ctx, student, notebook, private, sandbox.claim_slot(),
                                          generous)
     if result["score"] != autograded_max(result) or result["needs_look"]:
         lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
@@ -127,8 +126,8 @@ def calibrate(course: Course, name: str, limits: Limits) -> dict:
                            f"when graded ({result['needs_look'] or 'no limit broken'}); lost points: "
                            f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
                            "source notebook, or the grading environment if it cannot import torch")
-    cpu = submission.cell_cpu(result, ctx.source_nb)
-    submission.write_json(cache, cpu)
+    cpu = one_submission.cell_cpu(result, ctx.source_nb)
+    one_submission.write_json(cache, cpu)
     return cpu
 
 
@@ -159,8 +158,8 @@ def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> No
         if sub is None:
             return
         _injected_fault(course, sub)
-        conn.send(submission.grade_submission(contexts[sub.assignment], sub.student, sub.path,
-                                         submission.private_dir(course, sub), slot, limits, kernels))
+        conn.send(one_submission.grade_submission(contexts[sub.assignment], sub.student, sub.path,
+                                         one_submission.private_dir(course, sub), slot, limits, kernels))
 
 
 class LocalPool:
@@ -223,7 +222,7 @@ class LocalPool:
                     else:
                         why = (f"the grader's worker died twice while grading this submission "
                                f"(exit code {code}): graded as zero, please look at it")
-                        yield sub, submission.died_result(contexts[sub.assignment], sub, why)
+                        yield sub, one_submission.died_result(contexts[sub.assignment], sub, why)
 
     def close(self) -> None:
         for w in self.workers:
@@ -256,7 +255,7 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
         kernels = [warm_kernels.launcher(course, i, limits, warm) for i in range(count)]
     try:
         cell_cpu = {name: calibrate(course, name, limits) for name in names}
-        contexts = {name: submission.load_context(course, name, cell_cpu[name]) for name in names}
+        contexts = {name: one_submission.load_context(course, name, cell_cpu[name]) for name in names}
     except BaseException:
         for k in ([] if scheduler else kernels):
             k.close()
@@ -271,7 +270,7 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     try:
         bar = tqdm(total=len(todo), desc=f"grading on {where}", unit="nb", disable=not progress)
         for sub, result in pool.run(todo, contexts):
-            submission.write_json(result_path(course, sub), result)
+            one_submission.write_json(result_path(course, sub), result)
             results.append(result)
             bar.update()
             if on_result:

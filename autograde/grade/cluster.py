@@ -23,8 +23,7 @@ import tempfile
 from pathlib import Path
 
 from autograde.config import Course
-from autograde.grade import one_submission as submission
-from autograde.grade import sandbox, warm_kernels
+from autograde.grade import one_submission, sandbox, warm_kernels
 from autograde.grade.sandbox import Limits
 
 _STATE: dict = {}                 # per worker process: launcher, contexts
@@ -32,15 +31,15 @@ _STATE: dict = {}                 # per worker process: launcher, contexts
 
 def payload(sub, course: Course, limits: Limits, cell_cpu: dict, warm: bool) -> dict:
     """What a worker needs to grade one submission, the files read here without following links."""
-    files = {sub.path.name: submission.read_plain(sub.path, submission.MAX_NOTEBOOK_BYTES)}
+    files = {sub.path.name: one_submission.read_plain(sub.path, one_submission.MAX_NOTEBOOK_BYTES)}
     notes = []
     for entry in sorted(os.scandir(sub.path.parent), key=lambda e: e.name):
         if entry.name == sub.path.name or entry.name.endswith(".ipynb") or \
                 entry.is_dir(follow_symlinks=False):
             continue
         try:
-            files[entry.name] = submission.read_plain(Path(entry.path), submission.MAX_DATA_FILE_BYTES)
-        except submission.Unsafe as err:
+            files[entry.name] = one_submission.read_plain(Path(entry.path), one_submission.MAX_DATA_FILE_BYTES)
+        except one_submission.Unsafe as err:
             notes.append(f"the file {entry.name!r} next to your notebook was not used: {err}")
     return {"course": course, "assignment": sub.assignment, "student": sub.student,
             "notebook": sub.path.name, "files": files, "notes": notes, "limits": limits,
@@ -55,13 +54,13 @@ def grade_task(job: dict) -> dict:
         _STATE["launcher"] = warm_kernels.launcher(course, slot, job["limits"], job["warm"])
     contexts = _STATE.setdefault("contexts", {})
     if name not in contexts:
-        contexts[name] = submission.load_context(course, name, job["cell_cpu"])
+        contexts[name] = one_submission.load_context(course, name, job["cell_cpu"])
     with tempfile.TemporaryDirectory(prefix="autograde-task-") as tmp:
         inbox, private = Path(tmp) / "submission", Path(tmp) / "private"
         inbox.mkdir()
         for file_name, data in job["files"].items():
             (inbox / file_name).write_bytes(data)
-        result = submission.grade_submission(contexts[name], job["student"], inbox / job["notebook"],
+        result = one_submission.grade_submission(contexts[name], job["student"], inbox / job["notebook"],
                                         private, slot, job["limits"], _STATE["launcher"])
         graded = private / "graded.ipynb"
         text = graded.read_text() if graded.exists() else None
@@ -98,12 +97,12 @@ class DaskPool:
             try:
                 out = future.result()
             except (Exception, FutureCancelledError) as err:   # KilledWorker: died too often
-                yield sub, submission.died_result(contexts[sub.assignment], sub,
+                yield sub, one_submission.died_result(contexts[sub.assignment], sub,
                                                   f"the cluster could not grade this submission "
                                                   f"({type(err).__name__}: {err})"[:400])
                 continue
             if out["graded"] is not None:
-                path = submission.private_dir(self.course, sub) / "graded.ipynb"
+                path = one_submission.private_dir(self.course, sub) / "graded.ipynb"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(out["graded"])
             yield sub, out["result"]

@@ -90,12 +90,12 @@ def sha256(path: Path) -> str:
         return "unsafe:" + hashlib.sha256(str(path).encode()).hexdigest()
 
 
-def copy_data_files(submission: Path, folder: Path) -> list[str]:
+def copy_data_files(notebook: Path, folder: Path) -> list[str]:
     """Copy the plain files beside the notebook into the sandbox folder; links and other special
     files are never followed, only reported."""
     notes = []
-    for entry in sorted(os.scandir(submission.parent), key=lambda e: e.name):
-        if entry.name == submission.name or entry.name.endswith(".ipynb") or entry.is_dir(
+    for entry in sorted(os.scandir(notebook.parent), key=lambda e: e.name):
+        if entry.name == notebook.name or entry.name.endswith(".ipynb") or entry.is_dir(
                 follow_symlinks=False):
             continue
         try:
@@ -161,10 +161,10 @@ def total(tests: list[dict]) -> float:
 
 
 # ---------------------------------------------------------------- one submission
-def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limits,
+def _run(ctx: Context, notebook: Path, private: Path, slot: int, limits: Limits,
          launcher) -> dict:
     try:
-        data = read_plain(submission, MAX_NOTEBOOK_BYTES)
+        data = read_plain(notebook, MAX_NOTEBOOK_BYTES)
     except Unsafe as err:
         return {"tests": _zero(ctx, f"your notebook was not graded: {err}"),
                 "needs_look": [f"the submitted notebook is not a plain file: {err}"]}
@@ -178,7 +178,7 @@ def _run(ctx: Context, submission: Path, private: Path, slot: int, limits: Limit
     nb, tampering = restore.restore(ctx.source_nb, submitted, ctx.release_nb)
     folder = launcher.make_folder(limits)
     try:
-        notes = copy_data_files(submission, folder)
+        notes = copy_data_files(notebook, folder)
         execution = execute(nb, folder, private, slot, limits, ctx.cell_cpu, ctx.course.solutions,
                             [ctx.course.cases_file(ctx.name)], launcher)
     finally:
@@ -209,7 +209,7 @@ def _timing(nb, execution: Execution, verdict_s: float) -> dict:
             "cells_s": round(total - imports, 3), "verdict_s": round(verdict_s, 3)}
 
 
-def grade_submission(ctx: Context, student: str, submission: Path, private: Path, slot: int = 0,
+def grade_submission(ctx: Context, student: str, notebook: Path, private: Path, slot: int = 0,
                      limits: Limits = Limits(), launcher=None) -> dict:
     """Grade one notebook; never raises (a grader error is itself a result that needs a look).
 
@@ -217,11 +217,11 @@ def grade_submission(ctx: Context, student: str, submission: Path, private: Path
     start = time.monotonic()
     private.mkdir(parents=True, exist_ok=True)
     try:
-        body = _run(ctx, submission, private, slot, limits, launcher or Cold())
+        body = _run(ctx, notebook, private, slot, limits, launcher or Cold())
     except Exception:
         body = {"tests": _zero(ctx, "the grader failed on this submission; your instructor will look"),
                 "needs_look": ["grader error: " + traceback.format_exc(limit=3)[-800:]]}
-    return {"student": student, "assignment": ctx.name, "submission_sha256": sha256(submission),
+    return {"student": student, "assignment": ctx.name, "submission_sha256": sha256(notebook),
             "score": total(body["tests"]), "max_score": ctx.max_score,
             "seconds": round(time.monotonic() - start, 2),
             "sandbox": sandbox.mode(), "sandboxed": sandbox.mode() != "none",

@@ -38,8 +38,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
 from autograde.config import Course
-from autograde.results import intake as lms
-from autograde.results import nbgrader_dirs as nbgrader_course
+from autograde.results import intake, nbgrader_dirs
 from autograde.results.gradebook import open_gradebook
 
 CANVAS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -97,7 +96,7 @@ def table(course: Course, url: str | None = None, assignments: list[str] | None 
             for sub in gb.assignment_submissions(assignment.name):
                 s = sub.student
                 row = rows.setdefault(s.id, Row(s.id, s.last_name or s.id, s.lms_user_id or ""))
-                late = bool(lms.meta(nbgrader_course.folder(course, "submitted", s.id,
+                late = bool(intake.meta(nbgrader_dirs.folder(course, "submitted", s.id,
                                                             assignment.name)).get("late"))
                 waiting = False
                 for nb in sub.notebooks:

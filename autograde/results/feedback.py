@@ -27,8 +27,7 @@ from autograde import cells
 from autograde import notebook_html as nh
 from autograde.build.release import release_notebook
 from autograde.config import Course
-from autograde.results import intake as lms
-from autograde.results import nbgrader_dirs as nbgrader_course
+from autograde.results import intake, nbgrader_dirs
 
 HEADING = re.compile(r"^#{1,4}\s+(.+)$", re.M)
 CSS = """
@@ -75,8 +74,8 @@ def _what_went_wrong(test: dict, how: str) -> str:
     return "; ".join(lines[:3]) or "nothing: every check passed"
 
 
-def render(result: dict, graded_nb, release_nb, stored: dict | None = None,
-           meta: dict | None = None) -> str:
+def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = None,
+                  meta: dict | None = None) -> str:
     """stored: {grade id: the gradebook's grade} (gradebook.grades); meta: lms.json."""
     stored, meta = stored or {}, meta or {}
     tests = {t["id"]: t for t in result["tests"]}
@@ -163,10 +162,10 @@ def write_all(course: Course, results: list[dict], out_dir: Path | None = None) 
             releases[name] = release_notebook(nbformat.read(course.source(name), as_version=4))
         graded = course.work / "runs" / name / student / "graded.ipynb"
         nb = nbformat.read(graded, as_version=4) if graded.exists() else releases[name]
-        meta = lms.meta(nbgrader_course.folder(course, "submitted", student, name))
-        page = render(result, nb, releases[name], stored.get((name, student)), meta)
+        meta = intake.meta(nbgrader_dirs.folder(course, "submitted", student, name))
+        page = feedback_page(result, nb, releases[name], stored.get((name, student)), meta)
         if out_dir is None:
-            path = nbgrader_course.write_feedback(course, student, name, page)
+            path = nbgrader_dirs.write_feedback(course, student, name, page)
         else:
             path = out_dir / student / name / f"{name}.html"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ComputeChecksums, SaveCells
 
 from autograde.config import Course
-from autograde.results import intake as lms
-from autograde.results import nbgrader_dirs as nbgrader_course
+from autograde.results import intake, nbgrader_dirs
 
 
 def _driver(url: str) -> str:
@@ -68,12 +67,12 @@ def _ensure_assignment(gb: Gradebook, course: Course, name: str, url: str, notes
 
 def _write(gb: Gradebook, course: Course, result: dict, previous: str | None, notes: list) -> None:
     name, student = result["assignment"], result["student"]
-    meta = lms.meta(nbgrader_course.folder(course, "submitted", student, name))
+    meta = intake.meta(nbgrader_dirs.folder(course, "submitted", student, name))
     info = {}                             # never blank a name set with `nbgrader db student add`
     if meta.get("lms"):
         info = {"last_name": meta.get("name") or None, "lms_user_id": student}
     gb.update_or_create_student(student, **info)
-    stamp = nbgrader_course.timestamp(course, student, name)
+    stamp = nbgrader_dirs.timestamp(course, student, name)
     try:
         submission = gb.find_submission(name, student)
         submission.timestamp = stamp
@@ -129,11 +128,11 @@ def sync(course: Course, results: list[dict], url: str | None = None,
 def record(course: Course, results: list[dict], work=None, url: str | None = None) -> list[str]:
     """After grading: autograded/ notebooks, then the gradebook. Returns the notes of sync."""
     results = [r for r in results if r["student"] != "__reference__"]
-    previous = {(r["assignment"], r["student"]): nbgrader_course.graded_sha(course, r["student"],
+    previous = {(r["assignment"], r["student"]): nbgrader_dirs.graded_sha(course, r["student"],
                                                                             r["assignment"])
                 for r in results}
     for result in results:
-        nbgrader_course.write_autograded(course, result, work)
+        nbgrader_dirs.write_autograded(course, result, work)
     return sync(course, results, url, previous)
 
 

@@ -128,8 +128,7 @@ def _student(root: Path) -> str:
 def run(root: Path, name: str, visibility: str = "visible") -> dict:
     """Grade /autograder/submission and write /autograder/results/results.json; returns it."""
     from autograde.grade import batch
-    from autograde.results import intake as lms
-    from autograde.results import nbgrader_dirs as nbgrader_course
+    from autograde.results import intake, nbgrader_dirs
     source, out = Path.cwd(), root / "results" / "results.json"
     course = Course(solutions=source / "solutions", notebooks=source / "notebooks",
                     work=root / "work")
@@ -140,11 +139,11 @@ def run(root: Path, name: str, visibility: str = "visible") -> dict:
     for f in (root / "submission").rglob("*"):
         if f.is_file() and not f.is_symlink() and "__MACOSX" not in f.parts:
             shutil.copyfile(f, inbox / f.name)
-    report = lms.Report()
+    report = intake.IntakeReport()
     try:
-        subs = lms.collect(inbox.parent, [name], nbgrader_course.submitted_root(course), [name],
+        subs = intake.collect(inbox.parent, [name], nbgrader_dirs.submitted_root(course), [name],
                            report)
-    except lms.NothingFound:
+    except intake.NothingFound:
         data = results(None, visibility, f"No notebook to grade: upload {name}.ipynb (found: "
                                          f"{', '.join(sorted(p.name for p in inbox.iterdir())) or 'nothing'}).")
     else:

@@ -60,11 +60,11 @@ class NothingFound(ValueError):
 
 
 @dataclass
-class Report:
+class IntakeReport:
     errors: list[str] = field(default_factory=list)      # inputs not taken
     warnings: list[str] = field(default_factory=list)    # taken, with a note
 
-    def extend(self, other: "Report") -> None:
+    def extend(self, other: "IntakeReport") -> None:
         self.errors += other.errors
         self.warnings += other.warnings
 
@@ -134,7 +134,7 @@ def parse_name(parts: tuple[str, ...], assignments: set[str]) -> dict | str:
     return "nested deeper than FOLDER/<student>/<file>"
 
 
-def _entries_of_zip(path: Path, assignments: set[str], report: Report) -> list[Entry]:
+def _entries_of_zip(path: Path, assignments: set[str], report: IntakeReport) -> list[Entry]:
     entries, seen = [], defaultdict(list)
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
@@ -179,7 +179,7 @@ def _zip_reader(path: Path, name: str) -> Callable[[], bytes]:
     return read
 
 
-def _entries_of_folder(folder: Path, assignments: set[str], report: Report) -> list[Entry]:
+def _entries_of_folder(folder: Path, assignments: set[str], report: IntakeReport) -> list[Entry]:
     entries = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
@@ -233,7 +233,7 @@ class Chosen:
     extras: list[Entry]
 
 
-def choose(entries: list[Entry], assignments: list[str], known: set[str], report: Report) -> list[Chosen]:
+def choose(entries: list[Entry], assignments: list[str], known: set[str], report: IntakeReport) -> list[Chosen]:
     """For each student and asked assignment, the one notebook that is the submission."""
     by_student = defaultdict(list)
     for e in entries:
@@ -294,7 +294,7 @@ def _known_as(entry: Entry, known: set[str]) -> str | None:
     return next((n for n in sorted(known) if _resubmission(entry.stem, n) is not None), None)
 
 
-def _drop_duplicates(files: list[Entry], report: Report) -> list[Entry]:
+def _drop_duplicates(files: list[Entry], report: IntakeReport) -> list[Entry]:
     by_file = defaultdict(list)
     for e in files:
         by_file[e.file, e.sidecar].append(e)
@@ -312,7 +312,7 @@ def _drop_duplicates(files: list[Entry], report: Report) -> list[Entry]:
     return out
 
 
-def _pick(student: str, name: str, notebooks: list[Entry], report: Report) -> Entry | None:
+def _pick(student: str, name: str, notebooks: list[Entry], report: IntakeReport) -> Entry | None:
     exact = [e for e in notebooks if e.stem == name and e.file.endswith(".ipynb")]
     if len(exact) > 1:                        # one per folder of nbgrader's layout, say
         report.errors.append(f"student {student}: {len(exact)} notebooks named {name}.ipynb "
@@ -343,9 +343,9 @@ def _pick(student: str, name: str, notebooks: list[Entry], report: Report) -> En
 
 # ---------------------------------------------------------------- sources -> submitted/
 def read(source: Path, assignments: list[str], known: list[str] | None = None,
-         report: Report | None = None) -> list[Chosen]:
+         report: IntakeReport | None = None) -> list[Chosen]:
     """What a zip or folder holds, matched to students and assignments (nothing written)."""
-    report = report if report is not None else Report()
+    report = report if report is not None else IntakeReport()
     known_set = set(known or []) | set(assignments)
     if not source.exists():
         raise NothingFound(f"{source} does not exist; {EXPECTED}")
@@ -361,7 +361,7 @@ def read(source: Path, assignments: list[str], known: list[str] | None = None,
     return chosen
 
 
-def _write(c: Chosen, dest: Path, report: Report) -> Path:
+def _write(c: Chosen, dest: Path, report: IntakeReport) -> Path:
     folder = dest / c.student / c.assignment
     target = folder / f"{c.assignment}.ipynb"
     if c.notebook.path is not None and c.notebook.path.resolve() == target.resolve():
@@ -402,17 +402,17 @@ def _stamp(time: datetime) -> str:
 
 
 def collect(source: Path, assignments: list[str], dest: Path, known: list[str] | None = None,
-            report: Report | None = None) -> list[Submission]:
+            report: IntakeReport | None = None) -> list[Submission]:
     """Sort a zip or folder into dest/<student>/<assignment>/ (nbgrader's submitted/ layout)."""
-    report = report if report is not None else Report()
+    report = report if report is not None else IntakeReport()
     subs = []
     for c in read(source, assignments, known, report):
         path = _write(c, dest, report)
-        subs.append(submission(c.student, c.assignment, path))
+        subs.append(read_submission(c.student, c.assignment, path))
     return subs
 
 
-def submission(student: str, assignment: str, path: Path) -> Submission:
+def read_submission(student: str, assignment: str, path: Path) -> Submission:
     """A Submission with what lms.json next to it says (display name, LMS, late)."""
     meta_file = path.parent / "lms.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
@@ -427,10 +427,10 @@ def meta(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------- the old entry points (batch)
-def find(folder: Path, assignments: list[str], report: Report | None = None) -> list[Submission]:
+def find(folder: Path, assignments: list[str], report: IntakeReport | None = None) -> list[Submission]:
     """Submissions in FOLDER/<student>/<file> or FOLDER/<student>/<assignment>/<file>, in place
     (nothing is copied; `collect` is what the CLI uses). The report is printed if none is given."""
-    own = report if report is not None else Report()
+    own = report if report is not None else IntakeReport()
     chosen = read(folder, assignments, None, own)
     flat = [c for c in chosen if c.notebook.path is None or c.notebook.path.parent == folder]
     if flat:
@@ -443,10 +443,10 @@ def find(folder: Path, assignments: list[str], report: Report | None = None) -> 
 
 
 def unpack(zip_path: Path, into: Path, assignments: list[str] | None = None,
-           report: Report | None = None) -> Path:
+           report: IntakeReport | None = None) -> Path:
     """Extract an LMS zip into into/inbox/<zip name>/<student>/<assignment>/; returns that folder.
     Without `assignments`, the notebook names the zip holds (less Canvas's -N) are the assignments."""
-    own = report if report is not None else Report()
+    own = report if report is not None else IntakeReport()
     names = assignments or sorted(_assignments_in(zip_path))
     if not names:
         raise NothingFound(f"{zip_path} holds no notebook; {EXPECTED}")
@@ -459,4 +459,4 @@ def unpack(zip_path: Path, into: Path, assignments: list[str] | None = None,
 def _assignments_in(zip_path: Path) -> set[str]:
     """The notebook names a zip holds (for unpack, when it is not told the assignments)."""
     return {re.sub(r"(?:-\d+| \(\d+\))$", "", e.stem)
-            for e in _entries_of_zip(zip_path, set(), Report()) if e.file.lower().endswith(".ipynb")}
+            for e in _entries_of_zip(zip_path, set(), IntakeReport()) if e.file.lower().endswith(".ipynb")}
