@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from autograde.build import publish, release, samples
+from autograde.build import publish, release, samples, scaffold
 from autograde.config import ROOT, Course
 from autograde.grade import batch, sandbox
 from autograde.grade.sandbox import Limits
-from autograde.results import class_report, export, feedback, gradebook, intake, nbgrader_dirs
+from autograde.results import class_report, export, feedback, gradebook, gradescope, intake, nbgrader_dirs
 
 
 def _course(args) -> Course:
@@ -181,7 +181,6 @@ def cmd_publish(args) -> int:
 
 
 def cmd_gradescope(args) -> int:
-    from autograde.results import gradescope
     course = _course(args)
     for name in args.assignment:
         out = Path(args.out) if args.out else nbgrader_dirs.root(course) / f"gradescope-{name}.zip"
@@ -191,7 +190,6 @@ def cmd_gradescope(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from autograde.build import scaffold
     for path in scaffold.new(args.name, _course(args)):
         print(f"wrote {path}")
     print(f"next: edit solutions/{args.name}/{args.name}.py and the files beside it, then "

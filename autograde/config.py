@@ -19,6 +19,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
+from autograde import cells
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,10 +54,6 @@ class Course:
 
     def graded_assignments(self) -> list[str]:
         """The assignments with at least one test cell worth points (not the reading-only ones)."""
-        import nbformat
-
-        from autograde import cells
-
         def graded(name):
             nb = nbformat.read(self.source(name), as_version=4)
             return any(cells.points(c) > 0 for c in cells.test_cells(nb))

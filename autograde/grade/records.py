@@ -141,16 +141,3 @@ def read_records(folder, case_ids, owner: int | None) -> dict:
         return {c: _read_one(folder_fd, f"{c}.pt", owner) for c in case_ids}
     finally:
         os.close(folder_fd)
-
-
-def read_file(path) -> dict:
-    """A record from a path the grader trusts (tests, instructor tools): parsed the same way."""
-    folder, name = os.path.split(os.fspath(path))
-    try:
-        folder_fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return {"refused": "the record folder is missing"}
-    try:
-        return _read_one(folder_fd, name, None)
-    finally:
-        os.close(folder_fd)

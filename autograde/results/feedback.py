@@ -27,7 +27,7 @@ from autograde import cells
 from autograde import notebook_html as nh
 from autograde.build.release import release_notebook
 from autograde.config import Course
-from autograde.results import intake, nbgrader_dirs
+from autograde.results import gradebook, intake, nbgrader_dirs
 
 HEADING = re.compile(r"^#{1,4}\s+(.+)$", re.M)
 CSS = """
@@ -150,7 +150,6 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
 def write_all(course: Course, results: list[dict], out_dir: Path | None = None) -> list[Path]:
     """A page per result: nbgrader's feedback/<student>/<assignment>/<assignment>.html (with its
     timestamp and submission secret, for release_feedback), or the same layout under out_dir."""
-    from autograde.results import gradebook
     written, releases = [], {}
     try:
         stored = gradebook.grades(course)

@@ -30,6 +30,8 @@ import zipfile
 from pathlib import Path
 
 from autograde.config import ROOT, Course
+from autograde.grade import batch
+from autograde.results import intake, nbgrader_dirs
 
 PACKAGE = ["autograde", "course_lib", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
            "README.md"]
@@ -127,8 +129,6 @@ def _student(root: Path) -> str:
 
 def run(root: Path, name: str, visibility: str = "visible") -> dict:
     """Grade /autograder/submission and write /autograder/results/results.json; returns it."""
-    from autograde.grade import batch
-    from autograde.results import intake, nbgrader_dirs
     source, out = Path.cwd(), root / "results" / "results.json"
     course = Course(solutions=source / "solutions", notebooks=source / "notebooks",
                     work=root / "work")
