@@ -50,8 +50,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # (autograde/build/authoring.py) accepts a mark scheme in locked cells only.
 c.ClearMarkScheme.enforce_metadata = False
 
-# Stock `nbgrader generate_assignment` writes the same release as `python -m autograde release`:
-# nbgrader's own chain, plus the two steps that name each exercise's stub (autograde/build/release.py).
+# The release chain, written only here: nbgrader's own, plus the two steps that name each exercise's
+# stub. `python -m autograde release` (autograde/build/release.py) runs it less the steps that need
+# nbgrader's course directory and database; stock `nbgrader generate_assignment` runs all of it and
+# writes the same release.
 c.GenerateAssignment.preprocessors = [
     "autograde.build.release.RecordExerciseNames",
     "nbgrader.preprocessors.IncludeHeaderFooter",

@@ -2,28 +2,22 @@
 preprocessors (those of `nbgrader generate_assignment`, configured by nbgrader_config.py).
 
 Deterministic (same source, same bytes). Each solution region becomes a stub that names its
-exercise, e.g. `raise NotImplementedError("Exercise lora_linear: write LoRALinear")`. The two
-preprocessors that name the stubs are also in nbgrader_config.py's GenerateAssignment chain, so stock
-`nbgrader generate_assignment lora` writes the same release, byte for byte.
+exercise, e.g. `raise NotImplementedError("Exercise lora_linear: write LoRALinear")`. The chain is
+written once, as nbgrader_config.py's `GenerateAssignment.preprocessors` (with the two steps here that
+name the stubs); this module runs it without the steps that need nbgrader's course directory and
+database, so stock `nbgrader generate_assignment lora` writes the same release, byte for byte
+(tests/test_nbgrader_course.py).
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import (
-    CheckCellMetadata,
-    ClearHiddenTests,
-    ClearMarkScheme,
-    ClearOutput,
-    ClearSolutions,
-    ComputeChecksums,
-    LockCells,
-    NbGraderPreprocessor,
-)
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograde import cells
@@ -32,6 +26,10 @@ from autograde.config import ROOT, Course
 CONFIG = ROOT / "nbgrader_config.py"
 PLACEHOLDER = "@@EXERCISE@@"
 DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
+# Steps of nbgrader's chain that read or write its course directory and database, not the notebook:
+# the header/footer files (none configured), the autotest templates (none used) and the gradebook's
+# copy of the source cells (gradebook.py writes it when grading).
+COURSE_DIRECTORY_STEPS = {"IncludeHeaderFooter", "InstantiateTests", "SaveCells"}
 
 
 def nbgrader_config():
@@ -65,13 +63,21 @@ class NameExerciseStubs(NbGraderPreprocessor):
         return nb, resources
 
 
+def chain(config) -> list[type]:
+    """nbgrader_config.py's GenerateAssignment.preprocessors, imported, less COURSE_DIRECTORY_STEPS."""
+    steps = []
+    for dotted in config.GenerateAssignment.preprocessors:
+        module, _, name = dotted.rpartition(".")
+        if name not in COURSE_DIRECTORY_STEPS:
+            steps.append(getattr(importlib.import_module(module), name))
+    return steps
+
+
 def release_notebook(source_nb) -> nbformat.NotebookNode:
     """The student version of a source notebook (a new object; the source is not changed)."""
     nb = copy.deepcopy(source_nb)
     config, resources = nbgrader_config(), {}
-    for pp in (RecordExerciseNames, LockCells, ClearSolutions, ClearOutput, CheckCellMetadata,
-               ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
-               NameExerciseStubs):
+    for pp in chain(config):
         nb, resources = pp(config=config).preprocess(nb, resources)
     return nb
 
