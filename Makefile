@@ -46,14 +46,14 @@ publish: $(STAMP)          ## the student course into DIR (a git repository): ma
 	$(BIN)/python -m autograde publish $(DIR) $(if $(ASSIGNMENTS),--assignments $(ASSIGNMENTS))
 
 notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
-	$(BIN)/python -m autograde.build.quiz_authoring
-	$(BIN)/python -m autograde.build.authoring
+	$(BIN)/python -m autograde quiz
+	$(BIN)/python -m autograde notebooks
 	$(BIN)/python -m autograde release
 
 release: notebooks
 
 summary: $(STAMP)          ## printable quiz-review summaries (HTML, one per part) in build/summary
-	$(BIN)/python -m autograde.build.summary
+	$(BIN)/python -m autograde summary
 
 bench: $(STAMP)            ## every measured figure, written to benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks

@@ -1,7 +1,11 @@
-"""`python -m autograde`: release, publish, grade, merge, feedback, export, report, gradescope,
-samples, demo.
+"""`python -m autograde`: the instructor's one command line.
 
+    python -m autograde quiz [--check]           # the quiz answer keys -> the quiz files
+    python -m autograde notebooks [--check]      # solutions/<name>/<name>.py -> <name>.ipynb
     python -m autograde release                  # solutions/<name>/ -> notebooks/<name>/
+    python -m autograde new NAME                 # scaffold a new assignment
+    python -m autograde audit [--check]          # docs/GRADING.md's requirements table
+    python -m autograde summary [--out DIR]      # printable quiz-review pages
     python -m autograde publish DIR [--assignments a,b]   # the student course (a git repository)
     python -m autograde release --check          # exit 1 if notebooks/ is stale
     python -m autograde grade FOLDER_OR_ZIP [-a lora] [--workers N] [--shard i/n] [--force]
@@ -19,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograde.build import publish, release, samples, scaffold
+from autograde.build import audit, authoring, publish, quiz_authoring, release, samples, scaffold, summary
 from autograde.config import ROOT, Course
 from autograde.grade import batch, sandbox
 from autograde.grade.sandbox import Limits
@@ -51,6 +55,24 @@ def _print_table(results: list[dict]) -> None:
             look = "; ".join(r["needs_look"])[:60]
             print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
                   f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
+
+
+def cmd_quiz(args) -> int:
+    return quiz_authoring.update(args.check)
+
+
+def cmd_notebooks(args) -> int:
+    return authoring.update(args.files, args.check)
+
+
+def cmd_audit(args) -> int:
+    return audit.update(args.check)
+
+
+def cmd_summary(args) -> int:
+    for path in summary.build(args.out):
+        print(f"wrote {path}")
+    return 0
 
 
 def cmd_release(args) -> int:
@@ -255,6 +277,22 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--memory-mb", type=int, help="memory limit per submission")
         p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")
 
+    p = sub.add_parser("quiz", help="the quiz answer keys -> the self-check bank, the practice quiz's "
+                                    "source and its cases' KINDS table")
+    p.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
+    p.set_defaults(func=cmd_quiz)
+    p = sub.add_parser("notebooks", help="percent sources solutions/<name>/<name>.py -> source "
+                                         "notebooks, and README's table of notebooks")
+    p.add_argument("files", nargs="*", type=Path, help="default: every solutions/<name>/<name>.py")
+    p.add_argument("--check", action="store_true", help="exit 1 if a notebook is stale")
+    p.set_defaults(func=cmd_notebooks)
+    p = sub.add_parser("audit", help="docs/GRADING.md's table: what each hidden case output checks")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if the table is stale or an output has no requirement")
+    p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("summary", help="printable quiz-review summaries, one HTML page per part")
+    p.add_argument("--out", type=Path, default=ROOT / "build" / "summary")
+    p.set_defaults(func=cmd_summary)
     p = sub.add_parser("release", help="build notebooks/ from solutions/")
     p.add_argument("-a", "--assignment", action="append")
     p.add_argument("--check", action="store_true", help="exit 1 if notebooks/ is stale")

@@ -6,7 +6,7 @@ from autograde.build import authoring, student_course
 
 
 def test_solution_notebooks_are_up_to_date():
-    assert authoring.main(["--check"]) == 0, "run `make notebooks`"
+    assert authoring.update(check=True) == 0, "run `make notebooks`"
 
 
 def test_parse_builds_nbgrader_metadata():

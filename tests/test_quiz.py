@@ -100,7 +100,7 @@ NUMERIC = {**{i: q for i, q in SELF_CHECK.items() if q["kind"] == "number"},
 
 
 def test_banks_practice_quiz_and_cases_are_up_to_date():
-    assert quiz_authoring.main(["--check"]) == 0, "run `python -m autograde.build.quiz_authoring`"
+    assert quiz_authoring.update(check=True) == 0, "run `python -m autograde quiz`"
 
 
 def test_the_two_keys_share_no_question_id():

@@ -74,7 +74,7 @@ def test_a_new_notebook_passes_the_tests_and_is_graded_as_generated(copy):
     run(copy, "-m", "autograde", "new", "demo_topic")
     course = Course(solutions=copy / "solutions", notebooks=copy / "notebooks", work=copy / ".grading")
     assert (copy / "notebooks" / "demo_topic" / "demo_topic.ipynb").exists()
-    run(copy, "-m", "autograde.build.authoring", "--check")        # README lists it; notebooks fresh
+    run(copy, "-m", "autograde", "notebooks", "--check")        # README lists it; notebooks fresh
     assert "demo_topic" in (copy / "README.md").read_text()
     env = {"AUTOGRADE_TEST_ASSIGNMENTS": "demo_topic"}
     run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "solutions/demo_topic",
@@ -94,7 +94,7 @@ def test_an_exercise_added_by_the_recipe_is_graded(copy):
     source.write_text(text[:summary] + EXERCISE.strip("\n").replace("{name}", "demo_topic")
                       + "\n\n" + text[summary:])
     (folder / "cases.py").write_text((folder / "cases.py").read_text() + CASE)
-    run(copy, "-m", "autograde.build.authoring")
+    run(copy, "-m", "autograde", "notebooks")
     run(copy, "-m", "autograde", "release")
     course = Course(solutions=copy / "solutions", notebooks=copy / "notebooks", work=copy / "work2")
     source_nb = nbformat.read(course.source("demo_topic"), as_version=4)

@@ -1,7 +1,7 @@
 """The requirements audit: for every exercise, each hidden case output and the requirement it checks.
 
-    python -m autograde.build.audit            # rewrite the table between the markers of docs/GRADING.md
-    python -m autograde.build.audit --check    # exit 1 if the table is stale or an output has no requirement
+    python -m autograde audit            # rewrite the table between the markers of docs/GRADING.md
+    python -m autograde audit --check    # exit 1 if the table is stale or an output has no requirement
 
 An output of a hidden case is listed with its `Case.requires` text; one without is a gap (a check
 that tests nothing the notebook states), and so is an exercise that no hidden case checks.
@@ -61,25 +61,20 @@ def table(course: Course) -> tuple[str, list[str]]:
     return "\n".join(lines), gaps
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--check", action="store_true")
-    args = ap.parse_args(argv)
+def update(check: bool = False) -> int:
+    """Rewrite the table; with `check`, only report: 1 if it is stale or an output has no requirement."""
     text, gaps = table(Course())
     doc = DOC.read_text()
     head, rest = doc.split(MARKERS[0], 1)
     new = f"{head}{MARKERS[0]}\n{text}\n{MARKERS[1]}{rest.split(MARKERS[1], 1)[1]}"
     for gap in gaps:
         print("gap:", gap, file=sys.stderr)
-    if args.check:
+    if check:
         if new != doc:
-            print("docs/GRADING.md's requirements table is stale: python -m autograde.build.audit",
+            print("docs/GRADING.md's requirements table is stale: python -m autograde audit",
                   file=sys.stderr)
         return 1 if new != doc or gaps else 0
     DOC.write_text(new)
     print(f"wrote {DOC.relative_to(ROOT)}")
     return 1 if gaps else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

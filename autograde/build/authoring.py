@@ -17,8 +17,8 @@ A percent file is plain Python that diffs and reviews well. Cell headers (see do
 The environment check (`autograde.build.student_course.first_cell()`, which installs the course library in
 Colab) is not written in the source: it is inserted after the title cell of every notebook.
 
-    python -m autograde.build.authoring            # every solutions/<name>/<name>.py
-    python -m autograde.build.authoring --check    # exit 1 if an .ipynb is out of date
+    python -m autograde notebooks            # every solutions/<name>/<name>.py
+    python -m autograde notebooks --check    # exit 1 if an .ipynb is out of date
 """
 
 from __future__ import annotations
@@ -185,12 +185,11 @@ def sources(solutions: Path = ROOT / "solutions") -> list[Path]:
             if p.stem == p.parent.name and HEADER.match(p.read_text().split("\n", 1)[0])]
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="percent files -> nbgrader source notebooks")
-    ap.add_argument("files", nargs="*", type=Path, help="default: solutions/<name>/<name>.py")
-    ap.add_argument("--check", action="store_true", help="only report stale notebooks")
-    args = ap.parse_args(argv)
-    files = args.files or sources()
+def update(files: list[Path] | None = None, check: bool = False) -> int:
+    """Write each percent file's notebook (all of solutions/ and README's table without `files`);
+    with `check`, only report stale ones: 1 if any (`python -m autograde notebooks [--check]`)."""
+    given = bool(files)
+    files = files or sources()
     stale = []
     for src in files:
         target = src.with_suffix(".ipynb")
@@ -198,22 +197,19 @@ def main(argv=None) -> int:
         if target.exists() and target.read_text() == text:
             continue
         stale.append(target)
-        if not args.check:
+        if not check:
             target.write_text(text)
             print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
-    if not args.files:                          # README's table of notebooks follows the sources
+    if not given:                               # README's table of notebooks follows the sources
         readme = catalog.README.read_text()
         table = catalog.render_readme(readme)
         if table != readme:
             stale.append(catalog.README)
-            if not args.check:
+            if not check:
                 catalog.README.write_text(table)
                 print("wrote README.md (the table of notebooks)")
-    if args.check and stale:
+    if check and stale:
         print("out of date (run `make notebooks`):", *map(str, stale), file=sys.stderr)
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@ Each source's title cell says where it belongs: "# Part 1d: Low-Rank Adaptation 
 of the lecture, ordered by number and letter) or anything else (review material, after the parts).
 What a student writes is read from its exercise cells. README.md's table (between its `notebooks`
 markers) and the student course's README are generated from this, so a new notebook registers
-itself: `python -m autograde.build.authoring` rewrites the table, and a test checks it is current.
+itself: `python -m autograde notebooks` rewrites the table, and a test checks it is current.
 """
 
 from __future__ import annotations

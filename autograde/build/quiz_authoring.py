@@ -1,7 +1,7 @@
 """Quiz authoring (instructor side): the two plain answer keys -> what students get and what grades.
 
-    python -m autograde.build.quiz_authoring            # write the files below
-    python -m autograde.build.quiz_authoring --check    # exit 1 if one is out of date
+    python -m autograde quiz            # write the files below
+    python -m autograde quiz --check    # exit 1 if one is out of date
 
 - solutions/review/self_check_key.toml -> course_lib/data/self_check.json: the review's self-check
   questions with salted-hash keys and sealed explanations (no plain key), for course_lib.self_check;
@@ -118,7 +118,7 @@ def _autograded(q: dict, number: int) -> list[str]:
             f'assert "{qid}" in dir(), "set the variable {qid} to your answer"',
             f'print("answer recorded:", {qid})',
             "### BEGIN HIDDEN TESTS",
-            "from autograde.sandboxed.recorder import hidden_check",
+            "from autograde.grade.verdict import hidden_check",
             f'hidden_check("practice_quiz.{qid}", answer={qid})',
             "### END HIDDEN TESTS", ""]
     return out
@@ -160,14 +160,12 @@ def targets() -> dict[Path, str]:
             CASES: cases_text(practice, CASES.read_text())}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--check", action="store_true")
-    args = ap.parse_args(argv)
+def update(check: bool = False) -> int:
+    """Write the generated files; with `check`, only report stale ones: 1 if any."""
     stale = {p: text for p, text in targets().items() if not p.exists() or p.read_text() != text}
-    if args.check:
+    if check:
         if stale:
-            print("out of date (run `python -m autograde.build.quiz_authoring`):", *stale,
+            print("out of date (run `python -m autograde quiz`):", *stale,
                   file=sys.stderr)
         return 1 if stale else 0
     for path, text in stale.items():
@@ -175,6 +173,3 @@ def main(argv=None) -> int:
         print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

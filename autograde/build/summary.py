@@ -1,6 +1,6 @@
 """Printable summaries for quiz review: one HTML page per part of the review notebook.
 
-    python -m autograde.build.summary [--out build/summary]        (make summary)
+    python -m autograde summary [--out build/summary]        (make summary)
 
 Executes notebooks/review/review.ipynb, splits it at its "## Part" headings, drops the code and the
 interactive questions, and writes one self-contained HTML page per part (print it to PDF from the
@@ -68,14 +68,3 @@ def build(out: Path, source: Path = ROOT / "notebooks" / "review" / "review.ipyn
     return written
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=ROOT / "build" / "summary")
-    args = ap.parse_args(argv)
-    for path in build(args.out):
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
