@@ -4,9 +4,9 @@ As root the kernel runs as `sh (enter cgroups) bwrap ... setpriv --reuid=<gradin
 python -m ipykernel`:
 
 - a new mount namespace that shows only the system's /usr, the Python installation, `course_lib`,
-  `autograde/__init__.py`, `autograde/sandboxed/recorder.py` and the graded assignment's `cases.py`, read-only,
-  a private, size-limited `/tmp` (mode 1777, TMPDIR), and the submission's own folder, read-write; the
-  rest of solutions/ (answers, mistakes), reference outputs, the gradebook, other students' folders
+  `autograde/__init__.py`, `autograde/spec.py`, `autograde/sandboxed/` (`__init__.py`, `recorder.py`)
+  and the graded assignment's `cases.py`, read-only, a private, size-limited `/tmp` (mode 1777,
+  TMPDIR), and the submission's own folder, read-write; the rest of solutions/ (answers, mistakes), reference outputs, the gradebook, other students' folders
   and the rest of the disk are not there at all;
 - new PID, IPC, UTS and network namespaces: no network (the grader talks to the kernel through ZMQ
   `ipc` sockets in the submission folder), and killing the sandbox kills every process it started;
@@ -175,9 +175,11 @@ def _course_mounts(extra) -> list[str]:
 
 
 def course_paths(extra=()) -> list[Path]:
-    return [ROOT / "course_lib", ROOT / "autograde" / "__init__.py",
-            ROOT / "autograde" / "sandboxed" / "__init__.py", ROOT / "autograde" / "sandboxed" / "recorder.py",
-            *map(Path, extra)]
+    """course_lib, the sandbox-side files of autograde/ (autograde/sandboxed/, and spec.py, which
+    cases.py imports; tests/test_layout.py checks they import nothing else) and `extra`."""
+    grader = ROOT / "autograde"
+    return [ROOT / "course_lib", grader / "__init__.py", grader / "spec.py",
+            grader / "sandboxed" / "__init__.py", grader / "sandboxed" / "recorder.py", *map(Path, extra)]
 
 
 def wrapper(folder: Path, slot: int, limits: Limits, mounts=(),
