@@ -6,7 +6,8 @@ python -m ipykernel`:
 - a new mount namespace that shows only the system's /usr, the Python installation, `course_lib`,
   `autograde/__init__.py`, `autograde/spec.py`, `autograde/sandboxed/` (`__init__.py`, `recorder.py`)
   and the graded assignment's `cases.py`, read-only, a private, size-limited `/tmp` (mode 1777,
-  TMPDIR), and the submission's own folder, read-write; the rest of solutions/ (answers, mistakes), reference outputs, the gradebook, other students' folders
+  TMPDIR), and the submission's own folder, read-write; the rest of solutions/ (answers,
+  mistakes), reference outputs, the gradebook, other students' folders
   and the rest of the disk are not there at all;
 - new PID, IPC, UTS and network namespaces: no network (the grader talks to the kernel through ZMQ
   `ipc` sockets in the submission folder), and killing the sandbox kills every process it started;
