@@ -15,7 +15,7 @@ import sys
 import nbformat
 
 from autograde import cells
-from autograde.build import reference
+from autograde.build.reference import compute_reference
 from autograde.config import ROOT, Course
 from autograde.spec import load_case
 
@@ -26,7 +26,7 @@ MARKERS = ("<!-- requirements:start -->", "<!-- requirements:end -->")
 def rows(course: Course, name: str) -> tuple[list[tuple], list[str]]:
     """([(exercise, test cell, points, case.output, requirement)], gaps) of one assignment."""
     nb = nbformat.read(course.source(name), as_version=4)
-    reference = reference.compute_reference(nb, name, course)
+    reference = compute_reference(nb, name, course)
     owners = cells.exercises(nb)
     out, gaps, checked = [], [], set()
     for cell in cells.test_cells(nb):
