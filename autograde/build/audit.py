@@ -9,7 +9,6 @@ that tests nothing the notebook states), and so is an exercise that no hidden ca
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import nbformat

@@ -23,7 +23,6 @@ Colab) is not written in the source: it is inserted after the title cell of ever
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys

@@ -15,7 +15,6 @@ other's answers away.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys

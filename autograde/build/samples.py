@@ -16,10 +16,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import cells
-from autograde import spec
-from autograde.config import Course
+from autograde import cells, spec
 from autograde.build.release import release_notebook
+from autograde.config import Course
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 

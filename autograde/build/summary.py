@@ -10,7 +10,6 @@ browser if you prefer paper). The pages need no network: formulas are MathML mad
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 import sys

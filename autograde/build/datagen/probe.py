@@ -30,8 +30,8 @@ import nbformat
 import torch
 import torch.nn.functional as F
 
-from autograde.config import ROOT
 from autograde.build.reference import reference_namespace
+from autograde.config import ROOT
 from course_lib.datasets import SENTIMENTS, TOPICS, load_topic
 from course_lib.model import CLSClassifier
 from course_lib.pretrained import METRICS_PATH, load_decoder, load_encoder, load_tokenizer
