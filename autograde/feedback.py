@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -74,8 +75,9 @@ def _what_went_wrong(test: dict, how: str) -> str:
 
 
 def render(result: dict, graded_nb, release_nb, stored: dict | None = None,
-           meta: dict | None = None) -> str:
-    """stored: {grade id: the gradebook's grade} (gradebook.grades); meta: lms.json."""
+           meta: dict | None = None, why_not: str = "") -> str:
+    """stored: {grade id: the gradebook's grade} (gradebook.grades); meta: lms.json. With graded_nb
+    None the page has the score and the summary but not the notebook, and says why_not."""
     stored, meta = stored or {}, meta or {}
     tests = {t["id"]: t for t in result["tests"]}
     released = {cells.grade_id(c): c.source for c in release_nb.cells if cells.grade_id(c)}
@@ -115,7 +117,9 @@ def render(result: dict, graded_nb, release_nb, stored: dict | None = None,
 
     # the notebook, each test cell with its verdict beside it
     body.append("<h2>Your notebook</h2>")
-    for cell in graded_nb.cells:
+    if graded_nb is None:
+        body.append(f"<p class='note'>{html.escape(why_not)}</p>")
+    for cell in graded_nb.cells if graded_nb is not None else []:
         gid = cells.grade_id(cell)
         anchor = f" id='cell-{html.escape(gid)}'" if gid else ""
         if cells.is_test(cell):
@@ -148,7 +152,9 @@ def render(result: dict, graded_nb, release_nb, stored: dict | None = None,
 
 def write_all(course: Course, results: list[dict], out_dir: Path | None = None) -> list[Path]:
     """A page per result: nbgrader's feedback/<student>/<assignment>/<assignment>.html (with its
-    timestamp and submission secret, for release_feedback), or the same layout under out_dir."""
+    timestamp and submission secret, for release_feedback), or the same layout under out_dir.
+    A notebook that cannot be rendered costs only its own page, which then gives the score and the
+    summary without the notebook (said on stderr); every other student gets a full page."""
     from autograde import gradebook
     written, releases = [], {}
     try:
@@ -159,10 +165,19 @@ def write_all(course: Course, results: list[dict], out_dir: Path | None = None) 
         name, student = result["assignment"], result["student"]
         if name not in releases:
             releases[name] = release_notebook(nbformat.read(course.source(name), as_version=4))
-        graded = course.work / "runs" / name / student / "graded.ipynb"
-        nb = nbformat.read(graded, as_version=4) if graded.exists() else releases[name]
         meta = lms.meta(nbgrader_course.folder(course, "submitted", student, name))
-        page = render(result, nb, releases[name], stored.get((name, student)), meta)
+        args = (result, releases[name], stored.get((name, student)), meta)
+        try:
+            graded = course.work / "runs" / name / student / "graded.ipynb"
+            nb = nbformat.read(graded, as_version=4) if graded.exists() else releases[name]
+            page = render(args[0], nb, *args[1:])
+        except Exception as err:                      # one bad notebook: its page only
+            why = f"{type(err).__name__}: {err}"[:300]
+            print(f"warning: feedback for {student}/{name}: the notebook could not be rendered "
+                  f"({why}); its page gives the score and the summary only", file=sys.stderr)
+            page = render(args[0], None, *args[1:], why_not="Your notebook could not be shown on "
+                          "this page; your score and the summary above are complete. Your "
+                          "instructor has been told.")
         if out_dir is None:
             path = nbgrader_course.write_feedback(course, student, name, page)
         else:
