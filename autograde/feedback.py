@@ -112,8 +112,9 @@ def render(result: dict, graded_nb, release_nb, stored: dict | None = None,
                     f"<td>{_points(f['score'], test['points'])}"
                     + (f"<br><small>{f['how']}</small>" if f["how"] else "") + "</td>"
                     f"<td>{html.escape(_what_went_wrong(test, f['how']))}</td><td>{where}</td></tr>")
-    body.append("<h2>Summary</h2><table class='summary'><tr><th>question</th><th>points</th>"
-                f"<th>what went wrong</th><th>where</th></tr>{''.join(rows)}</table>")
+    head = "".join(f"<th scope='col'>{h}</th>" for h in ("question", "points", "what went wrong", "where"))
+    body.append(f"<h2>Summary</h2><table class='summary'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
 
     # the notebook, each test cell with its verdict beside it
     body.append("<h2>Your notebook</h2>")
