@@ -53,6 +53,9 @@ CELL_ID = re.compile(r"[a-zA-Z0-9_\-]{1,64}\Z")       # nbformat 4.5's
 TEX_ACTIVE = re.compile(r"\\(href|style|class|cssId|mmlToken|require|bbox|data|html|unicode)(?![A-Za-z])")
 ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")
 SCRIPT_SCHEME = re.compile(r"(?i)(?<![a-z0-9+.\-])(javascript|vbscript|livescript)(\s*\\?):")
+# An attachment that is no real image becomes this empty pixel (a PNG): nbconvert's renderer fails
+# the whole page on a markdown image whose attachment is missing or empty.
+BLANK_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 INERT_FILES = {".txt", ".csv", ".tsv", ".json", ".py", ".md", ".png", ".jpg", ".jpeg", ".gif", ".pdf"}
 
 
@@ -109,15 +112,19 @@ def _verdict_output(test: dict) -> nbformat.NotebookNode:
                                   metadata={VERDICT: True})
 
 
+def _no_mathjax_commands(text: str) -> str:
+    return TEX_ACTIVE.sub(lambda m: "\\\u2060" + m[1], text)
+
+
 def inert_text(text: str) -> str:
-    """Markdown, LaTeX or raw-cell text that renders the same to a reader but can form no markup:
-    `<` and the `&` of a character reference become their full-width forms (so no tag and no
-    encoded character can be written), MathJax's active commands lose their backslash to a
-    full-width one (`\\href` shows as text, links nowhere), and a javascript: scheme its colon."""
-    text = text.replace("<", "\uff1c")
-    text = ENTITY.sub("\uff06", text)
-    text = TEX_ACTIVE.sub(lambda m: "\uff3c" + m[1], text)
-    return SCRIPT_SCHEME.sub(lambda m: m[1] + m[2].replace("\\", "") + "\uff1a", text)
+    """Markdown, LaTeX or raw-cell text that reads the same but can form no markup: `<` becomes
+    U+02C2 (a look-alike: no tag can be opened), and an invisible word joiner (U+2060) breaks every
+    character reference after its `&`, every MathJax active command after its backslash (`\\href`
+    shows, links nowhere) and every javascript: scheme before its colon."""
+    text = text.replace("<", "\u02c2")
+    text = ENTITY.sub("&\u2060", text)
+    text = _no_mathjax_commands(text)
+    return SCRIPT_SCHEME.sub(lambda m: m[1] + m[2].replace("\\", "") + "\u2060:", text)
 
 
 def _images(bundle: dict) -> dict:
@@ -133,7 +140,7 @@ def _images(bundle: dict) -> dict:
 def _inert_data(data: dict) -> dict:
     kept = {k: v for k, v in data.items() if k == "text/plain"} | _images(data)
     if isinstance(data.get("text/html"), str):
-        kept["text/html"] = TEX_ACTIVE.sub(lambda m: "\uff3c" + m[1], safe_html.clean(data["text/html"]))
+        kept["text/html"] = _no_mathjax_commands(safe_html.clean(data["text/html"]))
     for mime in ("text/markdown", "text/latex"):
         if isinstance(data.get(mime), str):
             kept[mime] = inert_text(data[mime])
@@ -174,7 +181,8 @@ def inert(nb, instructors: set[str] = frozenset()) -> nbformat.NotebookNode:
         elif cell.source not in instructors:
             cell.source = inert_text(cell.source)
             if "attachments" in cell:
-                cell.attachments = {name: _images(bundle or {}) for name, bundle in cell.attachments.items()}
+                cell.attachments = {name: _images(bundle) if isinstance(bundle, dict) and _images(bundle)
+                                    else {"image/png": BLANK_PNG} for name, bundle in cell.attachments.items()}
     return nb
 
 

@@ -30,7 +30,7 @@ from autograde import cells, feedback, report, samples
 from autograde.course import ROOT, Course
 from autograde.release import release_notebook
 
-JS = "document.title=/PWNED/.source"           # what every payload does if it runs (no quotes)
+JS = "void(document.title=/PWNED/.source)"     # what every payload does if it runs (no quotes)
 IMG = f"<img/src='x'/onerror='{JS}'>"           # no space: latex2mathml turns spaces into &#xA0;
 STUDENTS = ("correct", "untouched", "partly_wrong", "infinite_loop", "hostile")
 
@@ -120,7 +120,7 @@ HOSTILE_NOTE = f"records/{IMG}.pt: a symbolic link, refused"
 
 
 # ----------------------------------------------------------------------------- the demo class
-def _graded(source_nb, student_nb):
+def executed(source_nb, student_nb):
     """The executed notebook as the grader keeps it: the source's cells (hidden tests included)
     with the student's answers in the solution cells, and any cell the student added."""
     graded = copy.deepcopy(source_nb)
@@ -138,7 +138,7 @@ def _graded(source_nb, student_nb):
     return graded
 
 
-def _result(student: str, source_nb) -> dict:
+def graded_result(student: str, source_nb) -> dict:
     tests = [c for c in source_nb.cells if cells.is_test(c)]
     result = {"student": student, "assignment": "lora", "submission_sha256": "0" * 64,
               "problems": [], "tampering": [], "needs_look": [],
@@ -181,10 +181,10 @@ def demo_class(work: Path) -> Course:
     for student in STUDENTS:
         run = work / "runs" / "lora" / student
         run.mkdir(parents=True, exist_ok=True)
-        nbformat.write(_graded(source, class_[student]), run / "graded.ipynb")
+        nbformat.write(executed(source, class_[student]), run / "graded.ipynb")
         path = work / "results" / "lora" / f"{student}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_result(student, source)))
+        path.write_text(json.dumps(graded_result(student, source)))
     return course
 
 

@@ -156,7 +156,7 @@ def one_attack(name: str) -> str:
     release = release_notebook(source)
     nb = copy.deepcopy(release)
     nb.cells.append(pages.attacks()[name])
-    return feedback.render(pages._result("hostile", source), nb, release, {},
+    return feedback.render(pages.graded_result("hostile", source), nb, release, {},
                            {"name": pages.HOSTILE_NAME, "lms": pages.HOSTILE_NAME})
 
 
@@ -169,7 +169,7 @@ def test_no_attack_leaves_anything_active_on_the_page(attack):
 
 def test_what_the_attacks_become():
     text_math = one_attack("img_in_text_math")           # the student's text, shown as text
-    assert "<mtext>&lt;img/src='x'/onerror='document.title=/PWNED/.source'&gt;</mtext>" in text_math
+    assert "<mtext>&lt;img/src='x'/onerror='void(document.title=/PWNED/.source)'&gt;</mtext>" in text_math
     href = one_attack("href_math").replace("&nbsp;", " ")  # the formula stays, the link goes
     assert "click to see your grade" in href and "javascript" not in href
     overlay = one_attack("style_overlay_math").replace("&nbsp;", " ")
