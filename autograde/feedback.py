@@ -36,7 +36,7 @@ CSS = """
 .row>.cell{min-width:0}.verdict{border-left:5px solid #888;padding:.4em .7em;background:#fafafa;
 font-size:.92em}.verdict pre{background:none;padding:0;white-space:pre-wrap}
 .full{border-color:#2a2}.part{border-color:#d90}.zero{border-color:#c22}.pending{border-color:#58c}
-.note{background:#fff4e0;padding:.6em;margin:1em 0}.skipped{color:#777;font-size:.9em}
+.note{background:#fff4e0;padding:.6em;margin:1em 0}.skipped{color:#555;font-size:.9em}
 .score{font-size:1.2em}.late{color:#a40}
 @media print{.row{grid-template-columns:minmax(0,1fr) 15em}}
 """

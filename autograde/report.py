@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from autograde import batch  # noqa: E402
 from autograde import notebook_html as nh  # noqa: E402
@@ -69,6 +70,8 @@ def _distribution(a: dict) -> str:
     counts, _, bars = ax.hist(scores, bins=min(20, max(5, len(scores))), range=(0, top), **BAR)
     ax.bar_label(bars, labels=[f"{int(c)}" if c else "" for c in counts], fontsize=8)
     ax.set(xlabel="score", ylabel="submissions", title="score distribution")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.margins(y=0.15)                                   # room for the labels above the bars
     full, zero = sum(s >= top for s in scores), sum(s <= 0 for s in scores)
     alt = (f"Histogram of the scores of {len(scores)} submissions, from 0 to {_score(top)} points: "
            f"median {_score(statistics.median(scores))}, lowest {_score(min(scores))}, highest "
@@ -96,6 +99,8 @@ def _mistakes(common: list[tuple[str, str, int]]) -> str:
     bars = ax.barh([f"{q}: {m}" for q, m, _ in common], [n for *_, n in common], **BAR)
     ax.bar_label(bars, padding=2, fontsize=8)
     ax.set(xlabel="submissions", title="most frequent named mistakes")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.margins(x=0.15)
     alt = "Bar chart of the most frequent named mistakes: " + "; ".join(
         f"{q}, {m}: {n} submission{'s' * (n != 1)}" for q, m, n in common) + "."
     rows = "".join(f"<tr><td>{html.escape(q)}</td><td>{html.escape(m)}</td><td>{n}</td></tr>"
