@@ -20,7 +20,7 @@ import nbformat
 import pages
 import pytest
 
-from autograde import cells, feedback, samples
+from autograde import cells, feedback, report, samples
 from autograde import notebook_html as nh
 from autograde.course import ROOT, Course
 from autograde.release import release_notebook
@@ -211,3 +211,16 @@ def test_every_page_has_lang_the_policy_and_nothing_active(written, name):
     assert pages.policy(page) == ("default-src 'none'; style-src " + pages.policy(page).split(
         "style-src ")[1]) and "script-src" not in page and "'unsafe-inline'" not in page
     assert pages.audit(page) == []
+
+
+def test_the_report_lists_tampering_and_shows_it_under_needs_a_look(tmp_path):
+    page = report.write(pages.demo_class(tmp_path / "work"), tmp_path / "report.html").read_text()
+    tampering = re.search(r"<h3>Tampering refused by the grader \(1\)</h3><ul>(.*?)</ul>", page)[1]
+    look = re.search(r"<h3>Needs a look \(2\)</h3><ul>(.*?)</ul>", page)[1]
+    note = "records/&lt;img/src='x'/onerror='void(document.title=/PWNED/.source)'&gt;.pt: a symbolic link"
+    assert "<b>hostile</b>" in tampering and note in tampering and note in look
+    assert "<b>infinite_loop</b>: your cell 'lora_linear' ran past its time limit" in look
+    alts = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+    assert alts[0].startswith("Histogram of the scores of 5 submissions, from 0 to 8 points: median")
+    assert "test_lora_linear 40% (2 of 5)" in alts[1] and "scale_alpha: 1 submission" in alts[2]
+    assert pages.audit(page) == [] and pages.policy(page) and "<html lang='en'>" in page
