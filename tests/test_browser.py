@@ -243,16 +243,21 @@ def lab(chromium, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(chromium, lab, tmp_path_factory):
+def playwright(chromium):
+    """Playwright's one driver of this module (its sync API cannot be started twice at once)."""
+    with chromium[0].sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def page(chromium, playwright, lab, tmp_path_factory):
     """A fresh headless Chromium (a new profile) driven by Playwright."""
-    sync_api, executable = chromium
-    with sync_api.sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")), executable_path=executable, headless=True,
-            args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
-        ctx.set_default_timeout(TIMEOUT_MS)
-        yield ctx.new_page()
-        ctx.close()
+    ctx = playwright.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("profile")), executable_path=chromium[1], headless=True,
+        args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx.new_page()
+    ctx.close()
 
 
 def shot(target, name: str) -> Path:
@@ -394,17 +399,15 @@ def written_pages(tmp_path_factory) -> dict:
     return out
 
 
-def test_no_script_runs_in_any_page_of_a_hostile_class(chromium, written_pages):
-    sync_api, executable = chromium
+def test_no_script_runs_in_any_page_of_a_hostile_class(chromium, playwright, written_pages):
     seen = {}
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-        for csp in ("as written", "policy off"):
-            context = browser.new_context(bypass_csp=csp == "policy off")
-            for name, path in written_pages.items():
-                seen[name, csp] = visit(context.new_page(), path.as_uri(), "body")
-            context.close()
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=chromium[1], headless=True, args=CHROMIUM_FLAGS)
+    for csp in ("as written", "policy off"):
+        context = browser.new_context(bypass_csp=csp == "policy off")
+        for name, path in written_pages.items():
+            seen[name, csp] = visit(context.new_page(), path.as_uri(), "body")
+        context.close()
+    browser.close()
     control = seen["control", "as written"]
     assert control["title"] == "PWNED" and control["active"], control   # the payloads are live
     for (name, csp), got in seen.items():
