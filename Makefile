@@ -35,8 +35,8 @@ test-hub: $(STAMP)         ## a real JupyterHub class on 127.0.0.1: release, sub
 test-fast: $(STAMP)        ## unit tests only (no notebook execution, no grading)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-browser: $(STAMP)     ## JupyterLab + formgrader in headless Chromium (screenshots: .grading/screenshots)
-	$(BIN)/python -m pytest -q -m browser tests/test_browser.py
+test-browser: $(STAMP)     ## JupyterLab, formgrader, hostile pages, axe-core in headless Chromium (screenshots: .grading/screenshots)
+	$(BIN)/python -m pytest -q -m browser tests/test_browser.py tests/test_accessibility.py
 
 lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

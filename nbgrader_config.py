@@ -80,6 +80,11 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearMarkScheme",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The formgrader and `generate_feedback` render notebooks with nbconvert's HTML exporter: sanitize
+# what it renders of outputs (their HTML through nbconvert's cleaner, no JavaScript, no widget).
+# Its formgrade template leaves markdown cells unsanitized, so `grade` also writes autograded/
+# notebooks that are inert on their own (autograde.results.nbgrader_dirs.inert): this is the second lock.
+c.HTMLExporter.sanitize_html = True
 # Stock `nbgrader export`: nbgrader's CSV columns, quoted and escaped against formula injection.
 c.ExportApp.plugin_class = "autograde.results.export.SafeCsvExportPlugin"
 c.OverwriteCells.add_missing_cells = True

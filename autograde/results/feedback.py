@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -36,7 +37,7 @@ CSS = """
 .row>.cell{min-width:0}.verdict{border-left:5px solid #888;padding:.4em .7em;background:#fafafa;
 font-size:.92em}.verdict pre{background:none;padding:0;white-space:pre-wrap}
 .full{border-color:#2a2}.part{border-color:#d90}.zero{border-color:#c22}.pending{border-color:#58c}
-.note{background:#fff4e0;padding:.6em;margin:1em 0}.skipped{color:#777;font-size:.9em}
+.note{background:#fff4e0;padding:.6em;margin:1em 0}.skipped{color:#555;font-size:.9em}
 .score{font-size:1.2em}.late{color:#a40}
 @media print{.row{grid-template-columns:minmax(0,1fr) 15em}}
 """
@@ -75,8 +76,9 @@ def _what_went_wrong(test: dict, how: str) -> str:
 
 
 def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = None,
-                  meta: dict | None = None) -> str:
-    """stored: {grade id: the gradebook's grade} (gradebook.grades); meta: lms.json."""
+                  meta: dict | None = None, why_not: str = "") -> str:
+    """stored: {grade id: the gradebook's grade} (gradebook.grades); meta: lms.json. With graded_nb
+    None the page has the score and the summary but not the notebook, and says why_not."""
     stored, meta = stored or {}, meta or {}
     tests = {t["id"]: t for t in result["tests"]}
     released = {cells.grade_id(c): c.source for c in release_nb.cells if cells.grade_id(c)}
@@ -111,12 +113,15 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
                     f"<td>{_points(f['score'], test['points'])}"
                     + (f"<br><small>{f['how']}</small>" if f["how"] else "") + "</td>"
                     f"<td>{html.escape(_what_went_wrong(test, f['how']))}</td><td>{where}</td></tr>")
-    body.append("<h2>Summary</h2><table class='summary'><tr><th>question</th><th>points</th>"
-                f"<th>what went wrong</th><th>where</th></tr>{''.join(rows)}</table>")
+    head = "".join(f"<th scope='col'>{h}</th>" for h in ("question", "points", "what went wrong", "where"))
+    body.append(f"<h2>Summary</h2><table class='summary'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
 
     # the notebook, each test cell with its verdict beside it
     body.append("<h2>Your notebook</h2>")
-    for cell in graded_nb.cells:
+    if graded_nb is None:
+        body.append(f"<p class='note'>{html.escape(why_not)}</p>")
+    for cell in graded_nb.cells if graded_nb is not None else []:
         gid = cells.grade_id(cell)
         anchor = f" id='cell-{html.escape(gid)}'" if gid else ""
         if cells.is_test(cell):
@@ -149,7 +154,9 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
 
 def write_all(course: Course, results: list[dict], out_dir: Path | None = None) -> list[Path]:
     """A page per result: nbgrader's feedback/<student>/<assignment>/<assignment>.html (with its
-    timestamp and submission secret, for release_feedback), or the same layout under out_dir."""
+    timestamp and submission secret, for release_feedback), or the same layout under out_dir.
+    A notebook that cannot be rendered costs only its own page, which then gives the score and the
+    summary without the notebook (said on stderr); every other student gets a full page."""
     written, releases = [], {}
     try:
         stored = gradebook.grades(course)
@@ -159,10 +166,19 @@ def write_all(course: Course, results: list[dict], out_dir: Path | None = None) 
         name, student = result["assignment"], result["student"]
         if name not in releases:
             releases[name] = release_notebook(nbformat.read(course.source(name), as_version=4))
-        graded = course.work / "runs" / name / student / "graded.ipynb"
-        nb = nbformat.read(graded, as_version=4) if graded.exists() else releases[name]
         meta = intake.meta(nbgrader_dirs.folder(course, "submitted", student, name))
-        page = feedback_page(result, nb, releases[name], stored.get((name, student)), meta)
+        args = (result, releases[name], stored.get((name, student)), meta)
+        try:
+            graded = course.work / "runs" / name / student / "graded.ipynb"
+            nb = nbformat.read(graded, as_version=4) if graded.exists() else releases[name]
+            page = feedback_page(args[0], nb, *args[1:])
+        except Exception as err:                      # one bad notebook: its page only
+            why = f"{type(err).__name__}: {err}"[:300]
+            print(f"warning: feedback for {student}/{name}: the notebook could not be rendered "
+                  f"({why}); its page gives the score and the summary only", file=sys.stderr)
+            page = feedback_page(args[0], None, *args[1:], why_not="Your notebook could not be shown on "
+                          "this page; your score and the summary above are complete. Your "
+                          "instructor has been told.")
         if out_dir is None:
             path = nbgrader_dirs.write_feedback(course, student, name, page)
         else:

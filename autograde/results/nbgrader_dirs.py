@@ -15,13 +15,24 @@ gradebook.sync writes that timestamp. The executed notebook keeps the sha256 of 
 came from, so a regrade can tell a changed submission from the same one graded again.
 
 HideTestsInFeedback is the preprocessor nbgrader_config.py gives stock `nbgrader generate_feedback`.
+
+The formgrader renders autograded/ notebooks in the instructor's Jupyter server, whose API runs
+code: its HTML exporter passes markdown cells' HTML through unsanitized (nbgrader's formgrade
+template), its MathJax obeys `\\href` and `\\style`, and it serves the folder's other files from the
+same origin. So `write_autograded` writes an inert notebook (`inert`): no markup can be formed in
+any markdown, raw or LaTeX text, text/html outputs are sanitized (autograde/safe_html.py), images
+must be real PNG, JPEG or GIF, every other output (JavaScript, widgets, SVG, ...) and all output
+metadata are dropped with a note, and only grade ids nbgrader itself accepts are kept. A file
+handed in beside the notebook keeps its name only if the browser cannot run it (`INERT_FILES`).
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -32,10 +43,20 @@ from nbgrader.utils import parse_utc
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograde import cells
+from autograde import cells, safe_html
 from autograde.config import Course
 
 VERDICT = "autograde_verdict"          # metadata key of the verdict output a test cell gets
+GRADE_ID = re.compile(r"[a-zA-Z0-9_\-]+\Z")          # nbgrader's own rule (CheckCellMetadata)
+CELL_ID = re.compile(r"[a-zA-Z0-9_\-]{1,64}\Z")       # nbformat 4.5's
+# What MathJax would obey in a formgrader page: links, CSS, classes, ids, attributes, extensions.
+TEX_ACTIVE = re.compile(r"\\(href|style|class|cssId|mmlToken|require|bbox|data|html|unicode)(?![A-Za-z])")
+ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")
+SCRIPT_SCHEME = re.compile(r"(?i)(?<![a-z0-9+.\-])(javascript|vbscript|livescript)(\s*\\?):")
+# An attachment that is no real image becomes this empty pixel (a PNG): nbconvert's renderer fails
+# the whole page on a markdown image whose attachment is missing or empty.
+BLANK_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+INERT_FILES = {".txt", ".csv", ".tsv", ".json", ".py", ".md", ".png", ".jpg", ".jpeg", ".gif", ".pdf"}
 
 
 def root(course: Course) -> Path:
@@ -91,9 +112,84 @@ def _verdict_output(test: dict) -> nbformat.NotebookNode:
                                   metadata={VERDICT: True})
 
 
+def _no_mathjax_commands(text: str) -> str:
+    return TEX_ACTIVE.sub(lambda m: "\\\u2060" + m[1], text)
+
+
+def inert_text(text: str) -> str:
+    """Markdown, LaTeX or raw-cell text that reads the same but can form no markup: `<` becomes
+    U+02C2 (a look-alike: no tag can be opened), and an invisible word joiner (U+2060) breaks every
+    character reference after its `&`, every MathJax active command after its backslash (`\\href`
+    shows, links nowhere) and every javascript: scheme before its colon."""
+    text = text.replace("<", "\u02c2")
+    text = ENTITY.sub("&\u2060", text)
+    text = _no_mathjax_commands(text)
+    return SCRIPT_SCHEME.sub(lambda m: m[1] + m[2].replace("\\", "") + "\u2060:", text)
+
+
+def _images(bundle: dict) -> dict:
+    """The PNG, JPEG and GIF entries of a MIME bundle that really are those, re-encoded."""
+    out = {}
+    for mime in safe_html.SIGNATURES:
+        src = safe_html.image_src(mime, bundle[mime]) if isinstance(bundle.get(mime), str) else None
+        if src:
+            out[mime] = src.split(",", 1)[1]
+    return out
+
+
+def _inert_data(data: dict) -> dict:
+    kept = {k: v for k, v in data.items() if k == "text/plain"} | _images(data)
+    if isinstance(data.get("text/html"), str):
+        kept["text/html"] = _no_mathjax_commands(safe_html.clean(data["text/html"]))
+    for mime in ("text/markdown", "text/latex"):
+        if isinstance(data.get(mime), str):
+            kept[mime] = inert_text(data[mime])
+    dropped = sorted(set(data) - set(kept))
+    if dropped:
+        note = f"(removed by the grader, it could run code in the formgrader: {', '.join(dropped)})"
+        kept["text/plain"] = (str(kept["text/plain"]) + "\n" if "text/plain" in kept else "") + note
+    return kept
+
+
+def _inert_output(out: dict) -> dict:
+    out = copy.deepcopy(out)
+    if out.get("output_type") in ("display_data", "execute_result"):
+        out["data"] = _inert_data(out.get("data", {}))
+        out["metadata"] = {VERDICT: True} if out.get("metadata", {}).get(VERDICT) else {}
+        if out["output_type"] == "execute_result" and not isinstance(out.get("execution_count"), int):
+            out["execution_count"] = None
+    return out
+
+
+def inert(nb, instructors: set[str] = frozenset()) -> nbformat.NotebookNode:
+    """A copy of a graded notebook that nbgrader's formgrader (and `generate_feedback`) can render
+    without running anything a student wrote, whatever its exporter's settings. A text cell whose
+    source is one of `instructors` (the source notebook's own text cells) is kept as it is."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)                  # widget state: the widget manager renders HTML
+    for cell in nb.cells:
+        if not CELL_ID.match(str(cell.get("id", ""))):
+            cell["id"] = uuid.uuid4().hex[:8]
+        grading = cell.get("metadata", {}).get("nbgrader")
+        if grading is not None and not (isinstance(grading, dict)
+                                        and GRADE_ID.match(str(grading.get("grade_id", "")))):
+            del cell.metadata["nbgrader"]                # the formgrader writes grade ids unescaped
+        if cell.cell_type == "code":
+            cell.outputs = [_inert_output(o) for o in cell.get("outputs", [])]
+            if not isinstance(cell.get("execution_count"), int):
+                cell.execution_count = None
+        elif cell.source not in instructors:
+            cell.source = inert_text(cell.source)
+            if "attachments" in cell:
+                cell.attachments = {name: _images(bundle) if isinstance(bundle, dict) and _images(bundle)
+                                    else {"image/png": BLANK_PNG} for name, bundle in cell.attachments.items()}
+    return nb
+
+
 def write_autograded(course: Course, result: dict, work: Path | None = None) -> Path | None:
-    """autograded/<student>/<assignment>/: submitted/'s files, and the executed notebook with each
-    test cell's verdict added as an output. Returns the notebook (None if it was never executed)."""
+    """autograded/<student>/<assignment>/: submitted/'s files, and the executed notebook, made inert
+    (see `inert`), with each test cell's verdict added as an output. Returns the notebook (None if
+    it was never executed). A file the browser could run (.html, .svg, ...) gets `.txt` added."""
     student, name = result["student"], result["assignment"]
     graded = (work or course.work) / "runs" / name / student / "graded.ipynb"
     if not graded.exists():
@@ -105,8 +201,11 @@ def write_autograded(course: Course, result: dict, work: Path | None = None) -> 
     if source.is_dir():
         for extra in source.iterdir():
             if extra.is_file() and extra.suffix != ".ipynb":
-                shutil.copyfile(extra, target / extra.name)
-    nb = nbformat.read(graded, as_version=4)
+                inert_name = extra.name if extra.suffix.lower() in INERT_FILES else extra.name + ".txt"
+                shutil.copyfile(extra, target / inert_name)
+    texts = {c.source for c in nbformat.read(course.source(name), as_version=4).cells
+             if c.cell_type != "code"}
+    nb = inert(nbformat.read(graded, as_version=4), texts)
     tests = {t["id"]: t for t in result["tests"]}
     for cell in nb.cells:
         gid = cells.grade_id(cell)
