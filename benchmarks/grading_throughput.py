@@ -17,7 +17,7 @@ untouched, in turn) and grades it, one mode after the other:
   a mount namespace of its own with an empty tmpfs over /sys/fs/cgroup (`unshare -m`; root only);
   rlimits and the watchdog hold the limits there;
 - `dask`: a local Dask cluster over mutual TLS (`dask scheduler` + `dask worker --nworkers N
-  --preload autograde.cluster`, started before the timing, as a cluster is before a batch).
+  --preload autograde.grade.cluster`, started before the timing, as a cluster is before a batch).
 
 It prints submissions per minute and the ratio to nbgrader for each mode, both over the whole run
 (wall clock from the call to the last result, one-off start-up included) and in steady state
@@ -49,8 +49,11 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
 
-from autograde import batch, cells, cgroups, cluster, release, samples, sandbox  # noqa: E402
-from autograde.course import Course  # noqa: E402
+from autograde import cells  # noqa: E402
+from autograde.build import release, samples  # noqa: E402
+from autograde.config import Course  # noqa: E402
+from autograde.grade import batch, cgroups, cluster, sandbox  # noqa: E402
+from autograde.results import intake  # noqa: E402
 
 MODES = ("nbgrader", "cold", "warm", "warm_nocg", "dask")
 PARTS = ("start_s", "imports_s", "cells_s", "verdict_s", "stop_s")
@@ -64,7 +67,7 @@ def make_course(tmp: Path, assignments: list[str]) -> Course:
         source = ROOT / ("tests/fixtures/toy/solutions" if name == "toy" else "solutions")
         shutil.copytree(source / name, course.folder(name), ignore=shutil.ignore_patterns("__pycache__"))
         if name == "toy":
-            from autograde import authoring
+            from autograde.build import authoring
             course.source("toy").write_text(authoring.build(course.folder("toy") / "toy.py"))
     release.release(course)
     return course
@@ -108,7 +111,7 @@ def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> di
 
 def _grade(course: Course, inbox: Path, assignment: str, workers: int, **kwargs) -> dict:
     """One timed `grade_all`: wall seconds, the steady-state span, the results."""
-    subs = batch.find(inbox, [assignment])
+    subs = intake.find(inbox, [assignment])
     stamps = []
     start = time.monotonic()
     results = batch.grade_all(course, subs, workers, force=True, progress=False,
@@ -145,7 +148,7 @@ def _part(spec: dict) -> None:
 
 class DaskCluster:
     """A local Dask cluster as an instructor starts one: TLS certificates, `dask scheduler`,
-    `dask worker --nworkers N --preload autograde.cluster` (each worker's zygote starts with it)."""
+    `dask worker --nworkers N --preload autograde.grade.cluster` (each worker's zygote starts with it)."""
 
     def __init__(self, tmp: Path, workers: int, course: Course):
         self.certs = tmp / "certs"
@@ -166,7 +169,7 @@ class DaskCluster:
         self.address = json.loads(info.read_text())["address"]
         self.procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", self.address, *tls("worker"),
                                             "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard",
-                                            "--memory-limit", "0", "--preload", "autograde.cluster"], **quiet))
+                                            "--memory-limit", "0", "--preload", "autograde.grade.cluster"], **quiet))
         from distributed import Client
         with Client(self.address, security=self.security()) as client:
             client.wait_for_workers(workers, timeout=300)

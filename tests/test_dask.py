@@ -1,6 +1,6 @@
 """Grading on a real Dask cluster on 127.0.0.1, over mutual TLS with the course's certificates
 (`python -m autograde cluster-certs`): a `dask scheduler` and two `dask worker` processes, each
-worker with its warm zygote from the start (`--preload autograde.cluster`). One worker is killed
+worker with its warm zygote from the start (`--preload autograde.grade.cluster`). One worker is killed
 mid-batch; every submission still ends graded once, with the scores the local grader gives. A
 client without the course's certificate, with another authority's, or over plain tcp:// is refused."""
 
@@ -18,7 +18,9 @@ import adversarial  # noqa: E402
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, cluster, samples
+from autograde.build import samples
+from autograde.grade import batch, cluster
+from autograde.results import intake
 
 pytest.importorskip("distributed", reason="Dask's distributed is a dev dependency")
 pytestmark = pytest.mark.slow
@@ -55,7 +57,7 @@ def tls_cluster(tmp_path_factory):
     for i in range(2):
         procs.append(_start([str(BIN / "dask"), "worker", address, *_tls(certs, "worker"),
                              "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--name", f"w{i}",
-                             "--memory-limit", "0", "--preload", "autograde.cluster"],
+                             "--memory-limit", "0", "--preload", "autograde.grade.cluster"],
                             root / f"worker{i}.log"))
     from distributed import Client
     with Client(address, timeout="30s", security=cluster.security(certs)) as client:
@@ -73,7 +75,7 @@ def _class(root: Path):
     course = toycourse.make_course(root)
     notebooks = {k: v for k, v in adversarial.corpus(course, root).items() if k in NAMES}
     samples.write(notebooks, root / "inbox", "toy")
-    return course, batch.find(root / "inbox", ["toy"])
+    return course, intake.find(root / "inbox", ["toy"])
 
 
 def test_a_class_graded_on_dask_survives_a_lost_worker_and_matches_the_local_grader(tls_cluster, tmp_path):

@@ -20,8 +20,10 @@ import nbformat
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, feedback, samples, sandbox
-from autograde.sandbox import Limits
+from autograde.build import samples
+from autograde.grade import batch, sandbox
+from autograde.grade.sandbox import Limits
+from autograde.results import feedback, intake
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.mode() != "root" or sandbox.isolation_warning() is not None,
@@ -134,7 +136,7 @@ def graded(tmp_path_factory):
                                                       RACE.format(victim=str(victim)))
     samples.write(notebooks, root / "inbox", "toy")
     start = time.monotonic()
-    batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=2,
+    batch.grade_all(course, intake.find(root / "inbox", ["toy"]), workers=2,
                     limits=HOSTILE_LIMITS, progress=False)
     results = {r["student"]: r for r in batch.load_results(course, "toy")}
     return course, root, results, time.monotonic() - start, before
@@ -239,7 +241,7 @@ def hopping(tmp_path_factory):
     notebooks = {"a_hopper": adversarial._add_cell(good, "softmax", HOPPER.format(swarm=SWARM, name=name))}
     notebooks.update({f"b_honest{i}": good for i in range(3)})
     samples.write(notebooks, root / "inbox", "toy")
-    batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=1,
+    batch.grade_all(course, intake.find(root / "inbox", ["toy"]), workers=1,
                     limits=HOSTILE_LIMITS, progress=False, warm=True)
     time.sleep(1.0)                             # a survivor would still be hopping now
     survivors = []
@@ -275,7 +277,7 @@ BOMBS = ["memory_bomb", "memfd_bomb", "fork_bomb", "disk_bomb", "correct"]
 def without_cgroups(tmp_path_factory):
     """Warm kernels where no control group can be made (a container's read-only /sys/fs/cgroup):
     rlimits, size-limited tmpfs and the watchdog over the kernel's processes hold the limits."""
-    from autograde import cgroups
+    from autograde.grade import cgroups
     root = tmp_path_factory.mktemp("nocgroups")
     course = toycourse.make_course(root)
     notebooks = {k: v for k, v in adversarial.corpus(course, root).items() if k in BOMBS}
@@ -283,7 +285,7 @@ def without_cgroups(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(cgroups, "layout", lambda: None)
     try:
-        batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=2,
+        batch.grade_all(course, intake.find(root / "inbox", ["toy"]), workers=2,
                         limits=HOSTILE_LIMITS, progress=False, warm=True)
     finally:
         mp.undo()
