@@ -153,7 +153,7 @@ class DaskCluster:
     def __init__(self, tmp: Path, workers: int, course: Course):
         self.certs = tmp / "certs"
         cluster.make_certs(self.certs)
-        bin_dir, info = Path(sys.executable).parent, tmp / f"scheduler-{workers}.json"
+        info = tmp / f"scheduler-{workers}.json"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "COURSE_SOLUTIONS_DIR": str(course.solutions),
                "COURSE_NOTEBOOKS_DIR": str(course.notebooks), "COURSE_GRADING_DIR": str(course.work)}
 
@@ -161,13 +161,13 @@ class DaskCluster:
             ca, cert, key = cluster.cert_paths(self.certs, role)
             return ["--tls-ca-file", str(ca), "--tls-cert", str(cert), "--tls-key", str(key)]
         quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
+        self.procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
                                         "--port", "0", "--protocol", "tls", *tls("scheduler"),
                                         "--no-dashboard", "--scheduler-file", str(info)], **quiet)]
         while not info.exists():
             time.sleep(0.2)
         self.address = json.loads(info.read_text())["address"]
-        self.procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", self.address, *tls("worker"),
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", self.address, *tls("worker"),
                                             "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard",
                                             "--memory-limit", "0", "--preload", "autograde.grade.cluster"], **quiet))
         from distributed import Client

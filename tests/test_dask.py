@@ -24,7 +24,6 @@ from autograde.results import intake
 
 pytest.importorskip("distributed", reason="Dask's distributed is a dev dependency")
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 NAMES = ["correct", "untouched", "partly_wrong", "bypass_check", "sleep_forever", "os_exit",
          "stripped_metadata", "patch_allclose"]
 
@@ -46,7 +45,7 @@ def tls_cluster(tmp_path_factory):
     certs = root / "certs"
     cluster.make_certs(certs)
     info = root / "scheduler.json"
-    procs = [_start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+    procs = [_start([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
                      "--protocol", "tls", *_tls(certs, "scheduler"), "--no-dashboard",
                      "--scheduler-file", str(info)], root / "scheduler.log")]
     deadline = time.monotonic() + 60
@@ -55,7 +54,7 @@ def tls_cluster(tmp_path_factory):
     address = json.loads(info.read_text())["address"]
     assert address.startswith("tls://")
     for i in range(2):
-        procs.append(_start([str(BIN / "dask"), "worker", address, *_tls(certs, "worker"),
+        procs.append(_start([sys.executable, "-m", "dask", "worker", address, *_tls(certs, "worker"),
                              "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--name", f"w{i}",
                              "--memory-limit", "0", "--preload", "autograde.grade.cluster"],
                             root / f"worker{i}.log"))

@@ -250,7 +250,8 @@ def _user_mode_problems_cached(secret: tuple, protected: tuple, uid: int) -> tup
 
 def _user_mode_problems(course, protect: list) -> list[str]:
     """What the grading uid can reach that it must not (empty: the mode is safe here)."""
-    secret = [str(course.solutions), str(course.work)]
+    secret = [str(p) for p in dict.fromkeys([course.solutions, course.work, ROOT / "solutions",
+                                             ROOT / ".grading"]) if p.exists()]
     secret += [str(p) for p in Path(course.solutions).rglob("*") if p.is_file() and p.name != "cases.py"
                and "__pycache__" not in p.parts][:200]
     protected = [str(p) for p in [course.work, course.work / "results", *map(Path, protect)] if p.is_dir()]
