@@ -97,8 +97,9 @@ def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> di
         dest.mkdir(parents=True)
         _without_skipped(student / f"{assignment}.ipynb", dest / f"{assignment}.ipynb")
     exe = str(Path(sys.executable).with_name("nbgrader"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COURSE_SOLUTIONS_DIR": str(course.solutions),
-           "COURSE_GRADING_DIR": str(course.work), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "COURSE_SOLUTIONS_DIR": str(course.solutions), "COURSE_GRADING_DIR": str(course.work),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     common = [f"--CourseDirectory.root={root}", "--Execute.timeout=300", "--log-level=WARN"]
     subprocess.run([exe, "generate_assignment", assignment, "--force", *common], cwd=root, env=env,
                    check=True, capture_output=True)
@@ -148,32 +149,49 @@ def _part(spec: dict) -> None:
 
 class DaskCluster:
     """A local Dask cluster as an instructor starts one: TLS certificates, `dask scheduler`,
-    `dask worker --nworkers N --preload autograde.grade.cluster` (each worker's zygote starts with it)."""
+    `dask worker --nworkers N --preload autograde.grade.cluster` (each worker's zygote starts with
+    it). Their output goes to logs beside the certificates, shown if the cluster does not come up."""
 
-    def __init__(self, tmp: Path, workers: int, course: Course):
-        self.certs = tmp / "certs"
+    def __init__(self, tmp: Path, workers: int, course: Course, timeout: float = 300):
+        self.certs, self.procs = tmp / "certs", []
         cluster.make_certs(self.certs)
         info = tmp / f"scheduler-{workers}.json"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "COURSE_SOLUTIONS_DIR": str(course.solutions),
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               "COURSE_SOLUTIONS_DIR": str(course.solutions),
                "COURSE_NOTEBOOKS_DIR": str(course.notebooks), "COURSE_GRADING_DIR": str(course.work)}
 
         def tls(role):
             ca, cert, key = cluster.cert_paths(self.certs, role)
             return ["--tls-ca-file", str(ca), "--tls-cert", str(cert), "--tls-key", str(key)]
-        quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
-                                        "--port", "0", "--protocol", "tls", *tls("scheduler"),
-                                        "--no-dashboard", "--scheduler-file", str(info)], **quiet)]
-        while not info.exists():
-            time.sleep(0.2)
-        self.address = json.loads(info.read_text())["address"]
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", self.address, *tls("worker"),
-                                            "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard",
-                                            "--memory-limit", "0", "--preload", "autograde.grade.cluster"], **quiet))
-        from distributed import Client
-        with Client(self.address, security=self.security()) as client:
-            client.wait_for_workers(workers, timeout=300)
-            client.run(cluster.wait_ready)          # every worker's zygote has imported
+
+        def start(args, log):
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "dask", *args], env=env,
+                                               stdout=(tmp / log).open("w"), stderr=subprocess.STDOUT,
+                                               start_new_session=True))
+        start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--protocol", "tls", *tls("scheduler"),
+               "--no-dashboard", "--scheduler-file", str(info)], "scheduler.log")
+        deadline = time.monotonic() + timeout
+        try:
+            while not info.exists():
+                if time.monotonic() > deadline or self.procs[0].poll() is not None:
+                    raise RuntimeError("the Dask scheduler did not start: "
+                                       + (tmp / "scheduler.log").read_text()[-2000:])
+                time.sleep(0.2)
+            self.address = json.loads(info.read_text())["address"]
+            start(["worker", self.address, *tls("worker"), "--nworkers", str(workers), "--nthreads", "1",
+                   "--no-dashboard", "--memory-limit", "0", "--preload", "autograde.grade.cluster"],
+                  "workers.log")
+            from distributed import Client
+            with Client(self.address, security=self.security(), timeout="60s") as client:
+                try:
+                    client.wait_for_workers(workers, timeout=timeout)
+                except Exception as err:
+                    raise RuntimeError(f"the Dask workers did not start ({err}): "
+                                       + (tmp / "workers.log").read_text()[-2000:]) from err
+                client.run(cluster.wait_ready)          # every worker's zygote has imported
+        except BaseException:
+            self.close()
+            raise
 
     def security(self):
         return cluster.security(self.certs)

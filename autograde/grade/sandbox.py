@@ -256,9 +256,10 @@ def _user_mode_problems(course, protect: list) -> list[str]:
                and "__pycache__" not in p.parts][:200]
     protected = [str(p) for p in [course.work, course.work / "results", *map(Path, protect)] if p.is_dir()]
     problems = list(_user_mode_problems_cached(tuple(secret), tuple(protected), BASE_UID + 999))
-    if problems and any(p.startswith("can ") for p in problems):
-        problems.append(f"fix: chmod 700 {course.solutions} {course.work} (and every folder named "
-                        "above), then grade again")
+    exposed = [p.split(" ", 2)[-1] for p in problems if p.startswith(("can read ", "can write in "))]
+    if exposed:
+        problems.append(f"fix: chmod 700 {' '.join(dict.fromkeys(exposed))} (or a folder above "
+                        "each), then grade again")
     return problems
 
 
