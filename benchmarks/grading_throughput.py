@@ -316,8 +316,9 @@ def report(m: dict) -> list[str]:
     return lines
 
 
-def scaling(assignment: str, students: int, counts: list[int], log=print) -> list[dict]:
-    """Warm local workers and Dask workers at each count, the same class."""
+def scaling(assignment: str, students: int, counts: list[int], log=print, on_row=None) -> list[dict]:
+    """Warm local workers and Dask workers at each count, the same class. A Dask cluster that does
+    not come up costs only its own column (its error is kept); `on_row(rows)` after each count."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -327,20 +328,30 @@ def scaling(assignment: str, students: int, counts: list[int], log=print) -> lis
         batch.calibrate(course, assignment, batch.Limits())
         for n in counts:
             warm = _grade(course, inbox, assignment, n, warm=True)
-            dask_cluster = DaskCluster(tmp / f"dask{n}", n, course) if _has_dask() else None
-            try:
-                dask = _grade(course, inbox, assignment, n, scheduler=dask_cluster.address,
-                              security=dask_cluster.security()) if dask_cluster else None
-            finally:
-                if dask_cluster:
-                    dask_cluster.close()
+            dask, error = None, ""
+            if _has_dask():
+                (tmp / f"dask{n}").mkdir()
+                try:
+                    dask_cluster = DaskCluster(tmp / f"dask{n}", n, course)
+                    try:
+                        dask = _grade(course, inbox, assignment, n, scheduler=dask_cluster.address,
+                                      security=dask_cluster.security())
+                    finally:
+                        dask_cluster.close()
+                except Exception as err:
+                    error = f"{type(err).__name__}: {err}"[:1500]
             row = {"workers": n, "warm_s": warm["seconds"], "warm_steady_s": warm["steady_s"],
                    "dask_s": dask["seconds"] if dask else None,
                    "dask_steady_s": dask["steady_s"] if dask else None, "n": warm["n"],
+                   "dask_error": error,
+                   "isolation": sandbox.summary(warm["results"][0].get("isolation")) if warm["results"] else "",
                    "identical": dask is None or {r["student"]: r["tests"] for r in warm["results"]}
                    == {r["student"]: r["tests"] for r in dask["results"]}}
             rows.append(row)
-            log(f"  {n:3} workers: warm {row['warm_s']:.1f} s, Dask {row['dask_s'] or float('nan'):.1f} s")
+            log(f"  {n:3} workers: warm {row['warm_s']:.1f} s, Dask {row['dask_s'] or float('nan'):.1f} s "
+                f"{error[:200]}")
+            if on_row:
+                on_row(rows)
     return rows
 
 
@@ -355,7 +366,8 @@ def _has_dask() -> bool:
 def scaling_table(rows: list[dict], assignment: str) -> list[str]:
     base = rows[0]
     lines = [f"{rows[0]['n']} {assignment} submissions, {os.cpu_count()} cores, sandbox {sandbox.mode()}, "
-             f"cgroups {'writable' if cgroups.unavailable() is None else 'not writable'}",
+             f"cgroups {'writable' if cgroups.unavailable() is None else 'not writable'}, "
+             f"isolation {rows[0].get('isolation', '')}",
              "| workers | warm per min (steady) | speed-up vs 1 | efficiency | Dask per min (steady) "
              "| Dask / warm | scores identical |", "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -411,7 +423,11 @@ def main() -> int:
         return 0
     names = Course().graded_assignments() if args.assignments == "all" else args.assignments.split(",")
     if args.scaling:
-        rows = scaling(names[0], args.students, [int(n) for n in args.scaling.split(",")])
+        def save(rows):                         # after each count: a run cut short keeps its rows
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=1))
+                Path(args.json).with_suffix(".md").write_text("\n".join(scaling_table(rows, names[0])) + "\n")
+        rows = scaling(names[0], args.students, [int(n) for n in args.scaling.split(",")], on_row=save)
         lines = scaling_table(rows, names[0])
         data = rows
     else:
