@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -32,7 +32,7 @@ from nbgrader.utils import parse_utc
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograde import cells
+from autograde import cells, lms
 from autograde.course import Course
 
 VERDICT = "autograde_verdict"          # metadata key of the verdict output a test cell gets
@@ -121,13 +121,23 @@ def write_autograded(course: Course, result: dict, work: Path | None = None) -> 
 
 
 def write_feedback(course: Course, student: str, assignment: str, page: str) -> Path:
-    """feedback/<student>/<assignment>/<assignment>.html, with submitted/'s timestamp and secret."""
+    """feedback/<student>/<assignment>/<assignment>.html, with submitted/'s timestamp and secret.
+
+    Stock `nbgrader release_feedback` reads both beside every page and stops at the first page
+    without them, so every submission gets them whatever its way in: a submission that did not
+    come through the exchange (an LMS zip, a folder) gets a fresh secret in submitted/ (as `nbgrader
+    submit` makes one), and where its submission time is unknown (Canvas's and Moodle's zips hold
+    none, autograde/lms.py) the feedback's timestamp.txt is the time the page was written."""
     target = folder(course, "feedback", student, assignment)
     target.mkdir(parents=True, exist_ok=True)
     source = folder(course, "submitted", student, assignment)
+    if source.is_dir():
+        lms.nbgrader_sidecars(source, None)
     for name in ("timestamp.txt", "submission_secret.txt"):
         if (source / name).exists():
             shutil.copyfile(source / name, target / name)
+    if not (target / "timestamp.txt").exists():
+        (target / "timestamp.txt").write_text(lms.stamp(datetime.now(timezone.utc)))
     path = target / f"{assignment}.html"
     path.write_text(page)
     return path
