@@ -470,93 +470,369 @@ def test_a_folder_with_other_notebooks_is_graded_by_the_matching_name_only(tmp_p
 
 
 # ----------------------------------------------------------------------------- exports
-def graded_class(tmp_path: Path):
-    """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
+@pytest.fixture(scope="module")
+def toy_template(tmp_path_factory):
+    """The toy course (5 points) with its gradebook made once: each test copies it."""
     import toycourse
 
     from autograde import gradebook
     from autograde.course import Course
-    toycourse.make_course(tmp_path)
+    root = tmp_path_factory.mktemp("toy-template")
+    toycourse.make_course(root)
+    course = Course(solutions=root / "solutions", notebooks=root / "notebooks", work=root / ".grading")
+    course.work.mkdir(parents=True, exist_ok=True)
+    with gradebook.open_gradebook(course.gradebook_url, course) as gb:
+        gradebook._ensure_assignment(gb, course, "toy", course.gradebook_url, [])
+    return root
+
+
+def graded_class(tmp_path: Path, template: Path, files: dict | None = None, scores: dict | None = None,
+                 hub=("hubuser",)):
+    """A toy course whose gradebook holds the students of an LMS zip and hub users."""
+    import shutil
+
+    from autograde import gradebook
+    from autograde.course import Course
+    shutil.copytree(template, tmp_path, dirs_exist_ok=True)
     course = Course(solutions=tmp_path / "solutions", notebooks=tmp_path / "notebooks",
                     work=tmp_path / ".grading")
     submitted = nbgrader_course.submitted_root(course)
-    lms.collect(canvas_zip(tmp_path / "c.zip", {"smithjane_12345_1_toy.ipynb": NB,
-                                                "smithjane_LATE_12399_2_toy.ipynb": NB}),
-                ["toy"], submitted)
-    (tmp_path / "hub" / "hubuser").mkdir(parents=True)
-    (tmp_path / "hub" / "hubuser" / "toy.ipynb").write_text(NB)
-    lms.collect(tmp_path / "hub", ["toy"], submitted)
-
-    def result(student, score):
-        return {"student": student, "assignment": "toy", "submission_sha256": "0" * 64,
-                "score": score, "max_score": 5.0, "needs_look": [],
-                "tests": [{"id": "test_softmax", "points": 2.0, "score": score - 3.0, "lines": []},
-                          {"id": "test_scaled_sum", "points": 1.0, "score": 1.0, "lines": []},
-                          {"id": "test_scaled_linear", "points": 2.0, "score": 2.0, "lines": []}]}
-    gradebook.sync(course, [result("12345", 5.0), result("12399", 3.0), result("hubuser", 4.5)])
+    files = files or {"smithjane_12345_1_toy.ipynb": NB, "smithjane_LATE_12399_2_toy.ipynb": NB}
+    lms.collect(lms_zip(tmp_path / "download.zip", files), ["toy"], submitted)
+    for user in hub:
+        (tmp_path / "hub" / user).mkdir(parents=True)
+        (tmp_path / "hub" / user / "toy.ipynb").write_text(NB)
+    if hub:
+        lms.collect(tmp_path / "hub", ["toy"], submitted)
+    scores = scores or {"12345": 5.0, "12399": 3.0, "hubuser": 4.5}
+    gradebook.sync(course, [toy_result(student, score) for student, score in scores.items()])
     return course
 
 
-CANVAS_EXPORT = """Student,ID,SIS User ID,SIS Login ID,Section,Toy (4321),Quiz 1 (99)
-    Points Possible,,,,,5.00,10.00
-"Smith, Jane",12345,S001,jsmith,Sec 1,,
-"Smith, Jane",12399,S002,jsmith2,Sec 1,,
-"Doe, John",12500,S003,hubuser,Sec 2,,
-"Lee, Ann",12600,S004,alee,Sec 2,,
-"""
+def toy_result(student: str, score: float) -> dict:
+    return {"student": student, "assignment": "toy", "submission_sha256": "0" * 64,
+            "score": score, "max_score": 5.0, "needs_look": [],
+            "tests": [{"id": "test_softmax", "points": 2.0, "score": score - 3.0, "lines": []},
+                      {"id": "test_scaled_sum", "points": 1.0, "score": 1.0, "lines": []},
+                      {"id": "test_scaled_linear", "points": 2.0, "score": 2.0, "lines": []}]}
 
 
-def test_canvas_export_fills_id_uses_the_roster_and_lists_the_unmatched(tmp_path):
-    course = graded_class(tmp_path)
-    (tmp_path / "roster.csv").write_text(CANVAS_EXPORT)
+def set_by_hand(course, student: str, grade_id: str, score: float) -> None:
+    """A score set in the formgrader (nbgrader's manual_score)."""
+    from nbgrader.api import Gradebook
+    with Gradebook(course.gradebook_url, course_id=course.course_id) as gb:
+        gb.find_grade(grade_id, "toy", "toy", student).manual_score = score
+        gb.db.commit()
+
+
+class CanvasCourse:
+    """One Canvas assignment, its gradebook export (Grades > Export) and import (Grades > Import)
+    as canvas-lms app/models/gradebook_importer.rb reads a CSV: the header must start Student, ID,
+    ..., Section; a column is found by `Title (id)`, else its title, else it is a new assignment; the
+    "Points Possible" row sets the assignment's points; a row is found by ID, then SIS User ID, SIS
+    Login ID, then name, else it is a new student; a cell changes the grade unless it equals it at
+    two decimals or both are blank."""
+    NON_ASSIGNMENT = ("Current Score", "Current Points", "Current Grade", "Final Score", "Final Points",
+                      "Final Grade", "Override Score", "Override Grade", "Override Status")
+
+    def __init__(self, students, title="Toy", assignment_id=4321, points=100.0):
+        self.students = students                     # [(user id, sortable name, sis id, login, section)]
+        self.title, self.id, self.points = title, assignment_id, points
+        self.grades, self.problems = {}, []
+
+    def export(self) -> str:
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                    f"{self.title} ({self.id})", "Current Score"])
+        w.writerow(["    Points Possible", "", "", "", "", f"{self.points:.2f}", "(read only)"])
+        w.writerow(["Student, Test", "999", "", "", "Sec 1", "", ""])
+        for uid, name, sis, login, section in self.students:
+            w.writerow([name, uid, sis, login, section, self.grades.get(uid, ""), ""])
+        return out.getvalue()
+
+    def import_csv(self, text: str) -> dict:
+        rows = list(csv.reader(io.StringIO(text)))
+        head = rows[0]
+        assert "Student" in head[0] and "ID" in head[1], "Invalid header row"
+        columns = 5 if head[2] == "SIS User ID" and head[3] == "SIS Login ID" else 3
+        assert "Section" in head[columns - 1], "Invalid header row"
+        mine = [i for i, h in enumerate(head[columns:], columns) if h not in self.NON_ASSIGNMENT
+                and (h == f"{self.title} ({self.id})" or h == self.title)]
+        if len(head) - columns != len(mine) + sum(h in self.NON_ASSIGNMENT for h in head[columns:]):
+            self.problems.append(f"new assignment columns: {head[columns:]}")
+        changed = {}
+        for row in rows[1:]:
+            if "Points Possible" in row[0]:
+                if mine and float(row[mine[0]]) != self.points:
+                    self.problems.append(f"points possible changed to {row[mine[0]]}")
+                continue
+            student = next((s for s in self.students if row[1] and int(row[1]) == int(s[0])), None) \
+                or next((s for s in self.students if columns == 5 and row[2] and row[2] == s[2]), None) \
+                or next((s for s in self.students if columns == 5 and row[3] and row[3] == s[3]), None)
+            if student is None:
+                self.problems.append(f"new student: {row[:2]}")
+                continue
+            for i in mine:
+                new, old = row[i].strip(), self.grades.get(student[0], "")
+                same = new == old or (new in ("", "-") and old in ("", "-")) or (
+                    new and old and f"{float(new):.2f}" == f"{float(old):.2f}")
+                if not same:
+                    if new == "":
+                        self.problems.append(f"grade of {student[0]} blanked (was {old})")
+                    changed[student[0]] = new
+        self.grades.update(changed)
+        return changed
+
+
+ROSTER = [("12345", "Smith, Jane", "S001", "jsmith", "Sec 1"),
+          ("12399", "Smith, Jane", "S002", "jsmith2", "Sec 1"),
+          ("12500", "-Doe, John", "S003", "hubuser", "Sec 2"),         # a name that looks like a formula
+          ("12600", "Lee, Ann", "S004", "alee", "Sec 2")]
+
+
+def test_canvas_round_trip_rescales_to_points_possible_and_loses_nothing(tmp_path, toy_template):
+    course = graded_class(tmp_path, toy_template)
+    canvas = CanvasCourse(ROSTER, points=100.0)
+    canvas.grades["12600"] = "77.00"                          # graded in Canvas, no submission here
+    (tmp_path / "roster.csv").write_text(canvas.export())
     paths, notes = export.canvas(course, tmp_path / "grades.csv", tmp_path / "roster.csv")
     rows = list(csv.reader(paths[0].open()))
     assert rows[0] == export.CANVAS + ["Toy (4321)"]                 # Canvas's Title (id)
-    assert rows[1] == ["Points Possible", "", "", "", "", "5"]
-    assert rows[2:] == [["Smith, Jane", "12345", "S001", "jsmith", "Sec 1", "5.00"],
-                        ["Smith, Jane", "12399", "S002", "jsmith2", "Sec 1", "3.00"],
-                        ["Doe, John", "12500", "S003", "hubuser", "Sec 2", "4.50"]]   # by login
-    assert notes == ["no submission: Lee, Ann (ID 12600) in roster.csv"]
-    late = {r[0]: r[6] for r in csv.reader(paths[1].open()) if r[2] == "test_softmax"}
-    assert late == {"12345": "", "12399": "yes", "hubuser": ""}
+    assert rows[1] == ["Points Possible", "", "", "", "", "100.00"]   # the roster's own, unchanged
+    assert rows[2:] == [["Smith, Jane", "12345", "S001", "jsmith", "Sec 1", "100.00"],
+                        ["Smith, Jane", "12399", "S002", "jsmith2", "Sec 1", "60.00"],
+                        ["-Doe, John", "12500", "S003", "hubuser", "Sec 2", "90.00"]]   # by login, name as Canvas's
+    assert any(n.startswith("rescaled: toy totals are out of 100 (roster.csv's Points Possible), not "
+                            "the autograder's 5") for n in notes), notes
+    assert "no submission: Lee, Ann (ID 12600) in roster.csv" in notes
+    raw = {(r[0], r[2]): r[3] for r in csv.reader(paths[1].open())}
+    assert raw["12399", "test_softmax"] == "0.00" and raw["hubuser", "test_softmax"] == "1.50"   # raw points
+    assert canvas.import_csv(paths[0].read_text()) == {"12345": "100.00", "12399": "60.00", "12500": "90.00"}
+    assert canvas.problems == []
+    set_by_hand(course, "12399", "test_softmax", 2.0)          # a change in the formgrader, then again
+    (tmp_path / "roster.csv").write_text(canvas.export())
+    paths, _ = export.canvas(course, tmp_path / "grades.csv", tmp_path / "roster.csv")
+    assert canvas.import_csv(paths[0].read_text()) == {"12399": "100.00"}
+    assert canvas.problems == [] and canvas.grades == {"12345": "100.00", "12399": "100.00",
+                                                       "12500": "90.00", "12600": "77.00"}
 
 
-def test_canvas_export_without_a_roster_says_what_canvas_will_do(tmp_path):
-    course = graded_class(tmp_path)
+def test_canvas_export_without_a_roster_says_what_canvas_will_do(tmp_path, toy_template):
+    course = graded_class(tmp_path, toy_template)
     paths, notes = export.canvas(course, tmp_path / "grades.csv")
     rows = list(csv.reader(paths[0].open()))
-    assert rows[0][5] == "toy" and [r[1] for r in rows[2:]] == ["12345", "12399", ""]
+    assert rows[0][5] == "toy" and rows[1][5] == "5" and [r[1] for r in rows[2:]] == ["12345", "12399", ""]
     assert any("no roster: the column is titled 'toy'" in n for n in notes)
     assert any("unmatched: 1 students have no Canvas user id" in n and "hubuser" in n for n in notes)
-    paths, notes = export.canvas(course, tmp_path / "grades.csv", columns={"toy": "Toy (4321)"})
-    assert list(csv.reader(paths[0].open()))[0][5] == "Toy (4321)"
+    assert not any(n.startswith("rescaled") for n in notes)
+    paths, notes = export.canvas(course, tmp_path / "grades.csv", columns={"toy": "Toy (4321)"},
+                                 points={"toy": 20.0})
+    rows = list(csv.reader(paths[0].open()))
+    assert rows[0][5] == "Toy (4321)" and rows[1][5] == "20" and rows[2][5] == "20.00" and rows[3][5] == "12.00"
+    assert any("out of 20 (--points toy=20)" in n for n in notes)
 
 
-MOODLE_WORKSHEET = """\
-Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,\
-Last modified (submission),Last modified (grade),Feedback comments
-Participant 12345,Jane Smith,jane@example.org,Submitted for grading,,5.00,Yes,"Monday, 2 March 2026, 11:59 PM",-,
-Participant 12777,Ann Lee,ann@example.org,No submission,,5.00,Yes,-,-,
-"""
+def test_canvas_points_that_are_no_number_or_read_only_are_refused(tmp_path, toy_template):
+    course = graded_class(tmp_path, toy_template)
+    canvas = CanvasCourse(ROSTER)
+    (tmp_path / "roster.csv").write_text(canvas.export().replace("100.00", "(read only)", 1))
+    with pytest.raises(ValueError, match="marks the column 'Toy \\(4321\\)' read only"):
+        export.canvas(course, tmp_path / "grades.csv", tmp_path / "roster.csv")
+    (tmp_path / "roster.csv").write_text(canvas.export().replace("100.00", "", 1))
+    with pytest.raises(ValueError, match="points possible '', not a number of points.*--points toy=P"):
+        export.canvas(course, tmp_path / "grades.csv", tmp_path / "roster.csv")
 
 
-def test_moodle_worksheet_gets_its_grade_column_filled(tmp_path):
-    course = graded_class(tmp_path)
-    (tmp_path / "worksheet.csv").write_text(MOODLE_WORKSHEET)
+def test_canvas_anonymous_and_pending_students_are_never_blanked_or_mismatched(tmp_path, toy_template):
+    files = {canvas_name(None, 0, 900001, "toy.ipynb", anonymous_id="Ab3dE"): NB,
+             "smithjane_12345_1_toy.ipynb": NB, "smithjane_LATE_12399_2_toy.ipynb": NB}
+    course = graded_class(tmp_path, toy_template, files, {"anon_Ab3dE": 4.0, "12345": 5.0, "12399": 3.0}, hub=())
+    from autograde import gradebook
+    pending = toy_result("12399", 3.0)
+    pending["tests"][0] |= {"manual": True, "score": None}
+    gradebook.sync(course, [pending])
+    canvas = CanvasCourse(ROSTER)
+    canvas.grades["12399"] = "55.00"                            # what Canvas holds now
+    (tmp_path / "roster.csv").write_text(canvas.export())
+    paths, notes = export.canvas(course, tmp_path / "grades.csv", tmp_path / "roster.csv")
+    assert any(n.startswith("anonymous: anon_Ab3dE is Canvas's anonymous id") for n in notes)
+    assert "anon_" not in paths[0].read_text()
+    assert "pending: 12399/toy has cells to be graded by hand; the LMS's own cell is sent back" in notes
+    assert canvas.import_csv(paths[0].read_text()) == {"12345": "100.00"}
+    assert canvas.grades["12399"] == "55.00" and canvas.problems == []
+
+
+class MoodleAssignment:
+    """One Moodle assignment, its grading worksheet as Moodle writes it (mod/assign/gradingtable.php
+    downloading: Grade and Maximum Grade with format_float, "Last modified (grade)" as userdate
+    or "-", the comments as stored) and its "Upload grading worksheet" as mod/assign/feedback/offline/
+    importgradeslib.php and locallib.php process_import_grades apply it."""
+
+    def __init__(self, maximum: float, participants: dict):
+        self.maximum, self.participants = maximum, participants      # {participant id: full name}
+        self.grades, self.comments = {}, {}                           # id -> (grade, time modified)
+
+    def grade_by_hand(self, pid: str, grade: float, when: int, comment: str | None = None) -> None:
+        self.grades[pid] = (grade, when)
+        if comment is not None:
+            self.comments[pid] = comment
+
+    def worksheet(self) -> str:
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+                    "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
+                    "Feedback comments"])
+        for pid, name in self.participants.items():
+            grade, when = self.grades.get(pid, (None, None))
+            w.writerow([f"Participant {pid}", name, f"{pid}@example.org", "Submitted for grading",
+                        "" if grade is None else f"{grade:.2f}", f"{self.maximum:.2f}", "Yes",
+                        "Monday, 2 March 2026, 11:59 PM",
+                        "-" if when is None else time.strftime("%A, %d %B %Y, %I:%M %p", time.gmtime(when)),
+                        self.comments.get(pid, "")])
+        return out.getvalue()
+
+    @staticmethod
+    def strtotime(text: str) -> int:
+        """PHP's strtotime on the two forms here: Moodle's userdate and ISO 8601; '-' is false (0)."""
+        for form in ("%A, %d %B %Y, %I:%M %p", "%Y-%m-%dT%H:%M:%S%z"):
+            try:
+                return int(time.mktime(time.strptime(text.strip(), form)) - time.timezone) \
+                    if "%z" not in form else int(datetime_fromiso(text))
+            except ValueError:
+                continue
+        return 0
+
+    def upload(self, text: str, now: int, ignoremodified: bool = False) -> tuple[int, int]:
+        rows = list(csv.DictReader(io.StringIO(text)))
+        head = list(rows[0]) if rows else []
+        if not {"Identifier", "Grade", "Last modified (grade)"} <= set(head):
+            raise ValueError("invalidgradeimport")
+        grades = feedback = 0
+        for row in rows:
+            pid = row["Identifier"][len("Participant "):]
+            if pid not in self.participants:
+                continue
+            old, when = self.grades.get(pid, (None, None))
+            modified = self.strtotime(row["Last modified (grade)"])
+            stale = when is not None and when > modified + 60
+            cell = row["Grade"].strip().replace(",", ".")
+            grade = float(cell) if re.fullmatch(r"-?\d+(\.\d+)?", cell) else ""
+            skip = (old is not None and old == grade) or grade == "" or grade < 0 or \
+                (not ignoremodified and stale) or grade > self.maximum
+            if not skip:
+                self.grades[pid] = (grade, now)
+                grades += 1
+            if (ignoremodified or not stale) and "Feedback comments" in head:
+                if row["Feedback comments"] != self.comments.get(pid, ""):
+                    self.comments[pid] = row["Feedback comments"]
+                    feedback += 1
+        return grades, feedback
+
+
+def datetime_fromiso(text: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(text.strip()).timestamp()
+
+
+MOODLE_FILES = {moodle_path("Jane Smith", 12345, "toy.ipynb"): NB,
+                moodle_path("Ann Lee", 12346, "toy.ipynb"): NB,
+                moodle_path("Bo Chan", 12347, "toy.ipynb", blind=True): NB}
+
+
+def test_moodle_worksheet_round_trip_keeps_comments_placeholders_and_grades_changed_in_moodle(tmp_path, toy_template):
+    course = graded_class(tmp_path, toy_template, MOODLE_FILES, {"12345": 5.0, "12346": 3.0, "12347": 4.5}, hub=())
+    moodle = MoodleAssignment(100.0, {"12345": "Jane Smith", "12346": "Ann Lee", "12347": "Bo Chan",
+                                      "12348": "Al Ng"})
+    t0 = int(time.time()) - 3600
+    moodle.grade_by_hand("12345", 80.0, t0, "-see me about question 2")    # a comment starting with -
+    moodle.grade_by_hand("12348", 50.0, t0, "=well done")                 # no submission here
+    moodle.comments["12346"] = "-"                                         # a placeholder
+    (tmp_path / "worksheet.csv").write_text(moodle.worksheet())
     paths, notes = export.moodle(course, tmp_path / "grades.csv", "toy", tmp_path / "worksheet.csv")
-    rows = list(csv.DictReader(paths[0].open()))
-    assert [(r["Identifier"], r["Grade"]) for r in rows] == [("Participant 12345", "5.00"),
-                                                            ("Participant 12777", "")]
-    assert rows[0]["Email address"] == "jane@example.org"            # the worksheet's own columns
-    assert sorted(notes) == ["no submission: Ann Lee (Participant 12777)",
-                             "unmatched: 12399 (smithjane) is not a participant in worksheet.csv: "
-                             "not exported",
-                             "unmatched: hubuser (hubuser) is not a participant in worksheet.csv: "
-                             "not exported"]
+    sent = list(csv.DictReader(paths[0].open()))
+    assert [(r["Identifier"], r["Grade"]) for r in sent] == [
+        ("Participant 12345", "100.00"), ("Participant 12346", "60.00"), ("Participant 12347", "90.00"),
+        ("Participant 12348", "50.00")]
+    original = list(csv.DictReader(io.StringIO(moodle.worksheet())))
+    for mine, theirs in zip(sent, original):                    # every other cell exactly as Moodle's
+        assert {k: v for k, v in mine.items() if k != "Grade"} == {k: v for k, v in theirs.items() if k != "Grade"}
+    assert any(n.startswith("rescaled: toy totals are out of 100 (worksheet.csv's Maximum Grade)") for n in notes)
+    assert "no submission: Al Ng (Participant 12348): its row goes back unchanged" in notes
+    moodle.grade_by_hand("12346", 95.0, int(time.time()) + 120)          # a TA grades in Moodle meanwhile
+    assert moodle.upload(paths[0].read_text(), now=int(time.time())) == (2, 0)
+    assert {p: g for p, (g, _) in moodle.grades.items()} == {"12345": 100.0, "12346": 95.0, "12347": 90.0,
+                                                              "12348": 50.0}
+    assert moodle.comments == {"12345": "-see me about question 2", "12348": "=well done", "12346": "-"}
+    assert moodle.upload(paths[0].read_text(), now=int(time.time()), ignoremodified=True) == (1, 0)
+    assert moodle.grades["12346"][0] == 60.0                  # "ignore modified" ticked: ours wins
+    assert moodle.comments == {"12345": "-see me about question 2", "12348": "=well done", "12346": "-"}
+    set_by_hand(course, "12347", "test_softmax", 0.0)           # changed in the formgrader, exported again
+    (tmp_path / "worksheet.csv").write_text(moodle.worksheet())
+    paths, _ = export.moodle(course, tmp_path / "grades.csv", "toy", tmp_path / "worksheet.csv")
+    assert moodle.upload(paths[0].read_text(), now=int(time.time())) == (1, 0)
+    assert {p: g for p, (g, _) in moodle.grades.items()} == {"12345": 100.0, "12346": 60.0, "12347": 60.0,
+                                                              "12348": 50.0}
+    assert moodle.comments["12345"] == "-see me about question 2"
 
 
-def test_every_csv_cell_is_escaped_against_formulas(tmp_path):
+def test_moodle_export_without_a_worksheet_is_applied_and_touches_no_comment(tmp_path, toy_template):
+    course = graded_class(tmp_path, toy_template, MOODLE_FILES,
+                          {"12345": 5.0, "12346": 3.0, "12347": 4.5, "hubuser": 4.0})
+    moodle = MoodleAssignment(5.0, {"12345": "Jane Smith", "12346": "Ann Lee", "12347": "Bo Chan"})
+    moodle.grade_by_hand("12345", 1.0, int(time.time()) - 60, "-keep this")
+    paths, notes = export.moodle(course, tmp_path / "grades.csv", "toy")
+    assert next(csv.reader(paths[0].open())) == export.MOODLE
+    assert moodle.upload(paths[0].read_text(), now=int(time.time())) == (3, 0)
+    assert {p: g for p, (g, _) in moodle.grades.items()} == {"12345": 5.0, "12346": 3.0, "12347": 4.5}
+    assert moodle.comments == {"12345": "-keep this"}
+    assert any(n.startswith("no worksheet: 'Last modified (grade)' is this export's time") for n in notes)
+    assert "unmatched: hubuser (hubuser) has no Moodle participant id (not from a Moodle download): " \
+           "not exported" in notes
+    paths, notes = export.moodle(course, tmp_path / "grades.csv", "toy", points={"toy": 10.0})
+    assert [r["Grade"] for r in csv.DictReader(paths[0].open())] == ["10.00", "6.00", "9.00"]
+
+
+def test_moodle_worksheets_that_cannot_take_points_are_refused(tmp_path, toy_template):
+    course = graded_class(tmp_path, toy_template, MOODLE_FILES, {"12345": 5.0}, hub=())
+    moodle = MoodleAssignment(100.0, {"12345": "Jane Smith"})
+    (tmp_path / "w.csv").write_text(moodle.worksheet().replace("Maximum Grade", "Scale"))
+    with pytest.raises(ValueError, match="graded with a scale"):
+        export.moodle(course, tmp_path / "g.csv", "toy", tmp_path / "w.csv")
+    (tmp_path / "w.csv").write_text(moodle.worksheet().replace("Last modified (grade)", "Modified"))
+    with pytest.raises(ValueError, match="no 'Last modified \\(grade\\)' column"):
+        export.moodle(course, tmp_path / "g.csv", "toy", tmp_path / "w.csv")
+
+
+def test_only_cells_the_project_writes_are_escaped_against_formulas(tmp_path):
     out = io.StringIO()
-    export.writer(out).writerow(["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "plain", 4.5, None])
+    export.writer(out).writerow(["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "plain", 4.5, None,
+                                 export.Raw("-"), export.Raw("=LMS's own")])
     assert next(csv.reader(io.StringIO(out.getvalue()))) == [
-        "'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "plain", "4.5", ""]
+        "'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "plain", "4.5", "", "-", "=LMS's own"]
+
+
+def test_feedback_reaches_every_student_through_stock_release_feedback(tmp_path, toy_template):
+    """nbgrader's release_feedback reads timestamp.txt and submission_secret.txt beside every page;
+    before, the first LMS student raised FileNotFoundError and later students got nothing."""
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+    from traitlets.config import Config
+    course = graded_class(tmp_path, toy_template)                   # two Canvas students (no time known), a hub user
+    hub = nbgrader_course.folder(course, "submitted", "hubuser", "toy")
+    (hub / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC")      # as the exchange wrote
+    for student in ("12345", "12399", "hubuser"):
+        nbgrader_course.write_feedback(course, student, "toy", f"<p>{student}</p>")
+    config = Config()
+    config.CourseDirectory.root = str(nbgrader_course.root(course))
+    config.CourseDirectory.course_id = "course"
+    config.CourseDirectory.assignment_id = "toy"
+    config.Exchange.root = str(tmp_path / "exchange")
+    (tmp_path / "exchange").mkdir(mode=0o777)
+    release = ExchangeReleaseFeedback(coursedir=CourseDirectory(config=config), config=config)
+    release.start()
+    released = sorted(p.name for p in (tmp_path / "exchange" / "course" / "feedback").iterdir())
+    assert len(released) == 3
+    fb = nbgrader_course.folder(course, "feedback", "hubuser", "toy")
+    assert (fb / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
