@@ -198,8 +198,9 @@ def cmd_gradescope(args) -> int:
     course = _course(args)
     for name in args.assignment:
         out = Path(args.out) if args.out else nbgrader_course.root(course) / f"gradescope-{name}.zip"
-        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
-              " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
+        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.torch_index, args.allow_unsandboxed)}"
+              " (upload it as the assignment's autograder: Configure Autograder > Zip file; base image "
+              f"{gradescope.BASE_IMAGE} or later)")
     return 0
 
 
@@ -316,8 +317,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="default: gradescope-NAME.zip")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="when students see each test's result (default: visible)")
-    p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
+                   help="when students see the score and each test's result (default: visible)")
+    p.add_argument("--torch-index", default="https://download.pytorch.org/whl/cpu",
+                   help="where setup.sh takes torch from (default: PyTorch's CPU index)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="where Gradescope's container allows no sandbox, run student code as root "
+                        "anyway (every result says so); without it such a submission is not graded")
     p.set_defaults(func=cmd_gradescope)
     p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
     p.add_argument("folder")
