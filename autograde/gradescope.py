@@ -20,7 +20,8 @@ scripts (Gradescope's autograder specification: setup.sh and run_autograder at t
 * run_autograder, run per submission: `python -m autograde.gradescope run`, which takes the notebook
   from /autograder/submission/, grades it exactly as `python -m autograde grade` does (reference
   calibration, sandbox, hidden cases, named mistakes) and writes results.json: a test per test cell
-  with its score, maximum, visibility and our feedback lines, the total, and a summary.
+  with its score, maximum, visibility and our feedback lines, the total, a summary, and in
+  extra_data the isolation the kernel ran under (sandbox.mode()) and what needs a look.
 
 results.json is always written, and only by the grader's own process once every process the kernel
 started is gone: the grader is the child subreaper of everything below it (an orphaned student
@@ -201,9 +202,9 @@ def results(result: dict | None, visibility: str, why: str = "", look: list | No
     if manual:
         lines.append(f"Graded by hand in Gradescope: {', '.join(manual)}")
     data = {"score": round(result["score"], 4), "output": "\n".join(lines), "visibility": visibility,
-            "stdout_visibility": "hidden", "tests": tests}
+            "stdout_visibility": "hidden", "tests": tests, "extra_data": {"sandbox": result.get("sandbox")}}
     if result.get("needs_look"):
-        data["extra_data"] = {LOOK: list(result["needs_look"])}
+        data["extra_data"][LOOK] = list(result["needs_look"])
     return data
 
 

@@ -23,7 +23,7 @@ import toycourse  # noqa: E402
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from autograde import gradescope, samples
+from autograde import gradescope, samples, sandbox
 from autograde.course import ROOT
 
 pytestmark = pytest.mark.slow
@@ -94,6 +94,7 @@ def test_a_correct_submission_gets_every_point_its_score_hidden_until_published(
             ("test_scaled_sum", 1, 1, "passed", "after_published"),
             ("test_scaled_linear", 2, 2, "passed", "after_published")]
     assert "Score:" not in data["output"]          # the score is not told before it is published
+    assert data["extra_data"] == {"sandbox": sandbox.mode()}            # which isolation ran
     stamp = (tmp_path / "source" / "submitted" / "gs4321" / "toy" / "timestamp.txt").read_text()
     assert stamp.startswith("2026-03-03 07:58:10")     # Gradescope's submission time, in UTC
 
