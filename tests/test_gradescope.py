@@ -23,8 +23,10 @@ import toycourse  # noqa: E402
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from autograde import gradescope, samples, sandbox
-from autograde.course import ROOT
+from autograde.build import samples
+from autograde.config import ROOT
+from autograde.grade import sandbox
+from autograde.results import gradescope
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +69,7 @@ def test_the_zip_holds_the_scripts_the_package_and_the_assignment(autograder_zip
         run = zf.read("run_autograder").decode()
         mode = zf.getinfo("run_autograder").external_attr >> 16
     assert {"setup.sh", "run_autograder", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
-            "autograde/submission.py", "course_lib/__init__.py", "solutions/toy/toy.ipynb",
+            "autograde/grade/one_submission.py", "course_lib/__init__.py", "solutions/toy/toy.ipynb",
             "solutions/toy/cases.py", "notebooks/toy/toy.ipynb"} <= names
     assert not any("__pycache__" in n for n in names)
     assert mode & 0o111
@@ -76,7 +78,7 @@ def test_the_zip_holds_the_scripts_the_package_and_the_assignment(autograder_zip
     assert '--no-deps --index-url "https://download.pytorch.org/whl/cpu" "torch==$torch"' in setup
     assert '-c constraints.txt -e .' in setup
     assert f"useradd --system --no-create-home --shell /usr/sbin/nologin {gradescope.KERNEL_USER}" in setup
-    assert "-m autograde.gradescope lockdown --root /autograder -a toy" in setup
+    assert "-m autograde.results.gradescope lockdown --root /autograder -a toy" in setup
     assert "--visibility after_published" in run and "--allow-unsandboxed" not in run
     for script in (setup, run):
         assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0
@@ -195,7 +197,7 @@ def test_the_grader_kills_what_is_left_before_it_writes(tmp_path):
               "time.sleep(2)\n"
               f"open({str(target)!r}, 'w').write(json.dumps({{'score': 100}}))\n")
     script = (f"import subprocess, sys, time\n"
-              f"from autograde import gradescope\n"
+              f"from autograde.results import gradescope\n"
               f"def grade(*args, **kwargs):\n"
               f"    subprocess.run([sys.executable, '-c', {daemon!r}], check=True)\n"
               f"    time.sleep(0.5)\n"
@@ -229,11 +231,12 @@ def test_the_kernel_user_reads_only_what_the_sandbox_shows_and_writes_no_result(
         return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd],
                               capture_output=True).returncode == 0
     source = root / "source"
-    for readable in ("course_lib/__init__.py", "autograde/hidden.py", "autograde/__init__.py",
+    for readable in ("course_lib/__init__.py", "autograde/spec.py", "autograde/__init__.py",
+                     "autograde/sandboxed/recorder.py",
                      "solutions/toy/cases.py"):
         assert as_kernel("cat", str(source / readable)), readable
     for secret in ("solutions/toy/toy.ipynb", "solutions/toy/toy.py", "solutions/toy/mistakes.py",
-                   "autograde/gradescope.py", "notebooks/toy/toy.ipynb", "run_autograder"):
+                   "autograde/results/gradescope.py", "notebooks/toy/toy.ipynb", "run_autograder"):
         if (source / secret).exists():
             assert not as_kernel("cat", str(source / secret)), secret
     assert not as_kernel("touch", str(root / "results" / "results.json"))

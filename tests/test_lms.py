@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde import export, lms, nbgrader_course
+from autograde.results import export, intake, nbgrader_dirs
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 DOWNLOADED = (2026, 3, 10, 9, 0, 0)        # both zippers stamp every entry with the download time
@@ -89,8 +89,8 @@ def test_canvas_students_are_keyed_by_user_id_and_late_is_recorded(tmp_path):
         canvas_name("Roe, Mary", 12401, 900005, "data.csv"): "x,y\n1,2\n",          # her data file
         canvas_name("Lee, Ann", 12402, 900006, "lora (2).ipynb"): notebook("ann"),
     })
-    report = lms.Report()
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted",
+    report = intake.IntakeReport()
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted",
                                               report=report)}
     assert sorted(subs) == ["12345", "12399", "12400", "12401", "12402"]
     assert subs["12345"].name == subs["12399"].name == "smithjane"
@@ -103,7 +103,7 @@ def test_canvas_students_are_keyed_by_user_id_and_late_is_recorded(tmp_path):
     # the zip's entry times are the download's, not the submission's: no timestamp.txt is made up
     assert not (subs["12345"].path.parent / "timestamp.txt").exists()
     assert re.fullmatch(r"[0-9a-f]{128}", (subs["12345"].path.parent / "submission_secret.txt").read_text())
-    meta = lms.meta(subs["12399"].path.parent)
+    meta = intake.meta(subs["12399"].path.parent)
     assert meta == {"lms": "canvas", "name": "smithjane", "late": True,
                     "handed_in": ["smithjane_LATE_12399_900002_lora.ipynb"]}
     notes = " | ".join(report.warnings)
@@ -122,8 +122,8 @@ def test_canvas_anonymous_grading_underscores_in_names_and_text_entries(tmp_path
         canvas_name("Jones_Smith, Al", 12400, 900005, "my_lora_v2.ipynb"): notebook("al"),
         "doejohn_12401_text.html": "<p>my answer is in the text box</p>",            # a text entry
     })
-    report = lms.Report()
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
+    report = intake.IntakeReport()
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
     assert sorted(subs) == ["12399", "12400", "anon_12345", "anon_Ab3dE", "anon_Xy9zK"]
     assert subs["anon_Xy9zK"].late and not subs["anon_Ab3dE"].late
     assert "anon digits" in subs["anon_12345"].path.read_text()
@@ -139,8 +139,8 @@ def test_a_canvas_name_with_two_readings_is_reported_never_guessed(tmp_path):
     # file 900001_lora.ipynb, or user 12345 with lora.ipynb; Canvas itself takes the first
     zpath = canvas_zip(tmp_path / "c.zip", {"bob_7_12345_900001_lora.ipynb": notebook("bob"),
                                             canvas_name("Lee, Ann", 12402, 900002, "lora.ipynb"): NB})
-    report = lms.Report()
-    [sub] = lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
+    report = intake.IntakeReport()
+    [sub] = intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
     assert sub.student == "12402"
     assert "more than one reading: user 7 (file '900001_lora.ipynb'), user 12345 (file " \
            "'lora.ipynb')" in report.errors[0]
@@ -153,8 +153,8 @@ def test_the_later_upload_is_taken_and_the_others_said(tmp_path):
         canvas_name("Doe, John", 12400, 900007, "lora-1.ipynb"): notebook("second"),
         canvas_name("Roe, Mary", 12401, 900009, "lora.ipynb"): notebook("mary later"),
         canvas_name("Roe, Mary", 12401, 900008, "lora-2.ipynb"): notebook("mary earlier")})
-    report = lms.Report()
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
+    report = intake.IntakeReport()
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
     assert "second" in subs["12400"].path.read_text()
     assert "mary later" in subs["12401"].path.read_text()
     assert any(w.startswith("doejohn_12400_900005_lora.ipynb: not graded") and "later upload" in w
@@ -163,8 +163,8 @@ def test_the_later_upload_is_taken_and_the_others_said(tmp_path):
     (folder / "ann").mkdir(parents=True)
     for name, tag in (("lora.ipynb", "v0"), ("lora-1.ipynb", "v1"), ("lora-2.ipynb", "v2")):
         (folder / "ann" / name).write_text(notebook(tag))
-    report = lms.Report()
-    [sub] = lms.collect(folder, ["lora"], tmp_path / "submitted2", report=report)
+    report = intake.IntakeReport()
+    [sub] = intake.collect(folder, ["lora"], tmp_path / "submitted2", report=report)
     assert "v2" in sub.path.read_text()
     said = " | ".join(report.warnings)
     assert "ann/lora-2.ipynb: taken as lora.ipynb (a numbered copy of lora.ipynb)" in said
@@ -180,8 +180,8 @@ def test_moodle_names_of_every_version_give_participant_ids(tmp_path):
         moodle_path("Li Wei", 12404, "work/lora.ipynb", "4.1"): notebook("subfolder"),
         "Jane Smith_12399_assignsubmission_onlinetext/onlinetext.html": "<p>hi</p>",
     })
-    report = lms.Report()
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
+    report = intake.IntakeReport()
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
     assert sorted(subs) == ["12345", "12399", "12402", "12403", "12404"]
     assert subs["12345"].name == "Jane Smith" and subs["12402"].name == "Ann Lee"
     assert subs["12403"].name == "Participant"                # blind marking: keyed by participant id
@@ -256,8 +256,8 @@ def test_an_entry_whose_header_lies_costs_only_itself(tmp_path):
     forge(zpath, "liarcrc_2002_2_lora.ipynb", crc=0xDEADBEEF)
     forge(zpath, "liarname_2003_3_lora.ipynb", local_name=b"../../etc/passwd0000000000")
     forge(zpath, "liarbig_2004_4_lora.ipynb", size=2**31)           # says 2 GB, holds 200 bytes
-    report = lms.Report()
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
+    report = intake.IntakeReport()
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)}
     assert sorted(subs) == ["1000", "1001", "1002", "2004"]
     assert all(f"honest {i}" in subs[str(1000 + i)].path.read_text() for i in range(3))
     assert subs["2004"].path.read_text() == notebook("big")         # its real bytes, not its header's
@@ -280,8 +280,8 @@ def test_three_150_mb_entries_in_a_small_zip_are_refused_without_filling_the_dis
                 for _ in range(150):
                     out.write(bytes(2**20))
     assert zpath.stat().st_size < 2 * 2**20
-    report = lms.Report()
-    subs = lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
+    report = intake.IntakeReport()
+    subs = intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
     assert sorted(s.student for s in subs) == ["1000", "1001"]
     assert len(report.errors) == 3 and all("expands more than 200 times" in e and "a zip bomb" in e
                                            for e in report.errors), report.errors
@@ -291,14 +291,14 @@ def test_three_150_mb_entries_in_a_small_zip_are_refused_without_filling_the_dis
 
 def test_caps_on_an_entry_and_on_the_whole_zip_count_real_bytes(tmp_path):
     import os
-    caps = lms.ZipCaps(entry_mb=1, total_mb=3)
+    caps = intake.ZipCaps(entry_mb=1, total_mb=3)
     big = {canvas_name("Big, Al", 4000, 1, "data.bin"): os.urandom(3 * 2**19),       # 1.5 MB
            canvas_name("Big, Al", 4000, 2, "lora.ipynb"): notebook("al")}
     rest = {canvas_name(f"Late{i}, Bo", 4100 + i, 10 + i, "lora.ipynb"): notebook("b" * 2**19 + str(i))
             for i in range(6)}                                                       # 0.5 MB each
     zpath = lms_zip(tmp_path / "big.zip", big | rest)
-    report = lms.Report()
-    subs = lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report, caps=caps)
+    report = intake.IntakeReport()
+    subs = intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report, caps=caps)
     errors = "\n".join(report.errors)
     assert "'bigal_4000_1_data.bin' is refused: larger than 1 MB" in errors
     taken = sorted(s.student for s in subs)
@@ -317,21 +317,21 @@ def test_overlapping_entries_and_too_many_entries_are_refused(tmp_path):
                 out.write(bytes(2**20))
     add_overlapping_copies(zpath, "bomb_5000_1_lora.ipynb",
                            [f"bomb{i}_{5001 + i}_{2 + i}_lora.ipynb" for i in range(300)])
-    report = lms.Report()
+    report = intake.IntakeReport()
     start = time.monotonic()
-    subs = lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
+    subs = intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
     assert sorted(s.student for s in subs) == ["1000", "1001"]
     assert len(report.errors) == 301 and all("is refused" in e for e in report.errors)
     print(f"300 overlapping copies of a 50 MB entry refused in {time.monotonic() - start:.1f} s")
     many = lms_zip(tmp_path / "many.zip", honest(60))
-    with pytest.raises(lms.NothingFound, match="refused: it lists 60 entries .* cap of 50 entries"):
-        lms.collect(many, ["lora"], tmp_path / "s2", caps=lms.ZipCaps(entries=50))
+    with pytest.raises(intake.NothingFound, match="refused: it lists 60 entries .* cap of 50 entries"):
+        intake.collect(many, ["lora"], tmp_path / "s2", caps=intake.ZipCaps(entries=50))
     data = bytearray(many.read_bytes())                    # an end record that lies about the count
     end = data.rfind(b"PK\x05\x06")
     struct.pack_into("<HH", data, end + 8, 10, 10)
     many.write_bytes(bytes(data))
-    with pytest.raises(lms.NothingFound, match="refused: it holds 60 entries, more than the cap of 50"):
-        lms.collect(many, ["lora"], tmp_path / "s3", caps=lms.ZipCaps(entries=50))
+    with pytest.raises(intake.NothingFound, match="refused: it holds 60 entries, more than the cap of 50"):
+        intake.collect(many, ["lora"], tmp_path / "s3", caps=intake.ZipCaps(entries=50))
 
 
 def test_a_zip_is_opened_once_however_many_entries_it_holds(tmp_path, monkeypatch):
@@ -345,7 +345,7 @@ def test_a_zip_is_opened_once_however_many_entries_it_holds(tmp_path, monkeypatc
         real(self, *args, **kwargs)
     monkeypatch.setattr(zipfile.ZipFile, "__init__", counting)
     start = time.monotonic()
-    subs = lms.collect(zpath, ["lora"], tmp_path / "submitted")
+    subs = intake.collect(zpath, ["lora"], tmp_path / "submitted")
     seconds = time.monotonic() - start
     assert len(subs) == 400 and len(opened) == 1
     print(f"400 entries collected in {seconds:.2f} s, the zip opened once")
@@ -366,9 +366,9 @@ def test_unsafe_and_unknown_entries_are_reported_and_never_written_outside(tmp_p
         zf.writestr(link, "/etc/passwd")
         zf.writestr("dup_5_6_lora.ipynb", notebook("one"))
         zf.writestr("dup_5_6_lora.ipynb", notebook("two"))          # zip allows a name twice
-    report = lms.Report()
+    report = intake.IntakeReport()
     dest = tmp_path / "course" / "submitted"
-    subs = lms.collect(zpath, ["lora"], dest, report=report)
+    subs = intake.collect(zpath, ["lora"], dest, report=report)
     assert [s.student for s in subs] == ["12345"]
     errors = "\n".join(report.errors)
     assert "'../evil_1_2_lora.ipynb' is a path with '..'" in errors
@@ -389,8 +389,8 @@ def test_a_student_id_that_is_a_formula_or_a_path_is_refused(tmp_path):
     for student in ("alice", "=HYPERLINK(1)", "-bob", "..hidden"):
         (inbox / student).mkdir(parents=True)
         (inbox / student / "lora.ipynb").write_text(notebook(student))
-    report = lms.Report()
-    subs = lms.collect(inbox, ["lora"], tmp_path / "submitted", report=report)
+    report = intake.IntakeReport()
+    subs = intake.collect(inbox, ["lora"], tmp_path / "submitted", report=report)
     assert [s.student for s in subs] == ["alice"]
     assert sum("is not a valid student id" in e for e in report.errors) == 3
     assert any("'=HYPERLINK(1)' is not a valid student id" in e for e in report.errors)
@@ -398,14 +398,14 @@ def test_a_student_id_that_is_a_formula_or_a_path_is_refused(tmp_path):
 
 def test_nothing_found_is_an_error_that_says_what_was_expected(tmp_path):
     empty = canvas_zip(tmp_path / "empty.zip", {"readme.txt": "no notebooks here"})
-    with pytest.raises(lms.NothingFound, match="(?s)no submission of lora in .*empty.zip.*Canvas.*"
+    with pytest.raises(intake.NothingFound, match="(?s)no submission of lora in .*empty.zip.*Canvas.*"
                                                "Moodle.*found:.*readme.txt"):
-        lms.collect(empty, ["lora"], tmp_path / "submitted")
+        intake.collect(empty, ["lora"], tmp_path / "submitted")
     (tmp_path / "folder").mkdir()
-    with pytest.raises(lms.NothingFound, match="it is empty"):
-        lms.collect(tmp_path / "folder", ["lora"], tmp_path / "submitted")
-    with pytest.raises(lms.NothingFound, match="does not exist"):
-        lms.collect(tmp_path / "nope", ["lora"], tmp_path / "submitted")
+    with pytest.raises(intake.NothingFound, match="it is empty"):
+        intake.collect(tmp_path / "folder", ["lora"], tmp_path / "submitted")
+    with pytest.raises(intake.NothingFound, match="does not exist"):
+        intake.collect(tmp_path / "nope", ["lora"], tmp_path / "submitted")
 
 
 def test_nbgrader_submitted_folders_are_read_in_place_with_their_timestamps(tmp_path):
@@ -415,33 +415,33 @@ def test_nbgrader_submitted_folders_are_read_in_place_with_their_timestamps(tmp_
     (folder / "lora.ipynb").write_text(notebook("hub"))
     (folder / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC")
     (folder / "submission_secret.txt").write_text("s3cret")
-    [sub] = lms.collect(submitted, ["lora"], submitted)
+    [sub] = intake.collect(submitted, ["lora"], submitted)
     assert sub.path == folder / "lora.ipynb" and sub.student == "student1" and not sub.late
     assert not (folder / "lms.json").exists()                 # in place: nothing added
     assert (folder / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
     by_hand = submitted / "student2" / "lora"                  # put there by hand: gets a timestamp
     by_hand.mkdir(parents=True)
     (by_hand / "lora.ipynb").write_text(notebook("copied"))
-    lms.collect(submitted, ["lora"], submitted)
+    intake.collect(submitted, ["lora"], submitted)
     assert (by_hand / "timestamp.txt").read_text().endswith("UTC")
     assert len((by_hand / "submission_secret.txt").read_text()) == 128       # for release_feedback
     assert (folder / "submission_secret.txt").read_text() == "s3cret"         # the exchange's kept
     other = tmp_path / "course" / "submitted"                  # copied: timestamp and secret travel
-    sub = {s.student: s for s in lms.collect(submitted, ["lora"], other)}["student1"]
+    sub = {s.student: s for s in intake.collect(submitted, ["lora"], other)}["student1"]
     assert (sub.path.parent / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
     assert (sub.path.parent / "submission_secret.txt").read_text() == "s3cret"
 
 
 def test_a_changed_resubmission_replaces_the_earlier_one_and_says_so(tmp_path):
     dest = tmp_path / "submitted"
-    lms.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
+    intake.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
                 ["lora"], dest)
     secret = (dest / "1" / "lora" / "submission_secret.txt").read_text()
-    report = lms.Report()
-    lms.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
+    report = intake.IntakeReport()
+    intake.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
                 ["lora"], dest, report=report)
     assert report.warnings == [] and (dest / "1" / "lora" / "submission_secret.txt").read_text() == secret
-    lms.collect(canvas_zip(tmp_path / "b.zip", {"doejohn_1_3_lora.ipynb": notebook("v2")}),
+    intake.collect(canvas_zip(tmp_path / "b.zip", {"doejohn_1_3_lora.ipynb": notebook("v2")}),
                 ["lora"], dest, report=report)
     assert any("replaces the earlier submission" in w for w in report.warnings)
     assert "v2" in (dest / "1" / "lora" / "lora.ipynb").read_text()
@@ -451,7 +451,7 @@ def test_find_keeps_reading_student_folders_in_place(tmp_path):
     for student, name in (("alice", "toy.ipynb"), ("bob", "toy.ipynb")):
         (tmp_path / student).mkdir()
         (tmp_path / student / name).write_text(NB)
-    found = {s.student: s.path for s in lms.find(tmp_path, ["toy"])}
+    found = {s.student: s.path for s in intake.find(tmp_path, ["toy"])}
     assert found == {"alice": tmp_path / "alice" / "toy.ipynb", "bob": tmp_path / "bob" / "toy.ipynb"}
 
 
@@ -461,8 +461,8 @@ def test_a_folder_with_other_notebooks_is_graded_by_the_matching_name_only(tmp_p
         (tmp_path / "carol" / name).write_text(NB)
     (tmp_path / "dave").mkdir()
     (tmp_path / "dave" / "my_homework.ipynb").write_text(NB)       # the only one, misnamed
-    report = lms.Report()
-    found = {(s.student, s.path.name) for s in lms.find(tmp_path, ["toy"], report)}
+    report = intake.IntakeReport()
+    found = {(s.student, s.path.name) for s in intake.find(tmp_path, ["toy"], report)}
     assert ("carol", "toy.ipynb") in found and not {n for s, n in found if s == "carol"} - {"toy.ipynb"}
     said = "\n".join(report.lines())
     assert "scratch.ipynb" in said                       # what was not graded is reported
@@ -475,8 +475,8 @@ def toy_template(tmp_path_factory):
     """The toy course (5 points) with its gradebook made once: each test copies it."""
     import toycourse
 
-    from autograde import gradebook
-    from autograde.course import Course
+    from autograde.config import Course
+    from autograde.results import gradebook
     root = tmp_path_factory.mktemp("toy-template")
     toycourse.make_course(root)
     course = Course(solutions=root / "solutions", notebooks=root / "notebooks", work=root / ".grading")
@@ -491,19 +491,19 @@ def graded_class(tmp_path: Path, template: Path, files: dict | None = None, scor
     """A toy course whose gradebook holds the students of an LMS zip and hub users."""
     import shutil
 
-    from autograde import gradebook
-    from autograde.course import Course
+    from autograde.config import Course
+    from autograde.results import gradebook
     shutil.copytree(template, tmp_path, dirs_exist_ok=True)
     course = Course(solutions=tmp_path / "solutions", notebooks=tmp_path / "notebooks",
                     work=tmp_path / ".grading")
-    submitted = nbgrader_course.submitted_root(course)
+    submitted = nbgrader_dirs.submitted_root(course)
     files = files or {"smithjane_12345_1_toy.ipynb": NB, "smithjane_LATE_12399_2_toy.ipynb": NB}
-    lms.collect(lms_zip(tmp_path / "download.zip", files), ["toy"], submitted)
+    intake.collect(lms_zip(tmp_path / "download.zip", files), ["toy"], submitted)
     for user in hub:
         (tmp_path / "hub" / user).mkdir(parents=True)
         (tmp_path / "hub" / user / "toy.ipynb").write_text(NB)
     if hub:
-        lms.collect(tmp_path / "hub", ["toy"], submitted)
+        intake.collect(tmp_path / "hub", ["toy"], submitted)
     scores = scores or {"12345": 5.0, "12399": 3.0, "hubuser": 4.5}
     gradebook.sync(course, [toy_result(student, score) for student, score in scores.items()])
     return course
@@ -648,7 +648,7 @@ def test_canvas_anonymous_and_pending_students_are_never_blanked_or_mismatched(t
     files = {canvas_name(None, 0, 900001, "toy.ipynb", anonymous_id="Ab3dE"): NB,
              "smithjane_12345_1_toy.ipynb": NB, "smithjane_LATE_12399_2_toy.ipynb": NB}
     course = graded_class(tmp_path, toy_template, files, {"anon_Ab3dE": 4.0, "12345": 5.0, "12399": 3.0}, hub=())
-    from autograde import gradebook
+    from autograde.results import gradebook
     pending = toy_result("12399", 3.0)
     pending["tests"][0] |= {"manual": True, "score": None}
     gradebook.sync(course, [pending])
@@ -820,12 +820,12 @@ def test_feedback_reaches_every_student_through_stock_release_feedback(tmp_path,
     from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
     from traitlets.config import Config
     course = graded_class(tmp_path, toy_template)                   # two Canvas students (no time known), a hub user
-    hub = nbgrader_course.folder(course, "submitted", "hubuser", "toy")
+    hub = nbgrader_dirs.folder(course, "submitted", "hubuser", "toy")
     (hub / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC")      # as the exchange wrote
     for student in ("12345", "12399", "hubuser"):
-        nbgrader_course.write_feedback(course, student, "toy", f"<p>{student}</p>")
+        nbgrader_dirs.write_feedback(course, student, "toy", f"<p>{student}</p>")
     config = Config()
-    config.CourseDirectory.root = str(nbgrader_course.root(course))
+    config.CourseDirectory.root = str(nbgrader_dirs.root(course))
     config.CourseDirectory.course_id = "course"
     config.CourseDirectory.assignment_id = "toy"
     config.Exchange.root = str(tmp_path / "exchange")
@@ -834,5 +834,5 @@ def test_feedback_reaches_every_student_through_stock_release_feedback(tmp_path,
     release.start()
     released = sorted(p.name for p in (tmp_path / "exchange" / "course" / "feedback").iterdir())
     assert len(released) == 3
-    fb = nbgrader_course.folder(course, "feedback", "hubuser", "toy")
+    fb = nbgrader_dirs.folder(course, "feedback", "hubuser", "toy")
     assert (fb / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
