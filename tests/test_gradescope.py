@@ -2,7 +2,7 @@
 extracted into <autograder>/source, a submission in <autograder>/submission, `run_autograder`
 executed, and <autograder>/results/results.json read back: a correct, a wrong, a blank, a crashing
 and a notebook-less toy submission, a grader that fails, a container without a sandbox, a process
-left behind to rewrite the result; the image's lockdown checked as the kernel's user; every pin
+left behind to rewrite the result; the image's lockdown checked as a grading uid; every pin
 setup.sh installs resolved against the registry for Python 3.10 and 3.11."""
 
 import json
@@ -77,7 +77,6 @@ def test_the_zip_holds_the_scripts_the_package_and_the_assignment(autograder_zip
     assert '"$uv" python install 3.11' in setup and "UV_PYTHON_INSTALL_DIR=/autograder/python" in setup
     assert '--no-deps --index-url "https://download.pytorch.org/whl/cpu" "torch==$torch"' in setup
     assert '-c constraints.txt -e .' in setup
-    assert f"useradd --system --no-create-home --shell /usr/sbin/nologin {gradescope.KERNEL_USER}" in setup
     assert "-m autograde.results.gradescope lockdown --root /autograder -a toy" in setup
     assert "--visibility after_published" in run and "--allow-unsandboxed" not in run
     for script in (setup, run):
@@ -214,8 +213,8 @@ def test_the_grader_kills_what_is_left_before_it_writes(tmp_path):
     assert "killed what the grading left running" in done.stdout
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel's user is made and tried as root (setup.sh's case)")
-def test_the_kernel_user_reads_only_what_the_sandbox_shows_and_writes_no_result(autograder_zip, tmp_path):
+@pytest.mark.skipif(os.geteuid() != 0, reason="the lockdown is made and tried as root (setup.sh's case)")
+def test_the_grading_uid_reads_only_what_the_sandbox_shows_and_writes_no_result(autograder_zip, tmp_path):
     path, _ = autograder_zip
     base = tempfile.TemporaryDirectory(prefix="gradescope-")    # /tmp: others may traverse it, as /
     Path(base.name).chmod(0o755)
@@ -225,7 +224,7 @@ def test_the_kernel_user_reads_only_what_the_sandbox_shows_and_writes_no_result(
     (root / "results").mkdir()
     (root / "venv").mkdir()
     gradescope.lockdown(root, "toy")
-    uid = "61999"
+    uid = str(sandbox.BASE_UID + 999)                 # a grading uid, as the sandbox's own probe uses
 
     def as_kernel(*cmd) -> bool:
         return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd],

@@ -13,10 +13,11 @@ scripts (Gradescope's autograder specification: setup.sh and run_autograder at t
   conda), and falls back to the image's python3 where uv cannot fetch one: constraints.txt resolves
   on both (tests/test_gradescope.py checks every runtime pin for 3.10 and 3.11 against the registry).
   torch comes first, its CPU build from PyTorch's CPU index (PyPI's Linux wheel is the CUDA build,
-  over 500 MB). It installs bubblewrap, creates KERNEL_USER, an unprivileged user without a login or
-  a home, and `lockdown` leaves that user able to read only what the sandbox shows a kernel
-  (sandbox.course_paths: course_lib, spec.py and sandboxed/, the assignment's cases.py) and write
-  nothing of /autograder.
+  over 500 MB). It installs bubblewrap, and `lockdown` makes /autograder root's alone but for what
+  the sandbox shows a kernel (sandbox.course_paths: course_lib, spec.py and sandboxed/, the
+  assignment's cases.py) and the interpreter: where the container refuses bubblewrap's namespaces
+  the kernel runs as the sandbox's unprivileged grading uid (sandbox.BASE_UID + slot, no login, no
+  home), which can then read no answer and write no result.
 * run_autograder, run per submission: `python -m autograde.results.gradescope run`, which takes
   the notebook from /autograder/submission/, grades it exactly as `python -m autograde grade` does (reference
   calibration, sandbox, hidden cases, named mistakes) and writes results.json: a test per test cell
@@ -68,7 +69,6 @@ BASE_IMAGE = "Ubuntu 22.04 (Gradescope's default autograder base image, Python 3
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 UV = "0.13.9"                         # uv brings the interpreter: python-build-standalone 3.11
 PYTHON = "3.11"
-KERNEL_USER = "autograde-kernel"      # the unprivileged user setup.sh creates for student kernels
 LOOK = "needs a look"
 
 SETUP = """#!/usr/bin/env bash
@@ -93,8 +93,8 @@ torch=$(sed -n 's/^torch==\\([^ ;]*\\).*/\\1/p' constraints.txt)
 # torch's CPU build from PyTorch's CPU index first: PyPI's Linux wheel is the CUDA build (500+ MB)
 "$uv" pip install -q --python "$py" --no-deps --index-url "{torch_index}" "torch==$torch"
 "$uv" pip install -q --python "$py" -c constraints.txt -e .
-# the student kernel's own user: no login, no home; it reads only what the sandbox shows a kernel
-id -u {user} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {user}
+# /autograder root's alone, but for what a kernel reads: where namespaces are refused the kernel
+# runs as the sandbox's unprivileged grading uid, which must read no answer and write no result
 "$py" -m autograde.results.gradescope lockdown --root /autograder -a {name}
 """
 
@@ -103,7 +103,6 @@ RUN = """#!/usr/bin/env bash
 set -uo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADE_PYTHON:-$ROOT/venv/bin/python}}"
-export AUTOGRADE_KERNEL_USER={user}
 cd "$ROOT/source"
 exec "$PYTHON" -m autograde.results.gradescope run --root "$ROOT" -a {name} --visibility {visibility}{unsandboxed}
 """
@@ -121,8 +120,8 @@ def scripts(name: str, visibility: str = "visible", torch_index: str = TORCH_IND
             allow_unsandboxed: bool = False) -> dict:
     """setup.sh and run_autograder for one assignment."""
     return {"setup.sh": SETUP.format(base_image=BASE_IMAGE, python=PYTHON, uv=UV, name=name,
-                                     torch_index=torch_index, user=KERNEL_USER),
-            "run_autograder": RUN.format(name=name, visibility=visibility, user=KERNEL_USER,
+                                     torch_index=torch_index),
+            "run_autograder": RUN.format(name=name, visibility=visibility,
                                          unsandboxed=" --allow-unsandboxed" if allow_unsandboxed else "")}
 
 
@@ -251,8 +250,10 @@ def _end_descendants() -> list[str]:
 
 def _isolation(allow_unsandboxed: bool) -> tuple[bool, str]:
     """(may grade, what to say): the sandbox's mode, or why student code must not run here."""
+    if allow_unsandboxed:               # the sandbox's own opt-in (its ALLOW_ENV), for the workers too
+        os.environ["AUTOGRADE_ALLOW_UNSANDBOXED"] = "1"
     how = sandbox.mode()
-    if how != "none":
+    if how not in ("none", "unsandboxed"):
         return True, ""
     warning = sandbox.isolation_warning() or "no sandbox can run here"
     if allow_unsandboxed:
