@@ -88,8 +88,9 @@ def test_the_zip_holds_the_scripts_the_package_and_the_assignment(autograder_zip
 
 def test_a_correct_submission_gets_every_point_its_score_hidden_until_published(autograder_zip, tmp_path):
     path, demo = autograder_zip
-    data = run_autograder(path, tmp_path, {"toy.ipynb": json.dumps(demo["correct"])})
-    assert data["score"] == 5 and data["visibility"] == "after_published"
+    locked = (lambda source: gradescope.lockdown(source.parent, "toy")) if os.geteuid() == 0 else None
+    data = run_autograder(path, tmp_path, {"toy.ipynb": json.dumps(demo["correct"])}, breaks=locked)
+    assert data["score"] == 5 and data["visibility"] == "after_published"      # setup.sh's lockdown on
     assert [(t["name"], t["score"], t["max_score"], t["status"], t["visibility"]) for t in data["tests"]] \
         == [("test_softmax", 2, 2, "passed", "after_published"),
             ("test_scaled_sum", 1, 1, "passed", "after_published"),
@@ -231,13 +232,15 @@ def test_the_grading_uid_reads_only_what_the_sandbox_shows_and_writes_no_result(
                               capture_output=True).returncode == 0
     source = root / "source"
     for readable in ("course_lib/__init__.py", "autograde/spec.py", "autograde/__init__.py",
-                     "autograde/sandboxed/recorder.py",
-                     "solutions/toy/cases.py"):
+                     "autograde/sandboxed/recorder.py"):
         assert as_kernel("cat", str(source / readable)), readable
     for secret in ("solutions/toy/toy.ipynb", "solutions/toy/toy.py", "solutions/toy/mistakes.py",
-                   "autograde/results/gradescope.py", "notebooks/toy/toy.ipynb", "run_autograder"):
+                   "solutions/toy/cases.py", "autograde/results/gradescope.py", "notebooks/toy/toy.ipynb",
+                   "run_autograder"):
         if (source / secret).exists():
             assert not as_kernel("cat", str(source / secret)), secret
+    assert not as_kernel("ls", str(source / "solutions"))
+    assert (source / "solutions" / "toy" / "cases.py").stat().st_mode & 0o004   # for bubblewrap's bind
     assert not as_kernel("touch", str(root / "results" / "results.json"))
     assert not as_kernel("touch", str(source / "course_lib" / "planted.py"))
     assert as_kernel("ls", str(root / "venv"))

@@ -152,8 +152,10 @@ def build(course: Course, name: str, out: Path, visibility: str = "visible",
 
 # ---------------------------------------------------------------- on Gradescope: the image
 def lockdown(root: Path, name: str) -> list[Path]:
-    """Make /autograder root's alone, then give every user read access to exactly what the sandbox
-    shows a kernel (and traversal of the folders above it) and to the interpreter. Returns the
+    """Make /autograder root's alone, then open to every user exactly what a kernel reads: the
+    kernel-side files (sandbox.course_paths) with the folders above them, and the interpreter. The
+    assignment's cases.py is made readable but its folder stays shut: bubblewrap binds the file
+    itself into the sandbox, and the sandbox's user mode gives the kernel a copy. Returns the
     paths opened. Run by setup.sh after the install."""
     source = root / "source"
     for path in [root, *[p for p in root.rglob("*") if not p.is_symlink()]]:
@@ -162,9 +164,8 @@ def lockdown(root: Path, name: str) -> list[Path]:
         mode = path.lstat().st_mode
         os.chown(path, 0, 0, follow_symlinks=False)
         os.chmod(path, stat.S_IMODE(mode) & 0o700)
-    course = Course(solutions=source / "solutions", notebooks=source / "notebooks", work=root / "work")
-    shown = [Path(p) for p in sandbox.course_paths([course.cases_file(name)])]
-    shown = [source / p.relative_to(ROOT) if p.is_relative_to(ROOT) else p for p in shown]
+    shown = [source / p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
+             for p in map(Path, sandbox.course_paths())]
     opened = []
     for path in shown:
         if not path.exists():
@@ -175,6 +176,11 @@ def lockdown(root: Path, name: str) -> list[Path]:
         for p in [path, *(path.rglob("*") if path.is_dir() else [])]:
             os.chmod(p, p.stat().st_mode | (0o055 if p.is_dir() else 0o044))
             opened.append(p)
+    cases = Course(solutions=source / "solutions", notebooks=source / "notebooks",
+                   work=root / "work").cases_file(name)
+    if cases.exists():
+        os.chmod(cases, cases.stat().st_mode | 0o044)
+        opened.append(cases)
     return opened
 
 
