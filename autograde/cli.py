@@ -216,7 +216,7 @@ def cmd_similarity(args) -> int:
         result.report.print()
         path, page = similarity.write(course, result)
         print(f"{name}: {len(result.students)} submissions, {result.n_pairs} pairs, "
-              f"{result.considered} scored (sharing a rare fingerprint), {len(result.pairs)} above "
+              f"{result.considered} scored (sharing a fingerprint the class does not), {len(result.pairs)} above "
               f"{similarity.FLOOR}, {len(result.flagged())} flagged\nwrote {path}\nwrote {page}")
         if result.flagged():
             print(f"\nNeeds a look ({len(result.flagged())} pairs; similarity is a reason to look, "

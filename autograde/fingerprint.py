@@ -286,24 +286,41 @@ def _bound(tree) -> tuple[set[str], set[str]]:
     return names, attrs
 
 
-def _reorder(body: list, rename: _Rename) -> list:
-    """Independent statements of one block in a canonical order (recursively)."""
+def _effects_of_blocks(body: list, out: dict) -> None:
+    """_effects of every statement of every block, by id (read before the names are changed)."""
+    for stmt in body:
+        out[id(stmt)] = _effects(stmt)
+        for block in _blocks(stmt):
+            _effects_of_blocks(block, out)
+
+
+def _blocks(stmt) -> list[list]:
+    inner = [getattr(stmt, name) for name in ("body", "orelse", "finalbody")
+             if isinstance(getattr(stmt, name, None), list)]
+    return inner + [h.body for h in getattr(stmt, "handlers", [])]
+
+
+def _reorder(body: list, effects: dict) -> list:
+    """Independent statements of one block in a canonical order (inner blocks first). The names
+    are already changed: a statement's normalised text is its own unparse."""
     for stmt in body:
         for name in ("body", "orelse", "finalbody"):
             if isinstance(getattr(stmt, name, None), list):
-                setattr(stmt, name, _reorder(getattr(stmt, name), rename))
+                setattr(stmt, name, _reorder(getattr(stmt, name), effects))
         for handler in getattr(stmt, "handlers", []):
-            handler.body = _reorder(handler.body, rename)
-    effects = [_effects(s) for s in body]
-    keys = [ast.unparse(rename.visit(copy.deepcopy(s))) for s in body]
-    after = [set() for _ in body]                       # after[i]: statements that must follow i
+            handler.body = _reorder(handler.body, effects)
+    if len(body) < 2:
+        return body
+    eff = [effects[id(s)] for s in body]
+    after = [[] for _ in body]                          # after[i]: statements that must follow i
     before = [0] * len(body)
-    for j, (rj, wj, bj) in enumerate(effects):
+    for j, (rj, wj, bj) in enumerate(eff):
         for i in range(j):
-            ri, wi, bi = effects[i]
+            ri, wi, bi = eff[i]
             if bi or bj or _overlap(wi, rj | wj) or _overlap(ri, wj):
-                after[i].add(j)
+                after[i].append(j)
                 before[j] += 1
+    keys = [ast.unparse(s) if len(body) > 1 else "" for s in body]
     ready = [(keys[i], i) for i in range(len(body)) if before[i] == 0]
     heapq.heapify(ready)
     order = []
@@ -367,9 +384,10 @@ def normalise(source: str) -> tuple[list[str], list[tuple[int, int]], bool]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _unused_assignments(node)
-    rename = _Rename(*_bound(tree))
-    tree.body = _reorder(tree.body, rename)
-    tree = rename.visit(tree)
+    effects: dict = {}
+    _effects_of_blocks(tree.body, effects)
+    tree = _Rename(*_bound(tree)).visit(tree)
+    tree.body = _reorder(tree.body, effects)
     pieces: list = []
     _pieces(tree.body, pieces)
     tokens, spans = [], []

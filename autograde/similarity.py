@@ -10,17 +10,19 @@ winnowed token k-grams) and each written answer (stemmed word pairs).
 
 Before any pair is scored, two kinds of shared material are removed from every answer, because
 sharing them says nothing: the released notebook (the stub, the given code, the question's words),
-and what most of the class shares (a fingerprint in more than COMMON of the submissions of an
-exercise). A fingerprint's postings (an inverted index: fingerprint -> the students whose answer has
-it) then give the candidate pairs: only students who share a rare fingerprint (held by at most
-max(RARE_MIN, RARE_FRACTION of the class) students) are scored; a 600-student class's 180,000 pairs
-are never diffed one by one.
+and what the class shares (a fingerprint in more than COMMON of the submissions of an
+exercise, or in more than MOSS_M of them, as MOSS's -m option: a passage many students wrote is
+convention, not copying). A fingerprint's postings (an inverted index: fingerprint -> the students
+whose answer has it) then give the candidate pairs: only students who share a fingerprint that is
+not the class's are scored (each fingerprint yields at most MOSS_M (MOSS_M - 1) / 2 pairs); a
+600-student class's 180,000 pairs are never diffed one by one.
 
 An exercise's score is the share of the smaller answer's fingerprints found in the other answer
 (so padding a copy with extra code does not hide it); an exercise counts only when both answers
 have at least MIN_OWN fingerprints of their own (blank and stub-only answers never pair). A pair's
 score is its highest exercise score (copying one exercise of three is enough to look). An exercise
-is flagged at THRESHOLD of its kind with at least MIN_SHARED fingerprints shared.
+is flagged at THRESHOLD of its kind when the pair's exercises at the threshold share at least
+MIN_SHARED fingerprints in all (a few identical lines of a short exercise are not enough).
 
 Writes <work>/similarity/<NAME>.json, {"assignment": NAME, "pairs": [{"a", "b", "score", "flagged",
 "exercises": [{"exercise", "kind", "score", "flagged", "shared", "a_regions", "b_regions"}]}]},
@@ -44,12 +46,12 @@ from autograde import cells, fingerprint, lms, nbgrader_course, restore
 from autograde.course import Course
 from autograde.release import release_notebook
 
-COMMON = 0.5                # a fingerprint in more than half of the answers to an exercise (the stub
-                            # removed) is the class's
-MIN_COMMON = 3              # ... and in at least 3 (two students are never "the class")
-RARE_MIN, RARE_FRACTION = 10, 0.05     # candidate pairs come from fingerprints this rare
-MIN_OWN = {"code": 4, "text": 6}       # fingerprints of its own an answer needs to count
-MIN_SHARED = {"code": 4, "text": 5}
+COMMON = 0.5                # a fingerprint in more than half of the answers to an exercise, or in
+MOSS_M = 10                 # more than 10 of them (MOSS's -m), is the class's: sharing it is no sign
+MIN_COMMON = 3              # ... but never one held by 3 or fewer (two students are never "the class")
+MIN_OWN = {"code": 6, "text": 6}       # fingerprints of its own an answer needs to count
+MIN_SHARED = {"code": 10, "text": 10}  # fingerprints a flagged pair shares at least, over its exercises
+                                       # at the threshold (code: about 5 lines)
 THRESHOLD = {"code": 0.5, "text": 0.25}   # calibrated on tests/fixtures/similarity (docs/GRADING.md)
 FLOOR = 0.2                 # pairs below this are left out of the JSON
 ARCHIVE = "archive:"
@@ -184,7 +186,6 @@ def compare(assignment: str, answers: dict[str, dict[str, str]], exs: list[Exerc
             if kind in stub and text.strip():
                 docs[owner][ex] = _doc(kind, text).without(stub[kind])
 
-    rare = max(RARE_MIN, int(RARE_FRACTION * len(students)))
     own: dict[str, dict[str, set[int]]] = defaultdict(dict)
     postings: dict[str, dict[int, list[str]]] = {}
     for e in exs:
@@ -193,13 +194,13 @@ def compare(assignment: str, answers: dict[str, dict[str, str]], exs: list[Exerc
         for s in answered:
             for h in docs[s][e.id].positions:
                 df[h].append(s)
-        common = {h for h, who in df.items()
-                  if len(who) > COMMON * len(answered) and len(who) >= MIN_COMMON}
+        limit = max(MIN_COMMON, min(MOSS_M, COMMON * len(answered)))
+        common = {h for h, who in df.items() if len(who) > limit}
         for owner in docs:
             if e.id in docs[owner]:
                 docs[owner][e.id] = docs[owner][e.id].without(common)
                 own[owner][e.id] = docs[owner][e.id].hashes
-        postings[e.id] = {h: who for h, who in df.items() if h not in common and len(who) <= rare}
+        postings[e.id] = {h: who for h, who in df.items() if h not in common}
 
     candidates: set[tuple[str, str]] = set()
     for e in exs:
@@ -221,12 +222,16 @@ def compare(assignment: str, answers: dict[str, dict[str, str]], exs: list[Exerc
             for ex_b, whole in theirs:
                 score, shared = _score(own[a].get(e.id, set()), own[b][ex_b], e.kind, whole)
                 if score > 0:
-                    flagged = score >= THRESHOLD[e.kind] and len(shared) >= MIN_SHARED[e.kind]
                     rows.append({"exercise": e.id, "kind": e.kind, "score": round(score, 3),
-                                 "flagged": flagged, "shared": len(shared),
+                                 "flagged": score >= THRESHOLD[e.kind], "shared": len(shared),
                                  "a_regions": docs[a][e.id].regions(shared),
                                  "b_regions": docs[b][ex_b].regions(shared),
                                  **({"b_exercise": ex_b} if whole else {})})
+        for kind in MIN_SHARED:                  # enough shared material over the exercises at
+            above = [r for r in rows if r["kind"] == kind and r["flagged"]]   # the threshold?
+            if sum(r["shared"] for r in above) < MIN_SHARED[kind]:
+                for r in above:
+                    r["flagged"] = False
         considered += not b.startswith(ARCHIVE)
         best = max((r["score"] for r in rows), default=0.0)
         if not b.startswith(ARCHIVE):

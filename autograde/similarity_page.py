@@ -108,7 +108,7 @@ def _distribution(result: similarity.Result) -> str:
     return (f"<h2 id='distribution'>Where the pairs sit</h2>"
             f"<figure><img src='data:image/png;base64,{png}' alt='{_e(alt)}'>"
             f"<figcaption>Scores of all {result.n_pairs} pairs of {len(result.students)} submissions "
-            f"({result.considered} pairs shared a rare fingerprint and were scored; the others "
+            f"({result.considered} pairs shared a fingerprint the class does not share and were scored; the others "
             "count as 0). Hatched bars are at or above a threshold; the dashed line is the code "
             "threshold, the dotted one the written answers'.</figcaption></figure>"
             f"<table><caption>Pairs per score range (ranges with no pair left out)</caption>"
