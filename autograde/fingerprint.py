@@ -4,7 +4,7 @@ Code: the answer is parsed and normalised, so that what a copier changes cheaply
 
 - comments, docstrings, layout: lost in the parse; each statement is printed back by ast.unparse;
 - renaming: every name the answer binds (variables, parameters, its own functions and classes,
-  attributes it assigns) becomes `_`; names it only reads (torch, F, the course's
+  attributes it assigns, any attribute of `self`) becomes `_`; names it only reads (torch, F, the course's
   helpers, builtins, modules it imports) and attributes it only reads (.topk, .amax) stay, so different library calls
   stay different; every string literal becomes 'S';
 - dead code: statements after return, raise, break or continue; `if False:` and `while False:`
@@ -191,37 +191,39 @@ def _prune(body: list) -> list:
     return out
 
 
+def _dead_assignment(stmt, used: set[str]) -> bool:
+    """An assignment whose targets are plain names nothing in the function reads."""
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        targets = [stmt.target]
+    else:
+        return False
+    names = [n for t in targets for n in ast.walk(t)]
+    return all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Store)) for n in names) and not any(
+        isinstance(n, ast.Name) and n.id in used for n in names)
+
+
 def _unused_assignments(func) -> None:
     """Remove assignments to local names nothing in the function reads, until none is left."""
     declared = {n for node in ast.walk(func) if isinstance(node, (ast.Global, ast.Nonlocal))
                 for n in node.names}
     while True:
-        loaded = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-        def dead(stmt) -> bool:
-            if isinstance(stmt, ast.Assign):
-                targets = stmt.targets
-            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-                targets = [stmt.target]
-            else:
-                return False
-            names = [n for t in targets for n in ast.walk(t)]
-            return all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Store)) for n in names) and not any(
-                isinstance(n, ast.Name) and (n.id in loaded or n.id in declared) for n in names)
-
+        used = declared | {n.id for n in ast.walk(func)
+                           if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         changed = False
         for node in ast.walk(func):
             for name in ("body", "orelse", "finalbody"):
                 block = getattr(node, name, None)
-                if isinstance(block, list) and any(dead(s) for s in block):
-                    setattr(node, name, [s for s in block if not dead(s)])
+                if isinstance(block, list) and any(_dead_assignment(s, used) for s in block):
+                    setattr(node, name, [s for s in block if not _dead_assignment(s, used)])
                     changed = True
         if not changed:
             return
 
 
 class _Rename(ast.NodeTransformer):
-    """Names the answer binds -> `_`; attributes it assigns -> `_`; strings -> 'S'."""
+    """Names the answer binds -> `_`; attributes it assigns or of self -> `_`; strings -> 'S'."""
 
     def __init__(self, bound: set[str], attrs: set[str]):
         self.bound, self.attrs = bound, attrs
@@ -236,8 +238,9 @@ class _Rename(ast.NodeTransformer):
         return node
 
     def visit_Attribute(self, node):
+        own = isinstance(node.value, ast.Name) and node.value.id == "self"
         self.generic_visit(node)
-        if node.attr in self.attrs:
+        if node.attr in self.attrs or own:
             node.attr = "_"
         return node
 

@@ -188,6 +188,7 @@ def compare(assignment: str, answers: dict[str, dict[str, str]], exs: list[Exerc
 
     own: dict[str, dict[str, set[int]]] = defaultdict(dict)
     postings: dict[str, dict[int, list[str]]] = {}
+    class_common: dict[str, set[int]] = defaultdict(set)
     for e in exs:
         df: dict[int, list[str]] = defaultdict(list)
         answered = [s for s in students if e.id in docs[s] and docs[s][e.id].positions]
@@ -201,6 +202,12 @@ def compare(assignment: str, answers: dict[str, dict[str, str]], exs: list[Exerc
                 docs[owner][e.id] = docs[owner][e.id].without(common)
                 own[owner][e.id] = docs[owner][e.id].hashes
         postings[e.id] = {h: who for h, who in df.items() if h not in common}
+        class_common["*" + e.kind] |= common
+    for owner, by_ex in docs.items():                 # archived whole files: every exercise's common
+        for ex in by_ex:
+            if ex.startswith("*"):
+                by_ex[ex] = by_ex[ex].without(class_common[ex])
+                own[owner][ex] = by_ex[ex].hashes
 
     candidates: set[tuple[str, str]] = set()
     for e in exs:

@@ -19,7 +19,8 @@ CSS = """
 .pair{border-top:1px solid #999;margin-top:1.5em}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:1em}
 .side>div{min-width:0}
-.side pre,.side .text{background:#f6f8fa;padding:.5em;margin:0;white-space:pre-wrap;word-break:break-word;font-size:.9em}
+.side pre,.side .text{background:#f6f8fa;padding:.5em;margin:0;white-space:pre-wrap;word-break:break-word;
+font-size:.9em}
 mark{background:#ffe08a;color:#000;text-decoration:underline;text-decoration-thickness:2px;font-weight:bold}
 .ln{color:#555;user-select:none}
 figure{margin:1em 0}

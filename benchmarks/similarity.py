@@ -46,7 +46,8 @@ REWRITES = [                                   # (pattern, replacement): equival
     (r"\.mean\(dim=0\)", ".mean(0)"), (r"(\w+) \* (\w+)", r"\2 * \1"), (r"\.float\(\)", ".to(torch.float32)"),
     (r"torch\.exp\((\w+)\)", r"\1.exp()"), (r"range\(self\.N\)", "range(len(self.experts))"),
     (r"\.unsqueeze\(-1\)", "[..., None]"), (r"\.shape\[0\]", ".size(0)"), (r"(\w+) / (\w+)", r"\1 * (1 / \2)"),
-    (r"\.sum\(\)", ".sum(0)"), (r"self\.k", "int(self.k)"), (r", dim=1\)", ", 1)"), (r"(?m)^( +)return (.+)$", r"\1out_ = \2\n\1return out_"),
+    (r"\.sum\(\)", ".sum(0)"), (r"self\.k", "int(self.k)"), (r", dim=1\)", ", 1)"),
+    (r"(?m)^( +)return (.+)$", r"\1out_ = \2\n\1return out_"),
 ]
 NAMES = ["h", "z", "out", "res", "acc", "tmp", "vals", "w", "g", "scores", "t", "m", "top", "sel", "ids",
          "mask", "flat", "xs", "gate", "y", "a", "b", "c", "u", "v", "q", "r", "e2", "cnt", "frac"]
@@ -83,7 +84,7 @@ def _variant(body: str, rng: random.Random) -> str:
     """The body with some rewrites (each place taken or not), two to five habits, new names."""
     original = body
     for pattern, replacement in REWRITES:
-        body = re.sub(pattern, lambda m: m.expand(replacement) if rng.random() < 0.4 else m[0], body)
+        body = re.sub(pattern, lambda m, r=replacement: m.expand(r) if rng.random() < 0.4 else m[0], body)
     for _ in range(rng.randint(2, 5)):
         body = _touch(body, rng)
     body = _rename(body, rng)
