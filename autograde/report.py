@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from autograde import batch  # noqa: E402
+from autograde import batch, similarity  # noqa: E402
 from autograde.course import Course  # noqa: E402
 
 
@@ -72,6 +72,8 @@ def _assignment_html(name: str, a: dict) -> str:
 
 def write(course: Course, out: Path) -> Path:
     summary = summarize(batch.load_results(course))
+    for name, a in summary.items():             # flagged pairs of `python -m autograde similarity`
+        a["look"] += sorted(similarity.needs_look(course, name).items())
     body = "".join(_assignment_html(n, a) for n, a in sorted(summary.items())) or "<p>No results yet.</p>"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("<!doctype html><html><head><meta charset='utf-8'><title>Grading report</title>"

@@ -180,3 +180,17 @@ def _exec(sources: dict[str, str]) -> dict:
     for source in sources.values():
         exec(compile(source, "<answer>", "exec"), namespace)
     return namespace
+
+
+def test_flagged_pairs_are_in_the_class_report_under_needs_a_look(runs, tmp_path):
+    from autograde import report
+    course, _, result = runs["practice_quiz"]
+    similarity.write(course, result)
+    (course.work / "results" / "practice_quiz").mkdir(parents=True, exist_ok=True)
+    for student in ("cai", "eve"):
+        (course.work / "results" / "practice_quiz" / f"{student}.json").write_text(json.dumps(
+            {"assignment": "practice_quiz", "student": student, "score": 1.0, "max_score": 2.0,
+             "tests": [], "needs_look": []}))
+    page = report.write(course, tmp_path / "report.html").read_text()
+    look = page.split("Needs a look")[1]
+    assert "similar to eve in kv_cache_policies" in look and "not a verdict" in look
