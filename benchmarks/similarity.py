@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "similarity"))
 import corpus  # noqa: E402
 import nbformat  # noqa: E402
 
-from autograde import similarity  # noqa: E402
-from autograde.course import Course  # noqa: E402
-from autograde.release import release_notebook  # noqa: E402
+from autograde.build.release import release_notebook  # noqa: E402
+from autograde.config import Course  # noqa: E402
+from autograde.results import similarity, similarity_page  # noqa: E402
 
 STYLES = {"softmax_gate": ["ada", "ben", "cai", "dee", "fay"], "topk_gate": ["ada", "ben", "cai", "dee", "fay"],
           "moe_layer": ["ada", "ben", "cai", "dee"], "balance_loss": ["ada", "ben", "cai", "dee", "fay"]}
@@ -133,7 +133,7 @@ def measure(n: int = 600, seed: int = 0, keep: Path | None = None) -> dict:
         course = Course(work=base / "work")
         start = time.perf_counter()
         result = similarity.run(course, "moe", base / "class")
-        similarity.write(course, result)
+        similarity_page.write(course, result)
         seconds = time.perf_counter() - start
     found = {(p["a"], p["b"]) for p in result.flagged()}
     return {"n": len(result.students), "pairs": result.n_pairs, "considered": result.considered,

@@ -1,4 +1,4 @@
-"""The class integrity report (autograde/similarity.py) on its calibration corpus
+"""The class integrity report (autograde/results/similarity.py) on its calibration corpus
 (tests/fixtures/similarity/corpus.py says who is what): every planted copy flagged, no independent
 solution flagged, blank and stub-only submissions never paired; the JSON's schema, the page's
 escaping, the archive, the report's hook. The corpus's independent solutions are checked against
@@ -20,8 +20,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "similarity"))
 import corpus  # noqa: E402
 
-from autograde import cli, fingerprint, similarity  # noqa: E402
-from autograde.course import Course  # noqa: E402
+from autograde import cli  # noqa: E402
+from autograde.config import Course  # noqa: E402
+from autograde.results import class_report, fingerprint, similarity, similarity_page  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_blank_and_stub_only_submissions_never_pair(runs, name):
 
 def test_json_has_the_issue_schema_and_regions_point_into_the_answers(runs):
     course, _, result = runs["moe"]
-    path, page = similarity.write(course, result)
+    path, page = similarity_page.write(course, result)
     data = json.loads(path.read_text())
     assert set(data) == {"assignment", "pairs"} and data["assignment"] == "moe"
     for p in data["pairs"]:
@@ -112,7 +113,7 @@ def test_page_escapes_every_byte_a_student_wrote(tmp_path):
     folder = corpus.write(tmp_path / "class", nbs, "practice_quiz")
     result = similarity.run(course, "practice_quiz", folder)
     assert [(p["a"], p["b"]) for p in result.flagged()] == [("mal", "mia")]
-    page = similarity.write(course, result)[1].read_text()
+    page = similarity_page.write(course, result)[1].read_text()
     assert "<script>alert" not in page and "<img src=x" not in page
     shown = page.replace("<mark>", "").replace("</mark>", "")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in shown
@@ -183,14 +184,13 @@ def _exec(sources: dict[str, str]) -> dict:
 
 
 def test_flagged_pairs_are_in_the_class_report_under_needs_a_look(runs, tmp_path):
-    from autograde import report
     course, _, result = runs["practice_quiz"]
-    similarity.write(course, result)
+    similarity_page.write(course, result)
     (course.work / "results" / "practice_quiz").mkdir(parents=True, exist_ok=True)
     for student in ("cai", "eve"):
         (course.work / "results" / "practice_quiz" / f"{student}.json").write_text(json.dumps(
             {"assignment": "practice_quiz", "student": student, "score": 1.0, "max_score": 2.0,
              "tests": [], "needs_look": []}))
-    page = report.write(course, tmp_path / "report.html").read_text()
+    page = class_report.write(course, tmp_path / "report.html").read_text()
     look = page.split("Needs a look")[1]
     assert "similar to eve in kv_cache_policies" in look and "not a verdict" in look

@@ -31,7 +31,7 @@ cls_head_params = 3076   # 768 x 4 weights + 4 biases
 assert "cls_head_params" in dir(), "set the variable cls_head_params to your answer"
 print("answer recorded:", cls_head_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.cls_head_params", answer=cls_head_params)
 ### END HIDDEN TESTS
 
@@ -96,7 +96,7 @@ soft_prompt_params = 102400   # n d = 100 x 1024
 assert "soft_prompt_params" in dir(), "set the variable soft_prompt_params to your answer"
 print("answer recorded:", soft_prompt_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.soft_prompt_params", answer=soft_prompt_params)
 ### END HIDDEN TESTS
 
@@ -116,7 +116,7 @@ prefix_params = 491520   # layers x 2 n d = 24 x 2 x 10 x 1024
 assert "prefix_params" in dir(), "set the variable prefix_params to your answer"
 print("answer recorded:", prefix_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prefix_params", answer=prefix_params)
 ### END HIDDEN TESTS
 
@@ -151,7 +151,7 @@ adapter_block_params = 264320   # 2 x (2 d m + d + m) = 2 x 132,160
 assert "adapter_block_params" in dir(), "set the variable adapter_block_params to your answer"
 print("answer recorded:", adapter_block_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.adapter_block_params", answer=adapter_block_params)
 ### END HIDDEN TESTS
 
@@ -171,7 +171,7 @@ lora_params_large = 786432   # layers x 2 matrices x r (d + k) = 24 x 2 x 8 x 20
 assert "lora_params_large" in dir(), "set the variable lora_params_large to your answer"
 print("answer recorded:", lora_params_large)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.lora_params_large", answer=lora_params_large)
 ### END HIDDEN TESTS
 
@@ -196,7 +196,7 @@ lora_alpha_over_r = 1   # alpha is set once and the learning rate need not be re
 assert "lora_alpha_over_r" in dir(), "set the variable lora_alpha_over_r to your answer"
 print("answer recorded:", lora_alpha_over_r)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.lora_alpha_over_r", answer=lora_alpha_over_r)
 ### END HIDDEN TESTS
 
@@ -216,7 +216,7 @@ lora_update_rank = 'r'   # rank(BA) <= min(rank B, rank A) <= r
 assert "lora_update_rank" in dir(), "set the variable lora_update_rank to your answer"
 print("answer recorded:", lora_update_rank)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.lora_update_rank", answer=lora_update_rank)
 ### END HIDDEN TESTS
 
@@ -239,7 +239,7 @@ moe_gate_value = 0.613   # e^1.5 / (e^0.2 + e^1.5 + e^-0.5 + e^0) = 4.482 / 7.31
 assert "moe_gate_value" in dir(), "set the variable moe_gate_value to your answer"
 print("answer recorded:", moe_gate_value)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_gate_value", answer=moe_gate_value)
 ### END HIDDEN TESTS
 
@@ -259,7 +259,7 @@ moe_top2_renormalized = 0.786   # e^1.5 / (e^1.5 + e^0.2) = 1 / (1 + e^-1.3)
 assert "moe_top2_renormalized" in dir(), "set the variable moe_top2_renormalized to your answer"
 print("answer recorded:", moe_top2_renormalized)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_top2_renormalized", answer=moe_top2_renormalized)
 ### END HIDDEN TESTS
 
@@ -279,7 +279,7 @@ moe_balance_value = 1.1   # f = (3/4, 1/4), P = (0.6, 0.4): 2 x (0.45 + 0.10)
 assert "moe_balance_value" in dir(), "set the variable moe_balance_value to your answer"
 print("answer recorded:", moe_balance_value)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_balance_value", answer=moe_balance_value)
 ### END HIDDEN TESTS
 
@@ -304,7 +304,7 @@ moe_serving_memory = 0   # holds about 8x the feed-forward weights in memory and
 assert "moe_serving_memory" in dir(), "set the variable moe_serving_memory to your answer"
 print("answer recorded:", moe_serving_memory)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_serving_memory", answer=moe_serving_memory)
 ### END HIDDEN TESTS
 
@@ -327,7 +327,7 @@ prune_twice_remaining = 250   # the second call prunes half of what is left: 100
 assert "prune_twice_remaining" in dir(), "set the variable prune_twice_remaining to your answer"
 print("answer recorded:", prune_twice_remaining)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prune_twice_remaining", answer=prune_twice_remaining)
 ### END HIDDEN TESTS
 
@@ -362,7 +362,7 @@ absmax_code = 63   # s = 3.81 / 127 = 0.03; round(1.9 / 0.03) = round(63.3)
 assert "absmax_code" in dir(), "set the variable absmax_code to your answer"
 print("answer recorded:", absmax_code)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.absmax_code", answer=absmax_code)
 ### END HIDDEN TESTS
 
@@ -382,7 +382,7 @@ asymmetric_zero_point = 96   # s = 4 / 255; -min / s = 1.5 x 255 / 4 = 95.6
 assert "asymmetric_zero_point" in dir(), "set the variable asymmetric_zero_point to your answer"
 print("answer recorded:", asymmetric_zero_point)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.asymmetric_zero_point", answer=asymmetric_zero_point)
 ### END HIDDEN TESTS
 
@@ -417,7 +417,7 @@ distillation_term = 0.482   # p_t = softmax([1, 0.5, 0]), p_s = softmax([0, 0.5,
 assert "distillation_term" in dir(), "set the variable distillation_term to your answer"
 print("answer recorded:", distillation_term)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.distillation_term", answer=distillation_term)
 ### END HIDDEN TESTS
 
@@ -455,7 +455,7 @@ kv_cache_mib = 384   # 2 x 24 x 16 x 64 x 1024 x 4 x 2 bytes / 2^20
 assert "kv_cache_mib" in dir(), "set the variable kv_cache_mib to your answer"
 print("answer recorded:", kv_cache_mib)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.kv_cache_mib", answer=kv_cache_mib)
 ### END HIDDEN TESTS
 
@@ -480,7 +480,7 @@ kv_prefill_keys = 0   # once
 assert "kv_prefill_keys" in dir(), "set the variable kv_prefill_keys to your answer"
 print("answer recorded:", kv_prefill_keys)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.kv_prefill_keys", answer=kv_prefill_keys)
 ### END HIDDEN TESTS
 
