@@ -7,22 +7,19 @@ the reference (they are our own code, run in-process like the reference tests)."
 from __future__ import annotations
 
 import json
-import sys
+import re
 from itertools import combinations
-from pathlib import Path
 
+import corpus
 import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "similarity"))
-import corpus  # noqa: E402
-
-from autograde import cli  # noqa: E402
-from autograde.config import Course  # noqa: E402
-from autograde.results import class_report, fingerprint, similarity, similarity_page  # noqa: E402
+from autograde import cli
+from autograde.config import Course
+from autograde.results import class_report, fingerprint, similarity, similarity_page
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +184,16 @@ def test_flagged_pairs_are_in_the_class_report_under_needs_a_look(runs, tmp_path
     course, _, result = runs["practice_quiz"]
     similarity_page.write(course, result)
     (course.work / "results" / "practice_quiz").mkdir(parents=True, exist_ok=True)
+    tampered = "records/x.pt: a symbolic link, refused"
     for student in ("cai", "eve"):
         (course.work / "results" / "practice_quiz" / f"{student}.json").write_text(json.dumps(
             {"assignment": "practice_quiz", "student": student, "score": 1.0, "max_score": 2.0,
-             "tests": [], "needs_look": []}))
+             "tests": [], "needs_look": [], "tampering": [tampered] if student == "cai" else []}))
     page = class_report.write(course, tmp_path / "report.html").read_text()
-    look = page.split("Needs a look")[1]
-    assert "similar to eve in kv_cache_policies" in look and "not a verdict" in look
+    tampering = re.search(r"<h3>Tampering refused by the grader \(1\)</h3><ul>(.*?)</ul>", page)[1]
+    look = re.search(r"<h3>Needs a look \(2\)</h3><ul>(.*?)</ul>", page)[1]     # one entry a student
+    assert f"<b>cai</b>: {tampered}" in tampering and "similar" not in tampering
+    cai, eve = re.findall(r"<li><b>(?:cai|eve)</b>: (.*?)</li>", look)
+    assert cai.startswith(f"{tampered}; similar to eve in kv_cache_policies (score 0.35; a reason to look, not a "
+                          "verdict")
+    assert eve.startswith("similar to cai in kv_cache_policies") and "not a verdict" in eve

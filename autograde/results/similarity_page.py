@@ -25,7 +25,7 @@ CSS = """
 .notice{border:2px solid #222;padding:.6em 1em;margin:1em 0;background:#fff}
 .pair{border-top:1px solid #999;margin-top:1.5em}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:1em}
-.side>div{min-width:0}
+.side>div{min-width:0}.side h4{overflow-wrap:anywhere}
 .side pre,.side .text{background:#f6f8fa;padding:.5em;margin:0;white-space:pre-wrap;word-break:break-word;
 font-size:.9em}
 mark{background:#ffe08a;color:#000;text-decoration:underline;text-decoration-thickness:2px;font-weight:bold}
@@ -51,7 +51,9 @@ def _code(source: str, regions: list[list[int]]) -> str:
     out = []
     for n, line in enumerate(lines, 1):
         number = f"<span class='ln'>{n:>{width}} </span>"
-        out.append(number + (f"<mark>{_e(line)}</mark>" if n in marked else _e(line)))
+        text = line.lstrip()                    # the indentation is not marked
+        shown = f"{_e(line[:len(line) - len(text)])}<mark>{_e(text)}</mark>" if n in marked and text else _e(line)
+        out.append(number + shown)
     return "<pre>" + "\n".join(out) + "</pre>"
 
 
@@ -154,8 +156,8 @@ def render(result: similarity.Result) -> str:
             else _rank(result, p["score"])
         parts.append(f"<section class='pair'><h2 id='pair{i}'>{i}. "
                      f"{_e(_label(p['a']))} and {_e(_label(p['b']))}: {p['score']:.2f}</h2>"
-                     f"<p>Score {p['score']:.2f}, {_e(where)}. Marked lines are the matched "
-                     "regions.</p>")
+                     f"<p>Score {p['score']:.2f}, {_e(where)}. Marked lines (code) and words "
+                     "(written answers) are the matched regions.</p>")
         parts += [_side(result, p, row) for row in p["exercises"] if row["score"] >= similarity.FLOOR]
         parts.append("</section>")
     rest = [p for p in result.pairs if not p["flagged"]]
