@@ -1,6 +1,7 @@
 """Every HTML page the project writes, built the way the commands build them, for the browser tests:
-tests/test_browser.py (no script a student wrote runs in any of them, nor in the formgrader) and
-tests/test_accessibility.py (axe-core finds no WCAG 2.1 A/AA violation in any of them).
+tests/test_browser.py (no script a student wrote runs in any of them, nor in the formgrader),
+tests/test_accessibility.py (axe-core finds no WCAG 2.1 A/AA violation in any of them) and
+tests/test_feedback.py (each page's markup: lang, the policy, nothing active).
 
 The demo class is the LoRA assignment's sample submissions (autograde/samples.py: correct,
 untouched, partly wrong, infinite loop) and a hostile one, each as the executed notebook and the
