@@ -13,6 +13,7 @@
     python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
     python -m autograde gradescope -a lora       # Gradescope autograder zip
     python -m autograde cluster-certs DIR        # a CA and the Dask cluster's TLS certificates
+    python -m autograde similarity -a lora [FOLDER] [--against DIR]   # class integrity report
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
 
@@ -28,7 +29,17 @@ from autograde.build import audit, authoring, publish, quiz_authoring, release, 
 from autograde.config import ROOT, Course
 from autograde.grade import batch, cluster, sandbox
 from autograde.grade.sandbox import Limits
-from autograde.results import class_report, export, feedback, gradebook, gradescope, intake, nbgrader_dirs
+from autograde.results import (
+    class_report,
+    export,
+    feedback,
+    gradebook,
+    gradescope,
+    intake,
+    nbgrader_dirs,
+    similarity,
+    similarity_page,
+)
 
 
 def _course(args) -> Course:
@@ -105,8 +116,10 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[d
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
     report = intake.IntakeReport()
+    caps = intake.ZipCaps(**{k: v for k, v in (("entry_mb", args.max_entry_mb), ("total_mb", args.max_zip_mb),
+                                               ("entries", args.max_zip_entries)) if v})
     collected = intake.collect(source, assignments, nbgrader_dirs.submitted_root(course),
-                            course.assignments(), report)
+                               course.assignments(), report, caps)
     report.print()
     subs = batch.shard(collected, args.shard)
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
@@ -182,17 +195,18 @@ def cmd_export(args) -> int:
     roster = Path(args.roster) if args.roster else None
     args.out = args.out or str(nbgrader_dirs.root(course) / "grades.csv")
     try:
+        points = {k: float(v) for k, v in (p.split("=", 1) for p in args.points or [])}
         if args.lms == "moodle":
             names = args.assignment or course.graded_assignments()
             paths, notes = [], []
             for name in names:
-                p, n = export.moodle(course, Path(args.out), name, roster)
+                p, n = export.moodle(course, Path(args.out), name, roster, points=points)
                 paths += p
                 notes += n
         else:
             columns = dict(c.split("=", 1) for c in args.column or [])
             paths, notes = export.canvas(course, Path(args.out), roster, columns,
-                                         assignments=args.assignment)
+                                         assignments=args.assignment, points=points)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -225,9 +239,36 @@ def cmd_gradescope(args) -> int:
     course = _course(args)
     for name in args.assignment:
         out = Path(args.out) if args.out else nbgrader_dirs.root(course) / f"gradescope-{name}.zip"
-        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
-              " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
+        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.torch_index, args.allow_unsandboxed)}"
+              " (upload it as the assignment's autograder: Configure Autograder > Zip file; base image "
+              f"{gradescope.BASE_IMAGE} or later)")
     return 0
+
+
+def cmd_similarity(args) -> int:
+    course = _course(args)
+    folder = Path(args.folder) if args.folder else None
+    against = Path(args.against) if args.against else None
+    status = 0
+    for name in args.assignment:
+        try:
+            result = similarity.run(course, name, folder, against)
+        except intake.NothingFound as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        result.report.print()
+        path, page = similarity_page.write(course, result)
+        print(f"{name}: {len(result.students)} submissions, {result.n_pairs} pairs, "
+              f"{result.considered} scored (sharing a fingerprint the class does not), {len(result.pairs)} above "
+              f"{similarity.FLOOR}, {len(result.flagged())} flagged\nwrote {path}\nwrote {page}")
+        if result.flagged():
+            print(f"\nNeeds a look ({len(result.flagged())} pairs; similarity is a reason to look, "
+                  "never a verdict):")
+            for p in result.flagged():
+                which = ", ".join(f"{r['exercise']} {r['score']:.2f}" for r in p["exercises"] if r["flagged"])
+                print(f"  {name}: {p['a']} and {p['b']}: {p['score']:.2f} ({which})")
+        status = status or (1 if result.report.errors else 0)
+    return status
 
 
 def cmd_new(args) -> int:
@@ -303,6 +344,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true", help="regrade submissions already graded")
         p.add_argument("--memory-mb", type=int, help="memory limit per submission")
         p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")
+        p.add_argument("--max-entry-mb", type=int, help="an LMS zip's largest entry (default 200)")
+        p.add_argument("--max-zip-mb", type=int, help="bytes read from one LMS zip (default 4096)")
+        p.add_argument("--max-zip-entries", type=int, help="entries of one LMS zip (default 20000)")
 
     p = sub.add_parser("quiz", help="the quiz answer keys -> the self-check bank, the practice quiz's "
                                     "source and its cases' KINDS table")
@@ -350,6 +394,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lms", choices=["canvas", "moodle"], default="canvas")
     p.add_argument("--roster", help="Canvas's gradebook export, or Moodle's grading worksheet")
     p.add_argument("--column", action="append", help="NAME='Title (id)': Canvas's column of NAME")
+    p.add_argument("--points", action="append",
+                   help="NAME=P: the LMS's points possible for NAME where no roster says it; totals "
+                        "are rescaled to it")
     p.add_argument("-a", "--assignment", action="append")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="HTML analytics: score distribution, pass rates, mistakes")
@@ -360,13 +407,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="default: gradescope-NAME.zip")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="when students see each test's result (default: visible)")
-    p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
+                   help="when students see the score and each test's result (default: visible)")
+    p.add_argument("--torch-index", default="https://download.pytorch.org/whl/cpu",
+                   help="where setup.sh takes torch from (default: PyTorch's CPU index)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="where Gradescope's container allows no sandbox, run student code as root "
+                        "anyway (every result says so); without it such a submission is not graded")
     p.set_defaults(func=cmd_gradescope)
     p = sub.add_parser("cluster-certs", help="a CA and TLS certificates for the Dask cluster, in FOLDER")
     p.add_argument("folder", help="a private folder of the instructor's (made 0700)")
     p.add_argument("--host", action="append", help="the scheduler's host name or address (repeatable)")
     p.set_defaults(func=cmd_cluster_certs)
+    p = sub.add_parser("similarity", help="class integrity report: pairs of submissions too alike "
+                                          "to be independent (JSON and HTML in <work>/similarity/)")
+    p.add_argument("folder", nargs="?", help="the class: default nbgrader's submitted/; or any folder "
+                                             "or LMS zip that `grade` takes")
+    p.add_argument("-a", "--assignment", action="append", required=True)
+    p.add_argument("--against", help="an archive: earlier terms' submissions, other courses' "
+                                     "published solutions (.ipynb, .py, .md)")
+    p.set_defaults(func=cmd_similarity)
     p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
     p.add_argument("folder")
     p.add_argument("-a", "--assignment", action="append")
