@@ -273,8 +273,8 @@ def test_the_mode_comes_from_a_probe_not_from_bwrap_being_on_path(tmp_path, monk
     sandbox._bwrap_works.cache_clear()
     try:
         assert sandbox.bwrap_path() == str(fake / "bwrap")
-        expected = "user" if os.geteuid() == 0 and shutil.which("setpriv") else "none"
-        assert sandbox.mode() == expected
+        # a separate grading uid where one can start a kernel here, else refused: never "root"
+        assert sandbox.mode() == ("user" if sandbox._user_works() else "none")
         monkeypatch.setenv("AUTOGRADE_SANDBOX", "root")          # asked for, does not work here
         assert sandbox.mode() == "none"
         with pytest.raises(sandbox.SandboxRefused, match="allow-unsandboxed"):
@@ -305,21 +305,24 @@ def test_without_a_sandbox_grading_is_refused_unless_asked_for(monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
 def test_the_unprivileged_user_mode_is_refused_where_the_uid_could_read_the_sources(toy, monkeypatch):
-    monkeypatch.setenv("AUTOGRADE_SANDBOX", "user")
-    readable = toy.solutions.stat().st_mode
+    """The course's check of "user" mode: as a grading uid, try to read the solutions and the work
+    folder and to write the results. (Whether a uid can start a kernel at all is the mode's own
+    probe; tests/test_rootless.py grades in this mode where it can.)"""
     parents = [p for p in toy.solutions.parents if p != Path("/")]
-    modes = {p: p.stat().st_mode for p in parents}
+    modes = {p: p.stat().st_mode for p in [*parents, toy.solutions]}
     try:
         for p in parents:                       # as a careless instructor's checkout: all readable
             p.chmod(modes[p] | 0o755)
         toy.solutions.chmod(0o755)
-        with pytest.raises(sandbox.SandboxRefused) as refused:
+        problems = sandbox._user_mode_problems(toy, [])
+        assert f"can read {toy.solutions}" in problems
+        assert any(line.startswith("fix: chmod 700") and str(toy.solutions) in line for line in problems)
+        monkeypatch.setattr(sandbox, "mode", lambda: "user")
+        with pytest.raises(sandbox.SandboxRefused, match="unprivileged-user mode"):
             sandbox.require(toy)
-        assert f"can read {toy.solutions}" in str(refused.value) and "chmod 700" in str(refused.value)
     finally:
-        toy.solutions.chmod(readable)
-        for p in parents:
-            p.chmod(modes[p])
+        for p, mode in modes.items():
+            p.chmod(mode)
 
 
 # ---------------------------------------------------------------- root and the student's folder

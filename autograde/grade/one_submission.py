@@ -32,6 +32,7 @@ from autograde.grade.sandbox import Limits
 from autograde.grade.warm_kernels import Cold
 
 REFERENCE_STUDENT = "__reference__"
+UNSANDBOXED = "student code ran WITHOUT a sandbox"     # the first words of that needs-a-look line
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAX_DATA_FILE_BYTES = 50 * 2**20
 
@@ -201,8 +202,7 @@ def _run(ctx: Context, notebook: Path, private: Path, slot: int, limits: Limits,
     tests = score(nb, execution, ctx)
     forged = execution.tampering + records.refusals(execution.cells)
     isolation = execution.isolation or sandbox.describe(sandbox.mode(), None, launcher.warm, slot, limits)
-    unsafe = [f"student code ran WITHOUT a sandbox ({isolation['means']})"] \
-        if isolation["mode"] == "unsandboxed" else []
+    unsafe = [f"{UNSANDBOXED} ({isolation['means']})"] if isolation["mode"] == "unsandboxed" else []
     return {"tests": tests, "tampering": tampering + notes + forged,
             "timing": _timing(nb, execution, time.monotonic() - t0),
             "problems": problems, "restarts": execution.restarts, "isolation": isolation,
@@ -290,11 +290,12 @@ def measure_reference(course: Course, name: str, limits: Limits, stage: Path | N
     notebook = samples.write({student: samples.correct(ctx.source_nb, ctx.release_nb)},
                              course.work / "reference", name)[student]
     result = grade_submission(ctx, student, notebook, private, sandbox.claim_slot(), generous, stage=stage)
-    if result["score"] != autograded_max(result) or result["needs_look"]:
+    looks = [n for n in result["needs_look"] if not n.startswith(UNSANDBOXED)]
+    if result["score"] != autograded_max(result) or looks:
         lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
                 if t["score"] is not None and t["score"] < t["points"]][:3]
         raise RuntimeError(f"the reference of {name} scores {result['score']}/{autograded_max(result)} "
-                           f"when graded ({result['needs_look'] or 'no limit broken'}); lost points: "
+                           f"when graded ({looks or 'no limit broken'}); lost points: "
                            f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
                            "source notebook, or the grading environment if it cannot import torch")
     return cell_cpu(result, ctx.source_nb)

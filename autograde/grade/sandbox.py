@@ -139,12 +139,19 @@ def allow_unsandboxed(allowed: bool = True) -> None:
         os.environ.pop(ALLOW_ENV, None)
 
 
+def _user_works() -> bool:
+    """Can a grading uid start a kernel here (root, setpriv, and the Python installation and the
+    kernel-side files readable by others)? The course's own checks come in `require`."""
+    return (os.geteuid() == 0 and bool(shutil.which("setpriv"))
+            and not _user_mode_problems_cached((), (), BASE_UID + 999))
+
+
 def _available() -> str:
     """The best mode this machine allows, or "none"."""
     if sys.platform != "linux":
         return "none"
     if os.geteuid() == 0:
-        return "root" if _bwrap_works(False) else ("user" if shutil.which("setpriv") else "none")
+        return "root" if _bwrap_works(False) else ("user" if _user_works() else "none")
     return "userns" if _bwrap_works(True) else "none"
 
 
@@ -154,7 +161,7 @@ def mode() -> str:
     if wanted in SANDBOXED:
         works = {"root": os.geteuid() == 0 and _bwrap_works(False),
                  "userns": os.geteuid() != 0 and _bwrap_works(True),
-                 "user": os.geteuid() == 0 and bool(shutil.which("setpriv"))}[wanted]
+                 "user": _user_works()}[wanted]
         found = wanted if works else "none"
     if found == "none" and os.environ.get(ALLOW_ENV):
         return "unsandboxed"
@@ -170,7 +177,11 @@ def _why_none() -> str:
     if os.geteuid() != 0:
         return ("the grader is not root and this kernel refuses bubblewrap's unprivileged user "
                 "namespaces" if bwrap_path() else "the grader is not root and bubblewrap is not installed")
-    return "the grader is root but setpriv (util-linux) is missing"
+    if not shutil.which("setpriv"):
+        return "the grader is root but setpriv (util-linux) is missing"
+    why = "; ".join(_user_mode_problems_cached((), (), BASE_UID + 999))
+    return ("bubblewrap cannot create its namespaces here, and a separate grading uid cannot start a "
+            f"kernel: {why}")
 
 
 def require(course=None, protect=()) -> str:
