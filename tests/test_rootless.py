@@ -183,7 +183,7 @@ def test_without_namespaces_student_code_runs_as_a_separate_uid_that_reaches_not
         if not python:
             pytest.skip("no system Python of this version for the grading uid to run")
         env = {"PATH": "/usr/bin:/bin", "AUTOGRADE_NO_SANDBOX": "1", "PYTHONPATH": f"{source}{os.pathsep}{site}",
-               "HOME": str(box)}
+               "HOME": str(box), "COURSE_GRADING_DIR": str(work)}    # nbgrader's config: no source/.grading
         done = subprocess.run([python, str(script)], cwd=box, env=env, capture_output=True,
                               text=True, timeout=900)
         assert done.returncode == 0, done.stderr[-3000:]
