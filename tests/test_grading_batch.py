@@ -230,7 +230,7 @@ def test_shards_partition_the_class_and_merge_into_one_gradebook(graded, tmp_pat
     pages = feedback.write_all(merged, batch.load_results(merged, "toy"), tmp_path / "fb")
     assert len(pages) == len(results)
     correct = next(p for p in pages if p.parent.parent.name == "correct")
-    assert "<pre class='out'>the end" in correct.read_text()     # the executed notebook's output
+    assert '<pre class="out">the end' in correct.read_text()     # the executed notebook's output
     assert "no max-subtraction" in class_report.write(merged, tmp_path / "report.html").read_text()
 
 
