@@ -70,6 +70,23 @@ def hidden_calls(cell) -> list[tuple[str, dict]]:
     return calls
 
 
+def check_calls(source: str) -> list[tuple[str, list[str]]]:
+    """[(function, [argument names])] of each visible check a test cell's code calls (`check_*`)."""
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "").startswith("check_"):
+            calls.append((node.func.id, [a.id for a in node.args if isinstance(a, ast.Name)]))
+    return calls
+
+
+def hidden_region(assignment: str, cases: list[str], objects: list[str]) -> str:
+    """The hidden region that runs `cases` of solutions/<assignment>/cases.py on `objects`."""
+    given = ", ".join(f"{name}={name}" for name in objects)
+    calls = "".join(f'hidden_check("{assignment}.{case}", {given})\n' for case in cases)
+    return ("### BEGIN HIDDEN TESTS\nfrom autograde.grade.verdict import hidden_check\n"
+            f"{calls}### END HIDDEN TESTS")
+
+
 def visible_source(cell) -> str:
     """A test cell as the student sees it: its hidden region removed (as in the release)."""
     return HIDDEN.sub("", cell.get("source", "")).rstrip()
