@@ -94,10 +94,7 @@ def _fill_points(cells, name: str) -> None:
     """Points are stated from the nbgrader metadata, never typed by hand: in markdown cells,
     {{total_points}} is the notebook's total and {{points}} (an exercise's heading) the points of
     the test cells after it, up to the next markdown cell that says {{points}}."""
-    def points(cell):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        return float(meta.get("points", 0)) if meta.get("grade") else 0.0
-
+    points = cell_meta.points
     for cell in cells:
         found = LITERAL_POINTS.search(cell.source) if cell.cell_type == "markdown" else None
         if found:

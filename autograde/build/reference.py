@@ -21,16 +21,13 @@ from autograde import cells
 from autograde.config import ROOT, Course
 from autograde.sandboxed.recorder import run_case
 from autograde.spec import load_case, load_mistakes
+from course_lib.nbimport import exec_cells
 
 
 def reference_namespace(source_nb) -> dict:
-    """Exec the setup and solution cells of the source notebook into a fresh namespace."""
-    namespace = {"__name__": "reference"}
-    for cell in source_nb.cells:
-        if cell.cell_type == "code" and (cells.is_setup(cell) or cells.is_solution(cell)):
-            exec(compile(cell.source, f"<reference {cells.grade_id(cell) or 'setup'}>", "exec"),
-                 namespace)
-    return namespace
+    """The setup and solution cells of the source notebook, exec'd into a fresh namespace (by
+    course_lib's executor, the one `import_notebook` runs a student's earlier notebook with)."""
+    return exec_cells(source_nb, {"__name__": "reference"}, "reference")
 
 
 def case_calls(source_nb) -> dict[str, tuple[str, dict]]:
