@@ -12,6 +12,7 @@
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
     python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
     python -m autograde gradescope -a lora       # Gradescope autograder zip
+    python -m autograde similarity -a lora [FOLDER] [--against DIR]   # class integrity report
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
 
@@ -27,7 +28,17 @@ from autograde.build import audit, authoring, publish, quiz_authoring, release, 
 from autograde.config import ROOT, Course
 from autograde.grade import batch, sandbox
 from autograde.grade.sandbox import Limits
-from autograde.results import class_report, export, feedback, gradebook, gradescope, intake, nbgrader_dirs
+from autograde.results import (
+    class_report,
+    export,
+    feedback,
+    gradebook,
+    gradescope,
+    intake,
+    nbgrader_dirs,
+    similarity,
+    similarity_page,
+)
 
 
 def _course(args) -> Course:
@@ -211,6 +222,32 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def cmd_similarity(args) -> int:
+    course = _course(args)
+    folder = Path(args.folder) if args.folder else None
+    against = Path(args.against) if args.against else None
+    status = 0
+    for name in args.assignment:
+        try:
+            result = similarity.run(course, name, folder, against)
+        except intake.NothingFound as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        result.report.print()
+        path, page = similarity_page.write(course, result)
+        print(f"{name}: {len(result.students)} submissions, {result.n_pairs} pairs, "
+              f"{result.considered} scored (sharing a fingerprint the class does not), {len(result.pairs)} above "
+              f"{similarity.FLOOR}, {len(result.flagged())} flagged\nwrote {path}\nwrote {page}")
+        if result.flagged():
+            print(f"\nNeeds a look ({len(result.flagged())} pairs; similarity is a reason to look, "
+                  "never a verdict):")
+            for p in result.flagged():
+                which = ", ".join(f"{r['exercise']} {r['score']:.2f}" for r in p["exercises"] if r["flagged"])
+                print(f"  {name}: {p['a']} and {p['b']}: {p['score']:.2f} ({which})")
+        status = status or (1 if result.report.errors else 0)
+    return status
+
+
 def cmd_new(args) -> int:
     for path in scaffold.new(args.name, _course(args)):
         print(f"wrote {path}")
@@ -336,6 +373,14 @@ def parser() -> argparse.ArgumentParser:
                    help="when students see each test's result (default: visible)")
     p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
     p.set_defaults(func=cmd_gradescope)
+    p = sub.add_parser("similarity", help="class integrity report: pairs of submissions too alike "
+                                          "to be independent (JSON and HTML in <work>/similarity/)")
+    p.add_argument("folder", nargs="?", help="the class: default nbgrader's submitted/; or any folder "
+                                             "or LMS zip that `grade` takes")
+    p.add_argument("-a", "--assignment", action="append", required=True)
+    p.add_argument("--against", help="an archive: earlier terms' submissions, other courses' "
+                                     "published solutions (.ipynb, .py, .md)")
+    p.set_defaults(func=cmd_similarity)
     p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
     p.add_argument("folder")
     p.add_argument("-a", "--assignment", action="append")

@@ -1,6 +1,7 @@
 """Every HTML page the project writes, built the way the commands build them, for the browser tests:
-tests/test_browser.py (no script a student wrote runs in any of them, nor in the formgrader) and
-tests/test_accessibility.py (axe-core finds no WCAG 2.1 A/AA violation in any of them).
+tests/test_browser.py (no script a student wrote runs in any of them, nor in the formgrader),
+tests/test_accessibility.py (axe-core finds no WCAG 2.1 A/AA violation in any of them) and
+tests/test_feedback.py (each page's markup: lang, the policy, nothing active).
 
 The demo class is the LoRA assignment's sample submissions (autograde/samples.py: correct,
 untouched, partly wrong, infinite loop) and a hostile one, each as the executed notebook and the
@@ -8,6 +9,12 @@ result the grader leaves for it (scores and verdict lines as the grader writes t
 executed here), written where `python -m autograde feedback` and `report` read them. The hostile
 student's notebook holds one attack a cell: every way a student's text, output, name or file name
 was seen to reach a page (issue 20), each of which sets the page title to PWNED if it runs.
+
+The class integrity report's page (`python -m autograde similarity`) is built twice, each in a work
+folder of its own: on the MoE calibration corpus of tests/fixtures/similarity (four disguised copies
+side by side), and on the practice quiz's corpus with a hostile pair added whose copied code and
+written answer carry the attacks a code box and a text block invite (closing the `<pre>` and
+opening an image with a handler, a script), matched also in an archived file whose name is one.
 
 `PAGES` names each page and how to build it in a folder of its own (the folders of one run share a
 parent, where the demo class and the summaries are written once): one more page is one more line.
@@ -24,13 +31,14 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import corpus
 import nbformat
 
 from autograde import cells
 from autograde.build import samples
 from autograde.build.release import release_notebook
 from autograde.config import ROOT, Course
-from autograde.results import class_report, feedback
+from autograde.results import class_report, feedback, similarity, similarity_page
 
 JS = "void(document.title=/PWNED/.source)"     # what every payload does if it runs (no quotes)
 IMG = f"<img/src='x'/onerror='{JS}'>"           # no space: latex2mathml turns spaces into &#xA0;
@@ -220,10 +228,55 @@ def summary_page(folder: Path, part: int) -> Path:
     return sorted(out.glob("*.html"))[part - 1]
 
 
+# ----------------------------------------------------------------------------- the similarity page
+# A hostile pair's copied answers: code whose comment and string close the code box and open an
+# image with a handler, a written answer with a script and an image; an archived file named as one
+# (a file name holds no slash: its handler spells PWNED with character codes).
+HOSTILE_CODE = "\n".join([
+    f"# </pre><img src=x onerror={JS}> 24 layers, 16 heads of 64, fp16",
+    "layers, heads, head_size = 24, 16, 64",
+    "batch, tokens, fp16_bytes = 4, 1024, 2",
+    "keys_and_values = 2",
+    f"note = '</pre><script>{JS}</script>'",
+    "per_token = keys_and_values * layers * heads * head_size * fp16_bytes",
+    "kv_cache_mib = per_token * batch * tokens / 2**20",
+])
+HOSTILE_TEXT = (
+    f"A sliding window keeps only the newest keys and values <script>{JS}</script>, so memory stays "
+    "flat, but once the first tokens fall out the model degrades, since attention dumps its spare "
+    f"weight on them.</div><img src=x onerror={JS}> StreamingLLM pins those first tokens as sinks "
+    "next to the window and keeps generating steadily, though anything in the middle of a long "
+    "text is gone. H2O keeps the heavy hitters, the tokens that gathered the most attention so "
+    "far, plus recent ones; it bets that past attention predicts future need and loses a token "
+    "for good when that bet fails.")
+HOSTILE_FILE = "<img src=x onerror=document.title=String.fromCharCode(80,87,78,69,68)>.md"
+
+
+def similarity_report(folder: Path, assignment: str) -> Path:
+    """The page of `python -m autograde similarity -a ASSIGNMENT CLASS [--against ARCHIVE]` on the
+    calibration corpus of `assignment`; for the practice quiz with the hostile pair `mal` and `mia`
+    and an archive holding their written answer under HOSTILE_FILE."""
+    course = Course(solutions=ROOT / "solutions", notebooks=ROOT / "notebooks", work=folder / "work")
+    source_nb = nbformat.read(course.source(assignment), as_version=4)
+    nbs = corpus.notebooks(assignment, source_nb)
+    archive = None
+    if assignment == "practice_quiz":
+        release_nb = release_notebook(source_nb)
+        for student in ("mal", "mia"):
+            nbs[student] = corpus.fill(release_nb, {"kv_cache_mib": HOSTILE_CODE,
+                                                    "kv_cache_policies": HOSTILE_TEXT})
+        archive = folder / "archive"
+        archive.mkdir()
+        (archive / HOSTILE_FILE).write_text(HOSTILE_TEXT)
+    result = similarity.run(course, assignment, corpus.write(folder / "class", nbs, assignment), archive)
+    return similarity_page.write(course, result)[1]
+
+
 PAGES = {
     **{f"feedback_{s}": (lambda folder, s=s: feedback_page(folder, s)) for s in STUDENTS},
     "report": report_page,
     **{f"summary_part_{i}": (lambda folder, i=i: summary_page(folder, i)) for i in (1, 2, 3, 4)},
+    **{f"similarity_{a}": (lambda folder, a=a: similarity_report(folder, a)) for a in ("moe", "practice_quiz")},
 }
 
 

@@ -1,6 +1,7 @@
 """Every HTML page the project writes passes axe-core's WCAG 2.1 A and AA rules in Chromium: the
-feedback pages of the demo class (a hostile student's included), the class report and each quiz
-summary page (tests/pages.py `PAGES`: one more page there is one more test here).
+feedback pages of the demo class (a hostile student's included), the class report, each quiz
+summary page and the similar-submissions page of two classes (tests/pages.py `PAGES`: one more page
+there is one more test here).
 
 axe-core (npm, MPL-2.0, pinned below) is not vendored: .ci/run installs it into the git-ignored
 folder .axe/ (`npm install --prefix .axe axe-core@VERSION`), and this test does the same when it is

@@ -20,6 +20,10 @@ tests/pages.py, each sets the page title to PWNED if it runs):
   switched off (so the sanitizer alone must hold): no script runs, no dialog opens, no element
   carries a handler or a javascript: link, nothing is drawn over the page; the same notebook
   rendered by nbconvert's stock HTML exporter does run the payloads (the control);
+* the similar-submissions page shows a hostile pair's copied code (a comment and a string that close
+  the code box and open an image with a handler), written answer (a script) and an archived file
+  named as an image with a handler, side by side and as text, with its policy on and off: none of
+  it runs; the same bytes written raw into a page do run (the control);
 * the formgrader, run with the repository's nbgrader_config.py, shows the hostile submission that
   `grade` recorded (autograde.results.gradebook.record, which writes autograded/ through
   autograde.results.nbgrader_dirs.inert): no script runs; the same submission's notebook copied there
@@ -415,6 +419,32 @@ def test_no_script_runs_in_any_page_of_a_hostile_class(chromium, playwright, wri
         if name != "control":
             assert got == {"title": got["title"], "dialogs": [], "active": []}, (name, csp, got)
             assert got["title"] != "PWNED", (name, csp)
+
+
+def test_the_similarity_page_shows_a_hostile_pair_side_by_side_as_text_and_runs_none_of_it(
+        chromium, playwright, written_pages, tmp_path):
+    raw = tmp_path / "raw.html"                    # the control: the same bytes, not escaped
+    raw.write_text(f"<!doctype html><title>raw</title><pre>{pages.HOSTILE_CODE}</pre>"
+                   f"<div>{pages.HOSTILE_TEXT}</div><h4>{pages.HOSTILE_FILE}</h4>")
+    browser = playwright.chromium.launch(executable_path=chromium[1], headless=True, args=CHROMIUM_FLAGS)
+    for csp in ("as written", "policy off"):
+        context = browser.new_context(bypass_csp=csp == "policy off", viewport={"width": 1300, "height": 900})
+        page = context.new_page()
+        got = visit(page, written_pages["similarity_practice_quiz"].as_uri(), "body")
+        assert got == {"title": "Similar submissions: practice_quiz", "dialogs": [], "active": []}, (csp, got)
+        pair = page.locator("section.pair", has=page.get_by_role("heading", name="mal and mia"))
+        sides = pair.locator(".side")
+        assert sides.count() == 2                                     # the code and the written answer
+        shown = " ".join(sides.all_inner_texts())
+        for line in pages.HOSTILE_CODE.splitlines()[::4] + [pages.HOSTILE_TEXT[:80]]:
+            assert line in shown, (csp, line)                         # there, as text
+        assert "archive: " + pages.HOSTILE_FILE in page.inner_text("body")
+        left, right = (box.bounding_box() for box in sides.first.locator(":scope > div").all())
+        assert right["x"] >= left["x"] + left["width"] and abs(right["y"] - left["y"]) < 1   # side by side
+        context.close()
+    control = visit(browser.new_page(), raw.as_uri(), "body")
+    browser.close()
+    assert control["title"] == "PWNED", control                       # the payloads are live
 
 
 def test_no_script_runs_in_the_formgrader_view_of_a_hostile_submission(lab, page):

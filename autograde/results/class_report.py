@@ -1,7 +1,8 @@
 """Instructor analytics: one HTML page with the score distribution and, per question, the pass rate
 and the most frequent named mistakes (as plots, each with a text alternative that says what it
 shows and a table of the same numbers), the tampering the grader refused (its own list), and the
-submissions that need a look (tampering included).
+submissions that need a look (tampering included, and the flagged pairs of `python -m autograde
+similarity`, autograde/results/similarity.py, when it has been run).
 
 The plots are one series each, drawn in a dark blue that keeps its contrast in greyscale, outlined,
 with every bar labelled by its number: nothing is told by colour alone.
@@ -25,6 +26,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from autograde import notebook_html as nh  # noqa: E402
 from autograde.config import Course  # noqa: E402
 from autograde.grade import batch  # noqa: E402
+from autograde.results import similarity  # noqa: E402
 
 BAR = {"color": "#0b4f8a", "edgecolor": "black", "linewidth": 0.8}   # 8.6:1 on white, dark in greyscale
 CSS = "h2{margin-top:2em}figure{margin:1em 0}li{margin:.2em 0}caption{text-align:left;font-weight:bold}"
@@ -129,8 +131,18 @@ def _assignment_html(name: str, a: dict) -> str:
     return "".join(parts)
 
 
+def _with_similar_pairs(a: dict, similar: dict[str, list[str]]) -> None:
+    """The flagged pairs' lines joined to each student's needs-a-look lines (one entry a student)."""
+    look = {student: list(lines) for student, lines in a["look"]}
+    for student, lines in similar.items():
+        look.setdefault(student, []).extend(lines)
+    a["look"] = list(look.items())
+
+
 def write(course: Course, out: Path) -> Path:
     summary = summarize(batch.load_results(course))
+    for name, a in summary.items():
+        _with_similar_pairs(a, similarity.needs_look(course, name))
     body = "".join(_assignment_html(n, a) for n, a in sorted(summary.items())) or "<p>No results yet.</p>"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(nh.page("Grading report", f"<h1>Grading report</h1>{body}", CSS))
