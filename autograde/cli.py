@@ -28,6 +28,7 @@ from autograde.build import audit, authoring, publish, quiz_authoring, release, 
 from autograde.config import ROOT, Course
 from autograde.grade import batch, sandbox
 from autograde.grade.sandbox import Limits
+from autograde.result import SubmissionResult
 from autograde.results import (
     class_report,
     export,
@@ -51,21 +52,21 @@ def _course(args) -> Course:
                            db_url=args.db)
 
 
-def _print_table(results: list[dict]) -> None:
+def _print_table(results: list[SubmissionResult]) -> None:
     """One table per assignment: a column per test cell (source order), a row per student."""
-    for name in sorted({r["assignment"] for r in results}):
-        rows = sorted((r for r in results if r["assignment"] == name), key=lambda r: r["student"])
-        tests = list(dict.fromkeys(t["id"] for r in rows for t in r["tests"]))
-        width = max([len(r["student"]) for r in rows] + [10])
+    for name in sorted({r.assignment for r in results}):
+        rows = sorted((r for r in results if r.assignment == name), key=lambda r: r.student)
+        tests = list(dict.fromkeys(t.id for r in rows for t in r.tests))
+        width = max([len(r.student) for r in rows] + [10])
         print(f"\n{name}\n{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
               f"  {'total':>11}  needs a look")
         for r in rows:
-            by_id = {t["id"]: t for t in r["tests"]}
-            cols = [f"{by_id[t]['score']:.2f}/{by_id[t]['points']:g}" if t in by_id else ""
+            by_id = {t.id: t for t in r.tests}
+            cols = [f"{by_id[t].score:.2f}/{by_id[t].points:g}" if t in by_id else ""
                     for t in tests]
-            look = "; ".join(r["needs_look"])[:60]
-            print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
-                  f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
+            look = "; ".join(r.needs_look)[:60]
+            print(f"{r.student:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
+                  f"  {r.score:>5.2f}/{r.max_score:<5g}  {look}")
 
 
 def cmd_quiz(args) -> int:
@@ -103,7 +104,7 @@ def _limits(args) -> Limits:
     return Limits(**{k: v for k, v in overrides.items() if v})
 
 
-def _grade(course: Course, source: Path, assignments: list[str], args) -> list[dict]:
+def _grade(course: Course, source: Path, assignments: list[str], args) -> list[SubmissionResult]:
     """Sort the source into submitted/ (autograde/results/intake.py), grade, then autograded/ and gradebook."""
     warning = sandbox.isolation_warning()
     if warning:
@@ -116,7 +117,7 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[d
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
                           warm=not args.cold, scheduler=args.scheduler)
     done = {(s.assignment, s.student) for s in subs}
-    results = [r for r in batch.load_results(course) if (r["assignment"], r["student"]) in done]
+    results = [r for r in batch.load_results(course) if (r.assignment, r.student) in done]
     notes = gradebook.record(course, results)     # main process only, idempotent: safe to rerun
     print(f"graded {len(new)} new, {len(results) - len(new)} already graded; "
           f"gradebook: {course.gradebook_url}")
@@ -142,12 +143,12 @@ def cmd_grade(args) -> int:
     return 0
 
 
-def _print_needs_look(results: list[dict]) -> None:
-    look = [r for r in results if r["needs_look"]]
+def _print_needs_look(results: list[SubmissionResult]) -> None:
+    look = [r for r in results if r.needs_look]
     if look:
         print(f"\nNeeds a look ({len(look)}):")
         for r in look:
-            print(f"  {r['assignment']}/{r['student']}: " + "; ".join(r["needs_look"]))
+            print(f"  {r.assignment}/{r.student}: " + "; ".join(r.needs_look))
 
 
 def cmd_merge(args) -> int:
@@ -162,7 +163,7 @@ def cmd_merge(args) -> int:
 def cmd_feedback(args) -> int:
     course = _course(args)
     results = [r for r in batch.load_results(course) if not args.assignment
-               or r["assignment"] in args.assignment]
+               or r.assignment in args.assignment]
     paths = feedback.write_all(course, results, Path(args.out) if args.out else None)
     where = args.out or nbgrader_dirs.root(course) / "feedback"
     print(f"wrote {len(paths)} feedback pages under {where}/ (<student>/<assignment>/<assignment>.html)")
@@ -269,7 +270,7 @@ def cmd_demo(args) -> int:
     course = _course(args)
     names = course.graded_assignments() if args.all else (args.assignment or ["lora"])
     print("1. release:", *(release.release(course) or ["notebooks/ already up to date"]))
-    inbox = course.work / "demo-submissions"
+    inbox = course.work_folder.demo_inbox()
     for name in names:
         samples.write_samples(course, name, inbox)
     print(f"2. sample submissions ({', '.join(names)}): {inbox}")

@@ -85,9 +85,9 @@ def _breakdown(results: list[dict]) -> dict:
     """Median seconds per submission: kernel start, imports (first + setup cells), other cells,
     verdict, and the whole submission as the worker saw it."""
     import statistics
-    parts = {k: statistics.median(r["timing"][k] for r in results)
+    parts = {k: statistics.median(r.timing[k] for r in results)
              for k in ("start_s", "imports_s", "cells_s", "verdict_s")}
-    parts["total_s"] = statistics.median(r["seconds"] for r in results)
+    parts["total_s"] = statistics.median(r.seconds for r in results)
     return parts
 
 
@@ -142,7 +142,7 @@ def measure(assignment: str = "lora", students: int = 12, workers: int | None = 
                 new = batch.grade_all(course, subs, workers, force=True, progress=False, **kwargs)
                 out[name] = time.monotonic() - start
                 out[f"{name}_parts"] = _breakdown(new)
-                scores[name] = {r["student"]: r["tests"] for r in new}
+                scores[name] = {r.student: r.tests for r in new}
         finally:
             if dask:
                 for proc in procs:

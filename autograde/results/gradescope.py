@@ -31,6 +31,7 @@ from pathlib import Path
 
 from autograde.config import ROOT, Course
 from autograde.grade import batch
+from autograde.result import SubmissionResult
 from autograde.results import intake, nbgrader_dirs
 
 PACKAGE = ["autograde", "course_lib", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
@@ -95,26 +96,26 @@ def build(course: Course, name: str, out: Path, visibility: str = "visible",
 
 
 # ---------------------------------------------------------------- on Gradescope
-def results(result: dict | None, visibility: str, why: str = "") -> dict:
+def results(result: SubmissionResult | None, visibility: str, why: str = "") -> dict:
     """Gradescope's results.json from one graded result (or an explanation when there is none)."""
     if result is None:
         return {"score": 0.0, "output": why, "visibility": "visible", "stdout_visibility": "hidden",
                 "tests": []}
+    result = SubmissionResult.from_json(result)
     tests, manual = [], []
-    for i, t in enumerate(result["tests"], 1):
-        if t.get("manual") or t.get("score") is None:
-            manual.append(t["id"])
+    for i, t in enumerate(result.tests, 1):
+        if t.manual or t.score is None:
+            manual.append(t.id)
             continue
-        full = t["score"] >= t["points"]
-        tests.append({"number": str(i), "name": t["id"], "score": round(t["score"], 4),
-                      "max_score": t["points"], "status": "passed" if full else "failed",
+        tests.append({"number": str(i), "name": t.id, "score": round(t.score, 4),
+                      "max_score": t.points, "status": "passed" if t.full else "failed",
                       "visibility": visibility,
-                      "output": "\n".join(t.get("lines", [])) or "every check passed"})
-    lines = [f"Score: {result['score']:.2f} / {result['max_score']:g}"]
-    lines += [f"Note from the grader: {n}" for n in result.get("problems", []) + result.get("tampering", [])]
+                      "output": "\n".join(t.lines) or "every check passed"})
+    lines = [f"Score: {result.score:.2f} / {result.max_score:g}"]
+    lines += [f"Note from the grader: {n}" for n in result.problems + result.tampering]
     if manual:
         lines.append(f"Graded by hand in Gradescope: {', '.join(manual)}")
-    return {"score": round(result["score"], 4), "output": "\n".join(lines), "visibility": "visible",
+    return {"score": round(result.score, 4), "output": "\n".join(lines), "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests}
 
 
@@ -148,7 +149,9 @@ def run(root: Path, name: str, visibility: str = "visible") -> dict:
                                          f"{', '.join(sorted(p.name for p in inbox.iterdir())) or 'nothing'}).")
     else:
         batch.grade_all(course, subs, workers=1, force=True, progress=False)
-        [result] = [r for r in batch.load_results(course, name) if r["student"] == subs[0].student]
+        result = course.work_folder.load_one(name, subs[0].student)
+        if result is None:
+            raise RuntimeError(f"grading {name} wrote no result for {subs[0].student}")
         data = results(result, visibility)
         if report.warnings:
             data["output"] += "\n" + "\n".join(f"Note: {w}" for w in report.warnings)
