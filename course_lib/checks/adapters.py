@@ -13,7 +13,17 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok, stand_ins, tiny_model
+from . import (
+    CheckFailed,
+    call,
+    expect,
+    expect_close,
+    expect_only_new_parameters_train,
+    expect_shape,
+    ok,
+    stand_ins,
+    tiny_model,
+)
 
 
 def _make(Adapter, d, reduction, seed=0):
@@ -173,12 +183,10 @@ def check_add_adapters(add_adapters) -> None:
     expect(len({id(getattr(b, s)) for b in model.blocks for s in ("after_attn", "after_ffn")})
            == 2 * cfg.n_layers, "each slot needs its own new Adapter (not one shared module)")
     ok(f"an Adapter(d, reduction) in after_attn and after_ffn of all {cfg.n_layers} blocks")
-    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
-    expect(trainable, "nothing trains: freezing every parameter after inserting the adapters "
-                      "freezes them too; freeze first, then insert")
-    stray = [n for n in trainable if not n.endswith(".c")]
-    expect(not stray, f"pre-trained parameters still train ({stray[:3]} ...): freeze every "
-                      f"parameter of the model (embeddings, attention, FFN, LayerNorms)")
+    expect_only_new_parameters_train(
+        model, ".c", nothing="nothing trains: freezing every parameter after inserting the "
+                             "adapters freezes them too; freeze first, then insert",
+        freeze="freeze every parameter of the model (embeddings, attention, FFN, LayerNorms)")
     ok("the base is frozen; only the adapters train")
 
     # on the sub-layer's output, before the residual add: each adapter maps u to 2 u + 0.25

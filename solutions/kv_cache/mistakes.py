@@ -173,7 +173,8 @@ MISTAKES = {
         Mistake("no causal mask in the prefill", "a multi-token prefill must stay causal",
                 _attention_variant(mask_fn=_no_mask)),
         Mistake("key mask ignored", "with a key_mask, hide the padded keys (False) from every "
-                "query, except each query's own key", _attention_variant(use_key_mask=False), seen_by_checks=False)],
+                "query, except each query's own key", _attention_variant(use_key_mask=False),
+                seen_by_checks=False)],
     "cached_forward": [
         Mistake("positions not offset", "the new tokens' positions start at the cache length, "
                 "not at 0", _forward_variant(offset=False)),

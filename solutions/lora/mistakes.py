@@ -68,6 +68,10 @@ SCALE = Mistake("alpha instead of alpha/r", "your update is scaled by alpha, not
                 variant("LoRALinear", after_init=_alpha_not_over_r))
 NO_SCALE = Mistake("no scaling", "your update is not scaled by alpha / r",
                    variant("LoRALinear", after_init=_no_scaling))
+MERGE_TWICE = Mistake("merging twice", "merge() must be idempotent: keep a `merged` flag",
+                      variant("LoRALinear", merge=_merge_twice))
+BRANCH_AFTER_MERGE = Mistake("branch added after merge", "once merged, forward must be just base(x)",
+                             variant("LoRALinear", forward=_merged_forward_adds_branch))
 MISTAKES = {
     "forward": [
         SCALE, NO_SCALE,
@@ -78,13 +82,7 @@ MISTAKES = {
         Mistake("dropout on the base path", "apply dropout to the LoRA branch's input only, "
                 "never to W_0 x", variant("LoRALinear", forward=around(_dropout_on_base))),
     ],
-    "merge": [
-        SCALE, NO_SCALE,
-        Mistake("merging twice", "merge() must be idempotent: keep a `merged` flag",
-                variant("LoRALinear", merge=_merge_twice)),
-        Mistake("branch added after merge", "once merged, forward must be just base(x)",
-                variant("LoRALinear", forward=_merged_forward_adds_branch)),
-    ],
+    "merge": [SCALE, NO_SCALE, MERGE_TWICE, BRANCH_AFTER_MERGE],
     "add_lora": [
         Mistake("all four projections", "the paper adapts W_q and W_v only",
                 _add_lora_variant(names=("W_q", "W_k", "W_v", "W_o"))),
