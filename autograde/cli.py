@@ -110,8 +110,10 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[S
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
     report = intake.IntakeReport()
+    caps = intake.ZipCaps(**{k: v for k, v in (("entry_mb", args.max_entry_mb), ("total_mb", args.max_zip_mb),
+                                               ("entries", args.max_zip_entries)) if v})
     collected = intake.collect(source, assignments, nbgrader_dirs.submitted_root(course),
-                            course.assignments(), report)
+                               course.assignments(), report, caps)
     report.print()
     subs = batch.shard(collected, args.shard)
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
@@ -175,17 +177,18 @@ def cmd_export(args) -> int:
     roster = Path(args.roster) if args.roster else None
     args.out = args.out or str(nbgrader_dirs.root(course) / "grades.csv")
     try:
+        points = {k: float(v) for k, v in (p.split("=", 1) for p in args.points or [])}
         if args.lms == "moodle":
             names = args.assignment or course.graded_assignments()
             paths, notes = [], []
             for name in names:
-                p, n = export.moodle(course, Path(args.out), name, roster)
+                p, n = export.moodle(course, Path(args.out), name, roster, points=points)
                 paths += p
                 notes += n
         else:
             columns = dict(c.split("=", 1) for c in args.column or [])
             paths, notes = export.canvas(course, Path(args.out), roster, columns,
-                                         assignments=args.assignment)
+                                         assignments=args.assignment, points=points)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -218,8 +221,9 @@ def cmd_gradescope(args) -> int:
     course = _course(args)
     for name in args.assignment:
         out = Path(args.out) if args.out else nbgrader_dirs.root(course) / f"gradescope-{name}.zip"
-        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
-              " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
+        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.torch_index, args.allow_unsandboxed)}"
+              " (upload it as the assignment's autograder: Configure Autograder > Zip file; base image "
+              f"{gradescope.BASE_IMAGE} or later)")
     return 0
 
 
@@ -314,6 +318,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true", help="regrade submissions already graded")
         p.add_argument("--memory-mb", type=int, help="memory limit per submission")
         p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")
+        p.add_argument("--max-entry-mb", type=int, help="an LMS zip's largest entry (default 200)")
+        p.add_argument("--max-zip-mb", type=int, help="bytes read from one LMS zip (default 4096)")
+        p.add_argument("--max-zip-entries", type=int, help="entries of one LMS zip (default 20000)")
 
     p = sub.add_parser("quiz", help="the quiz answer keys -> the self-check bank, the practice quiz's "
                                     "source and its cases' KINDS table")
@@ -361,6 +368,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lms", choices=["canvas", "moodle"], default="canvas")
     p.add_argument("--roster", help="Canvas's gradebook export, or Moodle's grading worksheet")
     p.add_argument("--column", action="append", help="NAME='Title (id)': Canvas's column of NAME")
+    p.add_argument("--points", action="append",
+                   help="NAME=P: the LMS's points possible for NAME where no roster says it; totals "
+                        "are rescaled to it")
     p.add_argument("-a", "--assignment", action="append")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="HTML analytics: score distribution, pass rates, mistakes")
@@ -371,8 +381,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="default: gradescope-NAME.zip")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="when students see each test's result (default: visible)")
-    p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
+                   help="when students see the score and each test's result (default: visible)")
+    p.add_argument("--torch-index", default="https://download.pytorch.org/whl/cpu",
+                   help="where setup.sh takes torch from (default: PyTorch's CPU index)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="where Gradescope's container allows no sandbox, run student code as root "
+                        "anyway (every result says so); without it such a submission is not graded")
     p.set_defaults(func=cmd_gradescope)
     p = sub.add_parser("similarity", help="class integrity report: pairs of submissions too alike "
                                           "to be independent (JSON and HTML in <work>/similarity/)")
