@@ -90,10 +90,11 @@ class WorkFolder:
         return write_json(self.result_file(result.assignment, result.student), result.to_json())
 
     def load_one(self, assignment: str, student: str) -> SubmissionResult | None:
+        """The student's result, or None where there is none (or only a file that is not one)."""
         try:
             return SubmissionResult.from_json(
                 json.loads(self.result_file(assignment, student).read_text()))
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError, KeyError):
             return None
 
     def load(self, assignment: str | None = None) -> list[SubmissionResult]:
