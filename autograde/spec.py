@@ -23,6 +23,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -140,6 +141,8 @@ def variant(reference: str, replacement=None, /, **patch) -> Callable[[dict], di
         variant("LoRALinear", forward=around(f))   ... whose forward is f(reference's forward, self, x)
         variant("topk_gate", f)                    the function f in the reference's place
         variant("absmax_params", around(f))        f(reference, *args, **kwargs) in its place
+        variant("generate", sample=g)              a copy of the reference function that calls g
+                                                   where it calls the notebook's `sample`
 
     A function written out (f) that calls another exercise by name looks it up in its own module,
     where the hidden case puts its stand-in (`stand_ins`), as for a student's function."""
@@ -152,6 +155,10 @@ def variant(reference: str, replacement=None, /, **patch) -> Callable[[dict], di
             wrong = replacement.wrap(ref)
         elif replacement is not None:
             wrong = replacement
+        elif isinstance(ref, types.FunctionType):
+            wrong = types.FunctionType(ref.__code__, {**ref.__globals__, **patch}, ref.__name__,
+                                       ref.__defaults__, ref.__closure__)
+            wrong.__kwdefaults__ = ref.__kwdefaults__
         else:
             body = {k: v.wrap(getattr(ref, k)) if isinstance(v, around) else v
                     for k, v in patch.items() if k != "after_init"}
