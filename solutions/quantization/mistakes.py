@@ -22,6 +22,9 @@ def _quantize_with(rounding, z_before=False, clamp=True):
     return quantize
 
 
+_z_before = variant("quantize", _quantize_with(torch.round, z_before=True))   # test_quantization's too
+
+
 # ---------------------------------------------------------------- absmax / zeropoint
 def _absmax_per_tensor(absmax_params, x, bits=8, per_channel=False):
     s, z = absmax_params(x, bits, False)
@@ -95,8 +98,7 @@ MISTAKES = {
                 "half to even (2.5 -> 2)",
                 variant("quantize", _quantize_with(lambda v: torch.floor(v + 0.5)))),
         Mistake("zero point added before rounding", "add z after rounding: round(x / s) + z, "
-                "not round(x / s + z) (they differ at ties)",
-                variant("quantize", _quantize_with(torch.round, z_before=True))),
+                "not round(x / s + z) (they differ at ties)", _z_before),
         Mistake("no clamping", "clamp the codes to [qmin, qmax]",
                 variant("quantize", _quantize_with(torch.round, clamp=False))),
         Mistake("truncation", "you truncate (10.789654 -> 10); round to nearest",
