@@ -12,6 +12,7 @@
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
     python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
     python -m autograde gradescope -a lora       # Gradescope autograder zip
+    python -m autograde cluster-certs DIR        # a CA and the Dask cluster's TLS certificates
     python -m autograde similarity -a lora [FOLDER] [--against DIR]   # class integrity report
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from autograde.build import audit, authoring, publish, quiz_authoring, release, samples, scaffold, summary
 from autograde.config import ROOT, Course
-from autograde.grade import batch, sandbox
+from autograde.grade import batch, cluster, sandbox
 from autograde.grade.sandbox import Limits
 from autograde.result import SubmissionResult
 from autograde.results import (
@@ -59,14 +60,15 @@ def _print_table(results: list[SubmissionResult]) -> None:
         tests = list(dict.fromkeys(t.id for r in rows for t in r.tests))
         width = max([len(r.student) for r in rows] + [10])
         print(f"\n{name}\n{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
-              f"  {'total':>11}  needs a look")
+              f"  {'total':>11}  {'isolation':<20}  needs a look")
         for r in rows:
             by_id = {t.id: t for t in r.tests}
             cols = [f"{by_id[t].score:.2f}/{by_id[t].points:g}" if t in by_id else ""
                     for t in tests]
             look = "; ".join(r.needs_look)[:60]
             print(f"{r.student:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
-                  f"  {r.score:>5.2f}/{r.max_score:<5g}  {look}")
+                  f"  {r.score:>5.2f}/{r.max_score:<5g}  "
+                  f"{sandbox.summary(r.isolation):<20}  {look}")
 
 
 def cmd_quiz(args) -> int:
@@ -106,6 +108,11 @@ def _limits(args) -> Limits:
 
 def _grade(course: Course, source: Path, assignments: list[str], args) -> list[SubmissionResult]:
     """Sort the source into submitted/ (autograde/results/intake.py), grade, then autograded/ and gradebook."""
+    sandbox.allow_unsandboxed(args.allow_unsandboxed)
+    security = None
+    if args.scheduler:
+        security = cluster.connect(args.scheduler, Path(args.cluster_certs) if args.cluster_certs
+                                   else course.work_folder.cluster_certs(), args.insecure_cluster)
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
@@ -117,7 +124,7 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[S
     report.print()
     subs = batch.shard(collected, args.shard)
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
-                          warm=not args.cold, scheduler=args.scheduler)
+                          warm=not args.cold, scheduler=args.scheduler, security=security)
     done = {(s.assignment, s.student) for s in subs}
     results = [r for r in batch.load_results(course) if (r.assignment, r.student) in done]
     notes = gradebook.record(course, results)     # main process only, idempotent: safe to rerun
@@ -133,7 +140,7 @@ def cmd_grade(args) -> int:
     course = _course(args)
     try:
         results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
-    except intake.NothingFound as err:
+    except (intake.NothingFound, sandbox.SandboxRefused, cluster.ClusterRefused) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _print_table(results)
@@ -142,6 +149,18 @@ def cmd_grade(args) -> int:
         print(f"\n{len(args.input_errors)} inputs were not graded (listed above as 'not graded')",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_cluster_certs(args) -> int:
+    paths = cluster.make_certs(Path(args.folder), args.host or [])
+    folder = Path(args.folder)
+    print(f"wrote a CA and scheduler, worker and client certificates in {folder} (0700; keys 0600):")
+    for role, (cert, key) in paths.items():
+        print(f"  {role:9} {cert.name}  {key.name}")
+    print("start the cluster with them (docs/GRADING.md, 'A cluster'): the scheduler with "
+          "scheduler.pem, each worker with worker.pem, and grade with --scheduler tls://HOST:8786 "
+          f"--cluster-certs {folder}. Keep ca-key.pem private: whoever holds it can join the cluster.")
     return 0
 
 
@@ -310,8 +329,16 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("-a", "--assignment", action="append", help="assignment name (repeatable)")
         p.add_argument("--workers", type=int, default=os.cpu_count(), help="default: one per core")
         p.add_argument("--shard", help="i/n: grade only shard i (0-based) of n")
-        p.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler: grade on its "
+        p.add_argument("--scheduler", help="tls://HOST:PORT of a Dask scheduler: grade on its "
                                            "workers (docs/GRADING.md)")
+        p.add_argument("--cluster-certs", help="the folder `cluster-certs` wrote (default: "
+                                               ".grading/cluster)")
+        p.add_argument("--insecure-cluster", action="store_true",
+                       help="accept a tcp:// scheduler with no authentication (anyone who reaches "
+                            "it can run code on the workers and change grades)")
+        p.add_argument("--allow-unsandboxed", action="store_true",
+                       help="where no sandbox works, run student code WITHOUT isolation (every "
+                            "result says so); default: refuse to grade")
         p.add_argument("--cold", action="store_true",
                        help="start every kernel cold (default: fork them from a warm zygote per "
                             "worker where the sandbox allows it)")
@@ -388,6 +415,10 @@ def parser() -> argparse.ArgumentParser:
                    help="where Gradescope's container allows no sandbox, run student code as root "
                         "anyway (every result says so); without it such a submission is not graded")
     p.set_defaults(func=cmd_gradescope)
+    p = sub.add_parser("cluster-certs", help="a CA and TLS certificates for the Dask cluster, in FOLDER")
+    p.add_argument("folder", help="a private folder of the instructor's (made 0700)")
+    p.add_argument("--host", action="append", help="the scheduler's host name or address (repeatable)")
+    p.set_defaults(func=cmd_cluster_certs)
     p = sub.add_parser("similarity", help="class integrity report: pairs of submissions too alike "
                                           "to be independent (JSON and HTML in <work>/similarity/)")
     p.add_argument("folder", nargs="?", help="the class: default nbgrader's submitted/; or any folder "

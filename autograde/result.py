@@ -95,6 +95,8 @@ class SubmissionResult(_AsJson):
     seconds: float = 0.0                  # wall time of grading it
     sandbox: str = ""                     # the sandbox mode it ran under (grade/sandbox.py)
     sandboxed: bool = False
+    isolation: dict | None = None         # how the kernels were isolated (sandbox.describe); None:
+                                          # no kernel ran to the end (the worker died)
     tampering: list = field(default_factory=list)  # what the grader refused or restored
     problems: list = field(default_factory=list)   # crashes, limits: charged to the cells they broke
     needs_look: list = field(default_factory=list)  # what the instructor should look at

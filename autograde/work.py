@@ -10,6 +10,7 @@ or the new one, never half of one).
     reference/<assignment>/__reference__.ipynb the reference answers, graded to calibrate
     similarity/<assignment>.json, .html    `python -m autograde similarity`
     demo-submissions/                      the demo's sample submissions (`python -m autograde demo`)
+    cluster/                               a Dask cluster's certificates (`cluster-certs`)
     gradebook.db                           the gradebook (SQLite, unless COURSE_GRADEBOOK_URL)
 
 The reference is graded as the student REFERENCE, whose result is never a student's.
@@ -81,6 +82,10 @@ class WorkFolder:
 
     def demo_inbox(self) -> Path:
         return self.root / "demo-submissions"
+
+    def cluster_certs(self) -> Path:
+        """The Dask cluster's certificates (`python -m autograde cluster-certs`), by default."""
+        return self.root / "cluster"
 
     def gradebook_file(self) -> Path:
         return self.root / "gradebook.db"
