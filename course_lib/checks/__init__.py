@@ -70,7 +70,7 @@ def expect_close(actual, expected, what: str, atol=1e-5, rtol=1e-4, hint: str = 
                           f"rtol={rtol}). {hint}".strip())
 
 
-def expect_only_new_parameters_train(model, new: str, nothing: str, freeze: str) -> None:
+def expect_only_new_train(model, new: str, nothing: str, freeze: str) -> None:
     """After a PEFT method is added: something trains, and only the parameters whose names end
     with `new`; `nothing` and `freeze` say what to fix when not."""
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]

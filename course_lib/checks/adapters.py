@@ -13,17 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import (
-    CheckFailed,
-    call,
-    expect,
-    expect_close,
-    expect_only_new_parameters_train,
-    expect_shape,
-    ok,
-    stand_ins,
-    tiny_model,
-)
+from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model
 
 
 def _make(Adapter, d, reduction, seed=0):
@@ -183,7 +173,7 @@ def check_add_adapters(add_adapters) -> None:
     expect(len({id(getattr(b, s)) for b in model.blocks for s in ("after_attn", "after_ffn")})
            == 2 * cfg.n_layers, "each slot needs its own new Adapter (not one shared module)")
     ok(f"an Adapter(d, reduction) in after_attn and after_ffn of all {cfg.n_layers} blocks")
-    expect_only_new_parameters_train(
+    expect_only_new_train(
         model, ".c", nothing="nothing trains: freezing every parameter after inserting the "
                              "adapters freezes them too; freeze first, then insert",
         freeze="freeze every parameter of the model (embeddings, attention, FFN, LayerNorms)")

@@ -11,17 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import (
-    CheckFailed,
-    call,
-    expect,
-    expect_close,
-    expect_only_new_parameters_train,
-    expect_shape,
-    ok,
-    stand_ins,
-    tiny_model,
-)
+from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model
 
 
 def _make(LoRALinear, d_in=6, d_out=5, r=2, alpha=4.0, dropout=0.0, seed=0):
@@ -184,10 +174,9 @@ def check_add_lora(add_lora) -> None:
                    f"blocks[{i}].attn.{name} should stay a plain nn.Linear (the paper adapts "
                    f"W_q and W_v only)")
     ok(f"W_q and W_v of all {cfg.n_layers} layers wrapped with add_lora's r, alpha, dropout")
-    expect_only_new_parameters_train(
-        model, "marker", nothing="nothing trains: freezing every parameter after wrapping "
-                                 "freezes the LoRA matrices too; freeze first, then wrap",
-        freeze="freeze every parameter of the model")
+    frozen_too = "nothing trains: freezing every parameter after wrapping freezes the LoRA matrices too"
+    expect_only_new_train(model, "marker", f"{frozen_too}; freeze first, then wrap",
+                          freeze="freeze every parameter of the model")
     ok("every pre-trained parameter is frozen; only the LoRA layers' parameters train")
     with torch.no_grad():
         expect_close(model(input_ids=ids)["logits"], before, "the model's output after add_lora",
