@@ -1,30 +1,28 @@
-"""Reading nbgrader cell metadata and the hidden-test calls in test cells (no execution here)."""
+"""What a notebook's cells are: nbgrader's metadata, points, the hidden-test calls in test cells.
+
+The one reader of cell metadata. Its base (a cell's nbgrader metadata, grade id, tags, setup and
+solution cells) is course_lib/nbimport.py's, which runs a notebook's setup and solution cells for
+students and for the grader's reference alike (the student library never imports the grader).
+No execution here.
+"""
 
 from __future__ import annotations
 
 import ast
 import re
 
+from course_lib.nbimport import SETUP_TAG, grade_id, is_setup, is_solution, tags
+from course_lib.nbimport import nbgrader_meta as meta
+
+__all__ = ["SETUP_TAG", "grade_id", "is_setup", "is_solution", "tags", "meta"]
+
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n?(.*?)### END HIDDEN TESTS\n?", re.S)
 SKIP_TAG = "skip-grading"
-SETUP_TAG = "setup"
-
-
-def meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def grade_id(cell) -> str | None:
-    return meta(cell).get("grade_id")
 
 
 def key(cell) -> str:
     """How a cell is matched between source and submission: its grade id, else its cell id."""
     return grade_id(cell) or cell.get("id") or ""
-
-
-def is_solution(cell) -> bool:
-    return bool(meta(cell).get("solution"))
 
 
 def is_test(cell) -> bool:
@@ -43,19 +41,13 @@ def is_locked(cell) -> bool:
 
 
 def points(cell) -> float:
-    return float(meta(cell).get("points", 0) or 0)
-
-
-def tags(cell) -> list:
-    return list(cell.get("metadata", {}).get("tags", []))
+    """What a graded cell is worth (nbgrader's points; 0 for a cell that is not graded)."""
+    m = meta(cell)
+    return float(m.get("points", 0) or 0) if m.get("grade") else 0.0
 
 
 def is_skipped(cell) -> bool:
     return SKIP_TAG in tags(cell)
-
-
-def is_setup(cell) -> bool:
-    return SETUP_TAG in tags(cell)
 
 
 def hidden_calls(cell) -> list[tuple[str, dict]]:
@@ -68,6 +60,23 @@ def hidden_calls(cell) -> list[tuple[str, dict]]:
                 kwargs = {kw.arg: ast.unparse(kw.value) for kw in node.keywords}
                 calls.append((node.args[0].value, kwargs))
     return calls
+
+
+def check_calls(source: str) -> list[tuple[str, list[str]]]:
+    """[(function, [argument names])] of each visible check a test cell's code calls (`check_*`)."""
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "").startswith("check_"):
+            calls.append((node.func.id, [a.id for a in node.args if isinstance(a, ast.Name)]))
+    return calls
+
+
+def hidden_region(assignment: str, cases: list[str], objects: list[str]) -> str:
+    """The hidden region that runs `cases` of solutions/<assignment>/cases.py on `objects`."""
+    given = ", ".join(f"{name}={name}" for name in objects)
+    calls = "".join(f'hidden_check("{assignment}.{case}", {given})\n' for case in cases)
+    return ("### BEGIN HIDDEN TESTS\nfrom autograde.grade.verdict import hidden_check\n"
+            f"{calls}### END HIDDEN TESTS")
 
 
 def visible_source(cell) -> str:

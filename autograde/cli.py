@@ -29,6 +29,7 @@ from autograde.build import audit, authoring, publish, quiz_authoring, release, 
 from autograde.config import ROOT, Course
 from autograde.grade import batch, cluster, sandbox
 from autograde.grade.sandbox import Limits
+from autograde.result import SubmissionResult
 from autograde.results import (
     class_report,
     export,
@@ -52,22 +53,22 @@ def _course(args) -> Course:
                            db_url=args.db)
 
 
-def _print_table(results: list[dict]) -> None:
+def _print_table(results: list[SubmissionResult]) -> None:
     """One table per assignment: a column per test cell (source order), a row per student."""
-    for name in sorted({r["assignment"] for r in results}):
-        rows = sorted((r for r in results if r["assignment"] == name), key=lambda r: r["student"])
-        tests = list(dict.fromkeys(t["id"] for r in rows for t in r["tests"]))
-        width = max([len(r["student"]) for r in rows] + [10])
+    for name in sorted({r.assignment for r in results}):
+        rows = sorted((r for r in results if r.assignment == name), key=lambda r: r.student)
+        tests = list(dict.fromkeys(t.id for r in rows for t in r.tests))
+        width = max([len(r.student) for r in rows] + [10])
         print(f"\n{name}\n{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
               f"  {'total':>11}  {'isolation':<20}  needs a look")
         for r in rows:
-            by_id = {t["id"]: t for t in r["tests"]}
-            cols = [f"{by_id[t]['score']:.2f}/{by_id[t]['points']:g}" if t in by_id else ""
+            by_id = {t.id: t for t in r.tests}
+            cols = [f"{by_id[t].score:.2f}/{by_id[t].points:g}" if t in by_id else ""
                     for t in tests]
-            look = "; ".join(r["needs_look"])[:60]
-            print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
-                  f"  {r['score']:>5.2f}/{r['max_score']:<5g}  "
-                  f"{sandbox.summary(r.get('isolation')):<20}  {look}")
+            look = "; ".join(r.needs_look)[:60]
+            print(f"{r.student:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
+                  f"  {r.score:>5.2f}/{r.max_score:<5g}  "
+                  f"{sandbox.summary(r.isolation):<20}  {look}")
 
 
 def cmd_quiz(args) -> int:
@@ -105,13 +106,13 @@ def _limits(args) -> Limits:
     return Limits(**{k: v for k, v in overrides.items() if v})
 
 
-def _grade(course: Course, source: Path, assignments: list[str], args) -> list[dict]:
+def _grade(course: Course, source: Path, assignments: list[str], args) -> list[SubmissionResult]:
     """Sort the source into submitted/ (autograde/results/intake.py), grade, then autograded/ and gradebook."""
     sandbox.allow_unsandboxed(args.allow_unsandboxed)
     security = None
     if args.scheduler:
         security = cluster.connect(args.scheduler, Path(args.cluster_certs) if args.cluster_certs
-                                   else course.work / "cluster", args.insecure_cluster)
+                                   else course.work_folder.cluster_certs(), args.insecure_cluster)
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
@@ -125,7 +126,7 @@ def _grade(course: Course, source: Path, assignments: list[str], args) -> list[d
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
                           warm=not args.cold, scheduler=args.scheduler, security=security)
     done = {(s.assignment, s.student) for s in subs}
-    results = [r for r in batch.load_results(course) if (r["assignment"], r["student"]) in done]
+    results = [r for r in batch.load_results(course) if (r.assignment, r.student) in done]
     notes = gradebook.record(course, results)     # main process only, idempotent: safe to rerun
     print(f"graded {len(new)} new, {len(results) - len(new)} already graded; "
           f"gradebook: {course.gradebook_url}")
@@ -163,12 +164,12 @@ def cmd_cluster_certs(args) -> int:
     return 0
 
 
-def _print_needs_look(results: list[dict]) -> None:
-    look = [r for r in results if r["needs_look"]]
+def _print_needs_look(results: list[SubmissionResult]) -> None:
+    look = [r for r in results if r.needs_look]
     if look:
         print(f"\nNeeds a look ({len(look)}):")
         for r in look:
-            print(f"  {r['assignment']}/{r['student']}: " + "; ".join(r["needs_look"]))
+            print(f"  {r.assignment}/{r.student}: " + "; ".join(r.needs_look))
 
 
 def cmd_merge(args) -> int:
@@ -183,7 +184,7 @@ def cmd_merge(args) -> int:
 def cmd_feedback(args) -> int:
     course = _course(args)
     results = [r for r in batch.load_results(course) if not args.assignment
-               or r["assignment"] in args.assignment]
+               or r.assignment in args.assignment]
     paths = feedback.write_all(course, results, Path(args.out) if args.out else None)
     where = args.out or nbgrader_dirs.root(course) / "feedback"
     print(f"wrote {len(paths)} feedback pages under {where}/ (<student>/<assignment>/<assignment>.html)")
@@ -292,7 +293,7 @@ def cmd_demo(args) -> int:
     course = _course(args)
     names = course.graded_assignments() if args.all else (args.assignment or ["lora"])
     print("1. release:", *(release.release(course) or ["notebooks/ already up to date"]))
-    inbox = course.work / "demo-submissions"
+    inbox = course.work_folder.demo_inbox()
     for name in names:
         samples.write_samples(course, name, inbox)
     print(f"2. sample submissions ({', '.join(names)}): {inbox}")

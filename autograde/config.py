@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from autograde import cells
+from autograde.work import WorkFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,8 +47,13 @@ class Course:
         return cls(**values)
 
     @property
+    def work_folder(self) -> WorkFolder:
+        """Where results, graded notebooks and the reference's caches live (autograde/work.py)."""
+        return WorkFolder(self.work)
+
+    @property
     def gradebook_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.work / 'gradebook.db'}"
+        return self.db_url or f"sqlite:///{self.work_folder.gradebook_file()}"
 
     def assignments(self) -> list[str]:
         return sorted(p.stem for p in self.solutions.glob("*/*.ipynb") if p.stem == p.parent.name)

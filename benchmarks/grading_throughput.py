@@ -207,9 +207,9 @@ class DaskCluster:
 
 # ---------------------------------------------------------------- one run
 def _median_parts(results: list[dict]) -> dict:
-    parts = {k: statistics.median(r["timing"].get(k, 0.0) for r in results) for k in PARTS}
-    parts["total_s"] = statistics.median(r["seconds"] for r in results)
-    starts = [r["timing"].get("start_parts", {}) for r in results if r["timing"].get("start_parts")]
+    parts = {k: statistics.median((r.timing or {}).get(k, 0.0) for r in results) for k in PARTS}
+    parts["total_s"] = statistics.median(r.seconds for r in results)
+    starts = [(r.timing or {}).get("start_parts", {}) for r in results if (r.timing or {}).get("start_parts")]
     if starts:
         parts["start_parts"] = {k: statistics.median(s.get(k, 0.0) for s in starts) for k in starts[0]}
     return parts
@@ -247,7 +247,7 @@ def measure(assignments: list[str], students: int = 6, workers: int | None = Non
                     results = got.pop("results", [])
                     if results:
                         got["parts"] = _median_parts(results)
-                        got["scores"] = {r["student"]: r["tests"] for r in results}
+                        got["scores"] = {r.student: r.tests for r in results}
                     row[mode] = got
                     log(f"  {name:15} {mode:10} {got['seconds']:7.1f} s")
                 graded = [row[m]["scores"] for m in modes if m in row and "scores" in row[m]]
@@ -344,9 +344,9 @@ def scaling(assignment: str, students: int, counts: list[int], log=print, on_row
                    "dask_s": dask["seconds"] if dask else None,
                    "dask_steady_s": dask["steady_s"] if dask else None, "n": warm["n"],
                    "dask_error": error,
-                   "isolation": sandbox.summary(warm["results"][0].get("isolation")) if warm["results"] else "",
-                   "identical": dask is None or {r["student"]: r["tests"] for r in warm["results"]}
-                   == {r["student"]: r["tests"] for r in dask["results"]}}
+                   "isolation": sandbox.summary(warm["results"][0].isolation) if warm["results"] else "",
+                   "identical": dask is None or {r.student: r.tests for r in warm["results"]}
+                   == {r.student: r.tests for r in dask["results"]}}
             rows.append(row)
             log(f"  {n:3} workers: warm {row['warm_s']:.1f} s, Dask {row['dask_s'] or float('nan'):.1f} s "
                 f"{error[:200]}")

@@ -6,6 +6,11 @@
 Later notebooks (the PEFT comparison) reuse what you wrote before instead of a copy. Only cells
 that define things run (the setup cell and the nbgrader solution cells), never the training.
 Notebook files are read as plain JSON (no nbformat: the student library stays small).
+
+The instructor's grader builds its reference the same way, with `exec_cells` on the source notebook
+(autograde/build/reference.py): the executor and the few readers of cell metadata it needs live
+here because the student library never imports the grader, and the grader may import the student
+library (autograde/cells.py builds on these readers).
 """
 
 from __future__ import annotations
@@ -19,30 +24,48 @@ class ExerciseNotDone(RuntimeError):
     """An exercise cell of the imported notebook still raises NotImplementedError."""
 
 
-def _kind(cell) -> str | None:
-    if cell.get("cell_type") != "code":
-        return None
-    if "setup" in cell.get("metadata", {}).get("tags", []):
-        return "setup"
-    if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-        return "solution"
-    return None
+SETUP_TAG = "setup"
+
+
+def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata ({} where there is none)."""
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def grade_id(cell) -> str | None:
+    return nbgrader_meta(cell).get("grade_id")
+
+
+def tags(cell) -> list:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def is_solution(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_setup(cell) -> bool:
+    return SETUP_TAG in tags(cell)
+
+
+def defines(cell) -> bool:
+    """A cell that defines things: a code cell tagged setup, or an nbgrader solution (exercise)."""
+    return cell.get("cell_type") == "code" and (is_setup(cell) or is_solution(cell))
 
 
 def exec_cells(nb, namespace: dict | None = None, name: str = "notebook") -> dict:
     """Exec the setup and solution cells of notebook `nb` (in order) into `namespace`."""
     namespace = {"__name__": name} if namespace is None else namespace
     for cell in nb["cells"]:
-        kind = _kind(cell)
-        if kind is None:
+        if not defines(cell):
             continue
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", kind)
+        where = grade_id(cell) or ("setup" if is_setup(cell) else "solution")
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
         try:
-            exec(compile(source, f"<{name}:{grade_id}>", "exec"), namespace)
+            exec(compile(source, f"<{name}:{where}>", "exec"), namespace)
         except NotImplementedError as e:
-            raise ExerciseNotDone(f"exercise {grade_id!r} of {name} is not done yet: {e}") from e
+            raise ExerciseNotDone(f"exercise {where!r} of {name} is not done yet: {e}") from e
     return namespace
 
 

@@ -4,7 +4,8 @@ The zones, and what each may import of autograde (the one table; docs/GRADING.md
 
     spec        autograde/spec.py: what an assignment folder imports      nothing
     sandboxed   autograde/sandboxed/: runs in the student's kernel        spec, sandboxed
-    shared      config.py, cells.py, notebook_html.py, safe_html.py       shared
+    shared      config.py, cells.py, result.py, work.py, notebook_html.py,  shared
+                safe_html.py
     build       autograde/build/: the instructor's build                  spec, sandboxed, shared
     grade       autograde/grade/: the grading engine                      spec, sandboxed, shared, build
     results     autograde/results/: intake, gradebook, feedback, export   spec, shared, build, grade
@@ -24,7 +25,8 @@ PACKAGE = ROOT / "autograde"
 ZONES = {                      # zone: the module names (or package prefixes) in it
     "spec": ["autograde.spec"],
     "sandboxed": ["autograde.sandboxed"],
-    "shared": ["autograde.config", "autograde.cells", "autograde.notebook_html", "autograde.safe_html"],
+    "shared": ["autograde.config", "autograde.cells", "autograde.notebook_html", "autograde.safe_html",
+               "autograde.result", "autograde.work"],
     "build": ["autograde.build"],
     "grade": ["autograde.grade"],
     "results": ["autograde.results"],

@@ -6,7 +6,10 @@ A percent file is plain Python that diffs and reviews well. Cell headers (see do
     # %%                                ordinary code cell
     # %% [setup]                        imports the solution cells need (also run by the grader)
     # %% [solution] id=lora_linear      nbgrader solution cell ("autograded answer")
-    # %% [tests] id=test_lora points=3  nbgrader autograded test cell (locked)
+    # %% [tests] points=3               nbgrader autograded test cell (locked) of the exercise
+                                        above: its id is test_<exercise> (or id=test_<key>), its
+                                        hidden region (unless written) runs case <key> of cases.py
+                                        (or case=a,b) on the arguments of its check_* calls
     # %% [readonly] id=intro_code       locked code cell students cannot edit
     # %% [markdown] id=why_lora_question  locked markdown; may hold a rubric between
                                         ### BEGIN MARK SCHEME and ### END MARK SCHEME (grader only)
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograde import cells as cell_meta
 from autograde.build import catalog, student_course
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,10 +94,7 @@ def _fill_points(cells, name: str) -> None:
     """Points are stated from the nbgrader metadata, never typed by hand: in markdown cells,
     {{total_points}} is the notebook's total and {{points}} (an exercise's heading) the points of
     the test cells after it, up to the next markdown cell that says {{points}}."""
-    def points(cell):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        return float(meta.get("points", 0)) if meta.get("grade") else 0.0
-
+    points = cell_meta.points
     for cell in cells:
         found = LITERAL_POINTS.search(cell.source) if cell.cell_type == "markdown" else None
         if found:
@@ -110,19 +111,48 @@ def _fill_points(cells, name: str) -> None:
             cell.source = cell.source.replace(TOTAL, f"{total:g}")
 
 
+def with_hidden_region(code: str, attrs: dict, assignment: str, where: str) -> str:
+    """A [tests] cell's code with its hidden region: as written, or derived from its key (the id
+    test_<key>): case <key> of cases.py (or the cases of case=a,b), run on the arguments of the
+    cell's visible checks. Without a visible check there is nothing to derive from."""
+    if "### BEGIN HIDDEN TESTS" in code:
+        if "case" in attrs:
+            raise ValueError(f"{where}: case= and a hidden region written out: keep one")
+        return code
+    key = attrs["id"].removeprefix("test_")
+    objects = list(dict.fromkeys(a for _, args in cell_meta.check_calls(code) for a in args))
+    if not objects:
+        if "case" in attrs:
+            raise ValueError(f"{where}: case= needs a visible check (check_...(objects)) to "
+                             "name the objects, or write the hidden region out")
+        return code
+    region = cell_meta.hidden_region(assignment, attrs.get("case", key).split(","), objects)
+    return f"{code}\n{region}"
+
+
 def parse(text: str, name: str = "<source>", first_cell: bool = True) -> nbformat.NotebookNode:
     """Turn a percent file's text into a notebook with nbgrader metadata; the environment check
     (autograde.build.student_course.first_cell) becomes its first code cell."""
-    cells, kind, attrs, lines, start = [], "skip", {}, [], 0
+    cells, kind, attrs, lines, start, exercise = [], "skip", {}, [], 0, None
 
     def flush():
+        nonlocal exercise
         if kind == "skip":
             return
         where = f"{name}:{start}"
+        if kind == "solution":
+            exercise = attrs.get("id")
+        elif kind == "tests" and "id" not in attrs:
+            if exercise is None:
+                raise ValueError(f"{where}: a [tests] cell before any exercise needs id=...")
+            attrs["id"] = f"test_{exercise}"
         if kind in MARKDOWN_KINDS:
             cell = nbformat.v4.new_markdown_cell(_markdown(lines))
         else:
-            cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
+            code = "\n".join(lines).strip("\n")
+            if kind == "tests":
+                code = with_hidden_region(code, attrs, Path(name).stem, where)
+            cell = nbformat.v4.new_code_cell(code)
             if kind == "setup":
                 cell.metadata["tags"] = ["setup"]
             elif kind == "skip-grading":

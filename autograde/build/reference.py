@@ -11,7 +11,6 @@ fingerprint of every file they depend on; the verdict (autograde/grade/verdict.p
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import nbformat
@@ -21,16 +20,14 @@ from autograde import cells
 from autograde.config import ROOT, Course
 from autograde.sandboxed.recorder import run_case
 from autograde.spec import load_case, load_mistakes
+from autograde.work import write_atomic
+from course_lib.nbimport import exec_cells
 
 
 def reference_namespace(source_nb) -> dict:
-    """Exec the setup and solution cells of the source notebook into a fresh namespace."""
-    namespace = {"__name__": "reference"}
-    for cell in source_nb.cells:
-        if cell.cell_type == "code" and (cells.is_setup(cell) or cells.is_solution(cell)):
-            exec(compile(cell.source, f"<reference {cells.grade_id(cell) or 'setup'}>", "exec"),
-                 namespace)
-    return namespace
+    """The setup and solution cells of the source notebook, exec'd into a fresh namespace (by
+    course_lib's executor, the one `import_notebook` runs a student's earlier notebook with)."""
+    return exec_cells(source_nb, {"__name__": "reference"}, "reference")
 
 
 def case_calls(source_nb) -> dict[str, tuple[str, dict]]:
@@ -76,15 +73,12 @@ def compute_reference(source_nb, assignment: str, course: Course | None = None) 
 
 def reference_outputs(course: Course, assignment: str) -> dict:
     """Cached compute_reference for the assignment (recomputed when a source file changes)."""
-    cache = course.work / "reference" / f"{assignment}-{fingerprint(course, assignment)}.pt"
+    cache = course.work_folder.reference_file(assignment, fingerprint(course, assignment))
     if cache.exists():
         return torch.load(cache, weights_only=True)
     source_nb = nbformat.read(course.source(assignment), as_version=4)
     outputs = compute_reference(source_nb, assignment, course)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(outputs, tmp)
-    os.replace(tmp, cache)
+    write_atomic(cache, lambda tmp: torch.save(outputs, tmp))
     return outputs
 
 

@@ -1,12 +1,14 @@
 """`python -m autograde new NAME`: a new assignment that passes the test suite as generated.
 
 Writes the four files an instructor edits, and the reference test (docs/CONVENTIONS.md, "Add a
-notebook"):
+notebook"); one key, `normalize`, ties the exercise's parts together:
 
-    solutions/NAME/NAME.py        the percent source: text, one exercise, its test cell
-    solutions/NAME/cases.py       its hidden case
-    solutions/NAME/mistakes.py    a named mistake, the demo's wrong submission and what it scores
-    course_lib/checks/NAME.py     its visible check
+    solutions/NAME/NAME.py        the percent source: text, the exercise `normalize` (its solution
+                                  cell), its test cell (test_normalize, calling check_normalize)
+    solutions/NAME/cases.py       its hidden case, CASES["normalize"]
+    solutions/NAME/mistakes.py    a named mistake, MISTAKES["normalize"]; the demo's wrong
+                                  submission and what it scores
+    course_lib/checks/NAME.py     its visible check, check_normalize
     solutions/NAME/test_NAME.py   the reference against an independent implementation (torch)
 
 then builds the source notebook and the student release. Nothing else registers it: the README's
@@ -55,12 +57,8 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %% [tests] id=test_normalize points=2
+# %% [tests] points=2
 check_normalize(normalize)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("$name.normalize", normalize=normalize)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Summary
@@ -89,16 +87,12 @@ CASES = {
 
 MISTAKES = '''"""Named mistakes of the $name notebook (grader only): wrong variants of the reference."""
 
-from autograde.spec import Mistake
-
-
-def _over_columns(objects):
-    return dict(objects, normalize=lambda x: x / x.norm(dim=0, keepdim=True))
-
+from autograde.spec import Mistake, variant
 
 MISTAKES = {
     "normalize": [
-        Mistake("norm over the columns", "normalise each row (dim=-1), not each column", _over_columns),
+        Mistake("norm over the columns", "normalise each row (dim=-1), not each column",
+                variant("normalize", lambda x: x / x.norm(dim=0, keepdim=True))),
     ],
 }
 

@@ -5,8 +5,8 @@
   held: a fresh worker takes its place, the submission is graded once more, and if that kills its
   worker too it is recorded as graded with zero points and "needs a look". The batch always
   finishes with every submission graded or flagged.
-- Each result is a JSON file written atomically by the main process under
-  `<work>/results/<assignment>/<student>.json`, tagged with the submission's sha256. A rerun skips
+- Each result is a file the main process writes atomically in the work folder (autograde/work.py:
+  results/<assignment>/<student>.json), tagged with the submission's sha256. A rerun skips
   submissions whose result matches, so an interrupted batch, run again, grades every submission
   exactly once. Only the main process writes the gradebook, from the result files
   (gradebook.sync), so the database is never half-written by a worker.
@@ -35,6 +35,8 @@ from autograde.build import reference
 from autograde.config import Course
 from autograde.grade import cluster, one_submission, sandbox, warm_kernels
 from autograde.grade.sandbox import Limits
+from autograde.result import SubmissionResult
+from autograde.work import write_json
 
 
 @dataclass(frozen=True)
@@ -59,62 +61,32 @@ def shard(submissions: list[Submission], spec: str | None) -> list[Submission]:
     return [s for s in submissions if zlib.crc32(s.student.encode()) % n == i]
 
 
-# ---------------------------------------------------------------- where results live
-def result_path(course: Course, sub: Submission) -> Path:
-    return course.work / "results" / sub.assignment / f"{sub.student}.json"
-
-
+# ---------------------------------------------------------------- results in the work folder
 def is_done(course: Course, sub: Submission) -> bool:
-    path = result_path(course, sub)
-    try:
-        return json.loads(path.read_text())["submission_sha256"] == one_submission.sha256(sub.path)
-    except (OSError, ValueError, KeyError):
-        return False
+    done = course.work_folder.load_one(sub.assignment, sub.student)
+    return done is not None and done.submission_sha256 == one_submission.sha256(sub.path)
 
 
-def load_results(course: Course, assignment: str | None = None) -> list[dict]:
-    pattern = f"{assignment or '*'}/*.json"
-    return [json.loads(p.read_text()) for p in sorted((course.work / "results").glob(pattern))]
+def load_results(course: Course, assignment: str | None = None) -> list[SubmissionResult]:
+    return course.work_folder.load(assignment)
 
 
-def merge(course: Course, works: list[Path]) -> list[dict]:
-    """Bring shards' work folders into this course's: every result file and the graded notebook
-    beside it (what feedback, report and export read), newest grading first; returns the results."""
-    merged = {}
-    for work in works:
-        for path in sorted((work / "results").glob("*/*.json")):
-            result = json.loads(path.read_text())
-            key = (result["assignment"], result["student"])
-            if key in merged and merged[key][0].stat().st_mtime >= path.stat().st_mtime:
-                continue
-            merged[key] = (path, work, result)
-    for (assignment, student), (path, work, result) in merged.items():
-        graded = work / "runs" / assignment / student / "graded.ipynb"
-        if graded.exists():
-            target = course.work / "runs" / assignment / student / "graded.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if graded.resolve() != target.resolve():
-                tmp = target.with_name(f".graded.{os.getpid()}.tmp")
-                tmp.write_bytes(graded.read_bytes())
-                tmp.replace(target)
-        if path.resolve() != (course.work / "results" / assignment / f"{student}.json").resolve():
-            one_submission.write_json(course.work / "results" / assignment / f"{student}.json", result)
-    return [result for _, _, result in merged.values()]
+def merge(course: Course, works: list[Path]) -> list[SubmissionResult]:
+    """Bring shards' work folders into this course's (WorkFolder.merge); returns the results."""
+    return course.work_folder.merge(works)
 
 
 # ---------------------------------------------------------------- calibration
-autograded_max = one_submission.autograded_max
-
-
 def calibrate(course: Course, name: str, limits: Limits, stage: Path | None = None,
               measurer=None) -> dict:
     """The reference's CPU time per cell (and hidden step), cached per source version; measured by
     `measurer` (default: here, one_submission.measure_reference; a Dask pool measures on a worker)."""
-    cache = course.work / "reference" / f"{name}-{reference.fingerprint(course, name)}.calibration.json"
+    cache = course.work_folder.reference_file(name, reference.fingerprint(course, name),
+                                              ".calibration.json")
     if cache.exists():
         return json.loads(cache.read_text())
     cpu = (measurer or one_submission.measure_reference)(course, name, limits, stage)
-    one_submission.write_json(cache, cpu)
+    write_json(cache, cpu)
     return cpu
 
 
@@ -145,9 +117,9 @@ def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels, stage
         if sub is None:
             return
         _injected_fault(course, sub)
-        conn.send(one_submission.grade_submission(contexts[sub.assignment], sub.student, sub.path,
-                                                   one_submission.private_dir(course, sub), slot, limits,
-                                                   kernels, stage))
+        conn.send(one_submission.grade_submission(
+            contexts[sub.assignment], sub.student, sub.path,
+            course.work_folder.run_folder(sub.assignment, sub.student), slot, limits, kernels, stage))
 
 
 class LocalPool:
@@ -231,7 +203,7 @@ class LocalPool:
 def grade_all(course: Course, submissions: list[Submission], workers: int | None = None,
               limits: Limits = Limits(), force: bool = False, progress: bool = True,
               on_result=None, warm: bool = True, scheduler: str | None = None,
-              security=None, protect=()) -> list[dict]:
+              security=None, protect=()) -> list[SubmissionResult]:
     """Grade the submissions not graded yet (all with force); returns the new results.
 
     `warm`: fork kernels from a zygote per worker (warm_kernels.py). `scheduler`: a Dask
@@ -277,8 +249,8 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
     results = []
     try:
         bar = tqdm(total=len(todo), desc=f"grading on {where}", unit="nb", disable=not progress)
-        for sub, result in pool.run(todo, contexts):
-            one_submission.write_json(result_path(course, sub), result)
+        for _sub, result in pool.run(todo, contexts):
+            course.work_folder.save(result)
             results.append(result)
             bar.update()
             if on_result:

@@ -46,6 +46,7 @@ from pathlib import Path
 from autograde.config import Course
 from autograde.grade import folders, one_submission, sandbox, warm_kernels
 from autograde.grade.sandbox import Limits
+from autograde.work import GRADED_NOTEBOOK
 
 INSECURE = "insecure"                                 # the explicit opt-out, never a default
 ROLES = ("scheduler", "worker", "client")
@@ -270,7 +271,8 @@ def payload(sub, course: Course, limits: Limits, cell_cpu: dict, warm: bool) -> 
 
 
 def grade_task(job: dict) -> dict:
-    """On a Dask worker: grade one submission; {"result", "graded": the executed notebook}."""
+    """On a Dask worker: grade one submission; {"result": a SubmissionResult, "graded": the
+    executed notebook's text}."""
     course, name = job["course"], job["assignment"]
     state = _worker_state(course, job["limits"], job["warm"])
     contexts = state["contexts"]
@@ -284,11 +286,9 @@ def grade_task(job: dict) -> dict:
         result = one_submission.grade_submission(contexts[name], job["student"], inbox / job["notebook"],
                                                  private, state["slot"], job["limits"], state["launcher"],
                                                  state.get("stage"))
-        graded = private / "graded.ipynb"
+        graded = private / GRADED_NOTEBOOK
         text = graded.read_text() if graded.exists() else None
-    result["tampering"] = job["notes"] + result.get("tampering", [])
-    result["needs_look"] = job["notes"] + result.get("needs_look", [])
-    return {"result": result, "graded": text}
+    return {"result": result.with_notes(job["notes"]), "graded": text}
 
 
 # ---------------------------------------------------------------- on the grader's side
@@ -348,9 +348,7 @@ class DaskPool:
                                                       f"({type(err).__name__}: {err})"[:400])
                 continue
             if out["graded"] is not None:
-                path = one_submission.private_dir(self.course, sub) / "graded.ipynb"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(out["graded"])
+                self.course.work_folder.write_graded(sub.assignment, sub.student, out["graded"])
             yield sub, out["result"]
 
     def close(self) -> None:

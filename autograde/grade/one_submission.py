@@ -12,7 +12,6 @@ broke, said in a feedback line, and listed for the instructor under "needs a loo
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -30,8 +29,9 @@ from autograde.grade import folders, records, restore, sandbox, verdict
 from autograde.grade.execute import HIDDEN_SUFFIX, REASONS, Execution, execute
 from autograde.grade.sandbox import Limits
 from autograde.grade.warm_kernels import Cold
+from autograde.result import SubmissionResult, TestResult
+from autograde.work import GRADED_NOTEBOOK, REFERENCE
 
-REFERENCE_STUDENT = "__reference__"
 UNSANDBOXED = "student code ran WITHOUT a sandbox"     # the first words of that needs-a-look line
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAX_DATA_FILE_BYTES = 50 * 2**20
@@ -116,7 +116,7 @@ def copy_data_files(notebook: Path, folder: Path) -> tuple[list[str], list[str]]
 
 
 # ---------------------------------------------------------------- scoring
-def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> dict:
+def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> TestResult:
     points, calls = cells.points(cell), cells.hidden_calls(cell)
     lines = [f"your cell '{o}' {REASONS[broken[o]]}" for o in owners if o in broken]
     if run.status in REASONS:
@@ -136,18 +136,16 @@ def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> dict:
     else:
         passed, total = int(run.status == "ok"), 1
         score = points * passed
-    return {"id": cells.grade_id(cell), "points": points, "score": round(score, 6),
-            "passed": passed, "total": total, "lines": lines,
-            "mistakes": [v.mistake.name for v in verdicts if v.mistake]}
+    return TestResult(cells.grade_id(cell), points, round(score, 6), passed, total, lines,
+                      [v.mistake.name for v in verdicts if v.mistake])
 
 
-def score_manual(cell) -> dict:
-    return {"id": cells.grade_id(cell), "points": cells.points(cell), "score": None,
-            "manual": True, "passed": 0, "total": 0, "mistakes": [],
-            "lines": ["graded by hand: your instructor's score appears once it is given"]}
+def score_manual(cell) -> TestResult:
+    return TestResult(cells.grade_id(cell), cells.points(cell), None, manual=True, lines=[
+        "graded by hand: your instructor's score appears once it is given"])
 
 
-def score(nb, execution: Execution, ctx: Context) -> list[dict]:
+def score(nb, execution: Execution, ctx: Context) -> list[TestResult]:
     runs = {c.key: c for c in execution.cells}
     broken = {c.key: c.status for c in execution.cells if c.status in REASONS}
     owners = cells.exercises(nb)
@@ -157,15 +155,15 @@ def score(nb, execution: Execution, ctx: Context) -> list[dict]:
             for cell in cells.graded_cells(nb)]
 
 
-def _zero(ctx: Context, why: str) -> list[dict]:
+def _zero(ctx: Context, why: str) -> list[TestResult]:
     return [score_manual(c) if cells.is_manual(c) else
-            {"id": cells.grade_id(c), "points": cells.points(c), "score": 0.0, "passed": 0,
-             "total": 1, "lines": [why], "mistakes": []} for c in cells.graded_cells(ctx.source_nb)]
+            TestResult(cells.grade_id(c), cells.points(c), 0.0, 0, 1, [why])
+            for c in cells.graded_cells(ctx.source_nb)]
 
 
-def total(tests: list[dict]) -> float:
+def total(tests: list[TestResult]) -> float:
     """The autograded score so far (manual answers still pending count nothing)."""
-    return round(sum(t["score"] or 0.0 for t in tests), 6)
+    return round(sum(t.score or 0.0 for t in tests), 6)
 
 
 # ---------------------------------------------------------------- one submission
@@ -196,7 +194,7 @@ def _run(ctx: Context, notebook: Path, private: Path, slot: int, limits: Limits,
         launcher.remove_folder(folder)
         if sandbox.mode() == "user":          # what the uid left where everyone can write
             folders.remove_owned_by(sandbox.sandbox_uid(slot))
-    nbformat.write(nb, private / "graded.ipynb")
+    nbformat.write(nb, private / GRADED_NOTEBOOK)
     problems = execution.problems()
     t0 = time.monotonic()
     tests = score(nb, execution, ctx)
@@ -227,7 +225,8 @@ def _timing(nb, execution: Execution, verdict_s: float) -> dict:
 
 
 def grade_submission(ctx: Context, student: str, notebook: Path, private: Path, slot: int = 0,
-                     limits: Limits = Limits(), launcher=None, stage: Path | None = None) -> dict:
+                     limits: Limits = Limits(), launcher=None,
+                     stage: Path | None = None) -> SubmissionResult:
     """Grade one notebook; never raises (a grader error is itself a result that needs a look),
     except SandboxRefused: where no sandbox may run student code, nothing is graded.
 
@@ -246,32 +245,21 @@ def grade_submission(ctx: Context, student: str, notebook: Path, private: Path, 
     except Exception:
         body = {"tests": _zero(ctx, "the grader failed on this submission; your instructor will look"),
                 "needs_look": ["grader error: " + traceback.format_exc(limit=3)[-800:]]}
-    return {"student": student, "assignment": ctx.name, "submission_sha256": sha256(notebook),
-            "score": total(body["tests"]), "max_score": ctx.max_score,
-            "seconds": round(time.monotonic() - start, 2),
-            "sandbox": sandbox.mode(), "sandboxed": sandbox.mode() in sandbox.SANDBOXED,
-            "isolation": sandbox.describe(sandbox.mode(), None, launcher.warm, slot, limits),
-            "tampering": [], "problems": [], "needs_look": [], **body}
+    body = {"isolation": sandbox.describe(sandbox.mode(), None, launcher.warm, slot, limits), **body}
+    return SubmissionResult(student, ctx.name, total(body["tests"]), ctx.max_score,
+                            submission_sha256=sha256(notebook),
+                            seconds=round(time.monotonic() - start, 2), sandbox=sandbox.mode(),
+                            sandboxed=sandbox.mode() in sandbox.SANDBOXED, **body)
 
 
-def private_dir(course: Course, sub) -> Path:
-    """A submission's own folder in the work folder: its graded notebook (runs/<a>/<s>/)."""
-    return course.work / "runs" / sub.assignment / sub.student
-
-
-def died_result(ctx: Context, sub, why: str) -> dict:
+def died_result(ctx: Context, sub, why: str) -> SubmissionResult:
     """The result of a submission that killed the grader's worker twice: graded, flagged."""
     tests = _zero(ctx, "the grader could not finish this submission; your instructor will "
                   "look at it")
-    return {"student": sub.student, "assignment": sub.assignment,
-            "submission_sha256": sha256(sub.path), "score": total(tests),
-            "max_score": ctx.max_score, "seconds": 0.0, "sandbox": sandbox.mode(),
-            "sandboxed": sandbox.mode() in sandbox.SANDBOXED, "tests": tests, "tampering": [],
-            "isolation": None, "problems": [why], "needs_look": [why], "cells": []}
-
-
-def autograded_max(result: dict) -> float:
-    return sum(t["points"] for t in result["tests"] if t["score"] is not None)
+    return SubmissionResult(sub.student, sub.assignment, total(tests), ctx.max_score, tests,
+                            submission_sha256=sha256(sub.path), sandbox=sandbox.mode(),
+                            sandboxed=sandbox.mode() in sandbox.SANDBOXED, problems=[why],
+                            needs_look=[why], cells=[])
 
 
 def measure_reference(course: Course, name: str, limits: Limits, stage: Path | None = None) -> dict:
@@ -283,27 +271,26 @@ def measure_reference(course: Course, name: str, limits: Limits, stage: Path | N
             return measure_reference(course, name, limits, stage)
         finally:
             sandbox.remove_base(stage)
-    ctx = load_context(course, name)
+    ctx, work = load_context(course, name), course.work_folder
     generous = Limits(**{**limits.__dict__, "cell_cpu_min_s": 600.0, "submission_wall_s": 1800.0})
-    private = course.work / "runs" / name / REFERENCE_STUDENT
-    student = REFERENCE_STUDENT
-    notebook = samples.write({student: samples.correct(ctx.source_nb, ctx.release_nb)},
-                             course.work / "reference", name)[student]
-    result = grade_submission(ctx, student, notebook, private, sandbox.claim_slot(), generous, stage=stage)
-    looks = [n for n in result["needs_look"] if not n.startswith(UNSANDBOXED)]
-    if result["score"] != autograded_max(result) or looks:
-        lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
-                if t["score"] is not None and t["score"] < t["points"]][:3]
-        raise RuntimeError(f"the reference of {name} scores {result['score']}/{autograded_max(result)} "
+    notebook = samples.write({REFERENCE: samples.correct(ctx.source_nb, ctx.release_nb)},
+                             work.reference_submissions(), name)[REFERENCE]
+    result = grade_submission(ctx, REFERENCE, notebook, work.run_folder(name, REFERENCE),
+                              sandbox.claim_slot(), generous, stage=stage)
+    looks = [n for n in result.needs_look if not n.startswith(UNSANDBOXED)]
+    if result.score != result.autograded_max or looks:
+        lost = [f"{t.id}: {' | '.join(t.lines[:3])}" for t in result.tests
+                if t.score is not None and t.score < t.points][:3]
+        raise RuntimeError(f"the reference of {name} scores {result.score}/{result.autograded_max} "
                            f"when graded ({looks or 'no limit broken'}); lost points: "
-                           f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
-                           "source notebook, or the grading environment if it cannot import torch")
+                           f"{lost}; the executed notebook is {work.graded_notebook(name, REFERENCE)}. "
+                           "Fix the source notebook, or the grading environment if it cannot import torch")
     return cell_cpu(result, ctx.source_nb)
 
 
-def cell_cpu(result: dict, source_nb) -> dict:
+def cell_cpu(result: SubmissionResult, source_nb) -> dict:
     """Calibration: {cell id: CPU seconds, cell id#hidden: CPU seconds} of a graded reference."""
-    by_key = {c["key"]: c for c in result["cells"]}
+    by_key = {c["key"]: c for c in result.cells or []}
     out = {}
     for cell in source_nb.cells:
         run = by_key.get(cells.key(cell))
@@ -311,11 +298,3 @@ def cell_cpu(result: dict, source_nb) -> dict:
             out[cell.get("id")] = run["cpu_s"]
             out[f"{cell.get('id')}{HIDDEN_SUFFIX}"] = run.get("hidden_cpu_s", 0.0)
     return out
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Atomic write: a reader (or a resumed run) sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(path)

@@ -26,6 +26,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from autograde import notebook_html as nh  # noqa: E402
 from autograde.config import Course  # noqa: E402
 from autograde.grade import batch  # noqa: E402
+from autograde.result import SubmissionResult, results_of  # noqa: E402
 from autograde.results import similarity  # noqa: E402
 
 BAR = {"color": "#0b4f8a", "edgecolor": "black", "linewidth": 0.8}   # 8.6:1 on white, dark in greyscale
@@ -44,25 +45,25 @@ def _score(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-def summarize(results: list[dict]) -> dict:
+def summarize(results: list[SubmissionResult]) -> dict:
     """Per assignment: scores, per-question pass rates and mistake counts, tampering, needs-a-look."""
     out = defaultdict(lambda: {"scores": [], "max": 0.0, "full": Counter(), "seen": Counter(),
                                "mistakes": defaultdict(Counter), "look": [], "tampering": []})
-    for r in results:
-        a = out[r["assignment"]]
-        a["scores"].append(r["score"])
-        a["max"] = r["max_score"]
-        for t in r["tests"]:
-            a["seen"][t["id"]] += 1
-            a["full"][t["id"]] += t["score"] is not None and t["score"] >= t["points"]
-            a["mistakes"][t["id"]].update(t.get("mistakes", []))
-        tampering = list(r.get("tampering", []))
+    for r in results_of(results):
+        a = out[r.assignment]
+        a["scores"].append(r.score)
+        a["max"] = r.max_score
+        for t in r.tests:
+            a["seen"][t.id] += 1
+            a["full"][t.id] += t.full
+            a["mistakes"][t.id].update(t.mistakes)
+        tampering = list(r.tampering)
         if tampering:
-            a["tampering"].append((r["student"], tampering))
-        look = list(r.get("needs_look", []))
+            a["tampering"].append((r.student, tampering))
+        look = list(r.needs_look)
         look += [t for t in tampering if t not in look]        # every refused record is a look
         if look:
-            a["look"].append((r["student"], look))
+            a["look"].append((r.student, look))
     return out
 
 

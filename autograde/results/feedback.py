@@ -28,6 +28,7 @@ from autograde import cells
 from autograde import notebook_html as nh
 from autograde.build.release import release_notebook
 from autograde.config import Course
+from autograde.result import SubmissionResult, TestResult, results_of
 from autograde.results import gradebook, intake, nbgrader_dirs
 
 HEADING = re.compile(r"^#{1,4}\s+(.+)$", re.M)
@@ -43,14 +44,14 @@ font-size:.92em}.verdict pre{background:none;padding:0;white-space:pre-wrap}
 """
 
 
-def final(test: dict, stored: dict | None) -> dict:
+def final(test: TestResult, stored: dict | None) -> dict:
     """The test's score as the page gives it: the gradebook's manual score wins, then the grader's."""
     manual = (stored or {}).get("manual")
     if manual is not None:
         return {"score": manual, "how": "set by your instructor"}
-    if test.get("manual") or test.get("score") is None:
+    if test.manual or test.score is None:
         return {"score": None, "how": "to be graded by hand"}
-    return {"score": test["score"], "how": ""}
+    return {"score": test.score, "how": ""}
 
 
 def _kind(score, points) -> str:
@@ -63,37 +64,37 @@ def _points(score, points) -> str:
     return "pending" if score is None else f"{score:.2f} / {points:g}"
 
 
-def _what_went_wrong(test: dict, how: str) -> str:
-    if test.get("manual") and how != "set by your instructor":
+def _what_went_wrong(test: TestResult, how: str) -> str:
+    if test.manual and how != "set by your instructor":
         return "graded by hand: not graded yet"
-    lines = [line.strip() for line in test.get("lines", []) if line.strip()]
-    if how == "" and test["score"] >= test["points"]:
+    lines = [line.strip() for line in test.lines if line.strip()]
+    if how == "" and test.score >= test.points:
         return "nothing: every check passed"
-    if test.get("mistakes"):
+    if test.mistakes:
         named = [line for line in lines if line.startswith("looks like a known mistake")]
         lines = named + [line for line in lines if line not in named]
     return "; ".join(lines[:3]) or "nothing: every check passed"
 
 
-def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = None,
+def feedback_page(result: SubmissionResult, graded_nb, release_nb, stored: dict | None = None,
                   meta: dict | None = None, why_not: str = "") -> str:
     """stored: {grade id: the gradebook's grade} (gradebook.grades); meta: lms.json. With graded_nb
     None the page has the score and the summary but not the notebook, and says why_not."""
-    stored, meta = stored or {}, meta or {}
-    tests = {t["id"]: t for t in result["tests"]}
+    stored, meta, result = stored or {}, meta or {}, SubmissionResult.from_json(result)
+    tests = {t.id: t for t in result.tests}
     released = {cells.grade_id(c): c.source for c in release_nb.cells if cells.grade_id(c)}
     owners = cells.exercises(release_nb)
     finals = {gid: final(t, stored.get(gid)) for gid, t in tests.items()}
     pending = any(f["score"] is None for f in finals.values())
     total = sum(f["score"] or 0.0 for f in finals.values())
-    name = meta.get("name") or result["student"]
-    who = html.escape(name) + (f" ({html.escape(result['student'])})" if name != result["student"] else "")
-    body = [f"<h1>{html.escape(result['assignment'])}: feedback for {who}</h1>",
-            f"<p class='score'><b>Score: {total:.2f} / {result['max_score']:g}</b>"
+    name = meta.get("name") or result.student
+    who = html.escape(name) + (f" ({html.escape(result.student)})" if name != result.student else "")
+    body = [f"<h1>{html.escape(result.assignment)}: feedback for {who}</h1>",
+            f"<p class='score'><b>Score: {total:.2f} / {result.max_score:g}</b>"
             + (" (some answers are still to be graded by hand)" if pending else "") + "</p>"]
     if meta.get("late"):
         body.append(f"<p class='late'>Handed in late ({html.escape(meta.get('lms', 'LMS'))} says so).</p>")
-    notes = result.get("problems", []) + result.get("tampering", [])
+    notes = result.problems + result.tampering
     if notes:
         body.append("<div class='note'><b>Notes from the grader</b>" + nh.pre("\n".join(notes)) + "</div>")
 
@@ -108,9 +109,9 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
     for gid, test in tests.items():
         f = finals[gid]
         where = ", ".join(f"your cell '{html.escape(o)}'" for o in owners.get(gid, [])) or "this cell"
-        rows.append(f"<tr class='{_kind(f['score'], test['points'])}'><td><a href='#cell-{html.escape(gid)}'>"
+        rows.append(f"<tr class='{_kind(f['score'], test.points)}'><td><a href='#cell-{html.escape(gid)}'>"
                     f"{html.escape(gid)}</a><br><small>{nh.markdown(headings.get(gid, ''))}</small></td>"
-                    f"<td>{_points(f['score'], test['points'])}"
+                    f"<td>{_points(f['score'], test.points)}"
                     + (f"<br><small>{f['how']}</small>" if f["how"] else "") + "</td>"
                     f"<td>{html.escape(_what_went_wrong(test, f['how']))}</td><td>{where}</td></tr>")
     head = "".join(f"<th scope='col'>{h}</th>" for h in ("question", "points", "what went wrong", "where"))
@@ -128,9 +129,9 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
             test, side = tests.get(gid), ""
             if test is not None:
                 f = finals[gid]
-                lines = "\n".join(test.get("lines", [])) or "all checks passed"
-                side = (f"<div class='verdict {_kind(f['score'], test['points'])}'><b>{html.escape(gid)}: "
-                        f"{_points(f['score'], test['points'])} points</b>"
+                lines = "\n".join(test.lines) or "all checks passed"
+                side = (f"<div class='verdict {_kind(f['score'], test.points)}'><b>{html.escape(gid)}: "
+                        f"{_points(f['score'], test.points)} points</b>"
                         + (f" ({f['how']})" if f["how"] else "") + nh.pre(lines) + "</div>")
             body.append(f"<div class='row'{anchor}><div class='cell'>{nh.code(released.get(gid, ''))}"
                         f"</div>{side}</div>")
@@ -140,8 +141,8 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
             side = ""
             if cells.is_manual(cell) and gid in tests:
                 f = finals[gid]
-                side = (f"<div class='verdict {_kind(f['score'], tests[gid]['points'])}'><b>"
-                        f"{html.escape(gid)}: {_points(f['score'], tests[gid]['points'])} points</b>"
+                side = (f"<div class='verdict {_kind(f['score'], tests[gid].points)}'><b>"
+                        f"{html.escape(gid)}: {_points(f['score'], tests[gid].points)} points</b>"
                         f" ({f['how']})</div>")
             body.append(f"<div class='row'{anchor}><div class='cell'>{nh.markdown(text)}</div>"
                         f"{side}</div>")
@@ -149,10 +150,11 @@ def feedback_page(result: dict, graded_nb, release_nb, stored: dict | None = Non
             skipped = "<p class='skipped'>(not run by the grader)</p>" if cells.is_skipped(cell) else ""
             body.append(f"<div class='row'{anchor}><div class='cell'>{nh.code(cell.source)}{skipped}"
                         f"{nh.outputs(cell)}</div></div>")
-    return nh.page(f"{result['assignment']} feedback", "".join(body), CSS)
+    return nh.page(f"{result.assignment} feedback", "".join(body), CSS)
 
 
-def write_all(course: Course, results: list[dict], out_dir: Path | None = None) -> list[Path]:
+def write_all(course: Course, results: list[SubmissionResult],
+              out_dir: Path | None = None) -> list[Path]:
     """A page per result: nbgrader's feedback/<student>/<assignment>/<assignment>.html (with its
     timestamp and submission secret, for release_feedback), or the same layout under out_dir.
     A notebook that cannot be rendered costs only its own page, which then gives the score and the
@@ -162,14 +164,14 @@ def write_all(course: Course, results: list[dict], out_dir: Path | None = None) 
         stored = gradebook.grades(course)
     except Exception:                                 # no gradebook yet
         stored = {}
-    for result in results:
-        name, student = result["assignment"], result["student"]
+    for result in results_of(results):
+        name, student = result.assignment, result.student
         if name not in releases:
             releases[name] = release_notebook(nbformat.read(course.source(name), as_version=4))
         meta = intake.meta(nbgrader_dirs.folder(course, "submitted", student, name))
         args = (result, releases[name], stored.get((name, student)), meta)
         try:
-            graded = course.work / "runs" / name / student / "graded.ipynb"
+            graded = course.work_folder.graded_notebook(name, student)
             nb = nbformat.read(graded, as_version=4) if graded.exists() else releases[name]
             page = feedback_page(args[0], nb, *args[1:])
         except Exception as err:                      # one bad notebook: its page only

@@ -28,7 +28,9 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ComputeChecksums, SaveCells
 
 from autograde.config import Course
+from autograde.result import SubmissionResult, results_of
 from autograde.results import intake, nbgrader_dirs
+from autograde.work import REFERENCE
 
 
 def _driver(url: str) -> str:
@@ -65,8 +67,9 @@ def _ensure_assignment(gb: Gradebook, course: Course, name: str, url: str, notes
                      "record the new ones")
 
 
-def _write(gb: Gradebook, course: Course, result: dict, previous: str | None, notes: list) -> None:
-    name, student = result["assignment"], result["student"]
+def _write(gb: Gradebook, course: Course, result: SubmissionResult, previous: str | None,
+           notes: list) -> None:
+    name, student = result.assignment, result.student
     meta = intake.meta(nbgrader_dirs.folder(course, "submitted", student, name))
     info = {}                             # never blank a name set with `nbgrader db student add`
     if meta.get("lms"):
@@ -80,56 +83,56 @@ def _write(gb: Gradebook, course: Course, result: dict, previous: str | None, no
         with warnings.catch_warnings():          # nbgrader's add_submission warns by design
             warnings.simplefilter("ignore")
             gb.add_submission(name, student, **({"timestamp": stamp} if stamp else {}))
-    changed = previous is not None and previous != result["submission_sha256"]
-    for test in result["tests"]:
+    changed = previous is not None and previous != result.submission_sha256
+    for test in result.tests:
         try:
-            grade = gb.find_grade(test["id"], name, name, student)
+            grade = gb.find_grade(test.id, name, name, student)
         except MissingEntry:
-            notes.append(f"{student}/{name}: test cell {test['id']} is not in the gradebook's "
+            notes.append(f"{student}/{name}: test cell {test.id} is not in the gradebook's "
                          "cells; its score is in the result file only")
             continue
-        where = f"{student}/{name} {test['id']}"
+        where = f"{student}/{name} {test.id}"
         since = "; the submission changed since: check it" if changed else ""
-        if test.get("manual") or test.get("score") is None:
+        if test.manual or test.score is None:
             grade.auto_score = None
             grade.needs_manual_grade = grade.manual_score is None
             if grade.manual_score is not None and changed:
                 notes.append(f"{where}: kept the score graded by hand, {grade.manual_score:g}{since}")
             continue
-        grade.auto_score = test["score"]
+        grade.auto_score = test.score
         grade.needs_manual_grade = False
         if grade.manual_score is not None:
             notes.append(f"{where}: kept the score set in the formgrader, {grade.manual_score:g} of "
-                         f"{test['points']:g} (the autograder gives {test['score']:.2f}){since}")
+                         f"{test.points:g} (the autograder gives {test.score:.2f}){since}")
     notebook = gb.find_submission_notebook(name, name, student)
-    notebook.flagged = bool(result["needs_look"])
+    notebook.flagged = bool(result.needs_look)
     gb.db.commit()
 
 
-def sync(course: Course, results: list[dict], url: str | None = None,
+def sync(course: Course, results: list[SubmissionResult], url: str | None = None,
          previous: dict | None = None) -> list[str]:
     """Write results into the gradebook (idempotent); returns notes on manual scores kept.
     previous: {(assignment, student): sha256 of the submission graded before}, where known."""
     notes: list[str] = []
-    results = [r for r in results if r["student"] != "__reference__"]
+    results = [r for r in results_of(results) if r.student != REFERENCE]
     if not results:
         return notes
     course.work.mkdir(parents=True, exist_ok=True)
     url = url or course.gradebook_url
     with open_gradebook(url, course) as gb:
-        for name in sorted({r["assignment"] for r in results}):
+        for name in sorted({r.assignment for r in results}):
             _ensure_assignment(gb, course, name, url, notes)
         for result in results:
-            key = (result["assignment"], result["student"])
+            key = (result.assignment, result.student)
             _write(gb, course, result, (previous or {}).get(key), notes)
     return notes
 
 
-def record(course: Course, results: list[dict], work=None, url: str | None = None) -> list[str]:
+def record(course: Course, results: list[SubmissionResult], work=None,
+           url: str | None = None) -> list[str]:
     """After grading: autograded/ notebooks, then the gradebook. Returns the notes of sync."""
-    results = [r for r in results if r["student"] != "__reference__"]
-    previous = {(r["assignment"], r["student"]): nbgrader_dirs.graded_sha(course, r["student"],
-                                                                            r["assignment"])
+    results = [r for r in results_of(results) if r.student != REFERENCE]
+    previous = {(r.assignment, r.student): nbgrader_dirs.graded_sha(course, r.student, r.assignment)
                 for r in results}
     for result in results:
         nbgrader_dirs.write_autograded(course, result, work)

@@ -53,6 +53,7 @@ import subprocess
 import sys
 import traceback
 import zipfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -60,6 +61,7 @@ import psutil
 
 from autograde.config import ROOT, Course
 from autograde.grade import batch, sandbox
+from autograde.result import SubmissionResult
 from autograde.results import intake, nbgrader_dirs
 
 PACKAGE = ["autograde", "course_lib", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
@@ -185,7 +187,8 @@ def lockdown(root: Path, name: str) -> list[Path]:
 
 
 # ---------------------------------------------------------------- on Gradescope: a submission
-def results(result: dict | None, visibility: str, why: str = "", look: list | None = None) -> dict:
+def results(result: SubmissionResult | None, visibility: str, why: str = "",
+            look: list | None = None) -> dict:
     """Gradescope's results.json from one graded result (or an explanation when there is none)."""
     if result is None:
         data = {"score": 0.0, "output": why, "visibility": visibility, "stdout_visibility": "hidden",
@@ -193,24 +196,24 @@ def results(result: dict | None, visibility: str, why: str = "", look: list | No
         if look:
             data["extra_data"] = {LOOK: look}
         return data
+    result = SubmissionResult.from_json(result)
     tests, manual = [], []
-    for i, t in enumerate(result["tests"], 1):
-        if t.get("manual") or t.get("score") is None:
-            manual.append(t["id"])
+    for i, t in enumerate(result.tests, 1):
+        if t.manual or t.score is None:
+            manual.append(t.id)
             continue
-        full = t["score"] >= t["points"]
-        tests.append({"number": str(i), "name": t["id"], "score": round(t["score"], 4),
-                      "max_score": t["points"], "status": "passed" if full else "failed",
+        tests.append({"number": str(i), "name": t.id, "score": round(t.score, 4),
+                      "max_score": t.points, "status": "passed" if t.full else "failed",
                       "visibility": visibility,
-                      "output": "\n".join(t.get("lines", [])) or "every check passed"})
-    lines = [f"Score: {result['score']:.2f} / {result['max_score']:g}"] if visibility == "visible" else []
-    lines += [f"Note from the grader: {n}" for n in result.get("problems", []) + result.get("tampering", [])]
+                      "output": "\n".join(t.lines) or "every check passed"})
+    lines = [f"Score: {result.score:.2f} / {result.max_score:g}"] if visibility == "visible" else []
+    lines += [f"Note from the grader: {n}" for n in result.problems + result.tampering]
     if manual:
         lines.append(f"Graded by hand in Gradescope: {', '.join(manual)}")
-    data = {"score": round(result["score"], 4), "output": "\n".join(lines), "visibility": visibility,
-            "stdout_visibility": "hidden", "tests": tests, "extra_data": {"sandbox": result.get("sandbox")}}
-    if result.get("needs_look"):
-        data["extra_data"][LOOK] = list(result["needs_look"])
+    data = {"score": round(result.score, 4), "output": "\n".join(lines), "visibility": visibility,
+            "stdout_visibility": "hidden", "tests": tests, "extra_data": {"sandbox": result.sandbox}}
+    if result.needs_look:
+        data["extra_data"][LOOK] = list(result.needs_look)
     return data
 
 
@@ -297,10 +300,11 @@ def grade(root: Path, name: str, visibility: str = "visible", allow_unsandboxed:
         found = ", ".join(sorted(p.name for p in inbox.iterdir())) or "nothing"
         return results(None, visibility, f"No notebook to grade: upload {name}.ipynb (found: {found}).")
     batch.grade_all(course, subs, workers=1, force=True, progress=False)
-    [result] = [r for r in batch.load_results(course, name) if r["student"] == subs[0].student]
+    result = course.work_folder.load_one(name, subs[0].student)
+    if result is None:
+        raise RuntimeError(f"grading {name} wrote no result for {subs[0].student}")
     if said:
-        result = {**result, "problems": [said, *result.get("problems", [])],
-                  "needs_look": [said, *result.get("needs_look", [])]}
+        result = replace(result, problems=[said, *result.problems], needs_look=[said, *result.needs_look])
     data = results(result, visibility)
     if report.warnings:
         data["output"] += "\n" + "\n".join(f"Note: {w}" for w in report.warnings)

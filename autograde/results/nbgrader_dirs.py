@@ -45,7 +45,9 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograde import cells, safe_html
 from autograde.config import Course
+from autograde.result import SubmissionResult, TestResult
 from autograde.results import intake
+from autograde.work import WorkFolder
 
 VERDICT = "autograde_verdict"          # metadata key of the verdict output a test cell gets
 GRADE_ID = re.compile(r"[a-zA-Z0-9_\-]+\Z")          # nbgrader's own rule (CheckCellMetadata)
@@ -103,12 +105,12 @@ def graded_sha(course: Course, student: str, assignment: str) -> str | None:
         return None
 
 
-def _verdict_output(test: dict) -> nbformat.NotebookNode:
-    if test.get("manual"):
-        head = f"to be graded by hand: {test['points']:g} points"
+def _verdict_output(test: TestResult) -> nbformat.NotebookNode:
+    if test.manual:
+        head = f"to be graded by hand: {test.points:g} points"
     else:
-        head = f"autograder: {test['score']:.2f} / {test['points']:g} points"
-    text = "\n".join([head] + list(test.get("lines", []))) + "\n"
+        head = f"autograder: {test.score:.2f} / {test.points:g} points"
+    text = "\n".join([head] + list(test.lines)) + "\n"
     return nbformat.v4.new_output("display_data", data={"text/plain": text},
                                   metadata={VERDICT: True})
 
@@ -187,12 +189,13 @@ def inert(nb, instructors: set[str] = frozenset()) -> nbformat.NotebookNode:
     return nb
 
 
-def write_autograded(course: Course, result: dict, work: Path | None = None) -> Path | None:
+def write_autograded(course: Course, result: SubmissionResult, work: Path | None = None) -> Path | None:
     """autograded/<student>/<assignment>/: submitted/'s files, and the executed notebook, made inert
     (see `inert`), with each test cell's verdict added as an output. Returns the notebook (None if
     it was never executed). A file the browser could run (.html, .svg, ...) gets `.txt` added."""
-    student, name = result["student"], result["assignment"]
-    graded = (work or course.work) / "runs" / name / student / "graded.ipynb"
+    result = SubmissionResult.from_json(result)
+    student, name = result.student, result.assignment
+    graded = (WorkFolder(work) if work else course.work_folder).graded_notebook(name, student)
     if not graded.exists():
         return None
     source, target = folder(course, "submitted", student, name), folder(course, "autograded", student, name)
@@ -207,14 +210,14 @@ def write_autograded(course: Course, result: dict, work: Path | None = None) -> 
     texts = {c.source for c in nbformat.read(course.source(name), as_version=4).cells
              if c.cell_type != "code"}
     nb = inert(nbformat.read(graded, as_version=4), texts)
-    tests = {t["id"]: t for t in result["tests"]}
+    tests = {t.id: t for t in result.tests}
     for cell in nb.cells:
         gid = cells.grade_id(cell)
         if gid in tests and cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if not o.get("metadata", {}).get(VERDICT)]
             cell.outputs.append(_verdict_output(tests[gid]))
-    nb.metadata["autograde"] = {"submission_sha256": result["submission_sha256"],
-                                "score": result["score"], "max_score": result["max_score"]}
+    nb.metadata["autograde"] = {"submission_sha256": result.submission_sha256,
+                                "score": result.score, "max_score": result.max_score}
     path = target / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path

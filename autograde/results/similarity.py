@@ -48,6 +48,7 @@ from autograde.build.release import release_notebook
 from autograde.config import Course
 from autograde.grade import restore
 from autograde.results import fingerprint, intake, nbgrader_dirs
+from autograde.work import write_atomic
 
 COMMON = 0.5                # a fingerprint in more than half of the answers to an exercise, or in
 MOSS_M = 10                 # more than 10 of them (MOSS's -m), is the class's: sharing it is no sign
@@ -256,7 +257,7 @@ def compare(assignment: str, answers: dict[str, dict[str, str]], exs: list[Exerc
 
 # ---------------------------------------------------------------- the command
 def output(course: Course, name: str) -> Path:
-    return course.work / "similarity" / f"{name}.json"
+    return course.work_folder.similarity_file(name)
 
 
 def run(course: Course, name: str, source: Path | None = None, against: Path | None = None) -> Result:
@@ -273,10 +274,8 @@ def run(course: Course, name: str, source: Path | None = None, against: Path | N
 
 def save(course: Course, result: Result) -> Path:
     """<work>/similarity/<NAME>.json (the page beside it: autograde/results/similarity_page.py)."""
-    path = output(course, result.assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"assignment": result.assignment, "pairs": result.pairs}, indent=1))
-    return path
+    return write_atomic(output(course, result.assignment),
+                        json.dumps({"assignment": result.assignment, "pairs": result.pairs}, indent=1))
 
 
 def needs_look(course: Course, assignment: str) -> dict[str, list[str]]:

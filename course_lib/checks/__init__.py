@@ -70,7 +70,16 @@ def expect_close(actual, expected, what: str, atol=1e-5, rtol=1e-4, hint: str = 
                           f"rtol={rtol}). {hint}".strip())
 
 
-def _namespace(obj) -> dict | None:
+def expect_only_new_train(model, new: str, nothing: str, freeze: str) -> None:
+    """After a PEFT method is added: something trains, and only the parameters whose names end
+    with `new`; `nothing` and `freeze` say what to fix when not."""
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    expect(trainable, nothing)
+    stray = [n for n in trainable if not n.endswith(new)]
+    expect(not stray, f"pre-trained parameters still train ({stray[:3]} ...): {freeze}")
+
+
+def namespace_of(obj) -> dict | None:
     """The module-level names a function (or a class's methods) looks up: its __globals__."""
     import inspect
     funcs = [obj] if not isinstance(obj, type) else [         # the class's own methods first
@@ -91,7 +100,7 @@ def stand_ins(obj, **names):
 
     A stand-in is a trusted implementation that is no exercise's answer: torch's own function, or
     a slow recomputation the exercise replaces. A name `obj` does not use changes nothing."""
-    ns = _namespace(obj)
+    ns = namespace_of(obj)
     if ns is None:
         yield
         return

@@ -100,19 +100,11 @@ class Adapter(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_adapter_init points=2
+# %% [tests] id=test_adapter_init points=2 case=init
 check_adapter_init(Adapter)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("adapters.init", Adapter=Adapter)
-### END HIDDEN TESTS
 
-# %% [tests] id=test_adapter_forward points=2
+# %% [tests] id=test_adapter_forward points=2 case=forward
 check_adapter_forward(Adapter)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("adapters.forward", Adapter=Adapter)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2 ({{points}} points): how many parameters?
@@ -132,12 +124,8 @@ def adapter_parameter_count(d: int, m: int, n_layers: int, per_layer: int = 2) -
     ### END SOLUTION
 
 
-# %% [tests] id=test_adapter_count points=1
+# %% [tests] points=1 case=count
 check_adapter_count(adapter_parameter_count)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("adapters.count", adapter_parameter_count=adapter_parameter_count)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. Where the adapters go
@@ -180,12 +168,8 @@ def add_adapters(model: nn.Module, reduction: int = 16) -> nn.Module:
     ### END SOLUTION
 
 
-# %% [tests] id=test_add_adapters points=3
+# %% [tests] points=3
 check_add_adapters(add_adapters)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("adapters.add_adapters", add_adapters=add_adapters)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **Train the topic adapters.** The [CLS] classifier head is new, so it trains too. With the
@@ -239,12 +223,8 @@ def load_task_state(model: nn.Module, state: dict) -> None:
     ### END SOLUTION
 
 
-# %% [tests] id=test_task_state points=2
+# %% [tests] points=2
 check_task_state(task_state, load_task_state)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("adapters.task_state", task_state=task_state, load_task_state=load_task_state)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **Task 2: sentiment, on the same frozen encoder.** We save the topic task's state, put fresh

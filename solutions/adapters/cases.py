@@ -8,7 +8,8 @@ add_adapters with a stand-in for Adapter, so its points never depend on the stud
 import torch
 from torch import nn
 
-from autograde.spec import Case
+from autograde.spec import Case, stand_ins
+from course_lib.checks.adapters import StandInAdapter
 from course_lib.model import CLSClassifier, Encoder, TransformerConfig
 
 SIZES = {0: (16, 4), 1: (64, 16), 2: (48, 8), 3: (256, 8)}       # (d, reduction)
@@ -67,36 +68,28 @@ def _tiny_encoder(seed, n_layers=None):
     return Encoder(cfg).eval()
 
 
-class _Slot(nn.Module):
-    """What the add_adapters case puts in place of the student's Adapter: it records its
-    arguments and computes 1.5 h + c (c seeded, trainable), so the case tests add_adapters alone
-    and tells "on the sub-layer's output" from "on the residual stream" apart."""
+class _Slot(StandInAdapter):
+    """What the add_adapters case puts in place of the student's Adapter: the visible check's
+    stand-in (it records its arguments), computing 1.5 h + c (c seeded, trainable), so the case tests
+    add_adapters alone and tells "on the sub-layer's output" from "on the residual stream" apart."""
 
-    def __init__(self, d, reduction=16):
-        super().__init__()
-        self.args = [d, reduction]
-        self.c = nn.Parameter(0.1 * torch.randn(d, generator=torch.Generator().manual_seed(d)))
+    SCALE = 1.5
 
-    def forward(self, h):
-        return 1.5 * h + self.c
+    def start(self, d: int) -> torch.Tensor:
+        return 0.1 * torch.randn(d, generator=torch.Generator().manual_seed(d))
 
 
 def _add_adapters(objects, seed):
     reduction = [4, 2, 8][seed]
     add_adapters = objects["add_adapters"]
-    names = add_adapters.__globals__
-    saved = names.get("Adapter")
-    names["Adapter"] = _Slot                          # add_adapters calls Adapter by its name
-    try:
+    with stand_ins(add_adapters, Adapter=_Slot):       # add_adapters calls Adapter by its name
         model = add_adapters(_tiny_encoder(seed), reduction=reduction)
-    finally:
-        names["Adapter"] = saved
     slots = sorted(n for n, m in model.named_modules() if isinstance(m, _Slot))
     g = torch.Generator().manual_seed(4000 + seed)
     with torch.no_grad():
         ids = torch.randint(7, 60, (2, 10), generator=g)
         logits = model(input_ids=ids)["logits"]
-    return {"adapters": slots, "args": [model.get_submodule(n).args for n in slots],
+    return {"adapters": slots, "args": [list(model.get_submodule(n).args) for n in slots],
             "trainable": sorted(n for n, p in model.named_parameters() if p.requires_grad),
             "logits": logits}
 

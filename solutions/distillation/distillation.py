@@ -113,12 +113,8 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     ### END SOLUTION
 
 
-# %% [tests] id=test_distillation_loss points=4
+# %% [tests] points=4 case=loss
 check_distillation_loss(distillation_loss)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("distillation.loss", distillation_loss=distillation_loss)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. A smaller student, initialised from the teacher
@@ -156,12 +152,8 @@ def init_student_from_teacher(teacher: nn.Module, layers: list[int]) -> nn.Modul
     ### END SOLUTION
 
 
-# %% [tests] id=test_init_student points=3
+# %% [tests] points=3
 check_init_student(init_student_from_teacher)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("distillation.init_student", init_student_from_teacher=init_student_from_teacher)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 4. Distil the topic classifier
@@ -315,12 +307,8 @@ def cosine_loss(h_student: torch.Tensor, h_teacher: torch.Tensor,
     ### END SOLUTION
 
 
-# %% [tests] id=test_cosine_loss points=2
+# %% [tests] points=2 case=cosine
 check_cosine_loss(cosine_loss)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("distillation.cosine", cosine_loss=cosine_loss)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # We distil the pre-trained 4-layer encoder (the masked language model, before any fine-tuning)
@@ -448,12 +436,8 @@ def generate_uncached(model: nn.Module, ids: torch.Tensor, n_new: int, temperatu
     ### END SOLUTION
 
 
-# %% [tests] id=test_generate_uncached points=3
+# %% [tests] points=3
 check_generate_uncached(generate_uncached)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("distillation.generate_uncached", generate_uncached=generate_uncached)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # The teacher is the pre-trained 4-layer decoder; the student takes its layers 0 and 2. We

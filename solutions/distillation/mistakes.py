@@ -10,7 +10,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from autograde.spec import Mistake
+from autograde.spec import Mistake, around, variant
 
 
 def _loss_variant(reduction="batchmean", swapped=False, probs=False, t_squared=True,
@@ -30,7 +30,7 @@ def _loss_variant(reduction="batchmean", swapped=False, probs=False, t_squared=T
             soft = soft * T ** 2
         hard = F.cross_entropy(student_logits / T if t_on_ce else student_logits, labels)
         return alpha * soft + (1 - alpha) * hard
-    return lambda objects: dict(objects, distillation_loss=distillation_loss)
+    return variant("distillation_loss", distillation_loss)
 
 
 def _init_variant(kind):
@@ -49,7 +49,7 @@ def _init_variant(kind):
         student.ln_f.load_state_dict(teacher.ln_f.state_dict())
         student.lm_head.bias.data.copy_(teacher.lm_head.bias.data)
         return student.eval()
-    return lambda objects: dict(objects, init_student_from_teacher=init_student_from_teacher)
+    return variant("init_student_from_teacher", init_student_from_teacher)
 
 
 def _cosine_variant(over_padding=False, dim=-1, similarity=False, detach=True):
@@ -59,41 +59,31 @@ def _cosine_variant(over_padding=False, dim=-1, similarity=False, detach=True):
         if dim != -1:
             return value.mean()
         return value.mean() if over_padding else value[mask.bool()].mean()
-    return lambda objects: dict(objects, cosine_loss=cosine_loss)
+    return variant("cosine_loss", cosine_loss)
 
 
-def _generate_times_temperature(objects):
-    ref = objects["generate_uncached"]
-
-    def generate_uncached(model, input_ids, n_new, temperature=0.0, generator=None):
-        return ref(model, input_ids, n_new, 1 / temperature if temperature else 0.0, generator)
-    return dict(objects, generate_uncached=generate_uncached)
+def _times_temperature(generate, model, input_ids, n_new, temperature=0.0, generator=None):
+    return generate(model, input_ids, n_new, 1 / temperature if temperature else 0.0, generator)
 
 
-def _generate_always_greedy(objects):
-    ref = objects["generate_uncached"]
-    return dict(objects, generate_uncached=lambda model, input_ids, n_new, temperature=0.0,
-                generator=None: ref(model, input_ids, n_new))
+def _always_greedy(generate, model, input_ids, n_new, temperature=0.0, generator=None):
+    return generate(model, input_ids, n_new)
 
 
-def _generate_first_position(objects):
-    @torch.no_grad()
-    def generate_uncached(model, input_ids, n_new, temperature=0.0, generator=None):
-        ids = input_ids
-        for _ in range(n_new):
-            nxt = model(input_ids=ids)["logits"][:, 0].argmax(-1, keepdim=True)
-            ids = torch.cat([ids, nxt], dim=1)
-        return ids
-    return dict(objects, generate_uncached=generate_uncached)
+@torch.no_grad()
+def _first_position(model, input_ids, n_new, temperature=0.0, generator=None):
+    ids = input_ids
+    for _ in range(n_new):
+        nxt = model(input_ids=ids)["logits"][:, 0].argmax(-1, keepdim=True)
+        ids = torch.cat([ids, nxt], dim=1)
+    return ids
 
 
-def _generate_only_prompt(objects):
-    @torch.no_grad()
-    def generate_uncached(model, input_ids, n_new, temperature=0.0, generator=None):
-        logits = model(input_ids=input_ids)["logits"][:, -1]
-        nxt = logits.argmax(-1, keepdim=True)
-        return torch.cat([input_ids, nxt.repeat(1, n_new)], dim=1)
-    return dict(objects, generate_uncached=generate_uncached)
+@torch.no_grad()
+def _only_prompt(model, input_ids, n_new, temperature=0.0, generator=None):
+    logits = model(input_ids=input_ids)["logits"][:, -1]
+    nxt = logits.argmax(-1, keepdim=True)
+    return torch.cat([input_ids, nxt.repeat(1, n_new)], dim=1)
 
 
 MISTAKES = {
@@ -134,13 +124,14 @@ MISTAKES = {
     ],
     "generate_uncached": [
         Mistake("logits multiplied by the temperature", "sample from softmax(z / T): divide the "
-                "logits by the temperature, do not multiply", _generate_times_temperature),
+                "logits by the temperature, do not multiply",
+                variant("generate_uncached", around(_times_temperature))),
         Mistake("always greedy", "with a temperature > 0, sample with torch.multinomial",
-                _generate_always_greedy),
+                variant("generate_uncached", around(_always_greedy))),
         Mistake("logits of the first position", "predict the next token from the logits of the "
-                "last position, logits[:, -1]", _generate_first_position),
+                "last position, logits[:, -1]", variant("generate_uncached", _first_position)),
         Mistake("one prediction repeated", "feed the sequence with the new token back in at "
-                "every step", _generate_only_prompt),
+                "every step", variant("generate_uncached", _only_prompt)),
     ],
 }
 

@@ -100,12 +100,8 @@ def generate_uncached(model, ids, n_new, temperature=0.0, generator=None):
     ### END SOLUTION
 
 
-# %% [tests] id=test_generate_uncached points=1
+# %% [tests] points=1
 check_generate_uncached(generate_uncached)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.generate_uncached", generate_uncached=generate_uncached)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # The lecture's step-by-step picture: each step feeds the whole sequence in and gets one token out.
@@ -176,12 +172,8 @@ class KVCache:
         return sum(t.numel() * t.element_size() for t in self.k + self.v if t is not None)
 
 
-# %% [tests] id=test_kv_cache points=2
+# %% [tests] points=2
 check_kv_cache(KVCache)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.kv_cache", KVCache=KVCache)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 3 ({{points}} points): the cached attention step of one block
@@ -223,12 +215,8 @@ def cached_attention(attn, x, cache, layer, key_mask=None):
     ### END SOLUTION
 
 
-# %% [tests] id=test_cached_attention points=3
+# %% [tests] points=3
 check_cached_attention(cached_attention)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.cached_attention", cached_attention=cached_attention)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 4 ({{points}} points): a cached forward pass
@@ -267,12 +255,8 @@ def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
     ### END SOLUTION
 
 
-# %% [tests] id=test_cached_forward points=3
+# %% [tests] points=3
 check_cached_forward(cached_forward)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.cached_forward", cached_forward=cached_forward)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 5 ({{points}} points): generation with the cache
@@ -304,12 +288,8 @@ def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
     ### END SOLUTION
 
 
-# %% [tests] id=test_generate_cached points=2
+# %% [tests] points=2
 check_generate_cached(generate_cached)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.generate_cached", generate_cached=generate_cached)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # The cache changes nothing but speed. On the pre-trained decoder: logits step by step against
@@ -423,12 +403,8 @@ def kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, batch, bytes_per_val
     ### END SOLUTION
 
 
-# %% [tests] id=test_kv_cache_bytes points=1
+# %% [tests] points=1
 check_kv_cache_bytes(kv_cache_bytes)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.kv_cache_bytes", kv_cache_bytes=kv_cache_bytes)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # The formula against the bytes our cache actually holds, and applied to real models:
@@ -515,24 +491,12 @@ def keep_h2o(attention, budget, n_recent):
 
 # %% [tests] id=test_sliding_window points=1
 check_sliding_window(keep_sliding_window)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.sliding_window", keep_sliding_window=keep_sliding_window)
-### END HIDDEN TESTS
 
 # %% [tests] id=test_streaming points=1
 check_streaming(keep_streaming)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.streaming", keep_streaming=keep_streaming)
-### END HIDDEN TESTS
 
 # %% [tests] id=test_h2o points=2
 check_h2o(keep_h2o)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.h2o", keep_h2o=keep_h2o)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **Decoding with a budget.** `decode_with_budget` (given) runs teacher-forced decoding of a batch
@@ -774,12 +738,8 @@ def generate_batched(model, prompts, n_new, pad_id=0):
     ### END SOLUTION
 
 
-# %% [tests] id=test_generate_batched points=2
+# %% [tests] points=2
 check_generate_batched(generate_batched)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("kv_cache.generate_batched", generate_batched=generate_batched)
-### END HIDDEN TESTS
 
 # %%
 texts = ["The Houston Rockets", "Bitcoin", "Flu cases are rising in several"]

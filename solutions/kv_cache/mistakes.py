@@ -1,114 +1,69 @@
 """Named mistakes of the KV-cache notebook (grader only): wrong variants of the reference objects.
 
-The names are the mistakes students commonly make with a KV cache. The reference functions call each
-other through their notebook namespace (generate_cached -> cached_forward -> cached_attention ->
-KVCache), so a variant is rebound onto a copy of that namespace in which one piece is replaced.
-A wrong function is re-homed into that copy too, so that the names it calls (cached_forward,
-KVCache, ...) are looked up there, where a hidden case's stand-ins replace them as they replace the
-student's. A case names only the mistakes of its own exercise: an earlier exercise's mistake cannot
-show in it, because the case supplies a correct stand-in for the earlier exercise.
+The names are the mistakes students commonly make with a KV cache. Each is a `variant` of the
+reference object its case receives. A wrong function written out here calls the notebook's other
+functions by name (generate_cached -> cached_forward -> cached_attention -> KVCache), as a student's
+does: it looks them up in this module, where a hidden case's stand-ins (`stand_ins`) replace them
+as they replace the student's while it runs. A case names only the mistakes of its own exercise: an
+earlier exercise's mistake cannot show in it, because the case supplies a correct stand-in for the
+earlier exercise.
 """
-
-import types
 
 import torch
 
-from autograde.spec import Mistake
+from autograde.spec import Mistake, around, variant
 from course_lib.model import causal_mask, scaled_dot_product_attention
 
 # (solution cell, text in the reference, what a student who forgot the position offset wrote)
 WRONG_SUBMISSION = ("cached_forward", "torch.arange(past, past + T_new, device=ids.device)",
                     "torch.arange(0, T_new, device=ids.device)")
 
-
-def _namespace(objects):
-    for obj in objects.values():
-        if isinstance(obj, types.FunctionType):
-            return obj.__globals__
-        for attr in vars(obj).values() if isinstance(obj, type) else ():
-            if isinstance(attr, types.FunctionType):
-                return attr.__globals__
-    raise ValueError("no reference function among the objects")
-
-
-def _rehome(f, ns):
-    g = types.FunctionType(f.__code__, ns, f.__name__, f.__defaults__, f.__closure__)
-    g.__kwdefaults__ = f.__kwdefaults__
-    return g
-
-
-def _rebind(objects, **wrong):
-    """objects (and everything they call by name) with the names in `wrong` replaced."""
-    old = _namespace(objects)
-    ns = dict(old)
-    ns.update(causal_mask=causal_mask, scaled_dot_product_attention=scaled_dot_product_attention,
-              torch=torch)
-    ns.update({k: _rehome(v, ns) if isinstance(v, types.FunctionType) else v
-               for k, v in wrong.items()})
-    for name, obj in list(ns.items()):
-        if isinstance(obj, types.FunctionType) and obj.__globals__ is old and name not in wrong:
-            ns[name] = _rehome(obj, ns)
-    return {k: ns[k] if k in ns else v for k, v in objects.items()}
-
-
-def _ref(objects, name):
-    return _namespace(objects)[name]
+# The notebook's names the functions below call; each case that runs one of them puts its stand-in
+# here while it runs.
+KVCache = cached_attention = cached_forward = generate_cached = None
 
 
 # ------------------------------------------------------------------ the cache
-def _cat_wrong_dim(objects):
-    base = _ref(objects, "KVCache")
-
-    def update(self, layer, k, v):
-        if self.k[layer] is None:
-            self.k[layer], self.v[layer] = k, v
-        else:
-            self.k[layer] = torch.cat([self.k[layer], k], dim=1)
-            self.v[layer] = torch.cat([self.v[layer], v], dim=1)
-        return self.k[layer], self.v[layer]
-    return _rebind(objects, KVCache=type("KVCache", (base,), {"update": update}))
+def _cat_wrong_dim(self, layer, k, v):
+    if self.k[layer] is None:
+        self.k[layer], self.v[layer] = k, v
+    else:
+        self.k[layer] = torch.cat([self.k[layer], k], dim=1)
+        self.v[layer] = torch.cat([self.v[layer], v], dim=1)
+    return self.k[layer], self.v[layer]
 
 
-def _returns_new_only(objects):
-    base = _ref(objects, "KVCache")
-
-    def update(self, layer, k, v):
-        base.update(self, layer, k, v)
-        return k, v
-    return _rebind(objects, KVCache=type("KVCache", (base,), {"update": update}))
+def _returns_new_only(update, self, layer, k, v):
+    update(self, layer, k, v)
+    return k, v
 
 
-def _len_of_heads(objects):
-    base = _ref(objects, "KVCache")
-    wrong = type("KVCache", (base,), {"__len__": lambda self: 0 if self.k[0] is None
-                                      else self.k[0].size(1)})
-    return _rebind(objects, KVCache=wrong)
+def _len_of_heads(self):
+    return 0 if self.k[0] is None else self.k[0].size(1)
 
 
 # ------------------------------------------------------------------ the attention step
 def _attention_variant(mask_fn=None, cache_q=False, use_key_mask=True):
-    def make(objects):
-        def cached_attention(attn, x, cache, layer, key_mask=None):
-            q = attn.split_heads(attn.W_q(x))
-            k = attn.split_heads(attn.W_k(x))
-            v = attn.split_heads(attn.W_v(x))
-            K, V = cache.update(layer, k, v)
-            if cache_q:                                   # queries cached like keys: all rows
-                prev = getattr(cache, "_q", {}).get(layer)
-                q = q if prev is None else torch.cat([prev, q], dim=2)
-                cache._q = {**getattr(cache, "_q", {}), layer: q}
-            t_new, t_all = q.size(2), K.size(2)
-            mask = mask_fn(t_new, t_all) if mask_fn else causal_mask(t_new, t_all)[None, None]
-            if key_mask is not None and mask is not None and use_key_mask:
-                own = torch.arange(t_all)[None] == torch.arange(t_new)[:, None] + t_all - t_new
-                mask = (mask & key_mask.bool()[:, None, None, :]) | own[None, None]
-            out, weights = scaled_dot_product_attention(q, K, V, mask)
-            if attn.keep_attention:
-                attn.last_attention = weights.detach()
-            out = attn.dropout(out) * attn.head_gate.view(1, -1, 1, 1)
-            return attn.W_o(attn.merge_heads(out))
-        return _rebind(objects, cached_attention=cached_attention)
-    return make
+    def cached_attention(attn, x, cache, layer, key_mask=None):
+        q = attn.split_heads(attn.W_q(x))
+        k = attn.split_heads(attn.W_k(x))
+        v = attn.split_heads(attn.W_v(x))
+        K, V = cache.update(layer, k, v)
+        if cache_q:                                   # queries cached like keys: all rows
+            prev = getattr(cache, "_q", {}).get(layer)
+            q = q if prev is None else torch.cat([prev, q], dim=2)
+            cache._q = {**getattr(cache, "_q", {}), layer: q}
+        t_new, t_all = q.size(2), K.size(2)
+        mask = mask_fn(t_new, t_all) if mask_fn else causal_mask(t_new, t_all)[None, None]
+        if key_mask is not None and mask is not None and use_key_mask:
+            own = torch.arange(t_all)[None] == torch.arange(t_new)[:, None] + t_all - t_new
+            mask = (mask & key_mask.bool()[:, None, None, :]) | own[None, None]
+        out, weights = scaled_dot_product_attention(q, K, V, mask)
+        if attn.keep_attention:
+            attn.last_attention = weights.detach()
+        out = attn.dropout(out) * attn.head_gate.view(1, -1, 1, 1)
+        return attn.W_o(attn.merge_heads(out))
+    return variant("cached_attention", cached_attention)
 
 
 def _mask_blocks_past(t_new, t_all):       # j <= i: the queries are taken as the first t_new
@@ -122,135 +77,93 @@ def _no_mask(t_new, t_all):
 # ------------------------------------------------------------------ the forward pass
 def _forward_variant(offset=True, pad_positions=True, pad_mask=True):
     """A whole cached_forward (calling cached_attention by name) with one rule broken."""
-    def make(objects):
-        def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
-            B, T_new = ids.shape
-            past = len(cache) if offset else 0
-            if position_ids is None and (attention_mask is None or not pad_positions):
-                position_ids = torch.arange(past, past + T_new)[None].expand(B, T_new)
-            elif position_ids is None:
-                position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T_new:]
-            key_mask = None if attention_mask is None or not pad_mask else attention_mask.bool()
-            x = model.embed(model.embed.tok(ids), position_ids)
-            for i, block in enumerate(model.blocks):
-                x = x + block.after_attn(cached_attention(  # noqa: F821 (the namespace's)
-                    block.attn, block.ln_1(x), cache, i, key_mask))
-                x = x + block.after_ffn(block.ffn(block.ln_2(x)))
-            return model.lm_head(model.ln_f(x))
-        return _rebind(objects, cached_forward=cached_forward)
-    return make
+    def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
+        B, T_new = ids.shape
+        past = len(cache) if offset else 0
+        if position_ids is None and (attention_mask is None or not pad_positions):
+            position_ids = torch.arange(past, past + T_new)[None].expand(B, T_new)
+        elif position_ids is None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T_new:]
+        key_mask = None if attention_mask is None or not pad_mask else attention_mask.bool()
+        x = model.embed(model.embed.tok(ids), position_ids)
+        for i, block in enumerate(model.blocks):
+            x = x + block.after_attn(cached_attention(
+                block.attn, block.ln_1(x), cache, i, key_mask))
+            x = x + block.after_ffn(block.ffn(block.ln_2(x)))
+        return model.lm_head(model.ln_f(x))
+    return variant("cached_forward", cached_forward)
 
 
 # ------------------------------------------------------------------ generation
-def _no_temperature(objects):
-    ref = objects["generate_uncached"]
-
-    def generate_uncached(model, ids, n_new, temperature=0.0, generator=None):
-        return ref(model, ids, n_new, 1.0 if temperature else 0.0, generator)
-    return dict(objects, generate_uncached=generate_uncached)
+def _no_temperature(generate, model, ids, n_new, temperature=0.0, generator=None):
+    return generate(model, ids, n_new, 1.0 if temperature else 0.0, generator)
 
 
-def _times_temperature(objects):
-    ref = objects["generate_uncached"]
-
-    def generate_uncached(model, ids, n_new, temperature=0.0, generator=None):
-        return ref(model, ids, n_new, 1 / temperature if temperature else 0.0, generator)
-    return dict(objects, generate_uncached=generate_uncached)
+def _times_temperature(generate, model, ids, n_new, temperature=0.0, generator=None):
+    return generate(model, ids, n_new, 1 / temperature if temperature else 0.0, generator)
 
 
-def _sample_from_logits_argmax(objects):
-    ref = objects["generate_uncached"]
-    return dict(objects, generate_uncached=lambda model, ids, n_new, temperature=0.0,
-                generator=None: ref(model, ids, n_new))
+def _always_greedy(generate, model, ids, n_new, temperature=0.0, generator=None):
+    return generate(model, ids, n_new)
 
 
 def _generate_variant(feed_last=False, extend_mask=True):
     """A whole generate_cached (calling KVCache and cached_forward by name), one rule broken."""
-    def make(objects):
-        def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
-            cache = KVCache(len(model.blocks)) if cache is None else cache  # noqa: F821
-            out = [ids]
-            with torch.no_grad():
-                z = cached_forward(model, ids, cache, attention_mask)[:, -1]  # noqa: F821
-                for step in range(n_new):
-                    next_id = z.argmax(dim=-1, keepdim=True)
-                    out.append(next_id)
-                    if step == n_new - 1 and not feed_last:
-                        break
-                    if attention_mask is not None and extend_mask:
-                        attention_mask = torch.cat(
-                            [attention_mask, attention_mask.new_ones(ids.size(0), 1)], dim=1)
-                    z = cached_forward(model, next_id, cache, attention_mask)[:, -1]  # noqa: F821
-            return torch.cat(out, dim=1)
-        return _rebind(objects, generate_cached=generate_cached)
-    return make
+    def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
+        cache = KVCache(len(model.blocks)) if cache is None else cache
+        out = [ids]
+        with torch.no_grad():
+            z = cached_forward(model, ids, cache, attention_mask)[:, -1]
+            for step in range(n_new):
+                next_id = z.argmax(dim=-1, keepdim=True)
+                out.append(next_id)
+                if step == n_new - 1 and not feed_last:
+                    break
+                if attention_mask is not None and extend_mask:
+                    attention_mask = torch.cat(
+                        [attention_mask, attention_mask.new_ones(ids.size(0), 1)], dim=1)
+                z = cached_forward(model, next_id, cache, attention_mask)[:, -1]
+        return torch.cat(out, dim=1)
+    return variant("generate_cached", generate_cached)
 
 
 def _batched_variant(left=True, mask=True, strip=True):
     """A whole generate_batched (calling generate_cached by name), one rule broken."""
-    def make(objects):
-        def generate_batched(model, prompts, n_new, pad_id=0):
-            T = max(len(p) for p in prompts)
-            ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
-            m = torch.zeros((len(prompts), T), dtype=torch.long)
-            for i, p in enumerate(prompts):
-                cols = slice(T - len(p), T) if left else slice(0, len(p))
-                ids[i, cols] = torch.tensor(p)
-                m[i, cols] = 1
-            out = generate_cached(model, ids, n_new,  # noqa: F821
-                                  attention_mask=m if mask else None)
-            start = [(T - len(p) if left else 0) if strip else 0 for p in prompts]
-            return [out[i, start[i]:].tolist() if left or not strip else
-                    out[i, :len(p)].tolist() + out[i, T:].tolist() for i, p in enumerate(prompts)]
-        return _rebind(objects, generate_batched=generate_batched)
-    return make
+    def generate_batched(model, prompts, n_new, pad_id=0):
+        T = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
+        m = torch.zeros((len(prompts), T), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            cols = slice(T - len(p), T) if left else slice(0, len(p))
+            ids[i, cols] = torch.tensor(p)
+            m[i, cols] = 1
+        out = generate_cached(model, ids, n_new, attention_mask=m if mask else None)
+        start = [(T - len(p) if left else 0) if strip else 0 for p in prompts]
+        return [out[i, start[i]:].tolist() if left or not strip else
+                out[i, :len(p)].tolist() + out[i, T:].tolist() for i, p in enumerate(prompts)]
+    return variant("generate_batched", generate_batched)
 
 
-# ------------------------------------------------------------------ memory and eviction
-def _no_factor_two(objects):
-    return dict(objects, kv_cache_bytes=lambda L, H, dh, T, B, b: L * H * dh * T * B * b)
-
-
-def _no_batch(objects):
-    return dict(objects, kv_cache_bytes=lambda L, H, dh, T, B, b: 2 * L * H * dh * T * b)
-
-
-def _window_first(objects):
-    return dict(objects, keep_sliding_window=lambda n, budget: torch.arange(min(n, budget)))
-
-
-def _no_sinks(objects):
-    return dict(objects, keep_streaming=lambda n, budget, n_sink=4:
-                torch.arange(max(0, n - budget), n))
-
-
-def _h2o_last_step(objects):
-    ref = objects["keep_h2o"]
-    return dict(objects, keep_h2o=lambda attention, budget, n_recent:
-                ref(attention[-1:], budget, n_recent))
-
-
-def _h2o_no_recent(objects):
-    ref = objects["keep_h2o"]
-    return dict(objects, keep_h2o=lambda attention, budget, n_recent:
-                ref(attention, budget, 0))
-
-
+# seen_by_checks=False: the visible checks do not test that rule (padding, key masks, the recent
+# window) or stop with the student's own error (a cache concatenated on the heads); only the hidden
+# case tells the mistake apart.
 MISTAKES = {
     "generate_uncached": [
         Mistake("temperature ignored", "divide the logits by the temperature before the softmax",
-                _no_temperature),
+                variant("generate_uncached", around(_no_temperature))),
         Mistake("logits multiplied by the temperature", "sample from softmax(z / T): divide the "
-                "logits by the temperature, do not multiply", _times_temperature),
+                "logits by the temperature, do not multiply",
+                variant("generate_uncached", around(_times_temperature))),
         Mistake("always greedy", "with a temperature > 0, sample with torch.multinomial",
-                _sample_from_logits_argmax)],
+                variant("generate_uncached", around(_always_greedy)))],
     "kv_cache": [
         Mistake("concatenating on the wrong dim", "append along the sequence dim (dim 2) of "
-                "(B, H, T, d_head), not the heads", _cat_wrong_dim),
+                "(B, H, T, d_head), not the heads", variant("KVCache", update=_cat_wrong_dim), seen_by_checks=False),
         Mistake("update returns the new chunk only", "update() returns the layer's whole cache "
-                "(old positions, then new), not only this step's k and v", _returns_new_only),
+                "(old positions, then new), not only this step's k and v",
+                variant("KVCache", update=around(_returns_new_only))),
         Mistake("length counts heads", "len(cache) is the size of the sequence dim (dim 2)",
-                _len_of_heads)],
+                variant("KVCache", __len__=_len_of_heads))],
     "cached_attention": [
         Mistake("caching Q", "cache K and V only: a step needs the query of the new token only, "
                 "so the output has one row per new token", _attention_variant(cache_q=True)),
@@ -260,34 +173,41 @@ MISTAKES = {
         Mistake("no causal mask in the prefill", "a multi-token prefill must stay causal",
                 _attention_variant(mask_fn=_no_mask)),
         Mistake("key mask ignored", "with a key_mask, hide the padded keys (False) from every "
-                "query, except each query's own key", _attention_variant(use_key_mask=False))],
+                "query, except each query's own key", _attention_variant(use_key_mask=False),
+                seen_by_checks=False)],
     "cached_forward": [
         Mistake("positions not offset", "the new tokens' positions start at the cache length, "
                 "not at 0", _forward_variant(offset=False)),
         Mistake("positions ignore padding", "with an attention_mask, positions count real "
                 "tokens only: (attention_mask.cumsum(-1) - 1).clamp(min=0), last T_new columns",
-                _forward_variant(pad_positions=False)),
+                _forward_variant(pad_positions=False), seen_by_checks=False),
         Mistake("padding not masked", "pass the attention_mask on to cached_attention as "
-                "key_mask", _forward_variant(pad_mask=False))],
+                "key_mask", _forward_variant(pad_mask=False), seen_by_checks=False)],
     "generate_cached": [
         Mistake("last token fed", "the last new token is returned, never fed: the cache ends "
                 "one position short of the output", _generate_variant(feed_last=True)),
         Mistake("mask not extended", "append a column of ones to the attention_mask for each "
-                "new token", _generate_variant(extend_mask=False))],
+                "new token", _generate_variant(extend_mask=False), seen_by_checks=False)],
     "kv_cache_bytes": [
-        Mistake("no factor 2", "the cache holds K and V: a factor 2", _no_factor_two),
-        Mistake("batch missing", "every sequence of the batch has its own cache", _no_batch)],
+        Mistake("no factor 2", "the cache holds K and V: a factor 2",
+                variant("kv_cache_bytes", lambda L, H, dh, T, B, b: L * H * dh * T * B * b)),
+        Mistake("batch missing", "every sequence of the batch has its own cache",
+                variant("kv_cache_bytes", lambda L, H, dh, T, B, b: 2 * L * H * dh * T * b))],
     "sliding_window": [
         Mistake("window at the start", "keep the most recent tokens, not the first",
-                _window_first)],
+                variant("keep_sliding_window", lambda n, budget: torch.arange(min(n, budget))))],
     "streaming": [
         Mistake("no sinks", "StreamingLLM keeps the first n_sink tokens (attention sinks) plus "
-                "the recent window", _no_sinks)],
+                "the recent window", variant("keep_streaming", lambda n, budget, n_sink=4:
+                                             torch.arange(max(0, n - budget), n)))],
     "h2o": [
         Mistake("H2O scores not accumulated", "sum the attention over all steps, not only the "
-                "last one", _h2o_last_step),
+                "last one", variant("keep_h2o", around(
+                    lambda keep_h2o, attention, budget, n_recent:
+                    keep_h2o(attention[-1:], budget, n_recent)))),
         Mistake("no recent window", "always keep the n_recent most recent tokens",
-                _h2o_no_recent)],
+                variant("keep_h2o", around(lambda keep_h2o, attention, budget, n_recent:
+                                           keep_h2o(attention, budget, 0))), seen_by_checks=False)],
     "generate_batched": [
         Mistake("right padding", "pad on the left, so that every row's last column is its last "
                 "token", _batched_variant(left=False)),

@@ -8,7 +8,8 @@ with a stand-in for LoRALinear, so its points never depend on the student's LoRA
 import torch
 from torch import nn
 
-from autograde.spec import Case
+from autograde.spec import Case, stand_ins
+from course_lib.checks.lora import StandInLoRA
 from course_lib.model import Encoder, TransformerConfig
 
 SHAPES = {0: (6, 5, 2, 4.0), 1: (16, 24, 4, 8.0), 2: (32, 8, 8, 16.0), 3: (12, 12, 1, 1.0)}
@@ -72,18 +73,14 @@ def _merge(objects, seed):
     return out
 
 
-class _Wrapped(nn.Module):
-    """What the add_lora case puts in place of the student's LoRALinear: it records how it was
-    called and owns one trainable marker, so the case tests add_lora alone (which layers are
-    wrapped, with which arguments, what stays frozen), never the student's LoRALinear."""
+class _Wrapped(StandInLoRA):
+    """What the add_lora case puts in place of the student's LoRALinear: the visible check's
+    stand-in (it records how it was called and owns one trainable marker), with a marker that is
+    not zero, so the case tests add_lora alone (which layers are wrapped, with which arguments, what
+    stays frozen, that the wrapped layers run), never the student's LoRALinear."""
 
-    def __init__(self, base, r, alpha, dropout=0.0):
-        super().__init__()
-        self.base, self.args = base, (float(r), float(alpha), float(dropout))
-        self.marker = nn.Parameter(torch.linspace(-1, 1, base.out_features) * r)
-
-    def forward(self, x):
-        return self.base(x) + self.marker
+    def start(self, out_features: int, r) -> torch.Tensor:
+        return torch.linspace(-1, 1, out_features) * r
 
 
 def _add_lora(objects, seed):
@@ -92,20 +89,15 @@ def _add_lora(objects, seed):
     cfg = TransformerConfig(vocab_size=60, d_model=16, n_heads=2, n_layers=2 + seed, d_ff=32,
                             max_len=16, dropout=0.0)
     add_lora = objects["add_lora"]
-    names = add_lora.__globals__
-    saved = names.get("LoRALinear")
-    names["LoRALinear"] = _Wrapped                   # add_lora calls the class by its name
-    try:
+    with stand_ins(add_lora, LoRALinear=_Wrapped):    # add_lora calls the class by its name
         model = add_lora(Encoder(cfg).eval(), r=r, alpha=alpha)
-    finally:
-        names["LoRALinear"] = saved
     wrapped = sorted(n for n, m in model.named_modules() if isinstance(m, _Wrapped))
     ids = torch.randint(7, 60, (2, 10), generator=torch.Generator().manual_seed(3000 + seed))
     with torch.no_grad():
         logits = model(input_ids=ids)["logits"]
     trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad)
     return {"wrapped": wrapped, "logits": logits, "trainable": trainable,
-            "args": [list(model.get_submodule(n).args) for n in wrapped]}
+            "args": [[float(a) for a in model.get_submodule(n).args] for n in wrapped]}
 
 
 def _count(objects, seed):

@@ -159,19 +159,11 @@ class LoRALinear(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_lora_linear points=3
+# %% [tests] points=3 case=forward
 check_lora_linear(LoRALinear)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("lora.forward", LoRALinear=LoRALinear)
-### END HIDDEN TESTS
 
-# %% [tests] id=test_lora_merge points=2
+# %% [tests] id=test_lora_merge points=2 case=merge
 check_lora_merge(LoRALinear)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("lora.merge", LoRALinear=LoRALinear)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2 ({{points}} points): inject LoRA into the encoder
@@ -195,12 +187,8 @@ def add_lora(model: nn.Module, r: int, alpha: float, dropout: float = 0.0) -> nn
     ### END SOLUTION
 
 
-# %% [tests] id=test_add_lora points=2
+# %% [tests] points=2
 check_add_lora(add_lora)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("lora.add_lora", add_lora=add_lora)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 3 ({{points}} points): how many parameters does LoRA train?

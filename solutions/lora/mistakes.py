@@ -1,70 +1,47 @@
 """Named mistakes of the LoRA notebook (grader only): wrong variants of the reference objects.
 
-The names follow the course's list of LoRA mistakes. Each LoRALinear variant subclasses the
-reference LoRALinear (extracted from solutions/lora/lora.ipynb) and breaks one thing; each
-add_lora variant is written out and breaks one thing.
+The names follow the course's list of LoRA mistakes. Each LoRALinear mistake is a `variant` of the
+reference LoRALinear (extracted from solutions/lora/lora.ipynb) that breaks one thing; each add_lora
+variant is written out and breaks one thing.
 """
 
 import torch
 from torch import nn
 
-from autograde.spec import Mistake
+from autograde.spec import Mistake, around, variant
 
 
-def _variant(objects, patch):
-    ref = objects["LoRALinear"]
-    return dict(objects, LoRALinear=type("WrongLoRALinear", (ref,), patch))
+def _alpha_not_over_r(self, alpha, **_):
+    self.scaling = alpha
 
 
-def _alpha_not_over_r(objects):
-    def __init__(self, base, r, alpha, dropout=0.0):
-        objects["LoRALinear"].__init__(self, base, r, alpha, dropout)
-        self.scaling = alpha
-    return _variant(objects, {"__init__": __init__})
+def _no_scaling(self, **_):
+    self.scaling = 1.0
 
 
-def _no_scaling(objects):
-    def __init__(self, base, r, alpha, dropout=0.0):
-        objects["LoRALinear"].__init__(self, base, r, alpha, dropout)
-        self.scaling = 1.0
-    return _variant(objects, {"__init__": __init__})
+def _b_random_a_zero(self, **_):
+    with torch.no_grad():
+        self.A.zero_()
+        nn.init.kaiming_uniform_(self.B)
 
 
-def _b_random_a_zero(objects):
-    def __init__(self, base, r, alpha, dropout=0.0):
-        objects["LoRALinear"].__init__(self, base, r, alpha, dropout)
-        with torch.no_grad():
-            self.A.zero_()
-            nn.init.kaiming_uniform_(self.B)
-    return _variant(objects, {"__init__": __init__})
+def _base_trainable(self, **_):
+    for p in self.base.parameters():
+        p.requires_grad = True
 
 
-def _base_trainable(objects):
-    def __init__(self, base, r, alpha, dropout=0.0):
-        objects["LoRALinear"].__init__(self, base, r, alpha, dropout)
-        for p in self.base.parameters():
-            p.requires_grad = True
-    return _variant(objects, {"__init__": __init__})
+def _dropout_on_base(forward, self, x):
+    return forward(self, self.dropout(x))
 
 
-def _dropout_on_base(objects):
-    def forward(self, x):
-        return objects["LoRALinear"].forward(self, self.dropout(x))
-    return _variant(objects, {"forward": forward})
+@torch.no_grad()
+def _merge_twice(self):
+    self.base.weight += self.get_delta_weight()
+    self.merged = True
 
 
-def _merge_twice(objects):
-    @torch.no_grad()
-    def merge(self):
-        self.base.weight += self.get_delta_weight()
-        self.merged = True
-    return _variant(objects, {"merge": merge})
-
-
-def _merged_forward_adds_branch(objects):
-    def forward(self, x):
-        return self.base(x) + (self.dropout(x) @ self.A.T @ self.B.T) * self.scaling
-    return _variant(objects, {"forward": forward})
+def _merged_forward_adds_branch(self, x):
+    return self.base(x) + (self.dropout(x) @ self.A.T @ self.B.T) * self.scaling
 
 
 # The add_lora variants call LoRALinear by its name, like a student's add_lora: the add_lora case
@@ -84,37 +61,28 @@ def _add_lora_variant(names=("W_q", "W_v"), freeze="before"):
             for p in model.parameters():
                 p.requires_grad = False
         return model
-    return lambda objects: dict(objects, add_lora=add_lora)
-
-
-def _count_a_only(objects):
-    return dict(objects, lora_parameter_count=lambda d, k, r, m, n: n * m * r * k)
-
-
-def _count_full(objects):
-    return dict(objects, lora_parameter_count=lambda d, k, r, m, n: n * m * d * k)
+    return variant("add_lora", add_lora)
 
 
 SCALE = Mistake("alpha instead of alpha/r", "your update is scaled by alpha, not alpha / r",
-                _alpha_not_over_r)
-NO_SCALE = Mistake("no scaling", "your update is not scaled by alpha / r", _no_scaling)
+                variant("LoRALinear", after_init=_alpha_not_over_r))
+NO_SCALE = Mistake("no scaling", "your update is not scaled by alpha / r",
+                   variant("LoRALinear", after_init=_no_scaling))
+MERGE_TWICE = Mistake("merging twice", "merge() must be idempotent: keep a `merged` flag",
+                      variant("LoRALinear", merge=_merge_twice))
+BRANCH_AFTER_MERGE = Mistake("branch added after merge", "once merged, forward must be just base(x)",
+                             variant("LoRALinear", forward=_merged_forward_adds_branch))
 MISTAKES = {
     "forward": [
         SCALE, NO_SCALE,
         Mistake("B random and A zero", "initialise B to zero and A randomly, not the reverse",
-                _b_random_a_zero),
+                variant("LoRALinear", after_init=_b_random_a_zero)),
         Mistake("base weight left trainable", "freeze the base layer: only A and B train",
-                _base_trainable),
+                variant("LoRALinear", after_init=_base_trainable)),
         Mistake("dropout on the base path", "apply dropout to the LoRA branch's input only, "
-                "never to W_0 x", _dropout_on_base),
+                "never to W_0 x", variant("LoRALinear", forward=around(_dropout_on_base))),
     ],
-    "merge": [
-        SCALE, NO_SCALE,
-        Mistake("merging twice", "merge() must be idempotent: keep a `merged` flag",
-                _merge_twice),
-        Mistake("branch added after merge", "once merged, forward must be just base(x)",
-                _merged_forward_adds_branch),
-    ],
+    "merge": [SCALE, NO_SCALE, MERGE_TWICE, BRANCH_AFTER_MERGE],
     "add_lora": [
         Mistake("all four projections", "the paper adapts W_q and W_v only",
                 _add_lora_variant(names=("W_q", "W_k", "W_v", "W_o"))),
@@ -125,8 +93,10 @@ MISTAKES = {
                 _add_lora_variant(freeze="after")),
     ],
     "count": [
-        Mistake("A only", "count both A (r x k) and B (d x r)", _count_a_only),
-        Mistake("full matrix", "LoRA trains r (d + k) numbers per matrix, not d k", _count_full),
+        Mistake("A only", "count both A (r x k) and B (d x r)",
+                variant("lora_parameter_count", lambda d, k, r, m, n: n * m * r * k)),
+        Mistake("full matrix", "LoRA trains r (d + k) numbers per matrix, not d k",
+                variant("lora_parameter_count", lambda d, k, r, m, n: n * m * d * k)),
     ],
 }
 

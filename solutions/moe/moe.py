@@ -97,12 +97,8 @@ def softmax_gate(h_logits: torch.Tensor) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %% [tests] id=test_softmax_gate points=1
+# %% [tests] points=1
 check_softmax_gate(softmax_gate)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("moe.softmax_gate", softmax_gate=softmax_gate)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2 ({{points}} points): `topk_gate`
@@ -132,12 +128,8 @@ def topk_gate(p: torch.Tensor, k: int, renormalize: bool = False):
     ### END SOLUTION
 
 
-# %% [tests] id=test_topk_gate points=2
+# %% [tests] points=2
 check_topk_gate(topk_gate)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("moe.topk_gate", topk_gate=topk_gate)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **The three conventions on one token.** Renormalising equals the softmax over the selected
@@ -243,12 +235,8 @@ class Expert(nn.Module):
         return self.W_2(F.gelu(self.W_1(x)))                     # (n, d)
 
 
-# %% [tests] id=test_moe_layer points=5
+# %% [tests] points=5
 check_moe(MoE)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("moe.moe_layer", MoE=MoE)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 4. Keeping the experts busy: the load-balancing loss
@@ -287,12 +275,8 @@ def switch_load_balancing_loss(router_probs: torch.Tensor, expert_indices: torch
     ### END SOLUTION
 
 
-# %% [tests] id=test_balance_loss points=2
+# %% [tests] points=2
 check_balance_loss(switch_load_balancing_loss)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("moe.balance_loss", switch_load_balancing_loss=switch_load_balancing_loss)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 5. Why the balance loss: a router that collapses

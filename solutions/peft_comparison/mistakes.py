@@ -1,6 +1,6 @@
 """Named mistakes of the PEFT comparison notebook (grader only): wrong variants of apply_bitfit."""
 
-from autograde.spec import Mistake
+from autograde.spec import Mistake, variant
 
 # the grader's 'partly wrong' sample: the classifier head is left frozen
 WRONG_SUBMISSION = ("apply_bitfit", "p.requires_grad = True                                           # the new task head",
@@ -8,13 +8,11 @@ WRONG_SUBMISSION = ("apply_bitfit", "p.requires_grad = True                     
 
 
 def _bitfit(rule):
-    def make(objects):
-        def apply_bitfit(model):
-            for name, p in model.named_parameters():
-                p.requires_grad = rule(name)
-            return model
-        return dict(objects, apply_bitfit=apply_bitfit)
-    return make
+    def apply_bitfit(model):
+        for name, p in model.named_parameters():
+            p.requires_grad = rule(name)
+        return model
+    return variant("apply_bitfit", apply_bitfit)
 
 
 def _is_bias(name):

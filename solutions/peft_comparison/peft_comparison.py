@@ -94,19 +94,11 @@ def apply_bitfit(model: CLSClassifier) -> CLSClassifier:
     ### END SOLUTION
 
 
-# %% [tests] id=test_bitfit_trainable points=2
+# %% [tests] id=test_bitfit_trainable points=2 case=bitfit
 check_bitfit_trainable(apply_bitfit)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("peft_comparison.bitfit", apply_bitfit=apply_bitfit)
-### END HIDDEN TESTS
 
 # %% [tests] id=test_bitfit_step points=2
 check_bitfit_step(apply_bitfit)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("peft_comparison.bitfit_step", apply_bitfit=apply_bitfit)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. Every method, from your own notebooks

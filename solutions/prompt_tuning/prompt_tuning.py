@@ -93,12 +93,8 @@ class HardPromptMLM(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_hard_prompt points=2
+# %% [tests] points=2
 check_hard_prompt(HardPromptMLM)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompt_tuning.hard_prompt", HardPromptMLM=HardPromptMLM)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # With no training at all, how much does the wording of the pattern matter? The lecture's LAMA
@@ -207,12 +203,8 @@ class SoftPrompt(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_soft_prompt points=3
+# %% [tests] points=3
 check_soft_prompt(SoftPrompt)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompt_tuning.soft_prompt", SoftPrompt=SoftPrompt)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 3 ({{points}} points): classify with a soft prompt
@@ -253,12 +245,8 @@ class SoftPromptMLM(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_soft_prompt_mlm points=2
+# %% [tests] points=2
 check_soft_prompt_mlm(SoftPromptMLM)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompt_tuning.soft_prompt_mlm", SoftPromptMLM=SoftPromptMLM)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Train a soft prompt
@@ -435,12 +423,8 @@ class PrefixEncoder(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_prefix_encoder points=2
+# %% [tests] points=2
 check_prefix_encoder(PrefixEncoder)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompt_tuning.prefix_encoder", PrefixEncoder=PrefixEncoder)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 6 ({{points}} points): plug the prefixes into attention
@@ -637,12 +621,8 @@ class PrefixTuningLM(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_prefix_lm points=1
+# %% [tests] points=1
 check_prefix_lm(PrefixTuningLM)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompt_tuning.prefix_lm", PrefixTuningLM=PrefixTuningLM)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # **The data and the loss.** Each training pair becomes `[BOS] topic : health [SEP] <the

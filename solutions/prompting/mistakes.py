@@ -8,7 +8,7 @@ independent of the reference, and breaks one thing.
 
 import torch
 
-from autograde.spec import Mistake
+from autograde.spec import Mistake, variant
 
 # the sample "partly wrong" submission: softmax over the vocabulary, then pick the label words
 WRONG_SUBMISSION = (
@@ -51,10 +51,8 @@ def _probs_with(position, sort_labels=False):
     return lambda *args: torch.softmax(scores(*args), dim=-1)
 
 
-def _classifier_variant(objects, cls_position=False, no_attention_mask=False, sort_labels=False,
+def _classifier_variant(cls_position=False, no_attention_mask=False, sort_labels=False,
                         no_grad=False):
-    ref = objects["PromptClassifier"]
-
     def forward(self, input_ids, attention_mask=None):
         with torch.set_grad_enabled(not no_grad and torch.is_grad_enabled()):
             out = self.encoder(input_ids=input_ids, return_logits=False,
@@ -63,8 +61,7 @@ def _classifier_variant(objects, cls_position=False, no_attention_mask=False, so
         position = _cls_position if cls_position else _first_position
         return _scores_with(position, sort_labels)(logits, input_ids, self.mask_id,
                                                    self.label_word_ids)
-    return dict(objects, PromptClassifier=type("WrongPromptClassifier", (ref,),
-                                               {"forward": forward}))
+    return variant("PromptClassifier", forward=forward)
 
 
 def _calibrate_times(probs, prior):
@@ -89,35 +86,35 @@ ORDER = ("label order", "keep the columns in the order of label_word_ids (sortin
 
 MISTAKES = {
     "verbalizer_scores": [
-        Mistake(*CLS, lambda o: dict(o, verbalizer_scores=_scores_with(_cls_position))),
-        Mistake(*LAST, lambda o: dict(o, verbalizer_scores=_scores_with(_last_position))),
-        Mistake(*ORDER, lambda o: dict(o, verbalizer_scores=_scores_with(_first_position, True))),
+        Mistake(*CLS, variant("verbalizer_scores", _scores_with(_cls_position))),
+        Mistake(*LAST, variant("verbalizer_scores", _scores_with(_last_position))),
+        Mistake(*ORDER, variant("verbalizer_scores", _scores_with(_first_position, True))),
     ],
     "verbalizer_probs": [
         Mistake("softmax over the vocabulary", "take the softmax over the label words only: a "
                 "softmax over the whole vocabulary, then picking the label words, does not sum "
-                "to 1", lambda o: dict(o, verbalizer_probs=_probs_vocab_softmax)),
-        Mistake(*CLS, lambda o: dict(o, verbalizer_probs=_probs_with(_cls_position))),
-        Mistake(*ORDER, lambda o: dict(o, verbalizer_probs=_probs_with(_first_position, True))),
+                "to 1", variant("verbalizer_probs", _probs_vocab_softmax)),
+        Mistake(*CLS, variant("verbalizer_probs", _probs_with(_cls_position))),
+        Mistake(*ORDER, variant("verbalizer_probs", _probs_with(_first_position, True))),
     ],
     "classifier": [
-        Mistake(*CLS, lambda o: _classifier_variant(o, cls_position=True)),
+        Mistake(*CLS, _classifier_variant(cls_position=True)),
         Mistake("attention mask ignored", "pass attention_mask to the encoder: padding must not "
-                "change the scores", lambda o: _classifier_variant(o, no_attention_mask=True)),
-        Mistake(*ORDER, lambda o: _classifier_variant(o, sort_labels=True)),
+                "change the scores", _classifier_variant(no_attention_mask=True)),
+        Mistake(*ORDER, _classifier_variant(sort_labels=True)),
         Mistake("encoder without gradients", "the encoder ran without gradients (under "
                 "torch.no_grad() or detached): only the LM head would train",
-                lambda o: _classifier_variant(o, no_grad=True)),
+                _classifier_variant(no_grad=True)),
     ],
     "calibrate": [
         Mistake("multiplied by the prior", "divide P(l|x) by the prior p_bar(l); multiplying "
                 "strengthens the bias instead of removing it",
-                lambda o: dict(o, calibrate=_calibrate_times)),
+                variant("calibrate", _calibrate_times)),
         Mistake("not renormalised", "after dividing by the prior, renormalise each row to sum "
-                "to 1", lambda o: dict(o, calibrate=_calibrate_unnormalised)),
+                "to 1", variant("calibrate", _calibrate_unnormalised)),
         Mistake("prior normalised instead of the rows", "normalising the prior does not make "
                 "the rows sum to 1: renormalise each row of P(l|x) / p_bar(l)",
-                lambda o: dict(o, calibrate=_calibrate_prior_normalised)),
+                variant("calibrate", _calibrate_prior_normalised)),
     ],
 }
 

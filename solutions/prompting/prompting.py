@@ -181,12 +181,8 @@ def verbalizer_scores(mlm_logits: torch.Tensor, input_ids: torch.Tensor, mask_id
     ### END SOLUTION
 
 
-# %% [tests] id=test_verbalizer_scores points=3
+# %% [tests] points=3
 check_verbalizer_scores(verbalizer_scores)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompting.verbalizer_scores", verbalizer_scores=verbalizer_scores)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2 ({{points}} points): `verbalizer_probs`
@@ -208,12 +204,8 @@ def verbalizer_probs(mlm_logits: torch.Tensor, input_ids: torch.Tensor, mask_id:
     ### END SOLUTION
 
 
-# %% [tests] id=test_verbalizer_probs points=2
+# %% [tests] points=2
 check_verbalizer_probs(verbalizer_probs)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompting.verbalizer_probs", verbalizer_probs=verbalizer_probs)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # Let us ask the pre-trained MLM about the lecture's four sentences with the lecture's
@@ -278,12 +270,8 @@ class PromptClassifier(nn.Module):
         ### END SOLUTION
 
 
-# %% [tests] id=test_prompt_classifier points=3
+# %% [tests] points=3 case=classifier
 check_prompt_classifier(PromptClassifier)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompting.classifier", PromptClassifier=PromptClassifier)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 6. Zero-shot: no labelled example at all
@@ -403,12 +391,8 @@ def calibrate(probs: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %% [tests] id=test_calibrate points=2
+# %% [tests] points=2
 check_calibrate(calibrate)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("prompting.calibrate", calibrate=calibrate)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # Each of the seven prompts, calibrated with both priors (accuracy on the same 800 test

@@ -127,21 +127,6 @@ def test_classifier_trains_with_train_classifier(ref):
     assert evaluate(model, tok, data, template=template) == 1.0
 
 
-def test_visible_checks_name_the_mistakes(ref):
-    m = mistakes_module("prompting")
-    objects = dict(ref)
-    for case, fn, check in [
-            ("verbalizer_scores", "verbalizer_scores", checks.check_verbalizer_scores),
-            ("verbalizer_probs", "verbalizer_probs", checks.check_verbalizer_probs),
-            ("classifier", "PromptClassifier", checks.check_prompt_classifier),
-            ("calibrate", "calibrate", checks.check_calibrate)]:
-        check(ref[fn])                                           # the reference passes
-        for mistake in m.MISTAKES[case]:
-            wrong = mistake.make(dict(objects))[fn]
-            with pytest.raises(CheckFailed):
-                check(wrong)
-
-
 def test_wrong_submission_text_is_in_the_reference(source_nb):
     WRONG_SUBMISSION = mistakes_module("prompting").WRONG_SUBMISSION
     grade_id, right, wrong = WRONG_SUBMISSION

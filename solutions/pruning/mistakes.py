@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograde.spec import Mistake
+from autograde.spec import Mistake, variant
 
 # the partly wrong sample submission: (solution grade id, text in the reference, wrong text)
 WRONG_SUBMISSION = ("n_to_prune", "return round(amount * n)", "return int(amount * n)")
@@ -59,14 +59,6 @@ def _magnitude(count=ROUND, largest=False, signed=False, ignore_mask=False, of_a
             flat[torch.topk(scores, k, largest=False).indices] = 0
         return flat.reshape(weight.shape)
     return magnitude_mask
-
-
-def _with(name, fn):
-    return lambda objects: dict(objects, **{name: fn})
-
-
-def _per_tensor(objects):
-    return dict(objects, global_magnitude_masks=lambda ws, a: [_magnitude()(w, a) for w in ws])
 
 
 def _global(count=ROUND, largest=False):
@@ -172,76 +164,79 @@ def _drop_one_too_many(model, n):
 
 
 INT = ("int() instead of round", "0.15 * 10 = 1.5 must give 2: use Python's round(), not int()")
+# The visible checks of the masks use counts that int() and round() agree on (seen_by_checks=False:
+# only the hidden cases tell that rounding apart; check_n_to_prune catches it in n_to_prune).
 CEILING = ("ceil instead of round", "round to the nearest count (half to even), not up with ceil")
 HALFUP = ("half rounded up", "Python's round() rounds halves to even: 0.25 * 10 = 2.5 -> 2")
 LARGEST = ("pruning the largest weights", "prune the k *smallest* |w|, not the largest")
 
 MISTAKES = {
     "n_to_prune": [
-        Mistake(INT[0], INT[1], _with("n_to_prune", TRUNC)),
-        Mistake(CEILING[0], CEILING[1], _with("n_to_prune", CEIL)),
-        Mistake(HALFUP[0], HALFUP[1], _with("n_to_prune", HALF_UP)),
+        Mistake(INT[0], INT[1], variant("n_to_prune", TRUNC)),
+        Mistake(CEILING[0], CEILING[1], variant("n_to_prune", CEIL)),
+        Mistake(HALFUP[0], HALFUP[1], variant("n_to_prune", HALF_UP)),
         Mistake("no validation", "raise ValueError / TypeError for an invalid amount",
-                _with("n_to_prune", _no_validation)),
+                variant("n_to_prune", _no_validation)),
     ],
     "magnitude": [
-        Mistake(INT[0], INT[1], _with("magnitude_mask", _magnitude(TRUNC))),
-        Mistake(CEILING[0], CEILING[1], _with("magnitude_mask", _magnitude(CEIL))),
-        Mistake(HALFUP[0], HALFUP[1], _with("magnitude_mask", _magnitude(HALF_UP))),
-        Mistake(LARGEST[0], LARGEST[1], _with("magnitude_mask", _magnitude(largest=True))),
+        Mistake(*INT, variant("magnitude_mask", _magnitude(TRUNC)), seen_by_checks=False),
+        Mistake(CEILING[0], CEILING[1], variant("magnitude_mask", _magnitude(CEIL))),
+        Mistake(HALFUP[0], HALFUP[1], variant("magnitude_mask", _magnitude(HALF_UP))),
+        Mistake(LARGEST[0], LARGEST[1], variant("magnitude_mask", _magnitude(largest=True))),
         Mistake("signed weights", "rank by |w|: a large negative weight is not a small one",
-                _with("magnitude_mask", _magnitude(signed=True))),
+                variant("magnitude_mask", _magnitude(signed=True))),
     ],
     "iterative": [
         Mistake("pruned zeros counted again", "rank only the entries the mask still keeps: the "
                 "zeros of an earlier round are not new candidates",
-                _with("magnitude_mask", _magnitude(ignore_mask=True))),
+                variant("magnitude_mask", _magnitude(ignore_mask=True))),
         Mistake("amount of the original size", "the amount applies to what remains, not to all "
-                "entries: 50% twice leaves 25%", _with("magnitude_mask", _magnitude(of_all=True))),
-        Mistake(INT[0], INT[1], _with("magnitude_mask", _magnitude(TRUNC))),
+                "entries: 50% twice leaves 25%", variant("magnitude_mask", _magnitude(of_all=True))),
+        Mistake(*INT, variant("magnitude_mask", _magnitude(TRUNC)), seen_by_checks=False),
     ],
     "global": [
         Mistake("per-tensor instead of global", "rank the weights of all tensors together, not "
-                "each tensor by the same fraction", _per_tensor),
-        Mistake(INT[0], INT[1], _with("global_magnitude_masks", _global(TRUNC))),
-        Mistake(LARGEST[0], LARGEST[1], _with("global_magnitude_masks", _global(largest=True))),
+                "each tensor by the same fraction",
+                variant("global_magnitude_masks", lambda ws, a: [_magnitude()(w, a) for w in ws])),
+        Mistake(*INT, variant("global_magnitude_masks", _global(TRUNC)), seen_by_checks=False),
+        Mistake(LARGEST[0], LARGEST[1], variant("global_magnitude_masks", _global(largest=True))),
     ],
     "neuron": [
         Mistake("wrong dim", "prune rows (dim 0, output neurons), not columns",
-                _with("neuron_mask", _neuron(dim=1))),
+                variant("neuron_mask", _neuron(dim=1))),
         Mistake(LARGEST[0], "prune the rows with the *smallest* L2 norm",
-                _with("neuron_mask", _neuron(largest=True))),
+                variant("neuron_mask", _neuron(largest=True))),
         Mistake("L1 norm", "rank rows by their L2 norm (n=2), not L1",
-                _with("neuron_mask", _neuron(p=1))),
-        Mistake(INT[0], INT[1], _with("neuron_mask", _neuron(TRUNC))),
+                variant("neuron_mask", _neuron(p=1))),
+        Mistake(*INT, variant("neuron_mask", _neuron(TRUNC)), seen_by_checks=False),
     ],
     "remove_neurons": [
         Mistake("neurons chosen by W_2", "choose the neurons by the L2 norm of their row of "
                 "W_1 (neuron_mask(ffn.W_1.weight, amount)), not of their column of W_2",
-                _with("remove_neurons", _remove(_keep_by_w2_columns))),
+                variant("remove_neurons", _remove(_keep_by_w2_columns))),
         Mistake(LARGEST[0], "remove the neurons with the *smallest* ||W_1[i, :]||_2",
-                _with("remove_neurons", _remove(_keep_by(_neuron(largest=True))))),
+                variant("remove_neurons", _remove(_keep_by(_neuron(largest=True))))),
     ],
     "head_importance": [
         Mistake("no absolute value", "importance is E|dL/d xi_h|: take |.| of each gradient",
-                _with("head_importance", _importance(lambda gs: sum(gs) / len(gs)))),
+                variant("head_importance", _importance(lambda gs: sum(gs) / len(gs)))),
         Mistake("absolute value after averaging", "average the absolute gradients, not the "
                 "absolute value of the average",
-                _with("head_importance", _importance(lambda gs: (sum(gs) / len(gs)).abs()))),
+                variant("head_importance", _importance(lambda gs: (sum(gs) / len(gs)).abs()))),
         Mistake("sum over batches", "average over the batches, do not sum",
-                _with("head_importance", _importance(lambda gs: sum(g.abs() for g in gs)))),
+                variant("head_importance", _importance(lambda gs: sum(g.abs() for g in gs)))),
     ],
     "prune_heads": [
         Mistake(LARGEST[0], "gate off the heads with the *smallest* importance",
-                _with("prune_heads", _prune_heads(largest=True))),
+                variant("prune_heads", _prune_heads(largest=True))),
         Mistake("n heads per layer", "rank the heads of all layers together: n in total, not n "
-                "per layer", _with("prune_heads", _prune_heads(per_layer=True))),
+                "per layer", variant("prune_heads", _prune_heads(per_layer=True))),
     ],
     "drop_layers": [
         Mistake("bottom layers dropped", "drop the top n blocks and keep the bottom ones",
-                _with("drop_layers", _drop_bottom)),
+                variant("drop_layers", _drop_bottom)),
         Mistake("off by one", "keep exactly L - n blocks",
-                _with("drop_layers", _drop_one_too_many)),
+                variant("drop_layers", _drop_one_too_many)),
     ],
 }
 

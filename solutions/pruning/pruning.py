@@ -120,12 +120,8 @@ def n_to_prune(amount, n: int) -> int:
     ### END SOLUTION
 
 
-# %% [tests] id=test_n_to_prune points=1
+# %% [tests] points=1
 check_n_to_prune(n_to_prune)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.n_to_prune", n_to_prune=n_to_prune)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2 ({{points}} points): `magnitude_mask`
@@ -160,13 +156,8 @@ def magnitude_mask(weight: torch.Tensor, amount, mask: torch.Tensor | None = Non
     ### END SOLUTION
 
 
-# %% [tests] id=test_magnitude_mask points=3
+# %% [tests] points=3 case=magnitude,iterative
 check_magnitude_mask(magnitude_mask)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.magnitude", magnitude_mask=magnitude_mask)
-hidden_check("pruning.iterative", magnitude_mask=magnitude_mask)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 3 ({{points}} points): global pruning
@@ -191,12 +182,8 @@ def global_magnitude_masks(weights: list[torch.Tensor], amount) -> list[torch.Te
     ### END SOLUTION
 
 
-# %% [tests] id=test_global_magnitude_masks points=2
+# %% [tests] points=2 case=global
 check_global_magnitude_masks(global_magnitude_masks)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.global", global_magnitude_masks=global_magnitude_masks)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Sparsity against accuracy
@@ -306,12 +293,8 @@ def neuron_mask(weight: torch.Tensor, amount) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %% [tests] id=test_neuron_mask points=2
+# %% [tests] points=2 case=neuron
 check_neuron_mask(neuron_mask)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.neuron", neuron_mask=neuron_mask)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 5 ({{points}} points): remove the neurons for real
@@ -345,12 +328,8 @@ def remove_neurons(ffn: nn.Module, amount) -> nn.Module:
     ### END SOLUTION
 
 
-# %% [tests] id=test_remove_neurons points=2
+# %% [tests] points=2
 check_remove_neurons(remove_neurons)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.remove_neurons", remove_neurons=remove_neurons)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # Only the FFN is pruned here (two thirds of the linear weights), so the sparsity axis counts the
@@ -496,12 +475,8 @@ def head_importance(model: CLSClassifier, batches) -> torch.Tensor:
     ### END SOLUTION
 
 
-# %% [tests] id=test_head_importance points=2
+# %% [tests] points=2
 check_head_importance(head_importance)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.head_importance", head_importance=head_importance)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 7 ({{points}} points): `prune_heads`
@@ -527,12 +502,8 @@ def prune_heads(encoder: nn.Module, importance: torch.Tensor, n: int) -> list[tu
     ### END SOLUTION
 
 
-# %% [tests] id=test_prune_heads points=1
+# %% [tests] points=1
 check_prune_heads(prune_heads)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.prune_heads", prune_heads=prune_heads)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # We score the fine-tuned model's 16 heads on the dev set, then prune more and more of them,
@@ -600,12 +571,8 @@ def drop_layers(model: nn.Module, n: int) -> nn.Module:
     ### END SOLUTION
 
 
-# %% [tests] id=test_drop_layers points=2
+# %% [tests] points=2
 check_drop_layers(drop_layers)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("pruning.drop_layers", drop_layers=drop_layers)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # We drop 0 to 3 of the fine-tuned encoder's 4 layers and measure accuracy as is, and after one

@@ -108,10 +108,6 @@ def dequantize(q: torch.Tensor, s, z) -> torch.Tensor:
 
 # %% [tests] id=test_quantize points=3
 check_quantize(quantize, dequantize)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("quantization.quantize", quantize=quantize, dequantize=dequantize)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. Choosing s and z: symmetric absmax and asymmetric zero-point
@@ -160,12 +156,8 @@ def absmax_params(x: torch.Tensor, bits: int = 8, per_channel: bool = False):
     ### END SOLUTION
 
 
-# %% [tests] id=test_absmax_params points=2
+# %% [tests] points=2 case=absmax
 check_absmax_params(absmax_params)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("quantization.absmax", absmax_params=absmax_params)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 3 ({{points}} points): `zeropoint_params`
@@ -189,12 +181,8 @@ def zeropoint_params(x: torch.Tensor, bits: int = 8, per_channel: bool = False):
     ### END SOLUTION
 
 
-# %% [tests] id=test_zeropoint_params points=3
+# %% [tests] points=3 case=zeropoint
 check_zeropoint_params(zeropoint_params)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("quantization.zeropoint", zeropoint_params=zeropoint_params)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # Symmetric or asymmetric? For weights, which are roughly symmetric around 0, absmax wastes
@@ -239,12 +227,8 @@ def fake_quantize(W: torch.Tensor, bits: int = 8, per_channel: bool = False,
     ### END SOLUTION
 
 
-# %% [tests] id=test_fake_quantize points=2
+# %% [tests] points=2
 check_fake_quantize(fake_quantize)
-### BEGIN HIDDEN TESTS
-from autograde.grade.verdict import hidden_check
-hidden_check("quantization.fake_quantize", fake_quantize=fake_quantize)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 4. Outliers, and why per-channel helps
