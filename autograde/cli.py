@@ -30,6 +30,7 @@ from autograde import (
     release,
     report,
     samples,
+    student_course,
     sandbox,
 )
 from autograde.course import ROOT, Course
@@ -180,8 +181,12 @@ def cmd_report(args) -> int:
 
 def cmd_publish(args) -> int:
     names = [n.strip() for n in args.assignments.split(",") if n.strip()] if args.assignments else None
-    committed, found = publish.publish(Path(args.folder).resolve(), _course(args), names,
-                                       args.repository)
+    try:
+        committed, found = publish.publish(Path(args.folder).resolve(), _course(args), names,
+                                           args.repository)
+    except student_course.RepositoryNotSet as e:
+        print(f"NOT published: {e}", file=sys.stderr)
+        return 2
     if found:
         print("NOT published: the student course would give answers away:", *found, sep="\n  ",
               file=sys.stderr)

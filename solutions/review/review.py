@@ -15,7 +15,7 @@
 # | 3 Compression | magnitude pruning, int8 quantization, distillation loss |
 # | 4 Inference | KV cache memory, selective caches |
 #
-# A printable version (formulas and tables, no code) is made by `make summary`.
+# Your instructor may hand out a printable version of the formulas and tables (no code).
 
 # %% [setup]
 import torch
