@@ -30,8 +30,8 @@ from autograde import (
     release,
     report,
     samples,
-    student_course,
     sandbox,
+    student_course,
 )
 from autograde.course import ROOT, Course
 from autograde.sandbox import Limits
