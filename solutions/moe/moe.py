@@ -114,8 +114,13 @@ hidden_check("moe.softmax_gate", softmax_gate=softmax_gate)
 # * **The lecture's (and Switch Transformer's):** the gate values themselves,
 #   $w_i = p_i(x)$ for $i \in \mathcal{T}$. They sum to less than 1.
 # * **Renormalised (Mixtral):** $w_i = p_i(x) / \sum_{j \in \mathcal{T}} p_j(x)$, which sum to 1.
-#   This equals a softmax over the selected logits only, and equals Shazeer et al. (2017)'s
-#   recipe of setting every logit outside $\mathcal{T}$ to $-\infty$ before the softmax.
+#   This equals a softmax over the selected logits only, the form of Shazeer et al. (2017):
+#   every logit outside $\mathcal{T}$ is set to $-\infty$ before the softmax. Their gate is
+#   also **noisy**: during training it adds Gaussian noise to each logit before choosing the top
+#   $k$, $h(x)_i + \varepsilon_i \cdot \text{softplus}\big((W_{noise} x)_i\big)$ with
+#   $\varepsilon_i \sim \mathcal{N}(0, 1)$ and a trainable $W_{noise}$, so that the choice
+#   among experts with close logits varies and every expert keeps getting tokens (it helps load
+#   balancing). We write the gate without noise.
 #
 # Write `topk_gate(p, k, renormalize=False)`: for `p` of shape `(..., N)` return
 # `(weights, indices)`, both of shape `(..., k)`, sorted by decreasing $p$ (as `torch.topk`
@@ -346,15 +351,15 @@ def train_toy(balance_coef: float, seed: int = 0) -> dict:
 toy = {"task loss only": train_toy(0.0), f"+ {BALANCE_TOY} x balance loss": train_toy(BALANCE_TOY)}
 fig = plotting.expert_load_bars({name: r["shares"] for name, r in toy.items()},
                                 title="Where 4,096 fresh tokens go (k = 1, N = 4)")
-plotting.show_table(["training", "share of tokens per expert", "experts with no token",
+plotting.show_table(["training", "share of tokens per expert", "experts with < 1% of tokens",
                      "L_balance", "error (MSE)"],
                     [(name, " / ".join(f"{v:.0%}" for v in r["shares"]),
                       int((r["shares"] < 0.01).sum()), f"{r['balance']:.2f}", f"{r['error']:.3f}")
                      for name, r in toy.items()])
 
 # %% [markdown]
-# Without the balance loss the router leaves some experts without a single token.
-# <!-- claim: moe.toy_collapse -->
+# Without the balance loss the router leaves some experts (almost) idle: each gets under 1% of
+# the tokens (the table's third column). <!-- claim: moe.toy_collapse -->
 # This is the loop of Section 4. With $k = 1$ a token's loss reaches only the expert it was sent
 # to, and that expert's router logit: the experts that happened to get tokens early learn their
 # kind of token, become useful, and the router learns to send them more, possibly several kinds at
@@ -624,13 +629,45 @@ plotting.show_table(["Model", "Total parameters", "Active per token", "Trainable
 print(f"active fraction of the MoE encoder: {moe_active / moe_total:.0%}")
 
 # %% [markdown]
+# **Memory: all $N$ experts stay loaded.** Sparsity saves *compute*, not memory. A token uses
+# $k$ experts, but which ones is decided by the router at run time, token by token, and the
+# next token (or the next sentence of the batch) may pick any other. So every expert of every
+# layer has to sit in memory, ready. Mixtral 8x7B (Jiang et al. 2024) computes with 13B
+# parameters per token but must hold all 47B: about 94 GB in 16-bit numbers, against 26 GB for
+# the active part. For batched serving it is worse for the compute saving too: with many tokens
+# in flight every expert is busy, so each step reads all $N$ experts' weights from memory. The
+# same count for our encoders, in fp32:
+
+# %% [skip-grading]
+MIXTRAL_TOTAL, MIXTRAL_ACTIVE = 46.7e9, 12.9e9        # Jiang et al. 2024, Mixtral 8x7B
+memory_rows = [("Dense encoder", dense_total, dense_total),
+               ("MoE encoder (N = 4, k = 1)", moe_total, moe_active),
+               ("Mixtral 8x7B (16-bit)", MIXTRAL_TOTAL, MIXTRAL_ACTIVE)]
+plotting.show_table(
+    ["Model", "Parameters in memory", "Bytes in memory", "Used per token", "Bytes used per token"],
+    [(name, f"{total:,.0f}", measure.format_bytes(total * (2 if "16" in name else 4)),
+      f"{active:,.0f}", measure.format_bytes(active * (2 if "16" in name else 4)))
+     for name, total, active in memory_rows],
+    title="What must be loaded vs what a token computes with")
+print(f"our MoE encoder holds {moe_total / dense_total:.2f}x the dense encoder's parameters and "
+      f"uses {moe_active / moe_total:.0%} of them per token")
+
+# %% [markdown]
+# The MoE encoder must hold more than twice the dense encoder's parameters, although a token
+# computes with fewer than half of them. <!-- claim: moe.memory_all_experts -->
+
+# %% [markdown]
 # ## Summary
 #
 # * The gate $p(x) = \text{softmax}(h(x))$ scores all $N$ experts; only the top $k$ run, and
 #   $y = \sum_{i \in \mathcal{T}} p_i(x) E_i(x)$ mixes them (the lecture's weights; Mixtral
-#   renormalises them to sum to 1, which equals Shazeer's $-\infty$ masking).
+#   renormalises them to sum to 1, which equals Shazeer's $-\infty$ masking; Shazeer's gate also
+#   adds trainable noise to the logits while training).
 # * Parameters grow with $N$, compute per token with $k$. Dispatch in batches (gather each
 #   expert's tokens, `index_add_` back), never a loop over tokens.
+# * Memory does not shrink with $k$: every one of the $N$ experts must be loaded, because the
+#   next token may choose any of them (Mixtral: 47B parameters in memory for 13B used per
+#   token).
 # * The load-balancing loss $N \sum_i f_i P_i$ is 1 when routing is uniform ($k = 1$). On the toy
 #   task a router trained without it leaves experts idle, and with it every expert serves its
 #   share. <!-- claim: moe.toy_collapse --> <!-- claim: moe.toy_balance -->

@@ -112,13 +112,13 @@ hidden_check("peft_comparison.bitfit_step", apply_bitfit=apply_bitfit)
 # ## 3. Every method, from your own notebooks
 #
 # Each method is a function that builds a fresh model from the pre-trained encoder and says
-# which learning rate it trains with. Methods that train few parameters starting from the
-# pre-trained function (BitFit, adapters, LoRA, prompts) need a larger learning rate than full
-# fine-tuning; the values below were chosen on the dev set.
+# which learning rate it trains with. The methods that train few parameters (BitFit, adapters,
+# LoRA, prompts) use larger learning rates than full fine-tuning, as is usual; the values below
+# were chosen on the dev set.
 #
 # Prompt tuning and prefix tuning come from Part 1b, where they classify through the [MASK]
 # token and a verbalizer (pattern `"[MASK]: [X]"`, $n = 8$, the soft prompt initialised from
-# the class labels) with Part 1b's learning rates, read from that notebook (`LR_PROMPT`,
+# the label words) with Part 1b's learning rates, read from that notebook (`LR_PROMPT`,
 # `LR_PREFIX`); the other methods use the [CLS] head. All read the same sentences and predict
 # the same four topics, so their accuracies compare.
 

@@ -265,7 +265,7 @@ recovered = pruned_copy("global", RECOVER_AT)
 masks = [(lin.weight != 0).float() for lin in encoder_linears(recovered)]
 for lin, m in zip(encoder_linears(recovered), masks):
     lin.weight.register_hook(lambda grad, m=m: grad * m)         # pruned weights get no update
-train_classifier(recovered, tok, train, epochs=1, lr=LR, seed=0, progress=False)
+train_classifier(recovered, tok, train, epochs=1, lr=LR, seed=0)
 with torch.no_grad():                                            # AdamW's weight decay is 0 here,
     for lin, m in zip(encoder_linears(recovered), masks):        # but make sure they stay 0
         lin.weight.mul_(m)
@@ -377,10 +377,10 @@ for p in NEURON_AMOUNTS:
     curves["neurons (FFN)"].append((sparsity(model), evaluate(model, tok, test)))
 
 fig, ax = plt.subplots(figsize=(6, 3.6))
-for how, pts in curves.items():
-    ax.plot([100 * s for s, _ in pts], [100 * a for _, a in pts], "o-", label=how)
-ax.axhline(100 * base_acc, color="gray", ls="--", lw=1, label="unpruned")
-ax.axhline(100 / len(TOPICS), color="gray", ls=":", lw=1, label="chance")
+for i, (how, pts) in enumerate(curves.items()):
+    ax.plot([100 * s for s, _ in pts], [100 * a for _, a in pts], label=how, **plotting.style(i))
+ax.axhline(100 * base_acc, ls="--", label="unpruned", **plotting.REFERENCE)
+ax.axhline(100 / len(TOPICS), ls=":", label="chance", **plotting.REFERENCE)
 ax.plot([100 * sparsity(recovered)], [100 * recovered_acc], "k*", ms=10,
         label="global + 1 epoch fine-tune")
 ax.set(xlabel="sparsity: % of linear-layer weights removed", ylabel="test accuracy (%)",
@@ -457,10 +457,19 @@ plotting.show_table(["FFN", "variant", "non-zero parameters", "latency", "speed-
 # with all $\xi_h = 1$. A head matters if the loss is sensitive to its gate, so its
 # **importance** is
 #
-# $$I_h = \mathbb{E}_x \left| \frac{\partial \mathcal{L}(x)}{\partial \xi_h} \right| ,$$
+# $$I_h = \mathbb{E}_{x} \left| \frac{\partial \mathcal{L}(x)}{\partial \xi_h} \right| ,$$
 #
-# the expectation taken over batches of data. Pruning head $h$ sets $\xi_h = 0$. In `course_lib`
-# the gates are `block.attn.head_gate`, a buffer of `n_heads` ones in every block.
+# the expectation taken over the examples $x$: the absolute value is taken **per example**,
+# before averaging, so that gradients of opposite sign on two examples do not cancel. Michel et
+# al. then **normalise the scores within each layer** (dividing by their $\ell_2$ norm over the
+# layer's heads) before ranking all heads of the model together, so that no layer is emptied
+# only because its gradients are larger. Pruning head $h$ sets $\xi_h = 0$. In `course_lib` the
+# gates are `block.attn.head_gate`, a buffer of `n_heads` ones in every block.
+#
+# We compute a cheaper version: the absolute value of each **batch's** mean gradient, averaged
+# over batches, with no normalisation per layer. One backward pass per batch instead of one per
+# example; the price is that per-example gradients of opposite sign can cancel inside a batch.
+# Exercise 5 at the end computes Michel et al.'s version and compares the rankings.
 #
 # ### Exercise 6 ({{points}} points): `head_importance`
 #
@@ -541,15 +550,9 @@ hidden_check("pruning.prune_heads", prune_heads=prune_heads)
 # %% [skip-grading]
 dev_batches = list(make_batches(tok, dev, batch_size=100))
 importance = head_importance(base, dev_batches)                     # (L, H)
-fig, ax = plt.subplots(figsize=(4.2, 3.2))
-im = ax.imshow(importance.numpy(), cmap="viridis")
-ax.set(xlabel="head", ylabel="layer", title="Head importance E|dL/d xi_h|",
-       xticks=range(importance.shape[1]), yticks=range(importance.shape[0]))
-for (i, j), v in zip([(i, j) for i in range(importance.shape[0])
-                      for j in range(importance.shape[1])], importance.reshape(-1)):
-    ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w", fontsize=7)
-fig.colorbar(im, ax=ax)
-fig.tight_layout()
+fig = plotting.heatmap_grid([importance], ["Head importance E|dL/d xi_h| (per batch)"],
+                            xlabel="head", row_labels=[f"layer {l}" for l in range(len(importance))],
+                            ncols=1, fmt="{:.3f}", vmin=0, vmax=importance.max().item())
 
 # %% [skip-grading]
 HEADS_PRUNED = [0, 4, 8, 12]
@@ -662,8 +665,9 @@ print(f"control: dropping the BOTTOM 2 layers instead: {bottom_acc:.1%} "
 #   <!-- claim: pruning.structured_speed -->
 #   It cannot choose single weights, so on large models it usually costs more accuracy at the
 #   same sparsity (the papers' finding; our small FFN is unusually redundant).
-# * **Heads.** $I_h = \mathbb{E}|\partial \mathcal{L} / \partial \xi_h|$ ranks the heads; half of
-#   them can be gated off, least important first, at little cost.
+# * **Heads.** $I_h = \mathbb{E}_x|\partial \mathcal{L}(x) / \partial \xi_h|$ ranks the heads
+#   (per example and normalised per layer in Michel et al.; per batch here); half of them can
+#   be gated off, least important first, at little cost.
 #   <!-- claim: pruning.heads_by_importance -->
 # * **Layers.** Dropping the top layers and fine-tuning briefly keeps most of the accuracy, as in
 #   the lecture's BERT/RoBERTa table. <!-- claim: pruning.top_layers_recover -->
@@ -695,6 +699,9 @@ print(f"control: dropping the BOTTOM 2 layers instead: {bottom_acc:.1%} "
 #    set) and compare the rankings. How many forward passes does each method need?
 # 4. **Which layers?** Drop layers 1 and 2 (the middle) instead of the top two, and compare with
 #    the table above before and after one epoch of fine-tuning.
+# 5. **Michel et al.'s importance.** Compute $|\partial \mathcal{L}(x) / \partial \xi_h|$ for
+#    each dev example on its own, average over the examples, divide each layer's scores by their
+#    $\ell_2$ norm, and prune by this ranking. Does it pick the same heads as the per-batch score?
 #
 # <details><summary>Answers</summary>
 #
@@ -709,5 +716,9 @@ print(f"control: dropping the BOTTOM 2 layers instead: {bottom_acc:.1%} "
 #    Compare the two rankings with a rank correlation, and the accuracy after pruning by each.
 # 4. A hypothesis to test: the middle layers feed the top ones, so removing them changes what the
 #    kept top layers receive; fine-tuning can repair some of it.
+# 5. Use batches of one example (`make_batches(tok, dev, batch_size=1)`) with your
+#    `head_importance`: the absolute value is then taken per example. Then
+#    `importance / importance.norm(dim=1, keepdim=True)` normalises each layer. Count the heads
+#    the two rankings share among their 8 least important.
 #
 # </details>

@@ -190,7 +190,7 @@ for T in (1.0, 4.0):
 # |---|---|---|---|
 # | What shrinks | number of weights (or neurons, heads, layers) | bits per weight | the whole model (fewer layers) |
 # | What gets faster | only structured removal, or unstructured with sparse kernels | memory traffic; int8 kernels where the hardware has them | fewer layers, less time per input: DistilBERT (6 of 12 layers) takes 410 s where BERT-base takes 668 s (the lecture's table), not half |
-# | Needs retraining | no (a short fine-tune helps) | no (post-training; GPTQ/AWQ calibrate) | yes: train the student |
+# | Needs retraining | at low sparsity no; at high sparsity yes (Part 3a: pruning 90% of the weights costs tens of points, and one epoch of fine-tuning with the mask fixed wins most of them back); dropped layers need it too | no (post-training; GPTQ/AWQ calibrate) | yes: train the student |
 # | Lecture's numbers | dropping 6 of 12 BERT layers: -2.18 on SST-2, -7.84 on MRPC | 4-bit GPTQ / AWQ on Llama-3.1-8B: 1.26 to 2.32 below FP16 on average; SmoothQuant 8/8 at 405B: 2.44 below | DistilBERT: 66M against 110M parameters, GLUE 77.0 against 79.5 |
 
 # %%
