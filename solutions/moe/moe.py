@@ -23,6 +23,7 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.moe import (check_balance_loss, check_moe, check_softmax_gate,
@@ -348,7 +349,9 @@ def train_toy(balance_coef: float, seed: int = 0) -> dict:
             "by_kind": torch.stack([chosen[kind == c].mean(0) for c in range(KINDS)])}
 
 
-toy = {"task loss only": train_toy(0.0), f"+ {BALANCE_TOY} x balance loss": train_toy(BALANCE_TOY)}
+toy = {name: train_toy(coef) for name, coef in tqdm([("task loss only", 0.0),
+                                                      (f"+ {BALANCE_TOY} x balance loss",
+                                                       BALANCE_TOY)], desc="toy routers")}
 fig = plotting.expert_load_bars({name: r["shares"] for name, r in toy.items()},
                                 title="Where 4,096 fresh tokens go (k = 1, N = 4)")
 plotting.show_table(["training", "share of tokens per expert", "experts with < 1% of tokens",
@@ -473,7 +476,7 @@ def utilisation(model: nn.Module) -> dict:
             "busiest": shares.max(-1).values, "idlest": shares.min(-1).values}
 
 
-usage = {name: utilisation(model) for name, model in moe_models.items()}
+usage = {name: utilisation(model) for name, model in tqdm(moe_models.items(), desc="routing")}
 fig = plotting.heatmap_grid(
     [u["usage"][l] * 100 for u in usage.values() for l in range(len(u["usage"]))],
     titles=[f"{name}\nlayer {l}" for name, u in usage.items() for l in range(len(u["usage"]))],
@@ -592,7 +595,7 @@ def throughput_table(d, d_ff, N, k, n_tokens, rounds=5):
 header = ["layer", "total parameters", "active per token", "tokens / s",
           "speed vs dense same active", "speed vs dense same total"]
 throughput = {}                                                  # (d, d_ff, N, k) -> seconds
-for d, d_ff, N, k in [(64, 256, 4, 1), (256, 1024, 8, 2)]:
+for d, d_ff, N, k in tqdm([(64, 256, 4, 1), (256, 1024, 8, 2)], desc="timing layers"):
     rows, throughput[d, d_ff, N, k] = throughput_table(d, d_ff, N, k, n_tokens=1024, rounds=3)
     plotting.show_table(header, rows, title=f"d = {d}, d_ff = {d_ff}, N = {N}, k = {k}")
 
@@ -633,13 +636,13 @@ print(f"active fraction of the MoE encoder: {moe_active / moe_total:.0%}")
 # $k$ experts, but which ones is decided by the router at run time, token by token, and the
 # next token (or the next sentence of the batch) may pick any other. So every expert of every
 # layer has to sit in memory, ready. Mixtral 8x7B (Jiang et al. 2024) computes with 13B
-# parameters per token but must hold all 47B: about 94 GB in 16-bit numbers, against 26 GB for
-# the active part. For batched serving it is worse for the compute saving too: with many tokens
+# parameters per token but must hold all 47B: 94 GB in 16-bit numbers (2 bytes each; 88 GiB
+# in the table's binary units), against 26 GB for the part a token uses. For batched serving it is worse for the compute saving too: with many tokens
 # in flight every expert is busy, so each step reads all $N$ experts' weights from memory. The
 # same count for our encoders, in fp32:
 
 # %% [skip-grading]
-MIXTRAL_TOTAL, MIXTRAL_ACTIVE = 46.7e9, 12.9e9        # Jiang et al. 2024, Mixtral 8x7B
+MIXTRAL_TOTAL, MIXTRAL_ACTIVE = 47e9, 13e9            # Jiang et al. 2024, Mixtral 8x7B
 memory_rows = [("Dense encoder", dense_total, dense_total),
                ("MoE encoder (N = 4, k = 1)", moe_total, moe_active),
                ("Mixtral 8x7B (16-bit)", MIXTRAL_TOTAL, MIXTRAL_ACTIVE)]

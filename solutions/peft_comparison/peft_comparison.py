@@ -27,6 +27,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.peft_comparison import check_bitfit_step, check_bitfit_trainable
@@ -251,7 +252,7 @@ def interleaved_step_seconds(steps: dict, rounds: int = 15) -> dict:
 
 
 results = {}
-for name, (build, pattern, lr) in METHODS.items():
+for name, (build, pattern, lr) in tqdm(METHODS.items(), desc="methods"):
     try:
         results[name] = run_method(build, pattern, lr)
     except NotImplementedError as e:                       # an exercise of this notebook

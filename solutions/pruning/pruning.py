@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.pruning import (check_drop_layers, check_global_magnitude_masks,
@@ -229,7 +230,7 @@ def pruned_copy(how: str, amount) -> CLSClassifier:
 
 curves = {"per layer": [(0.0, base_acc)], "global": [(0.0, base_acc)]}
 for how in curves:
-    for p in SPARSITIES:
+    for p in tqdm(SPARSITIES, desc=f"pruning {how}"):
         model = pruned_copy(how, p)
         curves[how].append((sparsity(model), evaluate(model, tok, test)))
 plotting.show_table(["sparsity"] + list(curves),
@@ -372,7 +373,7 @@ def neuron_pruned_copy(amount) -> CLSClassifier:
 
 
 curves["neurons (FFN)"] = [(0.0, base_acc)]
-for p in NEURON_AMOUNTS:
+for p in tqdm(NEURON_AMOUNTS, desc="pruning neurons"):
     model = neuron_pruned_copy(p)
     curves["neurons (FFN)"].append((sparsity(model), evaluate(model, tok, test)))
 
@@ -433,8 +434,9 @@ def ffn_timings(d, d_ff, tokens, repeats):
 
 
 speed_rows, speed = [], {}
-for label, d, d_ff, tokens, repeats in [("tiny FFN (64 x 256)", 64, 256, 4096, 20),
-                                        ("BERT-base FFN (768 x 3072)", 768, 3072, 256, 10)]:
+for label, d, d_ff, tokens, repeats in tqdm([("tiny FFN (64 x 256)", 64, 256, 4096, 20),
+                                             ("BERT-base FFN (768 x 3072)", 768, 3072, 256, 10)],
+                                            desc="timing FFNs"):
     times, nonzero = ffn_timings(d, d_ff, tokens, repeats)
     speed[label] = times
     for name, t in times.items():
@@ -557,7 +559,7 @@ fig = plotting.heatmap_grid([importance], ["Head importance E|dL/d xi_h| (per ba
 # %% [skip-grading]
 HEADS_PRUNED = [0, 4, 8, 12]
 head_curves = {"least important first": [base_acc], "most important first": [base_acc]}
-for n in HEADS_PRUNED[1:]:
+for n in tqdm(HEADS_PRUNED[1:], desc="pruning heads"):
     for how, scores in (("least important first", importance),
                         ("most important first", -importance)):
         model = copy.deepcopy(base)
@@ -625,7 +627,7 @@ def delta(acc, ref, first):
 
 layer_rows, layer_acc = [], {}
 L = len(base.encoder.blocks)
-for n in range(L):
+for n in tqdm(range(L), desc="dropping layers"):
     model = copy.deepcopy(base)
     drop_layers(model.encoder, n)
     plain = tuned = evaluate(model, tok, test) if n > 0 else base_acc
