@@ -76,8 +76,10 @@ def run() -> list[dict]:
     rows.append({"figure": f"distillation: temperature over seeds {SEEDS}: mean accuracy at T = 1 "
                            f"/ 2 / 8", "value": f"{avg['T1']:.1%} / {avg['T2']:.1%} / {avg['T8']:.1%}",
                  "lecture": "soft targets: softmax(z / T)",
-                 "claim": _claim("higher_t_helps", "T = 2 does better than T = 1 (mean over three "
-                                 "seeds)", "-", avg["T2"] > avg["T1"])})
+                 "claim": _claim("temperature_flat", "T = 1, 2 and 8 give mean accuracies (over "
+                                 "three seeds) within a point of each other", "-",
+                                 max(avg[k] for k in ("T1", "T2", "T8"))
+                                 - min(avg[k] for k in ("T1", "T2", "T8")) <= 0.01)})
 
     q = ns["mlm_quality"]
     mlm, soft, triple = (q[f"Student: {n}"][1] for n in ns["MLM_LOSSES"])
@@ -116,9 +118,10 @@ def run() -> list[dict]:
                      _claim("token_kl_best", "Token-level KL gives the LM student the lowest "
                             "perplexity of the three recipes (mean over three seeds)", "-",
                             kl < min(copy_, real)),
-                     _claim("copy_no_better_than_real", "Training on the teacher's text does no "
-                            "better than real text of the same size (mean over three seeds)",
-                            "-", copy_ >= real)]})
+                     _claim("copy_no_better_than_real", "Training on the teacher's text does about "
+                            "as well as real text of the same size: mean perplexities over three "
+                            "seeds within 5% of each other", "-",
+                            abs(copy_ - real) <= 0.05 * real)]})
     return rows
 
 

@@ -2,7 +2,7 @@
 
 The notebook's code cells run in this process (benchmarks/_notebook.py), so every row is the number
 the notebook prints: the toy router with and without the balance loss (repeated here on three more
-seeds), the upcycled encoder's routing without and with the loss (N = 4, k = 1, 2 epochs on the
+seeds), the upcycled encoder's routing without and with the loss (N = 4, k = 1, one epoch on the
 topic task), active parameters, and one MoE layer's throughput against dense FFNs with the same
 active and the same total parameters (timed interleaved, in this one run).
 """
@@ -94,7 +94,7 @@ def run() -> list[dict]:
 
     usage, acc = ns["usage"], ns["moe_acc"]
     alone, with_ = usage["MoE"], usage["MoE + balance loss"]
-    rows.append({"figure": "test accuracy, 2 epochs: dense / MoE / MoE + balance",
+    rows.append({"figure": "test accuracy, 1 epoch: dense / MoE / MoE + balance",
                  "value": f"{ns['dense_acc']:.1%} / {acc['MoE']:.1%} / "
                           f"{acc['MoE + balance loss']:.1%}",
                  "lecture": "(no figure on the slides)"})

@@ -66,7 +66,7 @@ print(f"pre-trained encoder: {measure.count_parameters(encoder):,} parameters; o
       f"{measure.count_parameters(ffn):,}")
 
 # %% [skip-grading]
-EPOCHS, LR = 2, 1e-3
+EPOCHS, LR = 1, 1e-3
 dense = CLSClassifier(load_encoder(), num_labels=len(TOPICS))
 dense_run = train_classifier(dense, tok, train, epochs=EPOCHS, lr=LR, seed=0)
 dense_acc = evaluate(dense, tok, test)

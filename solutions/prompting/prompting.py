@@ -86,7 +86,7 @@ for ex in lecture_examples:
 # gradient, so autograd records nothing inside the encoder.
 
 # %% [skip-grading]
-EPOCHS, LR_FULL, LR_PROBE, BATCH = 3, 1e-3, 1e-2, 32
+EPOCHS, LR_FULL, LR_PROBE, BATCH = 2, 1e-3, 1e-2, 32
 encoder = load_encoder()
 print(f"pre-trained encoder: {measure.count_parameters(encoder):,} parameters, "
       f"{measure.format_bytes(measure.model_size_bytes(encoder))} in fp32")
@@ -505,7 +505,7 @@ ax.legend(fontsize=8)
 # zero-shot accuracy and only has to adjust, while the [CLS] classifier must learn $W$ from
 # scratch. <!-- claim: prompting.few_shot --> By 64 examples per topic the gap has closed: the
 # two are within 2 points. <!-- claim: prompting.gap_closes --> When labels are plentiful, how
-# you start matters less; with all 600 per topic the [CLS] classifier, trained three epochs to
+# you start matters less; with all 600 per topic the [CLS] classifier, trained two epochs to
 # PET's one, ends ahead. <!-- claim: prompting.cls_at_600 -->
 #
 # ## Summary

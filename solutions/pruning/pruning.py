@@ -21,6 +21,7 @@
 # %% [setup]
 import copy
 import numbers
+import statistics
 
 import matplotlib.pyplot as plt
 import torch
@@ -416,7 +417,8 @@ widgets.table_slider(SPARSITIES, slider_rows, "sparsity", describe)
 
 # %% [skip-grading]
 @torch.no_grad()
-def ffn_timings(d, d_ff, tokens, repeats):
+def ffn_timings(d, d_ff, tokens, repeats, rounds=5):
+    """Per variant, the seconds of one forward pass in each of `rounds` interleaved rounds."""
     from course_lib.model import FeedForward, TransformerConfig
     set_seed(0)
     dense = FeedForward(TransformerConfig(d_model=d, d_ff=d_ff, dropout=0.0)).eval()
@@ -426,8 +428,8 @@ def ffn_timings(d, d_ff, tokens, repeats):
     removed = remove_neurons(copy.deepcopy(dense), 0.5)
     x = torch.randn(1, tokens, d)                                   # (1, T, d)
     variants = {"dense": dense, "50% weights zeroed": zeros, "50% neurons removed": removed}
-    times = {name: measure.latency(lambda m=m: m(x), repeats=repeats)
-             for name, m in variants.items()}
+    times = measure.interleaved({name: (lambda m=m: m(x)) for name, m in variants.items()},
+                                rounds=rounds, repeats=repeats)
     nonzero = {name: sum(int((p != 0).sum()) for p in m.parameters())
                for name, m in variants.items()}
     return times, nonzero
@@ -438,16 +440,20 @@ for label, d, d_ff, tokens, repeats in tqdm([("tiny FFN (64 x 256)", 64, 256, 40
                                              ("BERT-base FFN (768 x 3072)", 768, 3072, 256, 10)],
                                             desc="timing FFNs"):
     times, nonzero = ffn_timings(d, d_ff, tokens, repeats)
-    speed[label] = times
+    speed[label] = {name: measure.ratio_spread(times["dense"], t) for name, t in times.items()}
     for name, t in times.items():
-        speed_rows.append([label, name, f"{nonzero[name]:,}", f"{t * 1e3:.2f} ms",
-                           f"{times['dense'] / t:.2f}x"])
-plotting.show_table(["FFN", "variant", "non-zero parameters", "latency", "speed-up vs dense"],
-                    speed_rows, title="One FFN forward pass, CPU (ratios from one run)")
+        median, low, high = speed[label][name]
+        speed_rows.append([label, name, f"{nonzero[name]:,}",
+                           f"{1e3 * statistics.median(t):.2f} ms",
+                           f"{median:.2f}x ({low:.2f}x to {high:.2f}x)"])
+plotting.show_table(["FFN", "variant", "non-zero parameters", "latency (median)",
+                     "speed-up vs dense: median (range over rounds)"], speed_rows,
+                    title="One FFN forward pass, CPU, 5 interleaved rounds")
 
 # %% [markdown]
-# The zeroed weights run at the dense layer's speed (within 15%), and removing half of the
-# neurons makes the layer clearly faster (at least 1.5 times), for both sizes.
+# The zeroed weights run at the dense layer's speed (median within 15%), and removing half of
+# the neurons makes the layer clearly faster (median at least 1.5 times), for both sizes. The
+# range shows how much one round differs from another on a busy machine: read the medians.
 # <!-- claim: pruning.structured_speed -->
 
 # %% [markdown]
