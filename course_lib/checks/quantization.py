@@ -150,7 +150,10 @@ def check_zeropoint_params(zeropoint_params) -> None:
     expect(q == [0, 255], f"x_min and x_max get the codes {q}; they should use the ends of the "
                           "range, 0 and 255: z = qmin - round(x_min / s)")
     ok("x_min and x_max map to the codes 0 and 255 (q = round(x / s) + z)")
-    ok("asymmetric int8: [x_min, x_max] onto [0, 255], 0.0 exactly representable")
+    expect(float(z) == round(float(z)), f"z = {float(z)} is not a whole number: the zero point "
+                                        "is an integer code, so that 0.0 is exactly a code")
+    ok("asymmetric int8: [x_min, x_max] onto [0, 255], 0.0 exactly representable (z is an "
+       "integer)")
 
     pos = torch.tensor([[1.0, 2.0, 3.0]])                       # all positive
     s, z = _params(zeropoint_params, pos, 8, False)

@@ -492,8 +492,8 @@ plotting.show_table(
 # %% [markdown]
 # The loop of Section 5 shows here too: without the balance loss, in one layer the router sends
 # more than half of the tokens to a single expert. <!-- claim: moe.encoder_collapse -->
-# With the balance loss no expert of any layer takes more than half, and the busiest expert's
-# share is lower in every layer. <!-- claim: moe.encoder_flatter -->
+# With the balance loss the busiest expert's share is lower in every layer (the table above
+# gives the shares). <!-- claim: moe.encoder_flatter -->
 # The collapse is milder than on the toy task: the experts start as copies of one FFN, so which
 # copy a token uses matters less to the loss. Read the loss values too: $N \sum_i f_i P_i$ rises
 # well above 1 in the lopsided layer, but stays near 1 in the other layers, whose shares are
@@ -675,7 +675,8 @@ print(f"our MoE encoder holds {moe_total / dense_total:.2f}x the dense encoder's
 #   task a router trained without it leaves experts idle, and with it every expert serves its
 #   share. <!-- claim: moe.toy_collapse --> <!-- claim: moe.toy_balance -->
 #   In the upcycled encoder one layer's router sends most tokens to one expert without it, and
-#   none does with it. <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
+#   with it every layer's busiest expert takes a smaller share.
+#   <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
 # * Upcycling a dense FFN gives experts a good start. Routing is decided per token, not per
 #   topic: the heat maps of Section 6 show how far each expert leans towards a topic.
 #
