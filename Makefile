@@ -35,8 +35,8 @@ test-hub: $(STAMP)         ## a real JupyterHub class on 127.0.0.1: release, sub
 test-fast: $(STAMP)        ## unit tests only (no notebook execution, no grading)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-browser: $(STAMP)     ## JupyterLab + formgrader in headless Chromium (screenshots: .grading/screenshots)
-	$(BIN)/python -m pytest -q -m browser tests/test_browser.py
+test-browser: $(STAMP)     ## JupyterLab, formgrader, hostile pages, axe-core in headless Chromium (screenshots: .grading/screenshots)
+	$(BIN)/python -m pytest -q -m browser tests/test_browser.py tests/test_accessibility.py
 
 lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
@@ -46,23 +46,23 @@ publish: $(STAMP)          ## the student course into DIR (a git repository): ma
 	$(BIN)/python -m autograde publish $(DIR) $(if $(ASSIGNMENTS),--assignments $(ASSIGNMENTS)) $(if $(REPOSITORY),--repository $(REPOSITORY))
 
 notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
-	$(BIN)/python -m autograde.quiz_authoring
-	$(BIN)/python -m autograde.authoring
+	$(BIN)/python -m autograde quiz
+	$(BIN)/python -m autograde notebooks
 	$(BIN)/python -m autograde release
 
 release: notebooks
 
 summary: $(STAMP)          ## printable quiz-review summaries (HTML, one per part) in build/summary
-	$(BIN)/python -m autograde.summary
+	$(BIN)/python -m autograde summary
 
 bench: $(STAMP)            ## every measured figure, written to benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks
 
 data: $(STAMP)             ## regenerate the bundled corpus (fixed seed)
-	$(BIN)/python -m autograde.datagen.make_data
+	$(BIN)/python -m autograde.build.datagen.make_data
 
 pretrain: $(STAMP)         ## re-train the bundled tokenizer and weights (about 5 min on a GPU)
-	$(BIN)/python -m autograde.datagen.pretrain all
+	$(BIN)/python -m autograde.build.datagen.pretrain all
 
 clean:
 	rm -rf .grading build feedback submitted autograded gradebook.db grades*.csv .pytest_cache

@@ -40,20 +40,22 @@ c.CourseDirectory.db_url = (os.environ.get("COURSE_GRADEBOOK_URL")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py",
                             "*.toml"]
 
-# Replaced per exercise by autograde.release with 'Exercise <id>: write <name>'.
+# Replaced per exercise by autograde.build.release with 'Exercise <id>: write <name>'.
 c.ClearSolutions.code_stub = {"python": 'raise NotImplementedError("@@EXERCISE@@")'}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A written answer's rubric (### BEGIN MARK SCHEME ... ### END MARK SCHEME) sits in the locked
 # markdown cell of its question: cleared from the release, restored from the source into the
 # graded copy, so the formgrader shows it. nbgrader would require a "task" cell, which is itself
 # a (0-point) manual grade that keeps every submission flagged as needing grading; authoring
-# (autograde/authoring.py) accepts a mark scheme in locked cells only.
+# (autograde/build/authoring.py) accepts a mark scheme in locked cells only.
 c.ClearMarkScheme.enforce_metadata = False
 
-# Stock `nbgrader generate_assignment` writes the same release as `python -m autograde release`:
-# nbgrader's own chain, plus the two steps that name each exercise's stub (autograde/release.py).
+# The release chain, written only here: nbgrader's own, plus the two steps that name each exercise's
+# stub. `python -m autograde release` (autograde/build/release.py) runs it less the steps that need
+# nbgrader's course directory and database; stock `nbgrader generate_assignment` runs all of it and
+# writes the same release.
 c.GenerateAssignment.preprocessors = [
-    "autograde.release.RecordExerciseNames",
+    "autograde.build.release.RecordExerciseNames",
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
     "nbgrader.preprocessors.LockCells",
@@ -66,7 +68,7 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ClearMarkScheme",
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "autograde.release.NameExerciseStubs",
+    "autograde.build.release.NameExerciseStubs",
 ]
 # Stock `nbgrader generate_feedback` never shows a hidden test: test cells as released, each
 # error output cut to its exception's name and message (no traceback, which would quote the failing
@@ -74,12 +76,17 @@ c.GenerateAssignment.preprocessors = [
 # `python -m autograde feedback` writes the fuller pages (summary table, rendered math).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograde.nbgrader_course.HideTestsInFeedback",
+    "autograde.results.nbgrader_dirs.HideTestsInFeedback",
     "nbgrader.preprocessors.ClearMarkScheme",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The formgrader and `generate_feedback` render notebooks with nbconvert's HTML exporter: sanitize
+# what it renders of outputs (their HTML through nbconvert's cleaner, no JavaScript, no widget).
+# Its formgrade template leaves markdown cells unsanitized, so `grade` also writes autograded/
+# notebooks that are inert on their own (autograde.results.nbgrader_dirs.inert): this is the second lock.
+c.HTMLExporter.sanitize_html = True
 # Stock `nbgrader export`: nbgrader's CSV columns, quoted and escaped against formula injection.
-c.ExportApp.plugin_class = "autograde.export.SafeCsvExportPlugin"
+c.ExportApp.plugin_class = "autograde.results.export.SafeCsvExportPlugin"
 c.OverwriteCells.add_missing_cells = True
 c.Execute.timeout = 120
 

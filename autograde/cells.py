@@ -79,10 +79,6 @@ def test_cells(nb) -> list:
     return [c for c in nb.cells if is_test(c)]
 
 
-def manual_cells(nb) -> list:
-    return [c for c in nb.cells if is_manual(c)]
-
-
 def graded_cells(nb) -> list:
     """Every cell worth points, in order: autograded tests and manually graded answers."""
     return [c for c in nb.cells if is_test(c) or is_manual(c)]

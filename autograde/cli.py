@@ -1,13 +1,18 @@
-"""`python -m autograde`: release, publish, grade, merge, feedback, export, report, gradescope,
-samples, demo.
+"""`python -m autograde`: the instructor's one command line.
 
+    python -m autograde quiz [--check]           # the quiz answer keys -> the quiz files
+    python -m autograde notebooks [--check]      # solutions/<name>/<name>.py -> <name>.ipynb
     python -m autograde release                  # solutions/<name>/ -> notebooks/<name>/
+    python -m autograde new NAME                 # scaffold a new assignment
+    python -m autograde audit [--check]          # docs/GRADING.md's requirements table
+    python -m autograde summary [--out DIR]      # printable quiz-review pages
     python -m autograde publish DIR [--assignments a,b]   # the student course (a git repository)
     python -m autograde release --check          # exit 1 if notebooks/ is stale
     python -m autograde grade FOLDER_OR_ZIP [-a lora] [--workers N] [--shard i/n] [--force]
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
     python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
     python -m autograde gradescope -a lora       # Gradescope autograder zip
+    python -m autograde similarity -a lora [FOLDER] [--against DIR]   # class integrity report
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
 
@@ -19,22 +24,31 @@ import sys
 import time
 from pathlib import Path
 
-from autograde import (
-    batch,
+from autograde.build import (
+    audit,
+    authoring,
+    publish,
+    quiz_authoring,
+    release,
+    samples,
+    scaffold,
+    student_course,
+    summary,
+)
+from autograde.config import ROOT, Course
+from autograde.grade import batch, sandbox
+from autograde.grade.sandbox import Limits
+from autograde.results import (
+    class_report,
     export,
     feedback,
     gradebook,
-    lms,
-    nbgrader_course,
-    publish,
-    release,
-    report,
-    samples,
-    sandbox,
-    student_course,
+    gradescope,
+    intake,
+    nbgrader_dirs,
+    similarity,
+    similarity_page,
 )
-from autograde.course import ROOT, Course
-from autograde.sandbox import Limits
 
 
 def _course(args) -> Course:
@@ -64,6 +78,24 @@ def _print_table(results: list[dict]) -> None:
                   f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
 
 
+def cmd_quiz(args) -> int:
+    return quiz_authoring.update(args.check)
+
+
+def cmd_notebooks(args) -> int:
+    return authoring.update(args.files, args.check)
+
+
+def cmd_audit(args) -> int:
+    return audit.update(args.check)
+
+
+def cmd_summary(args) -> int:
+    for path in summary.build(args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_release(args) -> int:
     course = _course(args)
     if args.check:
@@ -82,12 +114,12 @@ def _limits(args) -> Limits:
 
 
 def _grade(course: Course, source: Path, assignments: list[str], args) -> list[dict]:
-    """Sort the source into submitted/ (autograde/lms.py), grade, then autograded/ and gradebook."""
+    """Sort the source into submitted/ (autograde/results/intake.py), grade, then autograded/ and gradebook."""
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
-    report = lms.Report()
-    collected = lms.collect(source, assignments, nbgrader_course.submitted_root(course),
+    report = intake.IntakeReport()
+    collected = intake.collect(source, assignments, nbgrader_dirs.submitted_root(course),
                             course.assignments(), report)
     report.print()
     subs = batch.shard(collected, args.shard)
@@ -108,7 +140,7 @@ def cmd_grade(args) -> int:
     course = _course(args)
     try:
         results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
-    except lms.NothingFound as err:
+    except intake.NothingFound as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _print_table(results)
@@ -142,7 +174,7 @@ def cmd_feedback(args) -> int:
     results = [r for r in batch.load_results(course) if not args.assignment
                or r["assignment"] in args.assignment]
     paths = feedback.write_all(course, results, Path(args.out) if args.out else None)
-    where = args.out or nbgrader_course.root(course) / "feedback"
+    where = args.out or nbgrader_dirs.root(course) / "feedback"
     print(f"wrote {len(paths)} feedback pages under {where}/ (<student>/<assignment>/<assignment>.html)")
     return 0
 
@@ -150,7 +182,7 @@ def cmd_feedback(args) -> int:
 def cmd_export(args) -> int:
     course = _course(args)
     roster = Path(args.roster) if args.roster else None
-    args.out = args.out or str(nbgrader_course.root(course) / "grades.csv")
+    args.out = args.out or str(nbgrader_dirs.root(course) / "grades.csv")
     try:
         if args.lms == "moodle":
             names = args.assignment or course.graded_assignments()
@@ -174,7 +206,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    path = report.write(_course(args), Path(args.out))
+    path = class_report.write(_course(args), Path(args.out))
     print(f"wrote {path}")
     return 0
 
@@ -196,17 +228,41 @@ def cmd_publish(args) -> int:
 
 
 def cmd_gradescope(args) -> int:
-    from autograde import gradescope
     course = _course(args)
     for name in args.assignment:
-        out = Path(args.out) if args.out else nbgrader_course.root(course) / f"gradescope-{name}.zip"
+        out = Path(args.out) if args.out else nbgrader_dirs.root(course) / f"gradescope-{name}.zip"
         print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
               " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
     return 0
 
 
+def cmd_similarity(args) -> int:
+    course = _course(args)
+    folder = Path(args.folder) if args.folder else None
+    against = Path(args.against) if args.against else None
+    status = 0
+    for name in args.assignment:
+        try:
+            result = similarity.run(course, name, folder, against)
+        except intake.NothingFound as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        result.report.print()
+        path, page = similarity_page.write(course, result)
+        print(f"{name}: {len(result.students)} submissions, {result.n_pairs} pairs, "
+              f"{result.considered} scored (sharing a fingerprint the class does not), {len(result.pairs)} above "
+              f"{similarity.FLOOR}, {len(result.flagged())} flagged\nwrote {path}\nwrote {page}")
+        if result.flagged():
+            print(f"\nNeeds a look ({len(result.flagged())} pairs; similarity is a reason to look, "
+                  "never a verdict):")
+            for p in result.flagged():
+                which = ", ".join(f"{r['exercise']} {r['score']:.2f}" for r in p["exercises"] if r["flagged"])
+                print(f"  {name}: {p['a']} and {p['b']}: {p['score']:.2f} ({which})")
+        status = status or (1 if result.report.errors else 0)
+    return status
+
+
 def cmd_new(args) -> int:
-    from autograde import scaffold
     for path in scaffold.new(args.name, _course(args)):
         print(f"wrote {path}")
     print(f"next: edit solutions/{args.name}/{args.name}.py and the files beside it, then "
@@ -238,7 +294,7 @@ def cmd_demo(args) -> int:
     _print_needs_look(results)
     fb = feedback.write_all(course, results, Path(args.out_feedback) if args.out_feedback else None)
     csv_paths = export.export(course, Path(args.out_csv))
-    page = report.write(course, Path(args.out_report))
+    page = class_report.write(course, Path(args.out_report))
     print(f"\n4. feedback: {len(fb)} pages (e.g. {fb[0]})")
     print(f"   gradebook CSV (Canvas layout): {csv_paths[0]}; per question: {csv_paths[1]}")
     print(f"   instructor report: {page}")
@@ -272,6 +328,22 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--memory-mb", type=int, help="memory limit per submission")
         p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")
 
+    p = sub.add_parser("quiz", help="the quiz answer keys -> the self-check bank, the practice quiz's "
+                                    "source and its cases' KINDS table")
+    p.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
+    p.set_defaults(func=cmd_quiz)
+    p = sub.add_parser("notebooks", help="percent sources solutions/<name>/<name>.py -> source "
+                                         "notebooks, and README's table of notebooks")
+    p.add_argument("files", nargs="*", type=Path, help="default: every solutions/<name>/<name>.py")
+    p.add_argument("--check", action="store_true", help="exit 1 if a notebook is stale")
+    p.set_defaults(func=cmd_notebooks)
+    p = sub.add_parser("audit", help="docs/GRADING.md's table: what each hidden case output checks")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if the table is stale or an output has no requirement")
+    p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("summary", help="printable quiz-review summaries, one HTML page per part")
+    p.add_argument("--out", type=Path, default=ROOT / "build" / "summary")
+    p.set_defaults(func=cmd_summary)
     p = sub.add_parser("release", help="build notebooks/ from solutions/")
     p.add_argument("-a", "--assignment", action="append")
     p.add_argument("--check", action="store_true", help="exit 1 if notebooks/ is stale")
@@ -315,6 +387,14 @@ def parser() -> argparse.ArgumentParser:
                    help="when students see each test's result (default: visible)")
     p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
     p.set_defaults(func=cmd_gradescope)
+    p = sub.add_parser("similarity", help="class integrity report: pairs of submissions too alike "
+                                          "to be independent (JSON and HTML in <work>/similarity/)")
+    p.add_argument("folder", nargs="?", help="the class: default nbgrader's submitted/; or any folder "
+                                             "or LMS zip that `grade` takes")
+    p.add_argument("-a", "--assignment", action="append", required=True)
+    p.add_argument("--against", help="an archive: earlier terms' submissions, other courses' "
+                                     "published solutions (.ipynb, .py, .md)")
+    p.set_defaults(func=cmd_similarity)
     p = sub.add_parser("samples", help="write the demo's sample submissions to FOLDER")
     p.add_argument("folder")
     p.add_argument("-a", "--assignment", action="append")

@@ -2,27 +2,38 @@
 LaTeX turned into MathML on our side (latex2mathml; browsers typeset MathML themselves, so there is
 no MathJax or KaTeX to fetch from a CDN), code highlighted (pygments), images inlined.
 
-Used by the feedback pages (autograde/feedback.py) and the printable quiz summaries
-(autograde/summary.py). Student-made content is never trusted as HTML: with `trusted=False` raw HTML
-in markdown is escaped and an output's text/html is shown as its text/plain.
+Used by the feedback pages (autograde/results/feedback.py), the class report (autograde/results/class_report.py) and the
+printable quiz summaries (autograde/build/summary.py). Every fragment made from a notebook passes the
+allowlist sanitizer of autograde/safe_html.py after its conversion, and `page` is the one page
+shell: `lang`, the Content-Security-Policy, the shared style, and the body sanitized as a whole.
+Student-made content is never trusted as HTML: with `trusted=False` raw HTML in markdown is escaped
+and an output's text/html is shown as its text/plain.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from xml.etree.ElementTree import tostring
 
 import mistune
-from latex2mathml.converter import convert as latex_to_mathml
+from latex2mathml.converter import convert_to_element
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
+
+from autograde import safe_html
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
 MATH = re.compile(r"(?<!\\)(\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
                   r"|\$(?P<i2>[^\s$](?:[^$\n\\]|\\.|\n(?!\s*\n))*?)\$)", re.S)
-PLACEHOLDER = "MATHPLACEHOLDER{}X"
+# A formula waits for the markdown renderer as a private-use character, its number, another one.
+# Both characters are replaced in the input first, so no text can hold (or forge) a placeholder.
+OPEN, CLOSE = "\ue000", "\ue001"
+STASHED = re.compile(f"{OPEN}(\\d+){CLOSE}")
+TAG = re.compile(r"(<[^>]*>)")
+NUMERIC_REF = re.compile(r"&amp;(#x[0-9A-Fa-f]+;|#[0-9]+;)")
 FORMATTER = HtmlFormatter(cssclass="hl")
 
 CSS = """
@@ -42,68 +53,97 @@ class MathErrors(list):
 
 
 def mathml(latex: str, display: bool, errors: MathErrors | None = None) -> str:
+    """LaTeX as sanitized MathML. latex2mathml's own `convert` un-escapes its output, so the text of
+    a `\\text{<img ...>}` would come out as markup: its element tree is serialized here instead (text
+    escaped, latex2mathml's numeric character references kept)."""
     try:
-        return latex_to_mathml(latex.strip(), display="block" if display else "inline")
+        tree = convert_to_element(latex.strip(), display="block" if display else "inline")
     except Exception as err:                        # any failure: show the source
         if errors is not None:
             errors.append((latex, f"{type(err).__name__}: {err}"))
         return f"<code class='math-error'>{html.escape(latex)}</code>"
+    return safe_html.clean(NUMERIC_REF.sub(r"&\1", tostring(tree, encoding="unicode")))
 
 
 def markdown(text: str, trusted: bool = False, errors: MathErrors | None = None) -> str:
-    """Markdown with $...$, $$...$$, \\(...\\), \\[...\\] as MathML; code spans keep their dollars."""
-    maths: list[str] = []
+    """Markdown with $...$, $$...$$, \\(...\\), \\[...\\] as MathML; code spans keep their dollars.
+    Formulas are converted before the markdown and put back after it: as MathML in text, as their
+    source inside a tag (a link's title, an image's alt). The result is sanitized."""
+    text = text.replace(OPEN, "\ufffd").replace(CLOSE, "\ufffd")
+    maths: list[tuple[str, str]] = []
 
     def stash(m: re.Match) -> str:
         display = m["d1"] is not None or m["d2"] is not None
         body = next(g for g in (m["d1"], m["d2"], m["i1"], m["i2"]) if g is not None)
-        maths.append(mathml(body, display, errors))
-        return PLACEHOLDER.format(len(maths) - 1)
+        maths.append((mathml(body, display, errors), html.escape(m[0])))
+        return f"{OPEN}{len(maths) - 1}{CLOSE}"
 
     pieces = CODE.split(text)
     protected = "".join(p if i % 2 else MATH.sub(stash, p) for i, p in enumerate(pieces))
     render = mistune.create_markdown(escape=not trusted, plugins=["table", "strikethrough"])
-    out = render(protected)
-    return re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: maths[int(m[1])], out)
+    parts = TAG.split(render(protected))
+    for i, part in enumerate(parts):               # odd parts are tags, even parts text
+        parts[i] = STASHED.sub(lambda m, side=i % 2: maths[int(m[1])][side], part)
+    return safe_html.clean("".join(parts))
 
 
 def code(source: str) -> str:
-    return highlight(source, PythonLexer(), FORMATTER)
+    return safe_html.clean(highlight(source, PythonLexer(), FORMATTER))
 
 
 def pre(text: str, cls: str = "") -> str:
+    """Text as text: escaped, never markup."""
     return f"<pre class='{cls}'>{html.escape(ANSI.sub('', text))}</pre>"
+
+
+def _image(data: dict) -> str | None:
+    """The first PNG, JPEG or GIF of an output that really is one, with a text alternative: the
+    output's text/plain unless it is matplotlib's bare `<Figure size ...>`."""
+    for mime in safe_html.SIGNATURES:
+        src = safe_html.image_src(mime, data[mime]) if isinstance(data.get(mime), str) else None
+        if src:
+            plain = str(data.get("text/plain", "")).strip()
+            alt = plain if plain and not plain.startswith("<Figure") else "a figure this cell drew"
+            return f"<img alt='{html.escape(alt)}' src='{src}'>"
+    return None
 
 
 def outputs(cell, trusted: bool = False, errors: MathErrors | None = None) -> str:
     """A code cell's outputs: text, images, LaTeX as MathML; an error as its name and message only
-    (never a traceback); text/html only when trusted."""
+    (never a traceback); text/html only when trusted. An output with nothing that can be shown
+    safely (only JavaScript, a widget, an SVG, an image that is not one) says what it was."""
     parts = []
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
-            parts.append(pre(out.get("text", ""), "out"))
+            parts.append(pre(str(out.get("text", "")), "out"))
         elif kind == "error":
             parts.append(pre(f"{out.get('ename')}: {out.get('evalue')}", "out"))
         elif kind in ("execute_result", "display_data"):
             data = out.get("data", {})
-            if "image/png" in data:
-                png = data["image/png"].replace("\n", "")
-                parts.append(f"<img alt='figure' src='data:image/png;base64,{png}'>")
+            image = _image(data)
+            if image:
+                parts.append(image)
             elif trusted and "text/html" in data:
-                parts.append(f"<div class='out'>{data['text/html']}</div>")
+                parts.append(f"<div class='out'>{safe_html.clean(str(data['text/html']))}</div>")
             elif "text/latex" in data:
-                latex = data["text/latex"].strip().strip("$")
+                latex = str(data["text/latex"]).strip().strip("$")
                 parts.append(f"<div class='out'>{mathml(latex, True, errors)}</div>")
             elif "text/markdown" in data:
-                parts.append(f"<div class='out'>{markdown(data['text/markdown'], trusted, errors)}</div>")
+                parts.append(f"<div class='out'>{markdown(str(data['text/markdown']), trusted, errors)}</div>")
             elif "text/plain" in data:
-                parts.append(pre(data["text/plain"], "out"))
+                parts.append(pre(str(data["text/plain"]), "out"))
+            elif data:
+                parts.append(pre(f"(an output of type {', '.join(sorted(data))}: not shown)", "out"))
     return "".join(parts)
 
 
 def page(title: str, body: str, extra_css: str = "") -> str:
+    """The one page shell of every page this project writes: lang, a Content-Security-Policy that
+    lets nothing run or load (autograde/safe_html.py), the shared style, the body sanitized."""
+    css = CSS + extra_css
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{safe_html.page_policy(css)}\">"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{CSS}{extra_css}</style></head>"
-            f"<body>{body}</body></html>")
+            f"<title>{html.escape(title)}</title><style>{css}</style></head>"
+            f"<body><main>{safe_html.clean_page(body)}</main></body></html>")

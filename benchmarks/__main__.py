@@ -47,6 +47,7 @@ HEADLINES = {
     "distillation": ["distillation: student speed-up", "distillation: accuracy retained, distilled"],
     "kv_cache": ["decoding at length 255", "H2O, budget 32", "sliding window, budget 32"],
     "grading_throughput": ["grading"],
+    "similarity": ["class integrity report"],
 }
 
 

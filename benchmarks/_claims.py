@@ -76,13 +76,13 @@ def render_table(register: dict) -> str:
 
 # ------------------------------------------------------------------ the notebooks' tags
 def sources(solutions: Path = ROOT / "solutions") -> list[Path]:
-    from autograde.authoring import sources as percent_sources
+    from autograde.build.authoring import sources as percent_sources
     return percent_sources(solutions)
 
 
 def markdown_cells(path: Path) -> list[str]:
     """The markdown cells of a percent source, as the notebook shows them."""
-    from autograde.authoring import parse
+    from autograde.build.authoring import parse
     nb = parse(path.read_text(), path.name, first_cell=False)
     return [c.source for c in nb.cells if c.cell_type == "markdown"]
 

@@ -29,8 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
 
-from autograde import authoring, batch, cells, release, samples  # noqa: E402
-from autograde.course import Course  # noqa: E402
+from autograde import cells  # noqa: E402
+from autograde.build import authoring, release, samples  # noqa: E402
+from autograde.config import Course  # noqa: E402
+from autograde.grade import batch  # noqa: E402
+from autograde.results import intake  # noqa: E402
 
 
 def make_course(tmp: Path, assignment: str) -> Course:
@@ -123,7 +126,7 @@ def measure(assignment: str = "lora", students: int = 12, workers: int | None = 
         course = make_course(tmp, assignment)
         inbox = tmp / "inbox"
         make_submissions(course, assignment, students, inbox)
-        subs = batch.find(inbox, [assignment])
+        subs = intake.find(inbox, [assignment])
         out["n"] = len(subs)
         start = time.monotonic()
         batch.calibrate(course, assignment, batch.Limits())
@@ -151,8 +154,8 @@ def measure(assignment: str = "lora", students: int = 12, workers: int | None = 
 
 def run() -> list[dict]:
     """For `python -m benchmarks`: the LoRA assignment, 12 submissions."""
-    from autograde import warm_kernels
-    from autograde.sandbox import isolation_warning
+    from autograde.grade import warm_kernels
+    from autograde.grade.sandbox import isolation_warning
     m = measure("lora", 12)
     per_min = {k: 60 * m["n"] / m[k] for k in ("nbgrader", "cold", "warm", "dask")}
     isolation = "sandboxed" if isolation_warning() is None else "NOT fully sandboxed"

@@ -25,8 +25,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from autograde import publish, samples
-from autograde.course import ROOT, Course
+from autograde.build import publish, samples
+from autograde.config import ROOT, Course
 
 GRADING_STACK = ("nbgrader", "jupyterlab", "sqlalchemy", "alembic", "notebook", "jupyter-server",
                  "autograde")

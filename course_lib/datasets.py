@@ -1,7 +1,7 @@
 """The bundled data: a 4-topic news classification task, a sentiment task on the same texts,
 and a plain-text corpus for language modelling, shipped in course_lib/data/ (nothing downloads;
 data/DATA_CARD.md says what they hold). The instructor side generated them from a fixed seed
-(`python -m autograde.datagen.make_data`).
+(`python -m autograde.build.datagen.make_data`).
 """
 
 from __future__ import annotations

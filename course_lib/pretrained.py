@@ -4,7 +4,7 @@
     encoder = load_encoder()      # BERT-style MLM, frozen copy per call
     decoder = load_decoder()      # GPT-style causal LM
 
-The weights were trained on the instructor side (`python -m autograde.datagen.pretrain all`, on
+The weights were trained on the instructor side (`python -m autograde.build.datagen.pretrain all`, on
 data/pretrain.txt); data/pretrain_metrics.json records how well and how long.
 """
 
@@ -32,7 +32,7 @@ def _load(kind: str, cls, device=None):
     path = WEIGHTS[kind]
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: reinstall the course package (instructors: "
-                                f"`python -m autograde.datagen.pretrain {kind}`)")
+                                f"`python -m autograde.build.datagen.pretrain {kind}`)")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model = cls(TransformerConfig(**blob["config"]))
     model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})

@@ -4,8 +4,9 @@ file's own folder, its source notebook and its reference objects."""
 import nbformat
 import pytest
 
-from autograde.course import Course
-from autograde.verdict import mistakes_module, reference_namespace
+from autograde.build.reference import reference_namespace
+from autograde.config import Course
+from autograde.spec import mistakes_module
 
 
 @pytest.fixture(scope="module")

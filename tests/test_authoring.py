@@ -2,11 +2,11 @@
 
 import pytest
 
-from autograde import authoring, student_course
+from autograde.build import authoring, student_course
 
 
 def test_solution_notebooks_are_up_to_date():
-    assert authoring.main(["--check"]) == 0, "run `make notebooks`"
+    assert authoring.update(check=True) == 0, "run `make notebooks`"
 
 
 def test_parse_builds_nbgrader_metadata():
@@ -57,7 +57,7 @@ def test_points_are_stated_from_the_metadata():
 
 
 def test_written_answers_are_graded_by_hand_and_their_rubric_stays_with_the_grader():
-    from autograde.release import release_notebook
+    from autograde.build.release import release_notebook
     src = ("# %% [markdown] id=why_question\n# ### Question 1 ({{points}} points): why?\n"
            "# Explain.\n# ### BEGIN MARK SCHEME\n# 1 point: names the reason.\n"
            "# ### END MARK SCHEME\n# %% [written] id=why points=2\n# Because.\n")
@@ -81,7 +81,7 @@ def test_written_answers_are_graded_by_hand_and_their_rubric_stays_with_the_grad
 
 
 def test_readme_lists_every_notebook_in_the_lecture_order():
-    from autograde import catalog
+    from autograde.build import catalog
     names = [e.name for e in catalog.entries()]
     assert names[:2] == ["prompting", "prompt_tuning"] and names[-2:] == ["review", "practice_quiz"]
     assert catalog.render_readme(catalog.README.read_text()) == catalog.README.read_text()
@@ -93,7 +93,7 @@ def test_no_student_notebook_names_an_instructor_command():
     import json
     import re
 
-    from autograde.course import ROOT
+    from autograde.config import ROOT
     targets = re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.M)
     assert {"summary", "notebooks", "test"} <= set(targets)
     command = re.compile(r"\bmake\s+(" + "|".join(map(re.escape, targets)) + r")\b"

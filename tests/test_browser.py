@@ -12,6 +12,24 @@ check, the lora_parameter_count exercise, the rank plot + slider cell), then, li
   (the text next to it changes from r = 4 to r = 8, which needs the kernel round trip);
 * opens /formgrader as the instructor and checks the assignment list shows the course's assignment.
 
+And as a hostile student would attack the instructor and classmates (issue 20; the attacks are in
+tests/pages.py, each sets the page title to PWNED if it runs):
+
+* every page the project writes for a class with a hostile student (feedback pages, the class
+  report, the quiz summaries) is opened as written and again with its Content-Security-Policy
+  switched off (so the sanitizer alone must hold): no script runs, no dialog opens, no element
+  carries a handler or a javascript: link, nothing is drawn over the page; the same notebook
+  rendered by nbconvert's stock HTML exporter does run the payloads (the control);
+* the similar-submissions page shows a hostile pair's copied code (a comment and a string that close
+  the code box and open an image with a handler), written answer (a script) and an archived file
+  named as an image with a handler, side by side and as text, with its policy on and off: none of
+  it runs; the same bytes written raw into a page do run (the control);
+* the formgrader, run with the repository's nbgrader_config.py, shows the hostile submission that
+  `grade` recorded (autograde.results.gradebook.record, which writes autograded/ through
+  autograde.results.nbgrader_dirs.inert): no script runs; the same submission's notebook copied there
+  as the student left it does run one (the control); a .html file handed in beside the notebook is
+  served only as text.
+
 Screenshots go to .grading/screenshots/ (gitignored), with the server's log (lab.log). Runs in about
 a minute; marked `browser` and `slow` (`make test-browser` runs only this file).
 """
@@ -27,13 +45,17 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import nbformat
+import pages
 import pytest
 
-from autograde.course import ROOT
+from autograde.build import samples
+from autograde.config import ROOT, Course
+from autograde.results import gradebook
 
 SHOTS = ROOT / ".grading" / "screenshots"
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -112,16 +134,43 @@ def browser_notebook() -> nbformat.NotebookNode:
 
 
 def write_course(root: Path) -> None:
-    """The server's folder: the notebook above, and an nbgrader course with the LoRA assignment."""
+    """The server's folder: the notebook above, and an nbgrader course with the LoRA assignment,
+    configured by the repository's own nbgrader_config.py, with the hostile submissions."""
     nbformat.write(browser_notebook(), root / "browser_check.ipynb")
-    (root / "source" / "lora").mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / "lora" / "lora.ipynb", root / "source" / "lora" / "lora.ipynb")
+    (root / "solutions" / "lora").mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / "lora" / "lora.ipynb", root / "solutions" / "lora" / "lora.ipynb")
     (root / "exchange").mkdir()
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        "c.CourseDirectory.course_id = 'model-efficiency'\n"
-        f"c.CourseDirectory.root = {str(root)!r}\n"
-        f"c.Exchange.root = {str(root / 'exchange')!r}\n")
+    (root / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
+                                             + f"\nc.Exchange.root = {str(root / 'exchange')!r}\n")
+    hostile_submissions(root)
+
+
+def hostile_submissions(root: Path) -> None:
+    """Two graded submissions of the hostile notebook: `hostile` recorded as `grade` records it
+    (autograded/ written by write_autograded), `as_handed_in` the control, its autograded notebook
+    the executed notebook as the student left it. The hostile one handed in notes.html beside it."""
+    course = Course(solutions=root / "solutions", notebooks=root / "notebooks", work=root / ".grading")
+    source = nbformat.read(course.source("lora"), as_version=4)
+    correct = samples.demo_samples(source, "lora", Course())["correct"]
+    graded = pages.executed(source, pages.hostile_notebook(correct))
+    results = []
+    for student in ("hostile", "as_handed_in"):
+        run = course.work / "runs" / "lora" / student
+        run.mkdir(parents=True)
+        nbformat.write(graded, run / "graded.ipynb")
+        submitted = root / "submitted" / student / "lora"
+        submitted.mkdir(parents=True)
+        (submitted / "timestamp.txt").write_text("2026-01-05 10:00:00.000000 UTC")
+        results.append(dict(pages.graded_result("hostile", source), student=student))
+    (root / "submitted" / "hostile" / "lora" / "notes.html").write_text(f"<script>{pages.JS}</script>")
+    gradebook.record(course, results)
+    nbformat.write(graded, root / "autograded" / "as_handed_in" / "lora" / "lora.ipynb")
+
+
+def submission_id(root: Path, student: str) -> str:
+    course = Course(solutions=root / "solutions", work=root / ".grading")
+    with gradebook.open_gradebook(course.gradebook_url, course) as gb:
+        return gb.find_submission_notebook("lora", "lora", student).id
 
 
 def lab_settings(folder: Path) -> None:
@@ -163,7 +212,7 @@ def lab(chromium, tmp_path_factory):
     lab_settings(settings)
     SHOTS.mkdir(parents=True, exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k != "COURSE_GRADING_RECORD_DIR"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}   # the course's own gradebook
     env.update(JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
@@ -187,7 +236,7 @@ def lab(chromium, tmp_path_factory):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start; see {SHOTS / 'lab.log'}")
                 time.sleep(0.3)
-        yield {"base": base, "token": token}
+        yield {"base": base, "token": token, "root": root}
     finally:
         proc.terminate()
         try:
@@ -199,16 +248,21 @@ def lab(chromium, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(chromium, lab, tmp_path_factory):
+def playwright(chromium):
+    """Playwright's one driver of this module (its sync API cannot be started twice at once)."""
+    with chromium[0].sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def page(chromium, playwright, lab, tmp_path_factory):
     """A fresh headless Chromium (a new profile) driven by Playwright."""
-    sync_api, executable = chromium
-    with sync_api.sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")), executable_path=executable, headless=True,
-            args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
-        ctx.set_default_timeout(TIMEOUT_MS)
-        yield ctx.new_page()
-        ctx.close()
+    ctx = playwright.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("profile")), executable_path=chromium[1], headless=True,
+        args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx.new_page()
+    ctx.close()
 
 
 def shot(target, name: str) -> Path:
@@ -300,3 +354,111 @@ def student_session(lab, page):
     shot(plot_cell, "06_slider_after_move")
     shot(page, "00_jupyterlab_page")
 
+
+
+# ----------------------------------------------------------------------------- hostile students
+# In the page, what could have run or covered something: handlers, javascript: links, active
+# elements, anything drawn fixed over the page (within `scope`, the student's part of the page).
+ACTIVE_IN_PAGE = """scope => {
+  const found = [];
+  for (const e of document.querySelector(scope).querySelectorAll('*')) {
+    for (const a of e.attributes) {
+      if (a.name.startsWith('on')) found.push(`${e.localName} ${a.name}`);
+      if (/^\\s*(javascript|vbscript):/i.test(a.value)) found.push(`${e.localName} ${a.name}=${a.value}`);
+    }
+    if (['script', 'iframe', 'object', 'embed', 'svg'].includes(e.localName)) found.push(e.localName);
+    if (getComputedStyle(e).position === 'fixed') found.push(`${e.localName} position:fixed`);
+  }
+  return found;
+}"""
+
+
+def visit(page, url: str, scope: str) -> dict:
+    """Open url, let every image fail to load and every link that stays on the page be clicked;
+    what ran and what is there."""
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(500)                      # failed images fire their onerror after load
+    found = page.evaluate(ACTIVE_IN_PAGE, scope)
+    page.evaluate("""scope => document.querySelectorAll(scope + ' a[href]').forEach(a => {
+        if (/^\\s*(#|[a-z]+script:)/i.test(a.getAttribute('href'))) a.click(); })""", scope)
+    page.wait_for_timeout(200)
+    return {"title": page.title(), "dialogs": dialogs, "active": found}
+
+
+@pytest.fixture(scope="module")
+def written_pages(tmp_path_factory) -> dict:
+    """Every page of tests/pages.py, and the hostile notebook as nbconvert's stock exporter renders it."""
+    from nbconvert import HTMLExporter
+    root = tmp_path_factory.mktemp("pages")
+    out = {}
+    for name, build in pages.PAGES.items():
+        (root / name).mkdir()
+        out[name] = build(root / name)
+    graded = nbformat.read(root / "work" / "runs" / "lora" / "hostile" / "graded.ipynb", as_version=4)
+    stock, _ = HTMLExporter(template_name="classic").from_notebook_node(graded)
+    out["control"] = root / "stock_nbconvert.html"
+    out["control"].write_text(stock)
+    return out
+
+
+def test_no_script_runs_in_any_page_of_a_hostile_class(chromium, playwright, written_pages):
+    seen = {}
+    browser = playwright.chromium.launch(executable_path=chromium[1], headless=True, args=CHROMIUM_FLAGS)
+    for csp in ("as written", "policy off"):
+        context = browser.new_context(bypass_csp=csp == "policy off")
+        for name, path in written_pages.items():
+            seen[name, csp] = visit(context.new_page(), path.as_uri(), "body")
+        context.close()
+    browser.close()
+    control = seen["control", "as written"]
+    assert control["title"] == "PWNED" and control["active"], control   # the payloads are live
+    for (name, csp), got in seen.items():
+        if name != "control":
+            assert got == {"title": got["title"], "dialogs": [], "active": []}, (name, csp, got)
+            assert got["title"] != "PWNED", (name, csp)
+
+
+def test_the_similarity_page_shows_a_hostile_pair_side_by_side_as_text_and_runs_none_of_it(
+        chromium, playwright, written_pages, tmp_path):
+    raw = tmp_path / "raw.html"                    # the control: the same bytes, not escaped
+    raw.write_text(f"<!doctype html><title>raw</title><pre>{pages.HOSTILE_CODE}</pre>"
+                   f"<div>{pages.HOSTILE_TEXT}</div><h4>{pages.HOSTILE_FILE}</h4>")
+    browser = playwright.chromium.launch(executable_path=chromium[1], headless=True, args=CHROMIUM_FLAGS)
+    for csp in ("as written", "policy off"):
+        context = browser.new_context(bypass_csp=csp == "policy off", viewport={"width": 1300, "height": 900})
+        page = context.new_page()
+        got = visit(page, written_pages["similarity_practice_quiz"].as_uri(), "body")
+        assert got == {"title": "Similar submissions: practice_quiz", "dialogs": [], "active": []}, (csp, got)
+        pair = page.locator("section.pair", has=page.get_by_role("heading", name="mal and mia"))
+        sides = pair.locator(".side")
+        assert sides.count() == 2                                     # the code and the written answer
+        shown = " ".join(sides.all_inner_texts())
+        for line in pages.HOSTILE_CODE.splitlines()[::4] + [pages.HOSTILE_TEXT[:80]]:
+            assert line in shown, (csp, line)                         # there, as text
+        assert "archive: " + pages.HOSTILE_FILE in page.inner_text("body")
+        left, right = (box.bounding_box() for box in sides.first.locator(":scope > div").all())
+        assert right["x"] >= left["x"] + left["width"] and abs(right["y"] - left["y"]) < 1   # side by side
+        context.close()
+    control = visit(browser.new_page(), raw.as_uri(), "body")
+    browser.close()
+    assert control["title"] == "PWNED", control                       # the payloads are live
+
+
+def test_no_script_runs_in_the_formgrader_view_of_a_hostile_submission(lab, page):
+    root, base, token = lab["root"], lab["base"], lab["token"]
+    url = f"{base}/formgrader/submissions/{{}}/?token={token}"
+    with shot_on_failure(page, "formgrader_hostile"):
+        handed_in = visit(page, url.format(submission_id(root, "as_handed_in")), "#notebook-container")
+        assert handed_in["title"] == "PWNED"                  # the control: the payloads are live
+        graded = visit(page, url.format(submission_id(root, "hostile")), "#notebook-container")
+        page.get_by_text("an answer cell with a forged grade id").first.wait_for()
+        shot(page, "08_formgrader_hostile_submission")
+    assert graded == {"title": "lora", "dialogs": [], "active": []}, graded
+    files = f"{base}/formgrader/submissions/{submission_id(root, 'hostile')}"
+    with pytest.raises(urllib.error.HTTPError):                # never served as a page ...
+        urllib.request.urlopen(f"{files}/notes.html?token={token}", timeout=10)
+    served = urllib.request.urlopen(f"{files}/notes.html.txt?token={token}", timeout=10)
+    assert served.headers["Content-Type"].startswith("text/plain")   # ... only as its text

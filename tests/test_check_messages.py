@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograde import cells
-from autograde.course import Course
+from autograde.config import Course
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = pytest.mark.slow

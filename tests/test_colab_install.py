@@ -1,4 +1,4 @@
-"""The notebooks' first cell (autograde.student_course.first_cell()) installs the course package where it is
+"""The notebooks' first cell (autograde.build.student_course.first_cell()) installs the course package where it is
 missing, as in Colab, then runs the environment check.
 
 The install is tested against a local copy of the repository, in a fresh virtual environment that
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde import authoring, publish, student_course
+from autograde.build import authoring, publish, student_course
 
 REPOSITORY = "test-university/model-efficiency-course"      # tests name one, never a placeholder
 HIDDEN = re.compile(r"(course_lib|course-lib|autograde|__editable__)", re.I)

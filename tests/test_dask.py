@@ -14,7 +14,9 @@ import adversarial  # noqa: E402
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, samples
+from autograde.build import samples
+from autograde.grade import batch
+from autograde.results import intake
 
 pytest.importorskip("distributed", reason="Dask's distributed is a dev dependency")
 pytestmark = pytest.mark.slow
@@ -59,7 +61,7 @@ def _class(root: Path):
     course = toycourse.make_course(root)
     notebooks = {k: v for k, v in adversarial.corpus(course, root).items() if k in NAMES}
     samples.write(notebooks, root / "inbox", "toy")
-    return course, batch.find(root / "inbox", ["toy"])
+    return course, intake.find(root / "inbox", ["toy"])
 
 
 def test_a_class_graded_on_dask_survives_a_lost_worker_and_matches_the_local_grader(cluster, tmp_path):

@@ -1,5 +1,5 @@
 """The bundled data (course_lib/data) and the instructor-side tools that made them
-(autograde/datagen): the generator reproduces the committed files byte for byte, its lexicon
+(autograde/build/datagen): the generator reproduces the committed files byte for byte, its lexicon
 is complete, and the helpers the notebooks and the pre-training share behave as documented."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 import torch
 
-from autograde.datagen import make_data, pretrain
+from autograde.build.datagen import make_data, pretrain
 from course_lib.datasets import DATA_DIR, SPLITS, TOPICS, load_topic, pack_blocks
 from course_lib.pretrained import load_tokenizer
 from course_lib.tokenizer import SPECIAL_TOKENS
@@ -27,7 +27,7 @@ def sha256(path) -> str:
 def test_generator_reproduces_the_bundled_files(tmp_path):
     make_data.main(["--out", str(tmp_path)])
     differ = [name for name in GENERATED if sha256(tmp_path / name) != sha256(DATA_DIR / name)]
-    assert not differ, (f"python -m autograde.datagen.make_data writes other bytes than the "
+    assert not differ, (f"python -m autograde.build.datagen.make_data writes other bytes than the "
                         f"committed {differ}: regenerate (make data) and commit the result")
 
 
@@ -128,5 +128,5 @@ def test_learning_rate_warms_up_then_decays_to_zero(steps):
 
 def test_data_card_names_the_instructor_commands():
     card = (DATA_DIR / "DATA_CARD.md").read_text()
-    assert "python -m autograde.datagen.make_data" in card
+    assert "python -m autograde.build.datagen.make_data" in card
     assert not re.search(r"course_lib[./](make_data|pretrain\b)", card)

@@ -5,7 +5,7 @@ import re
 import tomllib
 import yaml
 
-from autograde.course import ROOT
+from autograde.config import ROOT
 
 
 def _name(req: str) -> str:

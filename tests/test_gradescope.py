@@ -14,7 +14,8 @@ import nbformat
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import gradescope, samples
+from autograde.build import samples
+from autograde.results import gradescope
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +52,7 @@ def test_the_zip_holds_the_scripts_the_package_and_the_assignment(autograder_zip
         setup = zf.read("setup.sh").decode()
         mode = zf.getinfo("run_autograder").external_attr >> 16
     assert {"setup.sh", "run_autograder", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
-            "autograde/submission.py", "course_lib/__init__.py", "solutions/toy/toy.ipynb",
+            "autograde/grade/one_submission.py", "course_lib/__init__.py", "solutions/toy/toy.ipynb",
             "solutions/toy/cases.py", "notebooks/toy/toy.ipynb"} <= names
     assert not any("__pycache__" in n for n in names)
     assert mode & 0o111 and "pip install -q -c constraints.txt -e ." in setup

@@ -15,8 +15,10 @@ import nbformat
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, feedback, samples, sandbox
-from autograde.sandbox import Limits
+from autograde.build import samples
+from autograde.grade import batch, sandbox
+from autograde.grade.sandbox import Limits
+from autograde.results import feedback, intake
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.mode() != "root" or sandbox.isolation_warning() is not None,
@@ -42,7 +44,7 @@ def graded(tmp_path_factory):
     notebooks = {k: v for k, v in adversarial.corpus(course, root).items() if k in EXPECTED}
     samples.write(notebooks, root / "inbox", "toy")
     start = time.monotonic()
-    batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=2,
+    batch.grade_all(course, intake.find(root / "inbox", ["toy"]), workers=2,
                     limits=HOSTILE_LIMITS, progress=False)
     results = {r["student"]: r for r in batch.load_results(course, "toy")}
     return course, root, results, time.monotonic() - start

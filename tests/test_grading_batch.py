@@ -17,8 +17,11 @@ import adversarial  # noqa: E402
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, cli, export, feedback, gradebook, lms, report, samples, sandbox
-from autograde.course import ROOT, Course
+from autograde import cli
+from autograde.build import samples
+from autograde.config import ROOT, Course
+from autograde.grade import batch, sandbox
+from autograde.results import class_report, export, feedback, gradebook, intake
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +70,8 @@ def submissions(course: Course, folder: Path, names=None) -> list:
         (shadow / "data.csv").write_text("a,b\n1,2\n")
         (folder / "notebook_link").mkdir()
         (folder / "notebook_link" / "toy.ipynb").symlink_to(course.source("toy"))
-    report = lms.Report()
-    found = batch.find(folder, ["toy"], report)
+    report = intake.IntakeReport()
+    found = intake.find(folder, ["toy"], report)
     if names is None:
         assert any("notebook_link" in e and "symbolic link" in e for e in report.errors), report.errors
     return found
@@ -151,7 +154,7 @@ def test_gradebook_feedback_export_and_report(graded):
     assert {r[0]: r[5] for r in rows[2:]}["partly_wrong"] == "4.33"
     flagged = {r[0] for r in csv.reader(per_question.open()) if r[5] == "yes"}
     assert flagged == NEEDS_LOOK
-    page = report.write(course, course.work / "report.html").read_text()
+    page = class_report.write(course, course.work / "report.html").read_text()
     assert "no max-subtraction" in page and "Needs a look" in page and "<img" in page
 
 
@@ -213,7 +216,7 @@ def test_killed_batch_resumes_and_grades_each_submission_once(graded, tmp_path):
 
 def test_shards_partition_the_class_and_merge_into_one_gradebook(graded, tmp_path):
     course, results, _ = graded
-    subs = batch.find(course.work.parent / "inbox", ["toy"])
+    subs = intake.find(course.work.parent / "inbox", ["toy"])
     parts = [batch.shard(subs, f"{i}/3") for i in range(3)]
     assert sorted(s.student for p in parts for s in p) == sorted(s.student for s in subs)
     assert all(parts)
@@ -226,7 +229,7 @@ def test_shards_partition_the_class_and_merge_into_one_gradebook(graded, tmp_pat
     assert len(pages) == len(results)
     correct = next(p for p in pages if p.parent.parent.name == "correct")
     assert "<pre class='out'>the end" in correct.read_text()     # the executed notebook's output
-    assert "no max-subtraction" in report.write(merged, tmp_path / "report.html").read_text()
+    assert "no max-subtraction" in class_report.write(merged, tmp_path / "report.html").read_text()
 
 
 def test_postgresql_gradebook(graded):

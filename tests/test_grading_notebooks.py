@@ -1,6 +1,6 @@
 """Every graded notebook, graded as a class would be: a correct, a blank and a wrong submission each.
 
-The three samples come from autograde/samples.py (built from the source notebook, so they never go
+The three samples come from autograde/build/samples.py (built from the source notebook, so they never go
 stale): `correct` (the release with the reference answers typed in) must earn full marks, `untouched`
 (the release as handed out) nothing, and `partly_wrong` (the known mistake in
 solutions/<name>/mistakes.py's WRONG_SUBMISSION) loses exactly the points its EXPECTED_WRONG lists,
@@ -13,9 +13,11 @@ import shutil
 import nbformat
 import pytest
 
-from autograde import batch, release, samples
-from autograde.course import Course
-from autograde.verdict import mistakes_module
+from autograde.build import release, samples
+from autograde.config import Course
+from autograde.grade import batch
+from autograde.results import intake
+from autograde.spec import mistakes_module
 
 REPO = Course()
 
@@ -47,7 +49,7 @@ def graded(tmp_path_factory):
         demo = samples.demo_samples(nbformat.read(course.source(name), as_version=4), name, course)
         samples.write({k: demo[k] for k in ("correct", "untouched", "partly_wrong")},
                       tmp / "inbox", name)
-    batch.grade_all(course, batch.find(tmp / "inbox", list(WRONG)), workers=2, progress=False)
+    batch.grade_all(course, intake.find(tmp / "inbox", list(WRONG)), workers=2, progress=False)
     return {name: {r["student"]: r for r in batch.load_results(course, name)} for name in WRONG}
 
 

@@ -10,9 +10,12 @@ import pytest
 import torch
 import toycourse  # noqa: E402
 
-from autograde import cells, records, release, restore, samples, verdict
-from autograde import hidden as grading
-from autograde.course import Course
+from autograde import cells, spec
+from autograde.build import reference, release, samples
+from autograde.config import Course
+from autograde.grade import records, restore, verdict
+from autograde.results import intake
+from autograde.sandboxed import recorder
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def assert_no_leak(source_nb, release_text: str) -> None:
         assert marker not in release_text, f"the release contains {marker!r}"
     code = "\n".join(c.source for c in nbformat.reads(release_text, as_version=4).cells
                      if c.cell_type == "code")
-    for marker in ("hidden_check(", "autograde.mistakes", "autograde.verdict", "autograde.cases",
+    for marker in ("hidden_check(", "autograde.mistakes", "autograde.grade.verdict", "autograde.cases",
                    "solutions/", "import solutions", "from solutions"):
         assert marker not in code, f"the release's code imports or calls {marker!r}"
     leaked = sorted(_solution_lines(source_nb) & _lines(code))
@@ -100,7 +103,7 @@ def test_repo_notebooks_are_fresh_and_do_not_leak():
 
 def test_sanitize_keeps_plain_data_and_names_other_types():
     p = torch.nn.Parameter(torch.ones(2))
-    out = grading.sanitize({"a": [p, 1, 2.5, True, "s", None], "b": (torch.zeros(1),)})
+    out = recorder.sanitize({"a": [p, 1, 2.5, True, "s", None], "b": (torch.zeros(1),)})
     assert type(out["a"][0]) is torch.Tensor and not out["a"][0].requires_grad
     assert out["a"][1:] == [1, 2.5, True, "s", None] and type(out["b"]) is tuple
 
@@ -108,22 +111,22 @@ def test_sanitize_keeps_plain_data_and_names_other_types():
         def __eq__(self, other):
             return True
 
-    with pytest.raises(grading.OutputTypeError, match="Rigged"):
-        grading.sanitize({"y": torch.zeros(2).as_subclass(Rigged)})
+    with pytest.raises(recorder.OutputTypeError, match="Rigged"):
+        recorder.sanitize({"y": torch.zeros(2).as_subclass(Rigged)})
     import numpy as np
-    with pytest.raises(grading.OutputTypeError, match="numpy.ndarray"):
-        grading.sanitize(np.zeros(2))
+    with pytest.raises(recorder.OutputTypeError, match="numpy.ndarray"):
+        recorder.sanitize(np.zeros(2))
 
 
 def test_student_exceptions_are_recorded_per_seed():
-    case = grading.Case(lambda objects, seed: {"y": objects["f"](seed)}, seeds=(0, 1))
+    case = spec.Case(lambda objects, seed: {"y": objects["f"](seed)}, seeds=(0, 1))
 
     def f(seed):
         if seed:
             raise ValueError("boom")
         return torch.ones(1)
 
-    results = grading.run_case(case, {"f": f})
+    results = recorder.run_case(case, {"f": f})
     assert "outputs" in results[0]
     assert results[1]["error"] == {"type": "ValueError", "message": "boom"}
 
@@ -140,12 +143,12 @@ def test_differences_name_shape_dtype_and_tolerance():
 
 
 def test_instructor_mode_compares_in_process(toy):
-    ns = verdict.reference_namespace(source(toy))
-    grading.hidden_check("toy.softmax", softmax=ns["softmax"])           # passes silently
+    ns = reference.reference_namespace(source(toy))
+    verdict.hidden_check("toy.softmax", softmax=ns["softmax"])           # passes silently
     with pytest.raises(AssertionError, match="subtract the max first"):
-        grading.hidden_check("toy.softmax", softmax=lambda x: x.exp() / x.exp().sum(-1, keepdim=True))
+        verdict.hidden_check("toy.softmax", softmax=lambda x: x.exp() / x.exp().sum(-1, keepdim=True))
     with pytest.raises(AssertionError, match="alpha / r"):
-        grading.hidden_check("toy.scaled_sum", scaled_sum=lambda x, a, r: a * x.sum(-1))
+        verdict.hidden_check("toy.scaled_sum", scaled_sum=lambda x, a, r: a * x.sum(-1))
 
 
 def test_the_hidden_step_records_and_the_grader_judges(toy, tmp_path, monkeypatch):
@@ -156,11 +159,11 @@ def test_the_hidden_step_records_and_the_grader_judges(toy, tmp_path, monkeypatc
     read = records.read_records(tmp_path, ["toy.softmax", "toy.scaled_sum"], os.getuid())
     results = records.results_of(read["toy.softmax"])
     assert sorted(results) == [0, 1, 2]
-    v = verdict.judge("toy.softmax", results, verdict.reference_outputs(toy, "toy")["toy.softmax"])
+    v = verdict.judge("toy.softmax", results, reference.reference_outputs(toy, "toy")["toy.softmax"])
     assert (v.passed, v.total) == (0, 3)
     missing = records.results_of(read["toy.scaled_sum"])
     assert "NameError" in missing and "not_defined" in missing
-    v = verdict.judge("toy.scaled_sum", missing, verdict.reference_outputs(toy, "toy")["toy.scaled_sum"])
+    v = verdict.judge("toy.scaled_sum", missing, reference.reference_outputs(toy, "toy")["toy.scaled_sum"])
     assert (v.passed, v.total) == (0, 3) and "not_defined" in "\n".join(v.lines())
 
 
@@ -196,7 +199,7 @@ def test_forged_records_are_refused(tmp_path):
 
 
 def test_hidden_calls_are_parsed_from_test_cells(toy):
-    calls = verdict.case_calls(source(toy))
+    calls = reference.case_calls(source(toy))
     assert calls["toy.scaled_linear_forward"] == ("test_scaled_linear", {"ScaledLinear": "ScaledLinear"})
     assert len(calls) == 4
 
@@ -224,18 +227,18 @@ def test_restore_reports_all_tampering(toy):
 def test_lms_zip_and_folder_layouts_are_found(tmp_path):
     import zipfile
 
-    from autograde import batch
+    from autograde.grade import batch
     zpath = tmp_path / "download.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("doejohn_123_456_toy.ipynb", "{}")              # Canvas: flat, student first
         zf.writestr("roe_LATE_9_8_toy-1.ipynb", "{}")
         zf.writestr("alice/toy.ipynb", "{}")                       # folder per student
         zf.writestr("../evil/toy.ipynb", "{}")                     # never extracted outside
-    folder = batch.unpack(zpath, tmp_path / "work")        # keyed by LMS user id (tests/test_lms.py)
-    found = {s.student: s.path.name for s in batch.find(folder, ["toy"])}
+    folder = intake.unpack(zpath, tmp_path / "work")        # keyed by LMS user id (tests/test_lms.py)
+    found = {s.student: s.path.name for s in intake.find(folder, ["toy"])}
     assert found == {"123": "toy.ipynb", "9": "toy.ipynb", "alice": "toy.ipynb"}
     assert not (tmp_path / "work" / "evil").exists()
-    subs = batch.find(folder, ["toy"])
+    subs = intake.find(folder, ["toy"])
     assert sorted(s.student for i in range(2) for s in batch.shard(subs, f"{i}/2")) == sorted(found)
 
 

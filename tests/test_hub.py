@@ -6,7 +6,7 @@ exchange in a temporary folder. Through the hub, as each person would through th
 
 1. the instructor generates and releases lora in the formgrader (its HTTP API);
 2. each student logs in, fetches lora from the Assignments tab's API, saves their notebook (one
-   correct, one with the assignment's known mistake, both built by autograde.samples) and submits;
+   correct, one with the assignment's known mistake, both built by autograde.build.samples) and submits;
 3. the instructor collects in the formgrader, grades with `python -m autograde grade submitted -a
    lora` in a terminal (as that user), sees both submissions scored in the formgrader, changes a
    score there, exports, writes feedback (`python -m autograde feedback`) and releases it;
@@ -41,9 +41,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import samples
-from autograde.course import ROOT, Course
-from autograde.release import release_notebook
+from autograde.build import samples
+from autograde.build.release import release_notebook
+from autograde.config import ROOT, Course
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 COURSE_ID = "model-efficiency"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde import export, lms
+from autograde.results import export, intake
 
 NB = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
@@ -39,8 +39,8 @@ def test_canvas_students_are_keyed_by_user_id_and_late_is_recorded(tmp_path):
         "roemary_12401_900004_data.csv": "x,y\n1,2\n",                     # her data file
         "leeann_12402_900005_lora (2).ipynb": notebook("ann"),
     })
-    report = lms.Report()
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted",
+    report = intake.IntakeReport()
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted",
                                               report=report)}
     assert sorted(subs) == ["12345", "12399", "12400", "12401", "12402"]
     assert subs["12345"].name == subs["12399"].name == "smithjane"
@@ -52,7 +52,7 @@ def test_canvas_students_are_keyed_by_user_id_and_late_is_recorded(tmp_path):
     assert not (subs["12345"].path.parent / "data.csv").exists()
     stamp = (subs["12345"].path.parent / "timestamp.txt").read_text()
     assert stamp.startswith("2026-03-02 23:59:00")
-    meta = lms.meta(subs["12399"].path.parent)
+    meta = intake.meta(subs["12399"].path.parent)
     assert meta == {"lms": "canvas", "name": "smithjane", "late": True,
                     "handed_in": ["smithjane_LATE_12399_900002_lora.ipynb"]}
     notes = " | ".join(report.warnings)
@@ -65,8 +65,8 @@ def test_canvas_students_are_keyed_by_user_id_and_late_is_recorded(tmp_path):
 def test_the_later_resubmission_is_taken_and_the_earlier_one_said(tmp_path):
     zpath = canvas_zip(tmp_path / "s.zip", {"doejohn_12400_9_lora-1.ipynb": notebook("first"),
                                             "doejohn_12400_9_lora-2.ipynb": notebook("second")})
-    report = lms.Report()
-    [sub] = lms.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
+    report = intake.IntakeReport()
+    [sub] = intake.collect(zpath, ["lora"], tmp_path / "submitted", report=report)
     assert "second" in sub.path.read_text()
     assert any("lora-1.ipynb: not graded" in w for w in report.warnings)
 
@@ -86,9 +86,9 @@ def test_unsafe_and_unknown_entries_are_reported_and_never_written_outside(tmp_p
         zf.writestr(link, "/etc/passwd")
         zf.writestr("dup_5_6_lora.ipynb", notebook("one"))
         zf.writestr("dup_5_6_lora.ipynb", notebook("two"))          # zip allows a name twice
-    report = lms.Report()
+    report = intake.IntakeReport()
     dest = tmp_path / "course" / "submitted"
-    subs = lms.collect(zpath, ["lora"], dest, report=report)
+    subs = intake.collect(zpath, ["lora"], dest, report=report)
     assert [s.student for s in subs] == ["12345"]
     errors = "\n".join(report.errors)
     assert "'../evil_1_2_lora.ipynb' is a path with '..'" in errors
@@ -110,7 +110,7 @@ def test_moodle_folders_and_flat_files_give_participant_ids(tmp_path):
         zf.writestr("Jane Smith_12399_assignsubmission_file_/lora.ipynb", notebook("jane b"))
         zf.writestr("Jane Smith_12399_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
         zf.writestr("Ann Lee_12402_assignsubmission_file_lora.ipynb", notebook("ann"))
-    subs = {s.student: s for s in lms.collect(zpath, ["lora"], tmp_path / "submitted")}
+    subs = {s.student: s for s in intake.collect(zpath, ["lora"], tmp_path / "submitted")}
     assert sorted(subs) == ["12345", "12399", "12402"]
     assert subs["12345"].name == "Jane Smith" and subs["12402"].name == "Ann Lee"
     assert {s.lms for s in subs.values()} == {"moodle"}
@@ -122,8 +122,8 @@ def test_a_student_id_that_is_a_formula_or_a_path_is_refused(tmp_path):
     for student in ("alice", "=HYPERLINK(1)", "-bob", "..hidden"):
         (inbox / student).mkdir(parents=True)
         (inbox / student / "lora.ipynb").write_text(notebook(student))
-    report = lms.Report()
-    subs = lms.collect(inbox, ["lora"], tmp_path / "submitted", report=report)
+    report = intake.IntakeReport()
+    subs = intake.collect(inbox, ["lora"], tmp_path / "submitted", report=report)
     assert [s.student for s in subs] == ["alice"]
     assert sum("is not a valid student id" in e for e in report.errors) == 3
     assert any("'=HYPERLINK(1)' is not a valid student id" in e for e in report.errors)
@@ -131,14 +131,14 @@ def test_a_student_id_that_is_a_formula_or_a_path_is_refused(tmp_path):
 
 def test_nothing_found_is_an_error_that_says_what_was_expected(tmp_path):
     empty = canvas_zip(tmp_path / "empty.zip", {"readme.txt": "no notebooks here"})
-    with pytest.raises(lms.NothingFound, match="(?s)no submission of lora in .*empty.zip.*Canvas.*"
+    with pytest.raises(intake.NothingFound, match="(?s)no submission of lora in .*empty.zip.*Canvas.*"
                                                "Moodle.*found:.*readme.txt"):
-        lms.collect(empty, ["lora"], tmp_path / "submitted")
+        intake.collect(empty, ["lora"], tmp_path / "submitted")
     (tmp_path / "folder").mkdir()
-    with pytest.raises(lms.NothingFound, match="it is empty"):
-        lms.collect(tmp_path / "folder", ["lora"], tmp_path / "submitted")
-    with pytest.raises(lms.NothingFound, match="does not exist"):
-        lms.collect(tmp_path / "nope", ["lora"], tmp_path / "submitted")
+    with pytest.raises(intake.NothingFound, match="it is empty"):
+        intake.collect(tmp_path / "folder", ["lora"], tmp_path / "submitted")
+    with pytest.raises(intake.NothingFound, match="does not exist"):
+        intake.collect(tmp_path / "nope", ["lora"], tmp_path / "submitted")
 
 
 def test_nbgrader_submitted_folders_are_read_in_place_with_their_timestamps(tmp_path):
@@ -148,31 +148,31 @@ def test_nbgrader_submitted_folders_are_read_in_place_with_their_timestamps(tmp_
     (folder / "lora.ipynb").write_text(notebook("hub"))
     (folder / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC")
     (folder / "submission_secret.txt").write_text("s3cret")
-    [sub] = lms.collect(submitted, ["lora"], submitted)
+    [sub] = intake.collect(submitted, ["lora"], submitted)
     assert sub.path == folder / "lora.ipynb" and sub.student == "student1" and not sub.late
     assert not (folder / "lms.json").exists()                 # in place: nothing added
     assert (folder / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
     by_hand = submitted / "student2" / "lora"                  # put there by hand: gets a timestamp
     by_hand.mkdir(parents=True)
     (by_hand / "lora.ipynb").write_text(notebook("copied"))
-    lms.collect(submitted, ["lora"], submitted)
+    intake.collect(submitted, ["lora"], submitted)
     assert (by_hand / "timestamp.txt").read_text().endswith("UTC")
     other = tmp_path / "course" / "submitted"                  # copied: timestamp and secret travel
-    sub = {s.student: s for s in lms.collect(submitted, ["lora"], other)}["student1"]
+    sub = {s.student: s for s in intake.collect(submitted, ["lora"], other)}["student1"]
     assert (sub.path.parent / "timestamp.txt").read_text() == "2026-03-01 10:00:00.000000 UTC"
     assert (sub.path.parent / "submission_secret.txt").read_text() == "s3cret"
 
 
 def test_a_changed_resubmission_replaces_the_earlier_one_and_says_so(tmp_path):
     dest = tmp_path / "submitted"
-    lms.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
+    intake.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
                 ["lora"], dest)
     stamp = (dest / "1" / "lora" / "timestamp.txt").read_text()
-    report = lms.Report()
-    lms.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
+    report = intake.IntakeReport()
+    intake.collect(canvas_zip(tmp_path / "a.zip", {"doejohn_1_2_lora.ipynb": notebook("v1")}),
                 ["lora"], dest, report=report)
     assert report.warnings == [] and (dest / "1" / "lora" / "timestamp.txt").read_text() == stamp
-    lms.collect(canvas_zip(tmp_path / "b.zip", {"doejohn_1_3_lora.ipynb": notebook("v2")}),
+    intake.collect(canvas_zip(tmp_path / "b.zip", {"doejohn_1_3_lora.ipynb": notebook("v2")}),
                 ["lora"], dest, report=report)
     assert any("replaces the earlier submission" in w for w in report.warnings)
     assert "v2" in (dest / "1" / "lora" / "lora.ipynb").read_text()
@@ -182,7 +182,7 @@ def test_find_keeps_reading_student_folders_in_place(tmp_path):
     for student, name in (("alice", "toy.ipynb"), ("bob", "toy.ipynb")):
         (tmp_path / student).mkdir()
         (tmp_path / student / name).write_text(NB)
-    found = {s.student: s.path for s in lms.find(tmp_path, ["toy"])}
+    found = {s.student: s.path for s in intake.find(tmp_path, ["toy"])}
     assert found == {"alice": tmp_path / "alice" / "toy.ipynb", "bob": tmp_path / "bob" / "toy.ipynb"}
 
 
@@ -192,8 +192,8 @@ def test_a_folder_with_other_notebooks_is_graded_by_the_matching_name_only(tmp_p
         (tmp_path / "carol" / name).write_text(NB)
     (tmp_path / "dave").mkdir()
     (tmp_path / "dave" / "my_homework.ipynb").write_text(NB)       # the only one, misnamed
-    report = lms.Report()
-    found = {(s.student, s.path.name) for s in lms.find(tmp_path, ["toy"], report)}
+    report = intake.IntakeReport()
+    found = {(s.student, s.path.name) for s in intake.find(tmp_path, ["toy"], report)}
     assert ("carol", "toy.ipynb") in found and not {n for s, n in found if s == "carol"} - {"toy.ipynb"}
     said = "\n".join(report.lines())
     assert "scratch.ipynb" in said                       # what was not graded is reported
@@ -205,18 +205,18 @@ def graded_class(tmp_path: Path):
     """A toy course whose gradebook holds three students: two from a Canvas zip, one hub user."""
     import toycourse
 
-    from autograde import gradebook, nbgrader_course
-    from autograde.course import Course
+    from autograde.config import Course
+    from autograde.results import gradebook, nbgrader_dirs
     toycourse.make_course(tmp_path)
     course = Course(solutions=tmp_path / "solutions", notebooks=tmp_path / "notebooks",
                     work=tmp_path / ".grading")
-    submitted = nbgrader_course.submitted_root(course)
-    lms.collect(canvas_zip(tmp_path / "c.zip", {"smithjane_12345_1_toy.ipynb": NB,
+    submitted = nbgrader_dirs.submitted_root(course)
+    intake.collect(canvas_zip(tmp_path / "c.zip", {"smithjane_12345_1_toy.ipynb": NB,
                                                 "smithjane_LATE_12399_2_toy.ipynb": NB}),
                 ["toy"], submitted)
     (tmp_path / "hub" / "hubuser").mkdir(parents=True)
     (tmp_path / "hub" / "hubuser" / "toy.ipynb").write_text(NB)
-    lms.collect(tmp_path / "hub", ["toy"], submitted)
+    intake.collect(tmp_path / "hub", ["toy"], submitted)
 
     def result(student, score):
         return {"student": student, "assignment": "toy", "submission_sha256": "0" * 64,

@@ -10,10 +10,12 @@ WRONG_SUBMISSION must still find its text in the reference answer and compile on
 import nbformat
 import pytest
 
-from autograde import cells, samples
-from autograde.course import Course
-from autograde.hidden import load_case
-from autograde.verdict import compute_reference, differences, load_mistakes
+from autograde import cells
+from autograde.build import samples
+from autograde.build.reference import compute_reference
+from autograde.config import Course
+from autograde.grade.verdict import differences
+from autograde.spec import load_case, load_mistakes
 
 REPO = Course()
 NAMES = REPO.graded_assignments()

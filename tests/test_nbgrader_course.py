@@ -21,8 +21,10 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograde import batch, export, feedback, gradebook, lms, nbgrader_course, samples
-from autograde.course import ROOT, Course
+from autograde.build import samples
+from autograde.config import ROOT, Course
+from autograde.grade import batch
+from autograde.results import export, feedback, gradebook, intake, nbgrader_dirs
 
 pytestmark = pytest.mark.slow
 LIMITS = ["--cell-timeout", "3", "--memory-mb", "1536"]
@@ -118,7 +120,7 @@ def test_every_graded_submission_shows_in_the_formgrader_with_its_score(graded):
     assert all(s in students for s in results)
     nb = nbformat.read(root / "autograded" / "12400" / "toy" / "toy.ipynb", as_version=4)
     verdicts = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code"
-                for o in c.get("outputs", []) if o.get("metadata", {}).get(nbgrader_course.VERDICT)]
+                for o in c.get("outputs", []) if o.get("metadata", {}).get(nbgrader_dirs.VERDICT)]
     assert "autograder: 1.33 / 2 points" in verdicts[0] and "subtract the max first" in verdicts[0]
 
 
@@ -185,8 +187,8 @@ def test_cells_graded_by_hand_are_pending_until_graded_then_exported(tmp_path):
               + [{"id": "explain", "points": 1.0, "score": None, "manual": True, "passed": 0,
                   "total": 0, "lines": [], "mistakes": []}]}
     samples.write({"alice": course.release("toy").read_text()}, tmp_path / "inbox", "toy")
-    lms.collect(tmp_path / "inbox", ["toy"], nbgrader_course.submitted_root(course))
-    nbgrader_course.folder(course, "autograded", "alice", "toy").mkdir(parents=True)
+    intake.collect(tmp_path / "inbox", ["toy"], nbgrader_dirs.submitted_root(course))
+    nbgrader_dirs.folder(course, "autograded", "alice", "toy").mkdir(parents=True)
     assert gradebook.sync(course, [result]) == []
     shown = api(tmp_path).get_submission("toy", "alice")
     assert shown["needs_manual_grade"] is True and shown["max_score"] == 6.0

@@ -16,9 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.nn.utils.prune as prune
 
-from autograde import cells, quiz_authoring
-from autograde.course import ROOT
-from autograde.release import release_notebook
+from autograde import cells
+from autograde.build import quiz_authoring
+from autograde.build.release import release_notebook
+from autograde.config import ROOT
 from course_lib import self_check
 
 SELF_CHECK = {q["id"]: q for q in quiz_authoring.self_check_questions()}
@@ -103,7 +104,7 @@ NUMERIC = {**{i: q for i, q in SELF_CHECK.items() if q["kind"] == "number"},
 
 
 def test_banks_practice_quiz_and_cases_are_up_to_date():
-    assert quiz_authoring.main(["--check"]) == 0, "run `python -m autograde.quiz_authoring`"
+    assert quiz_authoring.update(check=True) == 0, "run `python -m autograde quiz`"
 
 
 def test_the_two_keys_share_no_question_id():
@@ -158,8 +159,8 @@ def test_answers_are_read_by_kind():
 
 
 def test_practice_cases_know_every_autograded_question_and_no_answer():
-    from autograde.hidden import load_cases
-    from autograde.verdict import differences
+    from autograde.grade.verdict import differences
+    from autograde.spec import load_cases
     cases = load_cases("practice_quiz")
     autograded = {i for i, q in PRACTICE.items() if q["kind"] != "written"}
     assert set(cases) == autograded
@@ -333,13 +334,13 @@ def test_the_review_s_worked_examples_print_no_quiz_or_self_check_answer():
 def test_feedback_shows_the_student_s_written_answer_and_no_mark_scheme():
     """The graded notebook keeps the source's locked cells, mark schemes included (the formgrader
     shows them to the grader); the student's feedback page must not."""
-    from autograde import feedback
+    from autograde.results import feedback
     graded = nbformat.read(PRACTICE_SOURCE, as_version=4)
     answer = next(c for c in graded.cells if cells.grade_id(c) == "cls_vs_mask")
     answer.source = "Because the MLM head is pre-trained."
     result = {"assignment": "practice_quiz", "student": "s", "score": 0, "max_score": 1,
               "tests": []}
-    page = feedback.render(result, graded, release_notebook(graded))
+    page = feedback.feedback_page(result, graded, release_notebook(graded))
     assert "MARK SCHEME" not in page and "Rubric" not in page
     assert "Because the MLM head is pre-trained." in page
 
@@ -347,7 +348,7 @@ def test_feedback_shows_the_student_s_written_answer_and_no_mark_scheme():
 def test_the_graded_copy_holds_the_rubric_and_the_student_s_answer():
     """What the formgrader shows the grader: locked cells come back from the source (the rubric
     with them), answer cells from the submission."""
-    from autograde import restore
+    from autograde.grade import restore
     source = nbformat.read(PRACTICE_SOURCE, as_version=4)
     release = release_notebook(source)
     submission = copy.deepcopy(release)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde.course import ROOT
+from autograde.config import ROOT
 
 pytestmark = pytest.mark.slow
 USER = "autograde-rootless"
@@ -18,7 +18,9 @@ SCRIPT = """import sys, tempfile
 sys.path.insert(0, {fixtures!r})
 from pathlib import Path
 import nbformat
-from autograde import batch, samples, sandbox
+from autograde.build import samples
+from autograde.grade import batch, sandbox
+from autograde.results import intake
 import toycourse
 
 def main():
@@ -30,7 +32,7 @@ def main():
                          "os.path.exists({solutions!r}), os.getuid())\\n")
     samples.write({{"correct": demo["correct"], "partly_wrong": demo["partly_wrong"],
                    "untouched": demo["untouched"], "snoop": snoop}}, root / "in", "toy")
-    batch.grade_all(course, batch.find(root / "in", ["toy"]), workers=2, limits=toycourse.LIMITS,
+    batch.grade_all(course, intake.find(root / "in", ["toy"]), workers=2, limits=toycourse.LIMITS,
                     progress=False)
     for r in batch.load_results(course, "toy"):
         print("SCORE", r["student"], r["score"], r["sandbox"])
@@ -66,7 +68,7 @@ def test_a_normal_user_grades_in_a_user_namespace_sandbox(user):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}{os.pathsep}{site}", "HOME": str(work)}
     runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin") or "runuser"
     probe = subprocess.run([runuser, "-u", user, "--", python or "python3", "-c",
-                            "import torch, nbclient, autograde.batch"], cwd=work, env=env,
+                            "import torch, nbclient, autograde.grade.batch"], cwd=work, env=env,
                            capture_output=True, text=True)
     if not python or probe.returncode:
         pytest.skip("the checkout or its packages are out of a normal user's reach here: "

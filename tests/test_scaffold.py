@@ -10,8 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde import batch, samples
-from autograde.course import ROOT, Course
+from autograde.build import samples
+from autograde.config import ROOT, Course
+from autograde.grade import batch
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 # %% [tests] id=test_cosine points=1
 assert cosine(torch.ones(1, 2), torch.ones(1, 2)).shape == (1,), "one cosine per row"
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("{name}.cosine", cosine=cosine)
 ### END HIDDEN TESTS
 '''
@@ -73,13 +74,13 @@ def test_a_new_notebook_passes_the_tests_and_is_graded_as_generated(copy):
     run(copy, "-m", "autograde", "new", "demo_topic")
     course = Course(solutions=copy / "solutions", notebooks=copy / "notebooks", work=copy / ".grading")
     assert (copy / "notebooks" / "demo_topic" / "demo_topic.ipynb").exists()
-    run(copy, "-m", "autograde.authoring", "--check")        # README lists it; notebooks fresh
+    run(copy, "-m", "autograde", "notebooks", "--check")        # README lists it; notebooks fresh
     assert "demo_topic" in (copy / "README.md").read_text()
     env = {"AUTOGRADE_TEST_ASSIGNMENTS": "demo_topic"}
     run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "solutions/demo_topic",
         "tests/test_grading_notebooks.py", "tests/test_mistakes.py", "-k", "demo_topic or every",
         env=env)
-    from autograde import publish
+    from autograde.build import publish
     assert not [f for f in publish.leaks(copy / "notebooks", course) if "demo_topic" in f]
 
 
@@ -93,16 +94,17 @@ def test_an_exercise_added_by_the_recipe_is_graded(copy):
     source.write_text(text[:summary] + EXERCISE.strip("\n").replace("{name}", "demo_topic")
                       + "\n\n" + text[summary:])
     (folder / "cases.py").write_text((folder / "cases.py").read_text() + CASE)
-    run(copy, "-m", "autograde.authoring")
+    run(copy, "-m", "autograde", "notebooks")
     run(copy, "-m", "autograde", "release")
     course = Course(solutions=copy / "solutions", notebooks=copy / "notebooks", work=copy / "work2")
     source_nb = nbformat.read(course.source("demo_topic"), as_version=4)
     demo = samples.demo_samples(source_nb, "demo_topic", course)
     samples.write({k: demo[k] for k in ("correct", "untouched")}, copy / "inbox", "demo_topic")
-    code = ("import sys; from pathlib import Path; from autograde import batch; "
-            "from autograde.course import Course; c = Course(solutions=Path('solutions').resolve(), "
+    code = ("import sys; from pathlib import Path; from autograde.grade import batch; "
+            "from autograde.results import intake; "
+            "from autograde.config import Course; c = Course(solutions=Path('solutions').resolve(), "
             "notebooks=Path('notebooks').resolve(), work=Path('work2').resolve()); "
-            "batch.grade_all(c, batch.find(Path('inbox'), ['demo_topic']), workers=1, progress=False)")
+            "batch.grade_all(c, intake.find(Path('inbox'), ['demo_topic']), workers=1, progress=False)")
     run(copy, "-c", code)
     results = {r["student"]: r for r in batch.load_results(course, "demo_topic")}
     assert results["correct"]["score"] == results["correct"]["max_score"] == 3

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 import tomllib
 
-from autograde import publish, student_course
-from autograde.course import ROOT, Course
+from autograde.build import publish, student_course
+from autograde.config import ROOT, Course
 from benchmarks import student_course as sc
 
 COURSE = Course()
@@ -101,7 +101,7 @@ def _plant(folder: Path) -> dict:
     nb.cells.append(nbformat.v4.new_code_cell("def topk_gate(p, k):\n    return p.topk(k, -1)"))
     nb.cells.append(nbformat.v4.new_markdown_cell("### BEGIN HIDDEN TESTS\nold text"))
     nbformat.write(nb, path)
-    (folder / "course_lib" / "grading.py").write_text("from autograde.hidden import Case\n")
+    (folder / "course_lib" / "grading.py").write_text("from autograde.spec import Case\n")
     (folder / "solutions" / "lora").mkdir(parents=True)
     (folder / "solutions" / "lora" / "lora.py").write_text("# the source\n")
     bank = folder / "course_lib" / "data" / "self_check.json"

@@ -3,7 +3,7 @@ no code and no interactive questions."""
 
 import pytest
 
-from autograde import summary
+from autograde.build import summary
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Warm kernels (autograde/zygote.py, warm_kernels.py): forked from a zygote that imported torch
+"""Warm kernels (autograde/sandboxed/zygote.py, warm_kernels.py): forked from a zygote that imported torch
 once, each in a sandbox of its own. The same class graded warm and cold gets identical scores and
 feedback, and a warm kernel sees nothing of the submissions before it."""
 
@@ -10,7 +10,9 @@ import nbformat
 import pytest
 import toycourse  # noqa: E402
 
-from autograde import batch, samples, sandbox, warm_kernels
+from autograde.build import samples
+from autograde.grade import batch, sandbox, warm_kernels
+from autograde.results import intake
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not warm_kernels.available(),
@@ -35,7 +37,7 @@ def grade_class(root: Path, warm: bool, names) -> dict:
     for i in range(3):                         # three students in a row on one worker
         notebooks[f"snoop{i}"] = adversarial._add_cell(good, "softmax", SNOOP)
     samples.write(notebooks, root / "inbox", "toy")
-    batch.grade_all(course, batch.find(root / "inbox", ["toy"]), workers=1,
+    batch.grade_all(course, intake.find(root / "inbox", ["toy"]), workers=1,
                     limits=toycourse.LIMITS, progress=False, warm=warm)
     return course, {r["student"]: r for r in batch.load_results(course, "toy")}
 

@@ -3,7 +3,7 @@
 Each check runs the student's code on small inputs and tests *properties* the lecture states
 (shapes, "training starts at the pre-trained function", "only the adapter trains", linearity,
 invariances). None of them holds a reference answer: the graded verdict comes from the hidden
-tests (course_lib.grading), which compare against the reference outside the student's kernel.
+tests (autograde/grade/verdict.py), which compare against the reference outside the student's kernel.
 
 A failed property raises `CheckFailed` whose message names the likely mistake, e.g.
 "your update is not scaled by alpha/r". One module per notebook: `course_lib.checks.lora`, ...

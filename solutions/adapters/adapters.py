@@ -103,14 +103,14 @@ class Adapter(nn.Module):
 # %% [tests] id=test_adapter_init points=2
 check_adapter_init(Adapter)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("adapters.init", Adapter=Adapter)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_adapter_forward points=2
 check_adapter_forward(Adapter)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("adapters.forward", Adapter=Adapter)
 ### END HIDDEN TESTS
 
@@ -135,7 +135,7 @@ def adapter_parameter_count(d: int, m: int, n_layers: int, per_layer: int = 2) -
 # %% [tests] id=test_adapter_count points=1
 check_adapter_count(adapter_parameter_count)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("adapters.count", adapter_parameter_count=adapter_parameter_count)
 ### END HIDDEN TESTS
 
@@ -183,7 +183,7 @@ def add_adapters(model: nn.Module, reduction: int = 16) -> nn.Module:
 # %% [tests] id=test_add_adapters points=3
 check_add_adapters(add_adapters)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("adapters.add_adapters", add_adapters=add_adapters)
 ### END HIDDEN TESTS
 
@@ -245,7 +245,7 @@ def load_task_state(model: nn.Module, state: dict) -> None:
 # %% [tests] id=test_task_state points=2
 check_task_state(task_state, load_task_state)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("adapters.task_state", task_state=task_state, load_task_state=load_task_state)
 ### END HIDDEN TESTS
 

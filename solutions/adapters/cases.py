@@ -8,7 +8,7 @@ add_adapters with a stand-in for Adapter, so its points never depend on the stud
 import torch
 from torch import nn
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.model import CLSClassifier, Encoder, TransformerConfig
 
 SIZES = {0: (16, 4), 1: (64, 16), 2: (48, 8), 3: (256, 8)}       # (d, reduction)

@@ -10,7 +10,7 @@ import types
 import torch
 from torch import nn
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 # the grader's 'partly wrong' sample: the adapter forgets its internal skip connection
 WRONG_SUBMISSION = ("adapter", "return h + self.W_up(z)", "return self.W_up(z)")

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograde.verdict import reference_namespace
+from autograde.build.reference import reference_namespace
 from course_lib.model import CLSClassifier, Encoder, TransformerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +168,7 @@ CHECKS = {"init": ("Adapter", "check_adapter_init"), "forward": ("Adapter", "che
 def test_visible_checks_pass_the_reference_and_catch_each_mistake(ref, case):
     """Each visible check passes the reference and fails on every named mistake of its case
     (check_add_adapters runs add_adapters with its stand-in, never with Adapter)."""
-    from autograde.verdict import mistakes_module
+    from autograde.spec import mistakes_module
     from course_lib.checks import CheckFailed
     from course_lib.checks import adapters as checks
     name, check = CHECKS[case]

@@ -2,7 +2,7 @@
 
 import torch
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.model import Decoder, Encoder, TransformerConfig
 
 # (batch, classes, logit scale) per seed

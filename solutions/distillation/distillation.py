@@ -118,7 +118,7 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 # %% [tests] id=test_distillation_loss points=4
 check_distillation_loss(distillation_loss)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("distillation.loss", distillation_loss=distillation_loss)
 ### END HIDDEN TESTS
 
@@ -161,7 +161,7 @@ def init_student_from_teacher(teacher: nn.Module, layers: list[int]) -> nn.Modul
 # %% [tests] id=test_init_student points=3
 check_init_student(init_student_from_teacher)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("distillation.init_student", init_student_from_teacher=init_student_from_teacher)
 ### END HIDDEN TESTS
 
@@ -330,7 +330,7 @@ def cosine_loss(h_student: torch.Tensor, h_teacher: torch.Tensor,
 # %% [tests] id=test_cosine_loss points=2
 check_cosine_loss(cosine_loss)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("distillation.cosine", cosine_loss=cosine_loss)
 ### END HIDDEN TESTS
 
@@ -463,7 +463,7 @@ def generate_uncached(model: nn.Module, ids: torch.Tensor, n_new: int, temperatu
 # %% [tests] id=test_generate_uncached points=3
 check_generate_uncached(generate_uncached)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("distillation.generate_uncached", generate_uncached=generate_uncached)
 ### END HIDDEN TESTS
 

@@ -10,7 +10,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 
 def _loss_variant(reduction="batchmean", swapped=False, probs=False, t_squared=True,

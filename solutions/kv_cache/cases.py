@@ -9,7 +9,7 @@ on it alone.
 
 import torch
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.checks import stand_ins
 from course_lib.checks.kv_cache import (
     RecomputedIds,

@@ -105,7 +105,7 @@ def generate_uncached(model, ids, n_new, temperature=0.0, generator=None):
 # %% [tests] id=test_generate_uncached points=1
 check_generate_uncached(generate_uncached)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.generate_uncached", generate_uncached=generate_uncached)
 ### END HIDDEN TESTS
 
@@ -181,7 +181,7 @@ class KVCache:
 # %% [tests] id=test_kv_cache points=2
 check_kv_cache(KVCache)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.kv_cache", KVCache=KVCache)
 ### END HIDDEN TESTS
 
@@ -228,7 +228,7 @@ def cached_attention(attn, x, cache, layer, key_mask=None):
 # %% [tests] id=test_cached_attention points=3
 check_cached_attention(cached_attention)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.cached_attention", cached_attention=cached_attention)
 ### END HIDDEN TESTS
 
@@ -272,7 +272,7 @@ def cached_forward(model, ids, cache, attention_mask=None, position_ids=None):
 # %% [tests] id=test_cached_forward points=3
 check_cached_forward(cached_forward)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.cached_forward", cached_forward=cached_forward)
 ### END HIDDEN TESTS
 
@@ -309,7 +309,7 @@ def generate_cached(model, ids, n_new, attention_mask=None, cache=None):
 # %% [tests] id=test_generate_cached points=2
 check_generate_cached(generate_cached)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.generate_cached", generate_cached=generate_cached)
 ### END HIDDEN TESTS
 
@@ -426,7 +426,7 @@ def kv_cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, batch, bytes_per_val
 # %% [tests] id=test_kv_cache_bytes points=1
 check_kv_cache_bytes(kv_cache_bytes)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.kv_cache_bytes", kv_cache_bytes=kv_cache_bytes)
 ### END HIDDEN TESTS
 
@@ -601,21 +601,21 @@ def keep_h2o(attention, budget, n_recent):
 # %% [tests] id=test_sliding_window points=1
 check_sliding_window(keep_sliding_window)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.sliding_window", keep_sliding_window=keep_sliding_window)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_streaming points=1
 check_streaming(keep_streaming)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.streaming", keep_streaming=keep_streaming)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_h2o points=2
 check_h2o(keep_h2o)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.h2o", keep_h2o=keep_h2o)
 ### END HIDDEN TESTS
 
@@ -862,7 +862,7 @@ def generate_batched(model, prompts, n_new, pad_id=0):
 # %% [tests] id=test_generate_batched points=2
 check_generate_batched(generate_batched)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("kv_cache.generate_batched", generate_batched=generate_batched)
 ### END HIDDEN TESTS
 

@@ -13,7 +13,7 @@ import types
 
 import torch
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 from course_lib.model import causal_mask, scaled_dot_product_attention
 
 # (solution cell, text in the reference, what a student who forgot the position offset wrote)

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 import torch
 
-from autograde.verdict import reference_namespace
+from autograde.build.reference import reference_namespace
 from course_lib.model import Decoder, TransformerConfig
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ with a stand-in for LoRALinear, so its points never depend on the student's LoRA
 import torch
 from torch import nn
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.model import Encoder, TransformerConfig
 
 SHAPES = {0: (6, 5, 2, 4.0), 1: (16, 24, 4, 8.0), 2: (32, 8, 8, 16.0), 3: (12, 12, 1, 1.0)}

@@ -165,14 +165,14 @@ class LoRALinear(nn.Module):
 # %% [tests] id=test_lora_linear points=3
 check_lora_linear(LoRALinear)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("lora.forward", LoRALinear=LoRALinear)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_lora_merge points=2
 check_lora_merge(LoRALinear)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("lora.merge", LoRALinear=LoRALinear)
 ### END HIDDEN TESTS
 
@@ -201,7 +201,7 @@ def add_lora(model: nn.Module, r: int, alpha: float, dropout: float = 0.0) -> nn
 # %% [tests] id=test_add_lora points=2
 check_add_lora(add_lora)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("lora.add_lora", add_lora=add_lora)
 ### END HIDDEN TESTS
 
@@ -227,7 +227,7 @@ assert 0.25e6 < n < 0.35e6, f"{n:,} is not about 0.3M: did you count both A (r x
 print(f"\u2713 RoBERTa-base, W_q and W_v, r = 8: {n:,} trainable parameters "
       f"({n / 125e6:.2%} of 125M)")
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("lora.count", lora_parameter_count=lora_parameter_count)
 ### END HIDDEN TESTS
 

@@ -8,7 +8,7 @@ add_lora variant is written out and breaks one thing.
 import torch
 from torch import nn
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 
 def _variant(objects, patch):

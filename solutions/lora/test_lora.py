@@ -95,7 +95,7 @@ def test_visible_checks_pass_the_reference_and_catch_each_mistake(ref, case):
     """Each visible check passes the reference and fails on every named mistake of its case
     (check_add_lora runs add_lora with its stand-in, never with LoRALinear): check_lora_merge
     ticks "scaled by alpha / r" only after testing it, so alpha in place of alpha/r fails it."""
-    from autograde.verdict import mistakes_module
+    from autograde.spec import mistakes_module
     from course_lib.checks import CheckFailed
     from course_lib.checks import lora as checks
     name, check = CHECKS[case]

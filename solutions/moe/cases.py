@@ -9,7 +9,7 @@ layer's points depend on the layer alone.
 import torch
 from torch import nn
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.checks import stand_ins
 
 

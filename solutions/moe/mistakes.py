@@ -7,7 +7,7 @@ MoE (extracted from solutions/moe/moe.ipynb) and replace its forward.
 import torch
 import torch.nn.functional as F
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 # ---------------------------------------------------------------- softmax_gate
 

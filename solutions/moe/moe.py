@@ -101,7 +101,7 @@ def softmax_gate(h_logits: torch.Tensor) -> torch.Tensor:
 # %% [tests] id=test_softmax_gate points=1
 check_softmax_gate(softmax_gate)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("moe.softmax_gate", softmax_gate=softmax_gate)
 ### END HIDDEN TESTS
 
@@ -141,7 +141,7 @@ def topk_gate(p: torch.Tensor, k: int, renormalize: bool = False):
 # %% [tests] id=test_topk_gate points=2
 check_topk_gate(topk_gate)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("moe.topk_gate", topk_gate=topk_gate)
 ### END HIDDEN TESTS
 
@@ -252,7 +252,7 @@ class Expert(nn.Module):
 # %% [tests] id=test_moe_layer points=5
 check_moe(MoE)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("moe.moe_layer", MoE=MoE)
 ### END HIDDEN TESTS
 
@@ -296,7 +296,7 @@ def switch_load_balancing_loss(router_probs: torch.Tensor, expert_indices: torch
 # %% [tests] id=test_balance_loss points=2
 check_balance_loss(switch_load_balancing_loss)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("moe.balance_loss", switch_load_balancing_loss=switch_load_balancing_loss)
 ### END HIDDEN TESTS
 

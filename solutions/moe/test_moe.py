@@ -9,8 +9,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograde import cells
-from autograde.hidden import load_case, run_case
-from autograde.verdict import differences, mistakes_module, reference_namespace
+from autograde.sandboxed.recorder import run_case
+from autograde.spec import load_case
+from autograde.build.reference import reference_namespace
+from autograde.grade.verdict import differences
+from autograde.spec import mistakes_module
 
 ROOT = Path(__file__).resolve().parents[2]
 

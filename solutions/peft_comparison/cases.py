@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.model import CLSClassifier, Encoder, TransformerConfig
 
 

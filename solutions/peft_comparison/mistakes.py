@@ -1,6 +1,6 @@
 """Named mistakes of the PEFT comparison notebook (grader only): wrong variants of apply_bitfit."""
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 # the grader's 'partly wrong' sample: the classifier head is left frozen
 WRONG_SUBMISSION = ("apply_bitfit", "p.requires_grad = True                                           # the new task head",

@@ -98,14 +98,14 @@ def apply_bitfit(model: CLSClassifier) -> CLSClassifier:
 # %% [tests] id=test_bitfit_trainable points=2
 check_bitfit_trainable(apply_bitfit)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("peft_comparison.bitfit", apply_bitfit=apply_bitfit)
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_bitfit_step points=2
 check_bitfit_step(apply_bitfit)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("peft_comparison.bitfit_step", apply_bitfit=apply_bitfit)
 ### END HIDDEN TESTS
 

@@ -31,7 +31,7 @@ cls_head_params = 3076   # 768 x 4 weights + 4 biases
 assert "cls_head_params" in dir(), "set the variable cls_head_params to your answer"
 print("answer recorded:", cls_head_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.cls_head_params", answer=cls_head_params)
 ### END HIDDEN TESTS
 
@@ -96,7 +96,7 @@ soft_prompt_params = 102400   # n d = 100 x 1024
 assert "soft_prompt_params" in dir(), "set the variable soft_prompt_params to your answer"
 print("answer recorded:", soft_prompt_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.soft_prompt_params", answer=soft_prompt_params)
 ### END HIDDEN TESTS
 
@@ -116,7 +116,7 @@ prefix_params = 491520   # layers x 2 n d = 24 x 2 x 10 x 1024
 assert "prefix_params" in dir(), "set the variable prefix_params to your answer"
 print("answer recorded:", prefix_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prefix_params", answer=prefix_params)
 ### END HIDDEN TESTS
 
@@ -166,7 +166,7 @@ adapter_block_params = 264320   # 2 x (2 d m + d + m) = 2 x 132,160
 assert "adapter_block_params" in dir(), "set the variable adapter_block_params to your answer"
 print("answer recorded:", adapter_block_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.adapter_block_params", answer=adapter_block_params)
 ### END HIDDEN TESTS
 
@@ -186,7 +186,7 @@ lora_params_large = 786432   # layers x 2 matrices x r (d + k) = 24 x 2 x 8 x 20
 assert "lora_params_large" in dir(), "set the variable lora_params_large to your answer"
 print("answer recorded:", lora_params_large)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.lora_params_large", answer=lora_params_large)
 ### END HIDDEN TESTS
 
@@ -211,7 +211,7 @@ lora_alpha_over_r = 1   # alpha is set once and the learning rate need not be re
 assert "lora_alpha_over_r" in dir(), "set the variable lora_alpha_over_r to your answer"
 print("answer recorded:", lora_alpha_over_r)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.lora_alpha_over_r", answer=lora_alpha_over_r)
 ### END HIDDEN TESTS
 
@@ -231,7 +231,7 @@ lora_update_rank = 'r'   # rank(BA) <= min(rank B, rank A) <= r
 assert "lora_update_rank" in dir(), "set the variable lora_update_rank to your answer"
 print("answer recorded:", lora_update_rank)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.lora_update_rank", answer=lora_update_rank)
 ### END HIDDEN TESTS
 
@@ -269,7 +269,7 @@ moe_gate_value = 0.613   # e^1.5 / (e^0.2 + e^1.5 + e^-0.5 + e^0) = 4.482 / 7.31
 assert "moe_gate_value" in dir(), "set the variable moe_gate_value to your answer"
 print("answer recorded:", moe_gate_value)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_gate_value", answer=moe_gate_value)
 ### END HIDDEN TESTS
 
@@ -289,7 +289,7 @@ moe_top2_renormalized = 0.786   # e^1.5 / (e^1.5 + e^0.2) = 1 / (1 + e^-1.3)
 assert "moe_top2_renormalized" in dir(), "set the variable moe_top2_renormalized to your answer"
 print("answer recorded:", moe_top2_renormalized)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_top2_renormalized", answer=moe_top2_renormalized)
 ### END HIDDEN TESTS
 
@@ -309,7 +309,7 @@ moe_balance_value = 1.1   # f = (3/4, 1/4), P = (0.6, 0.4): 2 x (0.45 + 0.10)
 assert "moe_balance_value" in dir(), "set the variable moe_balance_value to your answer"
 print("answer recorded:", moe_balance_value)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_balance_value", answer=moe_balance_value)
 ### END HIDDEN TESTS
 
@@ -334,7 +334,7 @@ moe_serving_memory = 0   # holds about 8x the feed-forward weights in memory and
 assert "moe_serving_memory" in dir(), "set the variable moe_serving_memory to your answer"
 print("answer recorded:", moe_serving_memory)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.moe_serving_memory", answer=moe_serving_memory)
 ### END HIDDEN TESTS
 
@@ -357,7 +357,7 @@ prune_twice_remaining = 250   # the second call prunes half of what is left: 100
 assert "prune_twice_remaining" in dir(), "set the variable prune_twice_remaining to your answer"
 print("answer recorded:", prune_twice_remaining)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prune_twice_remaining", answer=prune_twice_remaining)
 ### END HIDDEN TESTS
 
@@ -377,7 +377,7 @@ prune_neurons_count = 1180416   # 768 neurons: their rows of W_1 and entries of 
 assert "prune_neurons_count" in dir(), "set the variable prune_neurons_count to your answer"
 print("answer recorded:", prune_neurons_count)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prune_neurons_count", answer=prune_neurons_count)
 ### END HIDDEN TESTS
 
@@ -402,7 +402,7 @@ head_importance = 2   # $\mathbb{E}_x \left|\partial \mathcal{L}(x) / \partial \
 assert "head_importance" in dir(), "set the variable head_importance to your answer"
 print("answer recorded:", head_importance)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.head_importance", answer=head_importance)
 ### END HIDDEN TESTS
 
@@ -437,7 +437,7 @@ absmax_code = 63   # s = 3.81 / 127 = 0.03; round(1.9 / 0.03) = round(63.3)
 assert "absmax_code" in dir(), "set the variable absmax_code to your answer"
 print("answer recorded:", absmax_code)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.absmax_code", answer=absmax_code)
 ### END HIDDEN TESTS
 
@@ -457,7 +457,7 @@ asymmetric_zero_point = 96   # s = 4 / 255; -min / s = 1.5 x 255 / 4 = 95.6
 assert "asymmetric_zero_point" in dir(), "set the variable asymmetric_zero_point to your answer"
 print("answer recorded:", asymmetric_zero_point)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.asymmetric_zero_point", answer=asymmetric_zero_point)
 ### END HIDDEN TESTS
 
@@ -497,7 +497,7 @@ weight_activation_bits = 1   # it quantizes the activations as well, after movin
 assert "weight_activation_bits" in dir(), "set the variable weight_activation_bits to your answer"
 print("answer recorded:", weight_activation_bits)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.weight_activation_bits", answer=weight_activation_bits)
 ### END HIDDEN TESTS
 
@@ -517,7 +517,7 @@ distillation_term = 0.482   # p_t = softmax([1, 0.5, 0]), p_s = softmax([0, 0.5,
 assert "distillation_term" in dir(), "set the variable distillation_term to your answer"
 print("answer recorded:", distillation_term)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.distillation_term", answer=distillation_term)
 ### END HIDDEN TESTS
 
@@ -537,7 +537,7 @@ distilbert_speedup = 1.63   # 668 / 410: with half the layers, less than twice a
 assert "distilbert_speedup" in dir(), "set the variable distilbert_speedup to your answer"
 print("answer recorded:", distilbert_speedup)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.distilbert_speedup", answer=distilbert_speedup)
 ### END HIDDEN TESTS
 
@@ -562,7 +562,7 @@ distillation_t_squared = 2   # the gradients of the soft term scale like $1/T^2$
 assert "distillation_t_squared" in dir(), "set the variable distillation_t_squared to your answer"
 print("answer recorded:", distillation_t_squared)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.distillation_t_squared", answer=distillation_t_squared)
 ### END HIDDEN TESTS
 
@@ -600,7 +600,7 @@ kv_cache_mib = 384   # 2 x 24 x 16 x 64 x 1024 x 4 x 2 bytes / 2^20
 assert "kv_cache_mib" in dir(), "set the variable kv_cache_mib to your answer"
 print("answer recorded:", kv_cache_mib)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.kv_cache_mib", answer=kv_cache_mib)
 ### END HIDDEN TESTS
 
@@ -625,7 +625,7 @@ kv_prefill_keys = 0   # once
 assert "kv_prefill_keys" in dir(), "set the variable kv_prefill_keys to your answer"
 print("answer recorded:", kv_prefill_keys)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.kv_prefill_keys", answer=kv_prefill_keys)
 ### END HIDDEN TESTS
 

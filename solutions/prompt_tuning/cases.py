@@ -11,7 +11,7 @@ exercise; a stand-in prompt masks one of its vectors out, which a SoftPrompt nev
 import torch
 from torch import nn
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.model import Decoder, Encoder, TransformerConfig
 
 MASK_ID, CLS_ID = 4, 2

@@ -8,7 +8,7 @@ and breaks one thing.
 import torch
 from torch import nn
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 from course_lib.prompts import mask_position
 
 # (solution cell, text in the reference, what a student with a named mistake wrote instead):

@@ -97,7 +97,7 @@ class HardPromptMLM(nn.Module):
 # %% [tests] id=test_hard_prompt points=2
 check_hard_prompt(HardPromptMLM)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.hard_prompt", HardPromptMLM=HardPromptMLM)
 ### END HIDDEN TESTS
 
@@ -216,7 +216,7 @@ class SoftPrompt(nn.Module):
 # %% [tests] id=test_soft_prompt points=3
 check_soft_prompt(SoftPrompt)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.soft_prompt", SoftPrompt=SoftPrompt)
 ### END HIDDEN TESTS
 
@@ -262,7 +262,7 @@ class SoftPromptMLM(nn.Module):
 # %% [tests] id=test_soft_prompt_mlm points=2
 check_soft_prompt_mlm(SoftPromptMLM)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.soft_prompt_mlm", SoftPromptMLM=SoftPromptMLM)
 ### END HIDDEN TESTS
 
@@ -342,7 +342,7 @@ class PTuningPrompt(SoftPrompt):
 # %% [tests] id=test_p_tuning points=1
 check_p_tuning(PTuningPrompt, SoftPrompt)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.p_tuning", PTuningPrompt=PTuningPrompt)
 ### END HIDDEN TESTS
 
@@ -453,7 +453,7 @@ class PrefixEncoder(nn.Module):
 # %% [tests] id=test_prefix_encoder points=2
 check_prefix_encoder(PrefixEncoder)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.prefix_encoder", PrefixEncoder=PrefixEncoder)
 ### END HIDDEN TESTS
 
@@ -527,7 +527,7 @@ class PrefixTuningMLM(nn.Module):
 # %% [tests] id=test_prefix_tuning points=2
 check_prefix_tuning(prefix_hook, PrefixTuningMLM)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.prefix_hook", prefix_hook=prefix_hook)
 hidden_check("prompt_tuning.prefix_tuning", PrefixTuningMLM=PrefixTuningMLM)
 ### END HIDDEN TESTS
@@ -699,7 +699,7 @@ class PrefixTuningLM(nn.Module):
 # %% [tests] id=test_prefix_lm points=1
 check_prefix_lm(PrefixTuningLM)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompt_tuning.prefix_lm", PrefixTuningLM=PrefixTuningLM)
 ### END HIDDEN TESTS
 

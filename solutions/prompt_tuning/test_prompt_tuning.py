@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autograde.verdict import mistakes_module
+from autograde.spec import mistakes_module
 from course_lib.checks import CheckFailed
 from course_lib.checks import prompt_tuning as checks
 from course_lib.model import Decoder, Encoder, TransformerConfig

@@ -8,7 +8,7 @@ plain outputs; the grader runs the same case on the reference.
 
 import torch
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.model import Encoder, TransformerConfig
 
 # seed -> (B, T, V, mask_id, number of labels); seed 2 uses another [MASK] id than the course's 4

@@ -8,7 +8,7 @@ independent of the reference, and breaks one thing.
 
 import torch
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 # the sample "partly wrong" submission: softmax over the vocabulary, then pick the label words
 WRONG_SUBMISSION = (

@@ -191,7 +191,7 @@ def verbalizer_scores(mlm_logits: torch.Tensor, input_ids: torch.Tensor, mask_id
 # %% [tests] id=test_verbalizer_scores points=3
 check_verbalizer_scores(verbalizer_scores)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompting.verbalizer_scores", verbalizer_scores=verbalizer_scores)
 ### END HIDDEN TESTS
 
@@ -218,7 +218,7 @@ def verbalizer_probs(mlm_logits: torch.Tensor, input_ids: torch.Tensor, mask_id:
 # %% [tests] id=test_verbalizer_probs points=2
 check_verbalizer_probs(verbalizer_probs)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompting.verbalizer_probs", verbalizer_probs=verbalizer_probs)
 ### END HIDDEN TESTS
 
@@ -288,7 +288,7 @@ class PromptClassifier(nn.Module):
 # %% [tests] id=test_prompt_classifier points=3
 check_prompt_classifier(PromptClassifier)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompting.classifier", PromptClassifier=PromptClassifier)
 ### END HIDDEN TESTS
 
@@ -415,7 +415,7 @@ def calibrate(probs: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
 # %% [tests] id=test_calibrate points=2
 check_calibrate(calibrate)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("prompting.calibrate", calibrate=calibrate)
 ### END HIDDEN TESTS
 

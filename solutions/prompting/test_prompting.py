@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograde.verdict import mistakes_module, reference_namespace
+from autograde.build.reference import reference_namespace
+from autograde.spec import mistakes_module
 from course_lib.checks import CheckFailed
 from course_lib.checks import prompting as checks
 from course_lib.model import Encoder, TransformerConfig

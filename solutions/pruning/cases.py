@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils import prune
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.checks import stand_ins
 from course_lib.model import CLSClassifier, Encoder, FeedForward, TransformerConfig
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 # the partly wrong sample submission: (solution grade id, text in the reference, wrong text)
 WRONG_SUBMISSION = ("n_to_prune", "return round(amount * n)", "return int(amount * n)")

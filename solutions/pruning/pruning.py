@@ -125,7 +125,7 @@ def n_to_prune(amount, n: int) -> int:
 # %% [tests] id=test_n_to_prune points=1
 check_n_to_prune(n_to_prune)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.n_to_prune", n_to_prune=n_to_prune)
 ### END HIDDEN TESTS
 
@@ -165,7 +165,7 @@ def magnitude_mask(weight: torch.Tensor, amount, mask: torch.Tensor | None = Non
 # %% [tests] id=test_magnitude_mask points=3
 check_magnitude_mask(magnitude_mask)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.magnitude", magnitude_mask=magnitude_mask)
 hidden_check("pruning.iterative", magnitude_mask=magnitude_mask)
 ### END HIDDEN TESTS
@@ -196,7 +196,7 @@ def global_magnitude_masks(weights: list[torch.Tensor], amount) -> list[torch.Te
 # %% [tests] id=test_global_magnitude_masks points=2
 check_global_magnitude_masks(global_magnitude_masks)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.global", global_magnitude_masks=global_magnitude_masks)
 ### END HIDDEN TESTS
 
@@ -311,7 +311,7 @@ def neuron_mask(weight: torch.Tensor, amount) -> torch.Tensor:
 # %% [tests] id=test_neuron_mask points=2
 check_neuron_mask(neuron_mask)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.neuron", neuron_mask=neuron_mask)
 ### END HIDDEN TESTS
 
@@ -350,7 +350,7 @@ def remove_neurons(ffn: nn.Module, amount) -> nn.Module:
 # %% [tests] id=test_remove_neurons points=2
 check_remove_neurons(remove_neurons)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.remove_neurons", remove_neurons=remove_neurons)
 ### END HIDDEN TESTS
 
@@ -516,7 +516,7 @@ def head_importance(model: CLSClassifier, batches) -> torch.Tensor:
 # %% [tests] id=test_head_importance points=2
 check_head_importance(head_importance)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.head_importance", head_importance=head_importance)
 ### END HIDDEN TESTS
 
@@ -547,7 +547,7 @@ def prune_heads(encoder: nn.Module, importance: torch.Tensor, n: int) -> list[tu
 # %% [tests] id=test_prune_heads points=1
 check_prune_heads(prune_heads)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.prune_heads", prune_heads=prune_heads)
 ### END HIDDEN TESTS
 
@@ -614,7 +614,7 @@ def drop_layers(model: nn.Module, n: int) -> nn.Module:
 # %% [tests] id=test_drop_layers points=2
 check_drop_layers(drop_layers)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("pruning.drop_layers", drop_layers=drop_layers)
 ### END HIDDEN TESTS
 

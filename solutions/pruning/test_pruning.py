@@ -17,11 +17,13 @@ import torch.nn.functional as F
 
 prune = pytest.importorskip("torch.nn.utils.prune", reason="torch.nn.utils.prune is needed")
 
-from autograde.verdict import mistakes_module  # noqa: E402
+from autograde.spec import mistakes_module  # noqa: E402
 
 WRONG_SUBMISSION = mistakes_module("pruning").WRONG_SUBMISSION
-from autograde.hidden import load_case, load_module, run_case  # noqa: E402
-from autograde.verdict import differences, reference_namespace  # noqa: E402
+from autograde.sandboxed.recorder import run_case  # noqa: E402
+from autograde.spec import load_case, load_module  # noqa: E402
+from autograde.build.reference import reference_namespace  # noqa: E402
+from autograde.grade.verdict import differences  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["n_to_prune", "magnitude_mask", "global_magnitude_masks", "neuron_mask",

@@ -11,7 +11,7 @@ import warnings
 
 import torch
 
-from autograde.hidden import Case
+from autograde.spec import Case
 from course_lib.checks import stand_ins
 
 

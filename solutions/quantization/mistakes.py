@@ -7,7 +7,7 @@ per-tensor where per-channel was asked; range not containing 0. Plus truncation 
 
 import torch
 
-from autograde.verdict import Mistake
+from autograde.spec import Mistake
 
 EPS = torch.finfo(torch.float32).eps
 

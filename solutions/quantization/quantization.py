@@ -169,7 +169,7 @@ def dequantize(q: torch.Tensor, s, z) -> torch.Tensor:
 # %% [tests] id=test_quantize points=3
 check_quantize(quantize, dequantize)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("quantization.quantize", quantize=quantize, dequantize=dequantize)
 ### END HIDDEN TESTS
 
@@ -225,7 +225,7 @@ def absmax_params(x: torch.Tensor, bits: int = 8, per_channel: bool = False):
 # %% [tests] id=test_absmax_params points=2
 check_absmax_params(absmax_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("quantization.absmax", absmax_params=absmax_params)
 ### END HIDDEN TESTS
 
@@ -254,7 +254,7 @@ def zeropoint_params(x: torch.Tensor, bits: int = 8, per_channel: bool = False):
 # %% [tests] id=test_zeropoint_params points=3
 check_zeropoint_params(zeropoint_params)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("quantization.zeropoint", zeropoint_params=zeropoint_params)
 ### END HIDDEN TESTS
 
@@ -304,7 +304,7 @@ def fake_quantize(W: torch.Tensor, bits: int = 8, per_channel: bool = False,
 # %% [tests] id=test_fake_quantize points=2
 check_fake_quantize(fake_quantize)
 ### BEGIN HIDDEN TESTS
-from autograde.hidden import hidden_check
+from autograde.grade.verdict import hidden_check
 hidden_check("quantization.fake_quantize", fake_quantize=fake_quantize)
 ### END HIDDEN TESTS
 

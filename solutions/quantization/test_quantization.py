@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograde.verdict import mistakes_module
+from autograde.spec import mistakes_module
 
 ROOT = Path(__file__).resolve().parents[2]
 warnings.filterwarnings("ignore", message=".*quantiz.*deprecated.*")
@@ -127,7 +127,7 @@ def test_torch_pieces_standing_in_for_fake_quantize_agree_with_the_reference(ref
     """The hidden case of fake_quantize runs it with torch's quantizer and observers in place of
     the student's pieces: on the reference they must change nothing (continuous random weights:
     torch rounds x * (1/s), the notebook x / s, which can differ one ulp from an exact tie)."""
-    from autograde.hidden import load_module
+    from autograde.spec import load_module
     from course_lib.checks import stand_ins
     cases = load_module(ROOT / "solutions" / "quantization" / "cases.py", "quantization_cases")
     for seed in range(3):
