@@ -235,7 +235,7 @@ models = {"Teacher (4 layers)": teacher, **students}
 with torch.no_grad():                                  # the models take turns: fair under load
     seconds = measure.interleaved({name: (lambda m=m: m(**test_batch))
                                    for name, m in models.items()},
-                                  rounds=5, repeats=2, progress="timing rounds")
+                                  rounds=3, repeats=2, progress="timing rounds")
 rows, accs = [], {}
 for name, model in models.items():
     accs[name] = evaluate(model, tok, test)
@@ -248,7 +248,7 @@ distilled = list(students)[-1]
 speedup = measure.ratio_spread(seconds["Teacher (4 layers)"], seconds[distilled])
 n_student = measure.count_parameters(students[distilled])
 print(f"student: {1 - n_student / measure.count_parameters(teacher):.0%} fewer parameters; "
-      f"teacher / student time: median {speedup[0]:.2f}x over 5 interleaved rounds "
+      f"teacher / student time: median {speedup[0]:.2f}x over 3 interleaved rounds "
       f"(rounds from {speedup[1]:.2f}x to {speedup[2]:.2f}x)")
 
 # %% [markdown]
@@ -484,7 +484,7 @@ import time
 
 from course_lib.datasets import pack_blocks
 
-N_SEQ, SEQ_LEN, BATCH, STEPS, LM_LR = 128, 48, 16, 40, 1e-3
+N_SEQ, SEQ_LEN, BATCH, STEPS, LM_LR = 96, 48, 16, 30, 1e-3
 lm_teacher = load_decoder()
 valid_blocks = pack_blocks(tok, load_corpus("lm_valid")[:400], 128).to(device)   # (n, 128)
 

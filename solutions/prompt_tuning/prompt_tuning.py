@@ -155,7 +155,8 @@ plotting.show_table(["Prompt (zero-shot)", "Dev acc.", "Test acc."],
 # (uniform in $[-0.5, 0.5]$), rows of the embedding matrix at words sampled from the 5,000 most
 # common tokens, and **class labels**: one prompt vector per class, set to the embedding of that
 # class's label (averaged when a label has several tokens); a prompt longer than the number of
-# classes is filled up with sampled vocabulary. Class labels worked best for short training.
+# classes is filled up with sampled vocabulary. Class labels worked best, most clearly for the
+# smaller models.
 # `peft` offers three options in its own form: `"random"` (the standard normal of
 # `nn.Embedding`), `"vocab"` (rows of $E$ at $n$ random token ids) and `"text"` (the embeddings
 # of a text's tokens, repeated until there are $n$ of them, then cut to $n$). Giving `"text"` the

@@ -54,7 +54,7 @@ EPS = torch.finfo(torch.float32).eps        # smallest scale we allow (torch's o
 # * **fp16** (1 + 5 + 10): half the bytes, a fine step, but a narrow range: nothing above
 #   65,504, and gradients below $6 \cdot 10^{-8}$ vanish. Training in fp16 needs loss scaling.
 # * **bf16** (1 + 8 + 7): fp32's range in 16 bits (no overflow where fp32 has none), paid for
-#   with a coarse step: 3 significant decimal digits. The usual format for training and serving
+#   with a coarse step: 2 to 3 significant decimal digits. The usual format for training and serving
 #   LLMs on recent accelerators.
 # * **fp8**, two variants: **e4m3** (1 + 4 + 3, largest 448) for weights and activations,
 #   **e5m2** (1 + 5 + 2) for gradients; each tensor also needs a scale to fit its range. The
@@ -624,7 +624,7 @@ for P in (8e9, 65e9):                                   # bytes per parameter: 1
 # * Symmetric absmax: $s = \max|x|/127$, $z = 0$. Asymmetric: the range $[x_{min}, x_{max}]$
 #   (containing 0) onto $[0, 255]$, with an integer zero point.
 # * Formats trade range (exponent bits) against precision (mantissa bits): fp16 overflows above
-#   65,504, bf16 keeps fp32's range with 3 digits, fp8 needs a scale; integers need a scale and
+#   65,504, bf16 keeps fp32's range with 2 to 3 digits, fp8 needs a scale; integers need a scale and
 #   maybe a zero point. Storage is the bits: 16, 8 and 4 GB for an 8B model.
 # * One outlier ruins a per-tensor scale; per-channel scales (one per output row) isolate it.
 #   <!-- claim: quantization.per_channel_outlier --> LLM.int8()'s outliers are feature

@@ -159,7 +159,7 @@ self_check.summary("moe")
 #
 # **Formats.** Bytes per weight: fp32 4, fp16 and bf16 2, fp8 and int8 1, int4 half (an 8B
 # model: 32, 16, 8, 4 GB). fp16 (5 exponent bits) overflows above 65,504; bf16 keeps fp32's
-# 8-bit exponent (range) with 7 mantissa bits (about 3 digits); integers need a scale.
+# 8-bit exponent (range) with 7 mantissa bits (2 to 3 digits); integers need a scale.
 # LLM.int8() keeps the few outlier *feature dimensions* of the activations in 16 bits and
 # multiplies the rest in int8 (a mixed-precision decomposition).
 # QLoRA fine-tunes LoRA's $A, B$ on a frozen 4-bit base: half a byte per frozen weight.
