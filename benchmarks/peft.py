@@ -3,7 +3,7 @@
 
 Each notebook is executed top to bottom (benchmarks.notebooks.figures) and its own variables
 are read, so a figure here is exactly what a student's run shows:
-    peft_comparison: every method, 2 epochs on a balanced 480-sentence subset, test accuracy
+    peft_comparison: every method, 2 epochs on a balanced 640-sentence subset, test accuracy
         over seeds 0, 1, 2; trainable parameters; time per step and peak memory of one step,
         as ratios to full fine-tuning measured in the same run;
     lora: full fine-tuning vs LoRA r = 8, merged vs unmerged outputs and latency, the rank

@@ -104,6 +104,10 @@ def line_plot(xs, series: dict, xlabel: str, ylabel: str, title: str = "", logx=
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log")
+        if len(xs) <= 12:                              # the x values themselves, no 3 x 10^2
+            from matplotlib.ticker import NullLocator
+            ax.set_xticks(list(xs), [f"{x:g}" for x in xs])
+            ax.xaxis.set_minor_locator(NullLocator())
     if logy:
         ax.set_yscale("log")
     ax.legend()
