@@ -12,6 +12,7 @@
     python -m autograde merge WORK_DIR...        # shard results -> one gradebook
     python -m autograde feedback | export [--lms moodle] [--roster CSV] | report
     python -m autograde gradescope -a lora       # Gradescope autograder zip
+    python -m autograde cluster-certs DIR        # a CA and the Dask cluster's TLS certificates
     python -m autograde similarity -a lora [FOLDER] [--against DIR]   # class integrity report
     python -m autograde demo [--all]             # the main job: release, grade samples, report
 """
@@ -36,7 +37,7 @@ from autograde.build import (
     summary,
 )
 from autograde.config import ROOT, Course
-from autograde.grade import batch, sandbox
+from autograde.grade import batch, cluster, sandbox
 from autograde.grade.sandbox import Limits
 from autograde.results import (
     class_report,
@@ -68,14 +69,15 @@ def _print_table(results: list[dict]) -> None:
         tests = list(dict.fromkeys(t["id"] for r in rows for t in r["tests"]))
         width = max([len(r["student"]) for r in rows] + [10])
         print(f"\n{name}\n{'student':<{width}}  " + "  ".join(f"{t[:14]:>14}" for t in tests) +
-              f"  {'total':>11}  needs a look")
+              f"  {'total':>11}  {'isolation':<20}  needs a look")
         for r in rows:
             by_id = {t["id"]: t for t in r["tests"]}
             cols = [f"{by_id[t]['score']:.2f}/{by_id[t]['points']:g}" if t in by_id else ""
                     for t in tests]
             look = "; ".join(r["needs_look"])[:60]
             print(f"{r['student']:<{width}}  " + "  ".join(f"{c:>14}" for c in cols) +
-                  f"  {r['score']:>5.2f}/{r['max_score']:<5g}  {look}")
+                  f"  {r['score']:>5.2f}/{r['max_score']:<5g}  "
+                  f"{sandbox.summary(r.get('isolation')):<20}  {look}")
 
 
 def cmd_quiz(args) -> int:
@@ -115,16 +117,23 @@ def _limits(args) -> Limits:
 
 def _grade(course: Course, source: Path, assignments: list[str], args) -> list[dict]:
     """Sort the source into submitted/ (autograde/results/intake.py), grade, then autograded/ and gradebook."""
+    sandbox.allow_unsandboxed(args.allow_unsandboxed)
+    security = None
+    if args.scheduler:
+        security = cluster.connect(args.scheduler, Path(args.cluster_certs) if args.cluster_certs
+                                   else course.work / "cluster", args.insecure_cluster)
     warning = sandbox.isolation_warning()
     if warning:
         print("\n" + "!" * 78 + f"\n{warning}\n" + "!" * 78 + "\n", file=sys.stderr)
     report = intake.IntakeReport()
+    caps = intake.ZipCaps(**{k: v for k, v in (("entry_mb", args.max_entry_mb), ("total_mb", args.max_zip_mb),
+                                               ("entries", args.max_zip_entries)) if v})
     collected = intake.collect(source, assignments, nbgrader_dirs.submitted_root(course),
-                            course.assignments(), report)
+                               course.assignments(), report, caps)
     report.print()
     subs = batch.shard(collected, args.shard)
     new = batch.grade_all(course, subs, args.workers, _limits(args), force=args.force,
-                          warm=not args.cold, scheduler=args.scheduler)
+                          warm=not args.cold, scheduler=args.scheduler, security=security)
     done = {(s.assignment, s.student) for s in subs}
     results = [r for r in batch.load_results(course) if (r["assignment"], r["student"]) in done]
     notes = gradebook.record(course, results)     # main process only, idempotent: safe to rerun
@@ -140,7 +149,7 @@ def cmd_grade(args) -> int:
     course = _course(args)
     try:
         results = _grade(course, Path(args.folder), args.assignment or course.assignments(), args)
-    except intake.NothingFound as err:
+    except (intake.NothingFound, sandbox.SandboxRefused, cluster.ClusterRefused) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _print_table(results)
@@ -149,6 +158,18 @@ def cmd_grade(args) -> int:
         print(f"\n{len(args.input_errors)} inputs were not graded (listed above as 'not graded')",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_cluster_certs(args) -> int:
+    paths = cluster.make_certs(Path(args.folder), args.host or [])
+    folder = Path(args.folder)
+    print(f"wrote a CA and scheduler, worker and client certificates in {folder} (0700; keys 0600):")
+    for role, (cert, key) in paths.items():
+        print(f"  {role:9} {cert.name}  {key.name}")
+    print("start the cluster with them (docs/GRADING.md, 'A cluster'): the scheduler with "
+          "scheduler.pem, each worker with worker.pem, and grade with --scheduler tls://HOST:8786 "
+          f"--cluster-certs {folder}. Keep ca-key.pem private: whoever holds it can join the cluster.")
     return 0
 
 
@@ -184,17 +205,18 @@ def cmd_export(args) -> int:
     roster = Path(args.roster) if args.roster else None
     args.out = args.out or str(nbgrader_dirs.root(course) / "grades.csv")
     try:
+        points = {k: float(v) for k, v in (p.split("=", 1) for p in args.points or [])}
         if args.lms == "moodle":
             names = args.assignment or course.graded_assignments()
             paths, notes = [], []
             for name in names:
-                p, n = export.moodle(course, Path(args.out), name, roster)
+                p, n = export.moodle(course, Path(args.out), name, roster, points=points)
                 paths += p
                 notes += n
         else:
             columns = dict(c.split("=", 1) for c in args.column or [])
             paths, notes = export.canvas(course, Path(args.out), roster, columns,
-                                         assignments=args.assignment)
+                                         assignments=args.assignment, points=points)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -231,8 +253,9 @@ def cmd_gradescope(args) -> int:
     course = _course(args)
     for name in args.assignment:
         out = Path(args.out) if args.out else nbgrader_dirs.root(course) / f"gradescope-{name}.zip"
-        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.pip_extra_index_url)}"
-              " (upload it as the assignment's autograder: Configure Autograder > Zip file)")
+        print(f"wrote {gradescope.build(course, name, out, args.visibility, args.torch_index, args.allow_unsandboxed)}"
+              " (upload it as the assignment's autograder: Configure Autograder > Zip file; base image "
+              f"{gradescope.BASE_IMAGE} or later)")
     return 0
 
 
@@ -319,14 +342,25 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("-a", "--assignment", action="append", help="assignment name (repeatable)")
         p.add_argument("--workers", type=int, default=os.cpu_count(), help="default: one per core")
         p.add_argument("--shard", help="i/n: grade only shard i (0-based) of n")
-        p.add_argument("--scheduler", help="tcp://HOST:PORT of a Dask scheduler: grade on its "
+        p.add_argument("--scheduler", help="tls://HOST:PORT of a Dask scheduler: grade on its "
                                            "workers (docs/GRADING.md)")
+        p.add_argument("--cluster-certs", help="the folder `cluster-certs` wrote (default: "
+                                               ".grading/cluster)")
+        p.add_argument("--insecure-cluster", action="store_true",
+                       help="accept a tcp:// scheduler with no authentication (anyone who reaches "
+                            "it can run code on the workers and change grades)")
+        p.add_argument("--allow-unsandboxed", action="store_true",
+                       help="where no sandbox works, run student code WITHOUT isolation (every "
+                            "result says so); default: refuse to grade")
         p.add_argument("--cold", action="store_true",
                        help="start every kernel cold (default: fork them from a warm zygote per "
                             "worker where the sandbox allows it)")
         p.add_argument("--force", action="store_true", help="regrade submissions already graded")
         p.add_argument("--memory-mb", type=int, help="memory limit per submission")
         p.add_argument("--cell-timeout", type=float, help="minimum CPU seconds per cell")
+        p.add_argument("--max-entry-mb", type=int, help="an LMS zip's largest entry (default 200)")
+        p.add_argument("--max-zip-mb", type=int, help="bytes read from one LMS zip (default 4096)")
+        p.add_argument("--max-zip-entries", type=int, help="entries of one LMS zip (default 20000)")
 
     p = sub.add_parser("quiz", help="the quiz answer keys -> the self-check bank, the practice quiz's "
                                     "source and its cases' KINDS table")
@@ -374,6 +408,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lms", choices=["canvas", "moodle"], default="canvas")
     p.add_argument("--roster", help="Canvas's gradebook export, or Moodle's grading worksheet")
     p.add_argument("--column", action="append", help="NAME='Title (id)': Canvas's column of NAME")
+    p.add_argument("--points", action="append",
+                   help="NAME=P: the LMS's points possible for NAME where no roster says it; totals "
+                        "are rescaled to it")
     p.add_argument("-a", "--assignment", action="append")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="HTML analytics: score distribution, pass rates, mistakes")
@@ -384,9 +421,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="default: gradescope-NAME.zip")
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
-                   help="when students see each test's result (default: visible)")
-    p.add_argument("--pip-extra-index-url", default="", help="for setup.sh's pip (a CPU torch)")
+                   help="when students see the score and each test's result (default: visible)")
+    p.add_argument("--torch-index", default="https://download.pytorch.org/whl/cpu",
+                   help="where setup.sh takes torch from (default: PyTorch's CPU index)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="where Gradescope's container allows no sandbox, run student code as root "
+                        "anyway (every result says so); without it such a submission is not graded")
     p.set_defaults(func=cmd_gradescope)
+    p = sub.add_parser("cluster-certs", help="a CA and TLS certificates for the Dask cluster, in FOLDER")
+    p.add_argument("folder", help="a private folder of the instructor's (made 0700)")
+    p.add_argument("--host", action="append", help="the scheduler's host name or address (repeatable)")
+    p.set_defaults(func=cmd_cluster_certs)
     p = sub.add_parser("similarity", help="class integrity report: pairs of submissions too alike "
                                           "to be independent (JSON and HTML in <work>/similarity/)")
     p.add_argument("folder", nargs="?", help="the class: default nbgrader's submitted/; or any folder "

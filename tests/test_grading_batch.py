@@ -52,7 +52,9 @@ EXPECTED = {
 BENIGN = set(EXPECTED) - {"shadow_link"}
 NEEDS_LOOK = {"infinite_loop", "sleep_forever", "os_exit", "not_a_notebook", "deleted_tests",
               "edited_tests", "changed_points", "duplicated_cells", "stripped_metadata",
-              "stripped_metadata_and_ids", "shadow_link"}
+              "stripped_metadata_and_ids", "shadow_link",
+              # refused records are tampering: listed under "needs a look" (issue 20, item 7)
+              "swap_records_dir", "link_record_files"}
 
 
 def submissions(course: Course, folder: Path, names=None) -> list:

@@ -3,6 +3,10 @@
 import json
 import os
 import re
+import shutil
+import threading
+import time
+from pathlib import Path
 
 import adversarial  # noqa: E402
 import nbformat
@@ -13,9 +17,9 @@ import toycourse  # noqa: E402
 from autograde import cells, spec
 from autograde.build import reference, release, samples
 from autograde.config import Course
-from autograde.grade import records, restore, verdict
+from autograde.grade import execute, folders, records, restore, sandbox, verdict
 from autograde.results import intake
-from autograde.sandboxed import recorder
+from autograde.sandboxed import kernel, recorder
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +257,161 @@ def test_cells_that_lost_their_metadata_are_matched_like_the_original(toy):
         assert answers == {cells.grade_id(c): c.source for c in good.cells if cells.is_solution(c)}
         assert any(how in f for f in findings), findings
         assert not any("deleted" in f for f in findings), findings
+
+
+# ---------------------------------------------------------------- the sandbox's contract
+def test_the_mode_comes_from_a_probe_not_from_bwrap_being_on_path(tmp_path, monkeypatch):
+    """Where bubblewrap is installed but its namespaces are refused (Docker's default seccomp
+    profile), a root grader must not believe it has the full sandbox."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.delenv("AUTOGRADE_SANDBOX", raising=False)
+    monkeypatch.delenv("AUTOGRADE_NO_SANDBOX", raising=False)
+    sandbox._bwrap_works.cache_clear()
+    try:
+        assert sandbox.bwrap_path() == str(fake / "bwrap")
+        # a separate grading uid where one can start a kernel here, else refused: never "root"
+        assert sandbox.mode() == ("user" if sandbox._user_works() else "none")
+        monkeypatch.setenv("AUTOGRADE_SANDBOX", "root")          # asked for, does not work here
+        assert sandbox.mode() == "none"
+        with pytest.raises(sandbox.SandboxRefused, match="allow-unsandboxed"):
+            sandbox.require()
+    finally:
+        sandbox._bwrap_works.cache_clear()
+
+
+def test_without_a_sandbox_grading_is_refused_unless_asked_for(monkeypatch):
+    monkeypatch.setattr(sandbox, "_available", lambda: "none")
+    monkeypatch.delenv("AUTOGRADE_SANDBOX", raising=False)
+    monkeypatch.delenv(sandbox.ALLOW_ENV, raising=False)
+    assert sandbox.mode() == "none"
+    with pytest.raises(sandbox.SandboxRefused, match="refusing to grade"):
+        sandbox.require()
+    with pytest.raises(sandbox.SandboxRefused):
+        sandbox.wrapper(Path("/tmp/x"), 0, sandbox.Limits())     # no kernel can be started either
+    sandbox.allow_unsandboxed()
+    try:
+        assert sandbox.mode() == "unsandboxed" and sandbox.require() == "unsandboxed"
+        iso = sandbox.describe("unsandboxed", None, False, 0, sandbox.Limits())
+        assert "NO SANDBOX" in iso["means"] and not iso["pid_namespace"]
+        assert "WITHOUT isolation" in sandbox.isolation_warning()
+    finally:
+        sandbox.allow_unsandboxed(False)
+    assert set(sandbox.MODES) == {"root", "userns", "user", "unsandboxed", "none"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_the_unprivileged_user_mode_is_refused_where_the_uid_could_read_the_sources(toy, monkeypatch):
+    """The course's check of "user" mode: as a grading uid, try to read the solutions and the work
+    folder and to write the results. (Whether a uid can start a kernel at all is the mode's own
+    probe; tests/test_rootless.py grades in this mode where it can.)"""
+    parents = [p for p in toy.solutions.parents if p != Path("/")]
+    modes = {p: p.stat().st_mode for p in [*parents, toy.solutions]}
+    try:
+        for p in parents:                       # as a careless instructor's checkout: all readable
+            p.chmod(modes[p] | 0o755)
+        toy.solutions.chmod(0o755)
+        problems = sandbox._user_mode_problems(toy, [])
+        assert f"can read {toy.solutions}" in problems
+        assert any(line.startswith("fix: chmod 700") and str(toy.solutions) in line for line in problems)
+        monkeypatch.setattr(sandbox, "mode", lambda: "user")
+        with pytest.raises(sandbox.SandboxRefused, match="unprivileged-user mode"):
+            sandbox.require(toy)
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+# ---------------------------------------------------------------- root and the student's folder
+def _swapper(folder: Path, names, victim: Path, stop: threading.Event) -> None:
+    """What a student process does while root works in its folder: swap each name for a link."""
+    while not stop.is_set():
+        for name in names:
+            path = folder / name
+            try:
+                if not path.is_symlink():
+                    os.rename(path, folder / f".old-{time.monotonic_ns()}")
+                path.symlink_to(victim)
+            except OSError:
+                pass
+
+
+def test_every_root_step_in_the_student_folder_withstands_a_symlink_swap(tmp_path):
+    """Item 2: each step root takes in a student's folder (making the record folder again, handing
+    over the grader's files, removing the folder) raced against a thread that swaps each name for a
+    link to a folder root owns: the folder behind the link never changes owner, mode or content."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "secret").write_text("root's")
+    before = {p.name: (p.lstat().st_uid, p.lstat().st_mode) for p in [victim, *victim.iterdir()]}
+    uid = sandbox.BASE_UID + 999 if os.geteuid() == 0 else None
+    found = []
+    for round_ in range(30):
+        folder = tmp_path / f"w{round_}"
+        folder.mkdir()
+        with folders.opened(folder) as fd:
+            folders.write_file(fd, "kernel.json", b"{}")
+        stop = threading.Event()
+        thread = threading.Thread(target=_swapper, args=(folder, ["records", "kernel.json"], victim, stop))
+        thread.start()
+        try:
+            for _ in range(20):
+                try:
+                    found += folders.fresh_subfolder(folder, "records", uid, uid)
+                except OSError:                 # the swapper won a name: refused, not followed
+                    pass
+                if uid is not None:
+                    with folders.opened(folder) as fd:
+                        why = folders.give(fd, "kernel.json", uid, uid)
+                        found += [why] if why else []
+        finally:
+            stop.set()
+            thread.join()
+        folders.remove(folder)
+        assert not folder.exists()
+    assert {p.name: (p.lstat().st_uid, p.lstat().st_mode) for p in [victim, *victim.iterdir()]} == before
+    assert (victim / "secret").read_text() == "root's"
+    assert any("replaced" in line or "link" in line for line in found)
+
+
+def test_a_swapped_record_folder_is_removed_and_reported(tmp_path):
+    folder, victim = tmp_path / "w", tmp_path / "victim"
+    folder.mkdir()
+    victim.mkdir()
+    (folder / "records").symlink_to(victim)
+    found = folders.fresh_subfolder(folder, "records", None, None)
+    assert found == ["the records folder had been replaced by a symbolic link: removed, not followed"]
+    assert (folder / "records").is_dir() and not (folder / "records").is_symlink() and victim.is_dir()
+
+
+def test_removing_a_student_folder_survives_deep_trees_locked_folders_and_links(tmp_path):
+    folder = tmp_path / "w"
+    deep = folder
+    for _ in range(300):                        # deeper than any recursion or fd budget allows
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    (deep / "f").write_text("x")
+    locked = folder / "locked"
+    (locked / "inner").mkdir(parents=True)
+    (locked / "inner" / "f").write_text("x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    (folder / "link").symlink_to(outside)
+    (locked / "inner").chmod(0)
+    locked.chmod(0o500)
+    folders.remove(folder)
+    assert not folder.exists() and (outside / "keep").exists()
+
+
+def test_kernel_messages_are_cut_to_a_size_with_their_length():
+    content = {"ename": "ValueError", "evalue": "x" * 60_000_000,
+               "traceback": ["y" * 3_000_000, "short"], "data": {"text/plain": "z" * 10}}
+    cut = kernel.cap(content)
+    assert len(cut["evalue"]) < kernel.MAX_STRING + 100 and "60,000,000 characters" in cut["evalue"]
+    assert sum(len(s) for s in [cut["evalue"], *cut["traceback"]]) < kernel.MAX_MESSAGE + 300
+    assert cut["data"] == {"text/plain": "z" * 10} and cut["ename"] == "ValueError"
+    assert execute._cut(cut["evalue"], 100).endswith("(output cut: 60,000,000 characters)\n")

@@ -3,7 +3,7 @@
 The zones, and what each may import of autograde (the one table; docs/GRADING.md draws it):
 
     spec        autograde/spec.py: what an assignment folder imports      nothing
-    sandboxed   autograde/sandboxed/: runs in the student's kernel        spec
+    sandboxed   autograde/sandboxed/: runs in the student's kernel        spec, sandboxed
     shared      config.py, cells.py, notebook_html.py, safe_html.py       shared
     build       autograde/build/: the instructor's build                  spec, sandboxed, shared
     grade       autograde/grade/: the grading engine                      spec, sandboxed, shared, build
@@ -32,7 +32,7 @@ ZONES = {                      # zone: the module names (or package prefixes) in
 }
 ALLOWED = {
     "spec": set(),
-    "sandboxed": {"spec"},
+    "sandboxed": {"spec", "sandboxed"},
     "shared": {"shared"},
     "build": {"spec", "sandboxed", "shared", "build"},
     "grade": {"spec", "sandboxed", "shared", "build", "grade"},
@@ -41,7 +41,8 @@ ALLOWED = {
 }
 # What the grading sandbox mounts of autograde/ (grade/sandbox.py's course_paths, warm_kernels.ZYGOTE)
 SANDBOX_VISIBLE = ["autograde/__init__.py", "autograde/spec.py", "autograde/sandboxed/__init__.py",
-                   "autograde/sandboxed/recorder.py", "autograde/sandboxed/zygote.py"]
+                   "autograde/sandboxed/recorder.py", "autograde/sandboxed/kernel.py",
+                   "autograde/sandboxed/zygote.py"]
 MAX_TOP_LEVEL = 12
 
 

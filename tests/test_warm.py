@@ -1,6 +1,8 @@
 """Warm kernels (autograde/sandboxed/zygote.py, warm_kernels.py): forked from a zygote that imported torch
-once, each in a sandbox of its own. The same class graded warm and cold gets identical scores and
-feedback, and a warm kernel sees nothing of the submissions before it."""
+once, each in a sandbox of its own. The same class graded cold, warm, and warm where the grader can
+make no control group (rlimits and the watchdog hold the limits then) gets identical scores and
+feedback, and a warm kernel sees nothing of the submissions before it. (Bubblewrap's user-namespace
+mode and the unprivileged-user mode grade warm in tests/test_rootless.py.)"""
 
 import ast
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 import toycourse  # noqa: E402
 
 from autograde.build import samples
-from autograde.grade import batch, sandbox, warm_kernels
+from autograde.grade import batch, cgroups, sandbox, warm_kernels
 from autograde.results import intake
 
 pytestmark = [pytest.mark.slow,
@@ -48,14 +50,30 @@ def both(tmp_path_factory):
             grade_class(tmp_path_factory.mktemp("warm"), True, NAMES))
 
 
-def test_warm_and_cold_grade_identically(both):
+@pytest.fixture(scope="module")
+def without_cgroups(tmp_path_factory):
+    """As in a container whose /sys/fs/cgroup is read-only: no control group can be made."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cgroups, "layout", lambda: None)
+    try:
+        return grade_class(tmp_path_factory.mktemp("warm-nocg"), True, NAMES)
+    finally:
+        mp.undo()
+
+
+def test_warm_and_cold_grade_identically(both, without_cgroups):
     (_, cold), (_, warm) = both
-    assert sorted(cold) == sorted(warm)
+    _, nocg = without_cgroups
+    assert sorted(cold) == sorted(warm) == sorted(nocg)
     for name in cold:
-        assert warm[name]["tests"] == cold[name]["tests"], name
-        assert warm[name]["needs_look"] == cold[name]["needs_look"], name
-        assert warm[name]["score"] == cold[name]["score"], name
+        for other in (warm, nocg):
+            assert other[name]["tests"] == cold[name]["tests"], name
+            assert other[name]["needs_look"] == cold[name]["needs_look"], name
+            assert other[name]["score"] == cold[name]["score"], name
     assert cold["correct"]["score"] == 5 and cold["os_exit"]["restarts"] >= 1
+    assert {r["isolation"]["warm"] for r in warm.values()} == {True}
+    assert {r["isolation"]["limits"]["memory"].split()[0] for r in nocg.values()} == {"RLIMIT_DATA"}
+    assert {r["isolation"]["warm"] for r in nocg.values()} == {True}
 
 
 def test_a_warm_kernel_is_sandboxed_and_sees_nothing_of_earlier_students(both):

@@ -15,6 +15,8 @@
   gradebook.
 - Before the batch, the reference runs once in the same sandbox: it must get full marks, and its
   CPU time per cell sets the cells' time limits.
+- Nothing is graded where no sandbox can run student code (`sandbox.require`: SandboxRefused, with
+  what to do), unless the instructor allowed unsandboxed grading in so many words.
 """
 
 from __future__ import annotations
@@ -29,10 +31,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograde.build import reference, samples
+from autograde.build import reference
 from autograde.config import Course
-from autograde.grade import one_submission, sandbox, warm_kernels
-from autograde.grade.cluster import DaskPool
+from autograde.grade import cluster, one_submission, sandbox, warm_kernels
 from autograde.grade.sandbox import Limits
 
 
@@ -102,31 +103,17 @@ def merge(course: Course, works: list[Path]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- calibration
-def autograded_max(result: dict) -> float:
-    return sum(t["points"] for t in result["tests"] if t["score"] is not None)
+autograded_max = one_submission.autograded_max
 
 
-def calibrate(course: Course, name: str, limits: Limits) -> dict:
-    """Grade the reference answers as a submission: full marks expected; CPU time sets cell limits."""
+def calibrate(course: Course, name: str, limits: Limits, stage: Path | None = None,
+              measurer=None) -> dict:
+    """The reference's CPU time per cell (and hidden step), cached per source version; measured by
+    `measurer` (default: here, one_submission.measure_reference; a Dask pool measures on a worker)."""
     cache = course.work / "reference" / f"{name}-{reference.fingerprint(course, name)}.calibration.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    ctx = one_submission.load_context(course, name)
-    generous = Limits(**{**limits.__dict__, "cell_cpu_min_s": 600.0, "submission_wall_s": 1800.0})
-    private = course.work / "runs" / name / one_submission.REFERENCE_STUDENT
-    student = one_submission.REFERENCE_STUDENT
-    notebook = samples.write({student: samples.correct(ctx.source_nb, ctx.release_nb)},
-                             course.work / "reference", name)[student]
-    result = one_submission.grade_submission(ctx, student, notebook, private, sandbox.claim_slot(),
-                                         generous)
-    if result["score"] != autograded_max(result) or result["needs_look"]:
-        lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
-                if t["score"] is not None and t["score"] < t["points"]][:3]
-        raise RuntimeError(f"the reference of {name} scores {result['score']}/{autograded_max(result)} "
-                           f"when graded ({result['needs_look'] or 'no limit broken'}); lost points: "
-                           f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
-                           "source notebook, or the grading environment if it cannot import torch")
-    cpu = one_submission.cell_cpu(result, ctx.source_nb)
+    cpu = (measurer or one_submission.measure_reference)(course, name, limits, stage)
     one_submission.write_json(cache, cpu)
     return cpu
 
@@ -149,7 +136,7 @@ def _injected_fault(course: Course, sub: Submission) -> None:
         os._exit(9)
 
 
-def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> None:
+def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels, stage) -> None:
     """A worker process: grade each submission it is sent, send back its result."""
     sandbox.forget_inherited_slot()
     slot = sandbox.claim_slot()          # distinct from every other grading process here
@@ -159,7 +146,8 @@ def _worker(conn, course: Course, limits: Limits, contexts: dict, kernels) -> No
             return
         _injected_fault(course, sub)
         conn.send(one_submission.grade_submission(contexts[sub.assignment], sub.student, sub.path,
-                                         one_submission.private_dir(course, sub), slot, limits, kernels))
+                                                   one_submission.private_dir(course, sub), slot, limits,
+                                                   kernels, stage))
 
 
 class LocalPool:
@@ -169,8 +157,10 @@ class LocalPool:
 
     RETRIES = 1
 
-    def __init__(self, course: Course, limits: Limits, contexts: dict, kernels: list):
+    def __init__(self, course: Course, limits: Limits, contexts: dict, kernels: list,
+                 stage: Path | None = None):
         self.course, self.limits, self.contexts, self.kernels = course, limits, contexts, kernels
+        self.stage = stage
         methods = mp.get_all_start_methods()
         self.ctx = mp.get_context("fork" if "fork" in methods else "spawn")
         self.workers = [self._start(i) for i in range(len(kernels))]
@@ -178,7 +168,7 @@ class LocalPool:
     def _start(self, index: int):
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(target=_worker, args=(child, self.course, self.limits,
-                                                      self.contexts, self.kernels[index]),
+                                                      self.contexts, self.kernels[index], self.stage),
                                 daemon=True)
         proc.start()
         child.close()
@@ -240,31 +230,49 @@ class LocalPool:
 
 def grade_all(course: Course, submissions: list[Submission], workers: int | None = None,
               limits: Limits = Limits(), force: bool = False, progress: bool = True,
-              on_result=None, warm: bool = True, scheduler: str | None = None) -> list[dict]:
+              on_result=None, warm: bool = True, scheduler: str | None = None,
+              security=None, protect=()) -> list[dict]:
     """Grade the submissions not graded yet (all with force); returns the new results.
 
-    `warm`: fork kernels from a zygote per worker where the sandbox allows it (warm_kernels.py).
-    `scheduler`: a Dask scheduler's address: grade on its workers (cluster.py), not locally."""
+    `warm`: fork kernels from a zygote per worker (warm_kernels.py). `scheduler`: a Dask
+    scheduler's address: grade on its workers (cluster.py), not locally; `security`: its TLS
+    certificates (cluster.security), required for anything but an explicitly insecure tcp://.
+    `protect`: more folders the student's uid must not write ("user" mode; e.g. Gradescope's
+    results folder). Raises sandbox.SandboxRefused where no sandbox may run student code."""
+    if scheduler and security is None:
+        security = cluster.connect(scheduler)   # refuses tcp:// (and tls:// without certificates)
     todo = [s for s in submissions if force or not is_done(course, s)]
     if not todo:
         return []
+    if not scheduler:
+        sandbox.require(course, protect)
     sandbox.sweep_folders()
     names = sorted({s.assignment for s in todo})
+    stage = None
     if not scheduler:       # zygotes first: they import while the grader calibrates
+        stage = sandbox.stage_cases(warm_kernels.cases_files(course))[0]
         count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
         kernels = [warm_kernels.launcher(course, i, limits, warm) for i in range(count)]
     try:
-        cell_cpu = {name: calibrate(course, name, limits) for name in names}
+        if scheduler:
+            pool = cluster.DaskPool(scheduler, course, limits, {}, warm, security)
+            cell_cpu = {name: calibrate(course, name, limits, measurer=pool.measure) for name in names}
+        else:
+            cell_cpu = {name: calibrate(course, name, limits, stage) for name in names}
         contexts = {name: one_submission.load_context(course, name, cell_cpu[name]) for name in names}
     except BaseException:
         for k in ([] if scheduler else kernels):
             k.close()
+        if scheduler:
+            pool.close()
+        if stage is not None:
+            sandbox.remove_base(stage)
         raise
     if scheduler:
-        pool = DaskPool(scheduler, course, limits, cell_cpu, warm)
+        pool.start(cell_cpu)
         where = pool.describe()
     else:
-        pool = LocalPool(course, limits, contexts, kernels)
+        pool = LocalPool(course, limits, contexts, kernels, stage)
         where = f"{len(kernels)} workers" + (", warm kernels" if kernels[0].warm else "")
     results = []
     try:
@@ -278,4 +286,6 @@ def grade_all(course: Course, submissions: list[Submission], workers: int | None
         bar.close()
     finally:
         pool.close()
+        if stage is not None:
+            sandbox.remove_base(stage)
     return results

@@ -5,9 +5,10 @@ memfd, a file in a tmpfs, shared memory. A memory cgroup counts all of them, and
 every thread and process of the sandbox wherever they run. Both kernel interfaces are supported:
 
 - cgroup v1 (separate `memory`, `pids`, `cpu` hierarchies under /sys/fs/cgroup, as on these
-  machines): `memory.limit_in_bytes`, `pids.max`, `cpu.cfs_quota_us`;
+  machines): `memory.limit_in_bytes`, `pids.max`, `cpu.cfs_quota_us`, and the `freezer`, so that a
+  kill is one frozen pass (no process can fork while its siblings are being killed);
 - cgroup v2 (one unified hierarchy): `memory.max`, `pids.max`, `cpu.max`, with the controllers
-  enabled in the parent's `cgroup.subtree_control`.
+  enabled in the parent's `cgroup.subtree_control`; `cgroup.kill` kills the whole group at once.
 
 The groups are made below the grader's own group, so a grader that runs inside a container's or a
 job scheduler's group stays inside it. Without write access to either (not root, or a container
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-V1 = ("memory", "pids", "cpu")
+V1 = ("memory", "pids", "cpu", "freezer")
 CPU_PERIOD_US = 100_000
 
 
@@ -167,19 +168,42 @@ class Group:
         except (OSError, ValueError):
             return []
 
-    def kill(self) -> None:
-        """SIGKILL every process still in the group."""
+    def has_cpu(self) -> bool:
+        return "cpu" in self.folders or (self.kind == "v2" and (self.folders["v2"] / "cpu.max").exists())
+
+    def kill(self, timeout: float = 5.0) -> None:
+        """SIGKILL every process in the group, and wait until the group is empty. cgroup v2's
+        `cgroup.kill` is atomic; on v1 the group is frozen first (where the freezer is available),
+        so that nothing in it forks between the listing and the kill."""
         if self.kind == "v2" and (self.folders["v2"] / "cgroup.kill").exists():
             try:
                 _write(self.folders["v2"] / "cgroup.kill", 1)
-                return
             except OSError:
                 pass
-        for pid in self.pids():
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
+        freezer = self.folders.get("freezer")
+        deadline = time.monotonic() + timeout
+        while self.pids() and time.monotonic() < deadline:
+            frozen = freezer is not None and self._freeze(freezer, "FROZEN", deadline)
+            for pid in self.pids():
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            if frozen:
+                self._freeze(freezer, "THAWED", deadline)     # the killed processes can now die
+            time.sleep(0.005)
+
+    @staticmethod
+    def _freeze(folder: Path, state: str, deadline: float) -> bool:
+        try:
+            _write(folder / "freezer.state", state)
+            while (folder / "freezer.state").read_text().strip() != state:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.002)
+            return True
+        except OSError:
+            return False
 
     def remove(self) -> None:
         """Kill what is left and remove the group folders (a folder with processes cannot go)."""

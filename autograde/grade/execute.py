@@ -12,32 +12,38 @@
 - A step that breaks a limit, kills its kernel (os._exit, a segfault) or leaves a swarm of processes
   behind is charged with it: the sandbox is killed, a fresh kernel replays the cells that had
   succeeded, and the rest of the notebook goes on.
-- Every output is cut to a size before it is kept (MAX_OUTPUT_CHARS a text, MAX_DATA_CHARS an image
-  or other rich output, MAX_CELL_OUTPUTS outputs a cell, MAX_NOTEBOOK_CHARS in all), and the grader
+- Every output is cut to a size before it is kept: in the kernel first (autograde/sandboxed/kernel.py cuts
+  every string of every message, so an output or an exception of any size is an ordinary result of
+  its cell: no restart, no replay), then here (MAX_OUTPUT_CHARS a text, MAX_DATA_CHARS an image or
+  other rich output, MAX_CELL_OUTPUTS outputs a cell, MAX_NOTEBOOK_CHARS in all); the grader
   refuses any message from the kernel over MAX_MESSAGE_BYTES, so no output can fill its memory.
+- The submission's folder is the student's: the grader touches it only through directory
+  descriptors (autograde/grade/folders.py), and what it finds swapped or forged is reported as tampering.
+- Between two students every process of the first is gone (sandbox.kill_and_wait, then
+  sandbox.sweep_uid): each kernel has a PID namespace of its own, or an init that holds all its
+  processes, and the grading uid is swept clean.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import os
-import shutil
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import psutil
 import zmq
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from autograde import cells
-from autograde.grade import records, sandbox
+from autograde.grade import folders, records, sandbox
 from autograde.grade.sandbox import Limits
 from autograde.grade.warm_kernels import Cold, ForkedProcess
+from autograde.sandboxed.kernel import cut_note
 
 POLL_S = 0.1
 EXTRA_PROCESSES = 16           # more processes than this left after a cell: a fork bomb
@@ -76,6 +82,10 @@ class Execution:
     cells: list[CellRun]
     restarts: int = 0
     start_s: float = 0.0           # wall seconds spent starting kernels (restarts included)
+    stop_s: float = 0.0            # wall seconds spent stopping them (and sweeping the uid)
+    start_parts: dict = field(default_factory=dict)    # the first kernel start, step by step
+    tampering: list = field(default_factory=list)      # what the grader found swapped or forged
+    isolation: dict = field(default_factory=dict)      # sandbox.describe() of the kernels
 
     def problems(self) -> list[str]:
         """Lines for the instructor and the student: each cell that broke a limit or crashed."""
@@ -86,12 +96,12 @@ class Execution:
 
 
 class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command is wrapped by the sandbox (see sandbox.py)."""
+    """A kernel manager whose kernel command is the sandbox's (see sandbox.py)."""
 
-    wrap: list = []
+    command: list = []
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return self.wrap + super().format_kernel_cmd(extra_arguments)
+        return self.command
 
 
 class WarmKernelManager(AsyncKernelManager):
@@ -100,10 +110,11 @@ class WarmKernelManager(AsyncKernelManager):
     launcher = None
     group = None
     slot = 0
+    limits = None
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         pid = self.launcher.spawn(Path(kw["cwd"]), self.connection_file, kw["env"], self.group,
-                                  self.slot)
+                                  self.slot, self.limits)
         provisioner = self.provisioner
         provisioner.process, provisioner.pid, provisioner.pgid = ForkedProcess(pid), pid, None
         provisioner.cwd = kw["cwd"]
@@ -122,43 +133,86 @@ class Kernel:
         self.launcher = launcher or Cold()
         self.km = self.kc = self.group = None
         self.context = None
+        self.tampering: list[str] = []
+        self.parts: dict = {}
+        self.isolation: dict = {}
+        self.polls = self.held = 0
 
     async def start(self) -> None:
+        t0 = time.perf_counter()
         Kernel.serial += 1
         self.group = sandbox.new_group(self.slot, self.limits, Kernel.serial)
+        connection_file = str(self.folder / "kernel.json")
         args = dict(kernel_name="python3", transport="ipc", ip=str(self.folder / "k"),
-                    connection_file=str(self.folder / "kernel.json"))
+                    connection_file=connection_file)
         if self.launcher.warm:
             km = WarmKernelManager(**args)
-            km.launcher, km.group, km.slot = self.launcher, self.group, self.slot
+            km.launcher, km.group, km.slot, km.limits = self.launcher, self.group, self.slot, self.limits
         else:
             km = SandboxKernelManager(**args)
-            km.wrap = sandbox.wrapper(self.folder, self.slot, self.limits, self.mounts, self.group)
+            km.command = sandbox.command(self.folder, self.slot, self.limits, self.mounts,
+                                         self.group, connection_file)
         km.write_connection_file()
-        sandbox.prepare_folder(self.folder, self.slot)
+        self.tampering += sandbox.prepare_folder(self.folder, self.slot, ["kernel.json"])
+        t1 = time.perf_counter()
         with self.log.open("ab") as log:          # the kernel's own fds 1 and 2: not our console
             await km.start_kernel(env=self.env, cwd=str(self.folder), stdout=log, stderr=log)
+        t2 = time.perf_counter()
         self.context = zmq.asyncio.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)   # a bigger message is dropped
+        self.context.setsockopt(zmq.RECONNECT_IVL, 5)      # the kernel binds soon: retry often
         self.km, self.kc = km, km.client(context=self.context)
         self.kc.start_channels()
-        await self.kc.wait_for_ready(timeout=120)
+        await self.ready(timeout=120)
+        t3 = time.perf_counter()
+        self.parts = {"prepare_s": t1 - t0, "launch_s": t2 - t1, "ready_s": t3 - t2,
+                      **(self.launcher.timing if self.launcher.warm else {})}
+        self.isolation = sandbox.describe(sandbox.mode(), self.group, self.launcher.warm, self.slot,
+                                          self.limits)
+
+    async def ready(self, timeout: float) -> None:
+        """The kernel answers on its shell channel and publishes on IOPub: a kernel_info request
+        whose reply came back and whose "idle" status arrived. (jupyter_client's wait_for_ready
+        then waits 0.2 s more for silence on IOPub; this does not.)"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg_id = self.kc.kernel_info()
+            replied = idle = False
+            step_end = time.monotonic() + 0.5
+            while not (replied and idle) and time.monotonic() < step_end:
+                for get in ((self.kc.get_shell_msg,) if not replied else ()) + \
+                        ((self.kc.get_iopub_msg,) if not idle else ()):
+                    try:
+                        msg = await get(timeout=0.01)
+                    except Exception:                  # queue.Empty: nothing yet
+                        continue
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    replied |= msg["msg_type"] == "kernel_info_reply"
+                    idle |= msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
+            if replied and idle:
+                return
+            if not self.alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+        raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     @property
     def pid(self) -> int:
         return self.km.provisioner.process.pid
 
     def alive(self) -> bool:
-        try:
-            return psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            return False
+        return self.km.provisioner.process.poll() is None
 
     def usage(self) -> tuple[float, int, int]:
         """(CPU seconds, memory bytes, processes) of the sandbox: from its control group where it
-        has one (no scan of every process of the machine), else from the kernel's process tree."""
+        has one (no scan of every process of the machine), else from the kernel's process tree
+        (the watchdog: resident memory and the memfds it holds)."""
         if self.group is None:
-            return sandbox.usage(self.pid)
+            self.polls += 1                     # open memfds: a slower scan, every 5th poll
+            if self.polls % 5 == 1:
+                self.held = sandbox.held_files(self.pid)
+            cpu, mem, procs = sandbox.usage(self.pid, skip_root_memory=self.launcher.warm, files=False)
+            return cpu, mem + self.held, procs
         cpu, rss, procs = sandbox.usage_of(self.group.pids() or [self.pid])
         return cpu, max(rss, self.group.memory_bytes()), procs
 
@@ -166,11 +220,16 @@ class Kernel:
         return self.group is not None and self.group.oom_killed()
 
     async def stop(self) -> None:
+        """Kill the kernel and every process it started, and wait until they are all gone."""
         if self.km is None:
             return
-        sandbox.kill(self.pid)
+        sandbox.kill_and_wait(self.pid)
         if self.group is not None:
             self.group.kill()
+        if sandbox.mode() in ("root", "user"):
+            left = sandbox.sweep_uid(sandbox.sandbox_uid(self.slot))
+            if left:
+                self.tampering.append(f"{len(left)} processes of the grading uid could not be killed")
         self.kc.stop_channels()
         try:
             await self.km.shutdown_kernel(now=True)
@@ -179,12 +238,23 @@ class Kernel:
         await self.km.cleanup_resources()
         if self.group is not None:
             self.group.remove()
+        if isinstance(self.km.provisioner.process, ForkedProcess):
+            self.km.provisioner.process.close()
         self.context.destroy(linger=0)
         self.km = self.kc = self.group = None
 
 
+_NOTE = re.compile(r"\n\.\.\. \(output cut: ([\d,]+) characters\)\n$")
+
+
+def _length(text: str) -> int:
+    """A text's real length: what the kernel's note says for a text it already cut."""
+    found = _NOTE.search(text[-80:])
+    return int(found.group(1).replace(",", "")) if found else len(text)
+
+
 def _cut(text: str, cap: int) -> str:
-    return text if len(text) <= cap else text[:cap] + f"\n... (output cut: {len(text):,} characters)\n"
+    return text if len(text) <= cap else text[:cap] + cut_note(_length(text))
 
 
 def truncate_outputs(cell, budget: list | None = None) -> None:
@@ -206,7 +276,7 @@ def truncate_outputs(cell, budget: list | None = None) -> None:
                 elif len(value) > MAX_DATA_CHARS:
                     del data[mime]
                     data.setdefault("text/plain", "")
-                    data["text/plain"] += f"\n({mime} output of {len(value):,} characters removed)"
+                    data["text/plain"] += f"\n({mime} output of {_length(value):,} characters removed)"
         size = len(str(out))
         if budget is not None:
             if size > budget[0]:
@@ -257,21 +327,33 @@ class Runner:
         self.client = None
         self.deadline = 0.0
         self.budget = [MAX_NOTEBOOK_CHARS]
-        self.started_s = 0.0
+        self.started_s = self.stopped_s = 0.0
+        self.start_parts: dict = {}
+        self.tampering: list[str] = []
+        self.isolation: dict = {}
 
     def _limits_for(self, key: str) -> tuple[float, float]:
         ref_cpu = self.cell_limits.get(key, 0.0)
         cpu = max(self.limits.cell_cpu_min_s, self.limits.cell_factor * ref_cpu)
         return cpu, self.limits.cell_wall_factor * cpu + self.limits.cell_wall_extra_s
 
-    async def _fresh_kernel(self) -> None:
-        t0 = time.monotonic()
+    async def _stop_kernel(self) -> None:
         if self.kernel is not None:
+            t0 = time.monotonic()
             await self.kernel.stop()
+            self.tampering += self.kernel.tampering
+            self.stopped_s += time.monotonic() - t0
+            self.kernel = None
+
+    async def _fresh_kernel(self) -> None:
+        await self._stop_kernel()
+        t0 = time.monotonic()
         env = sandbox.kernel_env(self.folder, self.record_dir, self.solutions)
         self.kernel = Kernel(self.folder, self.slot, self.limits, env, self.private / "kernel.log",
                              self.mounts, self.launcher)
         await self.kernel.start()
+        self.start_parts = self.start_parts or dict(self.kernel.parts)
+        self.isolation = self.isolation or self.kernel.isolation
         self.client = NotebookClient(self.nb, km=self.kernel.km, allow_errors=True, timeout=None,
                                      iopub_timeout=10, record_timing=False)
         self.client.kc = self.kernel.kc
@@ -320,19 +402,19 @@ class Runner:
             return "deadline"
         return None
 
-    def _clear_records(self) -> None:
-        if self.record_dir.is_symlink() or (self.record_dir.exists() and not self.record_dir.is_dir()):
-            self.record_dir.unlink()
-        shutil.rmtree(self.record_dir, ignore_errors=True)      # never follows links
-        self.record_dir.mkdir()
-        sandbox.prepare_folder(self.record_dir, self.slot)
+    def _clear_records(self, key: str) -> None:
+        """An empty record folder for the hidden step, made through the folder's descriptor
+        (whatever the student left in its place is removed, never followed, and reported)."""
+        uid = sandbox.sandbox_uid(self.slot) if sandbox.mode() in ("root", "user") else None
+        found = folders.fresh_subfolder(self.folder, self.record_dir.name, uid, uid)
+        self.tampering += [f"before the hidden tests of cell {key}: {line}" for line in found]
 
     async def _hidden_step(self, cell, index: int, run: CellRun) -> None:
         """The grader's own step after a test cell: record its hidden cases, read the records."""
         calls = cells.hidden_calls(cell)
         if not calls:
             return
-        self._clear_records()
+        self._clear_records(run.key)
         step = nbformat.v4.new_code_cell(records.step_code(calls))
         run.hidden_status, run.hidden_cpu_s, wall = await self._run(
             step, index, f"{cell.get('id')}{HIDDEN_SUFFIX}", store_history=False)
@@ -351,14 +433,12 @@ class Runner:
     async def _recover(self, status: str, execution: Execution, done: list) -> str | None:
         """After a broken limit: a fresh kernel with the good cells replayed; else why not."""
         if status == "deadline" or execution.restarts >= self.limits.max_restarts:
-            await self.kernel.stop()
-            self.kernel = None
+            await self._stop_kernel()
             return "deadline" if status == "deadline" else "not-run"
         execution.restarts += 1
         await self._fresh_kernel()
         if not await self._replay(done):
-            await self.kernel.stop()
-            self.kernel = None
+            await self._stop_kernel()
             return "not-run"
         return None
 
@@ -401,9 +481,10 @@ class Runner:
                 if run.hidden_status not in ("ok", "error", ""):
                     stop_reason = await self._recover(run.hidden_status, execution, done) or stop_reason
         finally:
-            if self.kernel is not None:
-                await self.kernel.stop()
-        execution.start_s = self.started_s
+            await self._stop_kernel()
+        execution.start_s, execution.stop_s = self.started_s, self.stopped_s
+        execution.start_parts, execution.tampering = self.start_parts, list(dict.fromkeys(self.tampering))
+        execution.isolation = self.isolation
         return execution
 
 
@@ -413,12 +494,3 @@ def execute(nb, folder: Path, private: Path, slot: int = 0, limits: Limits = Lim
     """Execute `nb` in place in a sandbox rooted at `folder`; hidden records end up in the result."""
     return asyncio.run(Runner(nb, folder, private, slot, limits, cell_limits, solutions,
                               mounts, launcher).run())
-
-
-def chown_back(folder: Path) -> None:
-    """Give the sandbox folder back to the grader before it is removed."""
-    for path in [folder, *folder.rglob("*")]:
-        try:
-            os.lchown(path, os.getuid(), os.getgid())
-        except OSError:
-            pass

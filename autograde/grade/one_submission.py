@@ -24,14 +24,15 @@ from pathlib import Path
 import nbformat
 
 from autograde import cells
-from autograde.build import reference, release
+from autograde.build import reference, release, samples
 from autograde.config import Course
-from autograde.grade import records, restore, sandbox, verdict
-from autograde.grade.execute import HIDDEN_SUFFIX, REASONS, Execution, chown_back, execute
+from autograde.grade import folders, records, restore, sandbox, verdict
+from autograde.grade.execute import HIDDEN_SUFFIX, REASONS, Execution, execute
 from autograde.grade.sandbox import Limits
 from autograde.grade.warm_kernels import Cold
 
 REFERENCE_STUDENT = "__reference__"
+UNSANDBOXED = "student code ran WITHOUT a sandbox"     # the first words of that needs-a-look line
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 MAX_DATA_FILE_BYTES = 50 * 2**20
 
@@ -90,21 +91,28 @@ def sha256(path: Path) -> str:
         return "unsafe:" + hashlib.sha256(str(path).encode()).hexdigest()
 
 
-def copy_data_files(notebook: Path, folder: Path) -> list[str]:
-    """Copy the plain files beside the notebook into the sandbox folder; links and other special
-    files are never followed, only reported."""
-    notes = []
-    for entry in sorted(os.scandir(notebook.parent), key=lambda e: e.name):
-        if entry.name == notebook.name or entry.name.endswith(".ipynb") or entry.is_dir(
-                follow_symlinks=False):
-            continue
-        try:
-            data = read_plain(Path(entry.path), MAX_DATA_FILE_BYTES)
-        except Unsafe as err:
-            notes.append(f"the file {entry.name!r} next to your notebook was not used: {err}")
-            continue
-        (folder / entry.name).write_bytes(data)
-    return notes
+def copy_data_files(notebook: Path, folder: Path) -> tuple[list[str], list[str]]:
+    """Copy the plain files beside the notebook into the sandbox folder (created there, never
+    through a link); links and other special files are never followed, only reported.
+    Returns (the names copied, notes)."""
+    names, notes = [], []
+    with folders.opened(folder) as folder_fd:
+        for entry in sorted(os.scandir(notebook.parent), key=lambda e: e.name):
+            if entry.name == notebook.name or entry.name.endswith(".ipynb") or entry.is_dir(
+                    follow_symlinks=False):
+                continue
+            try:
+                data = read_plain(Path(entry.path), MAX_DATA_FILE_BYTES)
+            except Unsafe as err:
+                notes.append(f"the file {entry.name!r} next to your notebook was not used: {err}")
+                continue
+            try:
+                folders.write_file(folder_fd, entry.name, data)
+            except OSError as err:
+                notes.append(f"the file {entry.name!r} next to your notebook was not used: {err}")
+                continue
+            names.append(entry.name)
+    return names, notes
 
 
 # ---------------------------------------------------------------- scoring
@@ -162,7 +170,9 @@ def total(tests: list[dict]) -> float:
 
 # ---------------------------------------------------------------- one submission
 def _run(ctx: Context, notebook: Path, private: Path, slot: int, limits: Limits,
-         launcher) -> dict:
+         launcher, solutions: Path | None = None, cases: Path | None = None) -> dict:
+    solutions = solutions or ctx.course.solutions
+    cases = cases or ctx.course.cases_file(ctx.name)
     try:
         data = read_plain(notebook, MAX_NOTEBOOK_BYTES)
     except Unsafe as err:
@@ -178,20 +188,25 @@ def _run(ctx: Context, notebook: Path, private: Path, slot: int, limits: Limits,
     nb, tampering = restore.restore(ctx.source_nb, submitted, ctx.release_nb)
     folder = launcher.make_folder(limits)
     try:
-        notes = copy_data_files(notebook, folder)
-        execution = execute(nb, folder, private, slot, limits, ctx.cell_cpu, ctx.course.solutions,
-                            [ctx.course.cases_file(ctx.name)], launcher)
+        names, notes = copy_data_files(notebook, folder)
+        notes += sandbox.prepare_folder(folder, slot, names)
+        execution = execute(nb, folder, private, slot, limits, ctx.cell_cpu, solutions,
+                            [cases], launcher)
     finally:
-        chown_back(folder)
         launcher.remove_folder(folder)
+        if sandbox.mode() == "user":          # what the uid left where everyone can write
+            folders.remove_owned_by(sandbox.sandbox_uid(slot))
     nbformat.write(nb, private / "graded.ipynb")
     problems = execution.problems()
     t0 = time.monotonic()
     tests = score(nb, execution, ctx)
-    return {"tests": tests, "tampering": tampering + notes,
+    forged = execution.tampering + records.refusals(execution.cells)
+    isolation = execution.isolation or sandbox.describe(sandbox.mode(), None, launcher.warm, slot, limits)
+    unsafe = [f"{UNSANDBOXED} ({isolation['means']})"] if isolation["mode"] == "unsandboxed" else []
+    return {"tests": tests, "tampering": tampering + notes + forged,
             "timing": _timing(nb, execution, time.monotonic() - t0),
-            "problems": problems, "restarts": execution.restarts,
-            "needs_look": problems + tampering + notes,
+            "problems": problems, "restarts": execution.restarts, "isolation": isolation,
+            "needs_look": unsafe + problems + tampering + notes + forged,
             "cells": [{"key": c.key, "status": c.status, "cpu_s": round(c.cpu_s, 3),
                        "hidden_status": c.hidden_status, "hidden_cpu_s": round(c.hidden_cpu_s, 3)}
                       for c in execution.cells]}
@@ -206,25 +221,36 @@ def _timing(nb, execution: Execution, verdict_s: float) -> dict:
                   if i == first_code or cells.is_setup(nb.cells[i]))
     total = sum(r.wall_s for r in execution.cells)
     return {"start_s": round(execution.start_s, 3), "imports_s": round(imports, 3),
-            "cells_s": round(total - imports, 3), "verdict_s": round(verdict_s, 3)}
+            "cells_s": round(total - imports, 3), "verdict_s": round(verdict_s, 3),
+            "stop_s": round(execution.stop_s, 3),
+            "start_parts": {k: round(v, 4) for k, v in execution.start_parts.items()}}
 
 
 def grade_submission(ctx: Context, student: str, notebook: Path, private: Path, slot: int = 0,
-                     limits: Limits = Limits(), launcher=None) -> dict:
-    """Grade one notebook; never raises (a grader error is itself a result that needs a look).
+                     limits: Limits = Limits(), launcher=None, stage: Path | None = None) -> dict:
+    """Grade one notebook; never raises (a grader error is itself a result that needs a look),
+    except SandboxRefused: where no sandbox may run student code, nothing is graded.
 
-    `launcher` starts the kernels: warm_kernels.Cold() (default) or a worker's Warm zygote."""
+    `launcher` starts the kernels: warm_kernels.Cold() (default) or a worker's Warm zygote.
+    `stage`: where sandbox.stage_cases copied the cases ("user" mode; None: the course's own)."""
     start = time.monotonic()
     private.mkdir(parents=True, exist_ok=True)
+    launcher = launcher or Cold()
+    sandbox.require()
+    solutions = stage if stage is not None else None
+    cases = stage / ctx.name / "cases.py" if stage is not None else None
     try:
-        body = _run(ctx, notebook, private, slot, limits, launcher or Cold())
+        body = _run(ctx, notebook, private, slot, limits, launcher, solutions, cases)
+    except sandbox.SandboxRefused:
+        raise
     except Exception:
         body = {"tests": _zero(ctx, "the grader failed on this submission; your instructor will look"),
                 "needs_look": ["grader error: " + traceback.format_exc(limit=3)[-800:]]}
     return {"student": student, "assignment": ctx.name, "submission_sha256": sha256(notebook),
             "score": total(body["tests"]), "max_score": ctx.max_score,
             "seconds": round(time.monotonic() - start, 2),
-            "sandbox": sandbox.mode(), "sandboxed": sandbox.mode() != "none",
+            "sandbox": sandbox.mode(), "sandboxed": sandbox.mode() in sandbox.SANDBOXED,
+            "isolation": sandbox.describe(sandbox.mode(), None, launcher.warm, slot, limits),
             "tampering": [], "problems": [], "needs_look": [], **body}
 
 
@@ -240,8 +266,39 @@ def died_result(ctx: Context, sub, why: str) -> dict:
     return {"student": sub.student, "assignment": sub.assignment,
             "submission_sha256": sha256(sub.path), "score": total(tests),
             "max_score": ctx.max_score, "seconds": 0.0, "sandbox": sandbox.mode(),
-            "sandboxed": sandbox.mode() != "none", "tests": tests, "tampering": [],
-            "problems": [why], "needs_look": [why], "cells": []}
+            "sandboxed": sandbox.mode() in sandbox.SANDBOXED, "tests": tests, "tampering": [],
+            "isolation": None, "problems": [why], "needs_look": [why], "cells": []}
+
+
+def autograded_max(result: dict) -> float:
+    return sum(t["points"] for t in result["tests"] if t["score"] is not None)
+
+
+def measure_reference(course: Course, name: str, limits: Limits, stage: Path | None = None) -> dict:
+    """Grade the reference answers as a submission, in the sandbox: full marks expected; returns
+    their CPU time per cell (and hidden step), which sets the cells' limits (batch.calibrate)."""
+    if stage is None and sandbox.mode() == "user":     # the kernel may not read solutions/
+        stage = sandbox.stage_cases([course.cases_file(name)])[0]
+        try:
+            return measure_reference(course, name, limits, stage)
+        finally:
+            sandbox.remove_base(stage)
+    ctx = load_context(course, name)
+    generous = Limits(**{**limits.__dict__, "cell_cpu_min_s": 600.0, "submission_wall_s": 1800.0})
+    private = course.work / "runs" / name / REFERENCE_STUDENT
+    student = REFERENCE_STUDENT
+    notebook = samples.write({student: samples.correct(ctx.source_nb, ctx.release_nb)},
+                             course.work / "reference", name)[student]
+    result = grade_submission(ctx, student, notebook, private, sandbox.claim_slot(), generous, stage=stage)
+    looks = [n for n in result["needs_look"] if not n.startswith(UNSANDBOXED)]
+    if result["score"] != autograded_max(result) or looks:
+        lost = [f"{t['id']}: {' | '.join(t['lines'][:3])}" for t in result["tests"]
+                if t["score"] is not None and t["score"] < t["points"]][:3]
+        raise RuntimeError(f"the reference of {name} scores {result['score']}/{autograded_max(result)} "
+                           f"when graded ({looks or 'no limit broken'}); lost points: "
+                           f"{lost}; the executed notebook is {private / 'graded.ipynb'}. Fix the "
+                           "source notebook, or the grading environment if it cannot import torch")
+    return cell_cpu(result, ctx.source_nb)
 
 
 def cell_cpu(result: dict, source_nb) -> dict:

@@ -18,6 +18,11 @@ The grader reads what the sandbox wrote without trusting any of it (`read_record
 - loaded from memory with `torch.load(weights_only=True)`; all its tensors together hold at most
   MAX_ELEMENTS elements (a stride trick cannot make a small file a huge tensor), and everything in it
   is plain data (exact tensors, numbers, str, bool, None, and dicts/lists/tuples of those).
+
+Every record refused for any of these reasons is reported (`refusals`): under "needs a look" and in
+the result's "tampering" list, with what was refused and why. The record folder itself is emptied
+and made again before each hidden step through the submission folder's descriptor
+(autograde/grade/folders.py), never by a path.
 """
 
 from __future__ import annotations
@@ -103,7 +108,7 @@ def _read_one(folder_fd: int, name: str, owner: int | None) -> dict:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
     except FileNotFoundError:
-        return {"refused": "no record was written (the hidden step did not finish)"}
+        return {"refused": MISSING}
     except OSError:
         return {"refused": "the record is not a plain file"}
     try:
@@ -141,3 +146,23 @@ def read_records(folder, case_ids, owner: int | None) -> dict:
         return {c: _read_one(folder_fd, f"{c}.pt", owner) for c in case_ids}
     finally:
         os.close(folder_fd)
+
+
+MISSING = "no record was written (the hidden step did not finish)"
+
+
+def refusals(cell_runs) -> list[str]:
+    """A line per refused record of an execution (execute.CellRun list), for the instructor: a
+    missing record counts only where the hidden step finished (the student removed it), since a
+    step that crashed or ran out of time is reported as such already."""
+    by_reason: dict = {}
+    for run in cell_runs:
+        for case_id, record in run.records.items():
+            why = record.get("refused") if isinstance(record, dict) else None
+            if not why or (why == MISSING and run.hidden_status != "ok"):
+                continue
+            if why == MISSING:
+                why = "the record was removed after the hidden step wrote it"
+            by_reason.setdefault(why, []).append(case_id)
+    return [f"hidden-test record{'s' if len(ids) > 1 else ''} {', '.join(ids)} refused: {why}"
+            for why, ids in by_reason.items()]

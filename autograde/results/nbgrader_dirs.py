@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -45,6 +45,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograde import cells, safe_html
 from autograde.config import Course
+from autograde.results import intake
 
 VERDICT = "autograde_verdict"          # metadata key of the verdict output a test cell gets
 GRADE_ID = re.compile(r"[a-zA-Z0-9_\-]+\Z")          # nbgrader's own rule (CheckCellMetadata)
@@ -220,13 +221,23 @@ def write_autograded(course: Course, result: dict, work: Path | None = None) -> 
 
 
 def write_feedback(course: Course, student: str, assignment: str, page: str) -> Path:
-    """feedback/<student>/<assignment>/<assignment>.html, with submitted/'s timestamp and secret."""
+    """feedback/<student>/<assignment>/<assignment>.html, with submitted/'s timestamp and secret.
+
+    Stock `nbgrader release_feedback` reads both beside every page and stops at the first page
+    without them, so every submission gets them whatever its way in: a submission that did not
+    come through the exchange (an LMS zip, a folder) gets a fresh secret in submitted/ (as `nbgrader
+    submit` makes one), and where its submission time is unknown (Canvas's and Moodle's zips hold
+    none, autograde/results/intake.py) the feedback's timestamp.txt is the time the page was written."""
     target = folder(course, "feedback", student, assignment)
     target.mkdir(parents=True, exist_ok=True)
     source = folder(course, "submitted", student, assignment)
+    if source.is_dir():
+        intake.nbgrader_sidecars(source, None)
     for name in ("timestamp.txt", "submission_secret.txt"):
         if (source / name).exists():
             shutil.copyfile(source / name, target / name)
+    if not (target / "timestamp.txt").exists():
+        (target / "timestamp.txt").write_text(intake.stamp(datetime.now(timezone.utc)))
     path = target / f"{assignment}.html"
     path.write_text(page)
     return path

@@ -2,126 +2,81 @@
 sandboxed kernel per submission.
 
 A cold kernel spends most of a short submission starting Python and importing torch before any
-student line runs. The zygote pays that once per grading worker. It runs inside the same bubblewrap
-sandbox as a cold kernel (the same read-only view of the system, the Python installation and the
-course files; no network), as root inside it so that it can set each child up, and it never runs a
-line of student code. For each submission it forks a child that:
+student line runs. The zygote pays that once per grading worker, in every sandbox mode
+(sandbox.py): in bubblewrap's sandbox as root ("root": privileged inside, so that it can set each
+child up), in bubblewrap's user namespace with capabilities only there ("userns"), or as a plain
+root process ("user": no namespaces; its children drop to the grading uid). It never runs a line
+of student code. For each submission it forks a child C that builds the kernel's own sandbox
+(autograde/sandboxed/kernel.py: `become_sandbox`):
 
-1. waits until the grader has put it into the submission's control groups (cgroups.py);
-2. enters a mount and IPC namespace of its own: a fresh size-limited /tmp, and of the worker's
-   folder only this submission's subfolder (the grader's sockets and the records are there), with
-   the sandbox's read-only files that live under /tmp bound again, read-only;
-3. sets the rlimits, drops every capability, takes the worker's unprivileged grading uid with
-   no_new_privs, and dies with the zygote (PR_SET_PDEATHSIG);
-4. becomes the IPython kernel of that submission, with the connection file the grader wrote.
+1. with namespaces, a PID, mount and IPC namespace of its own whose init G waits until the grader
+   has put it into the submission's control groups, then mounts a fresh /proc, /tmp and /dev/shm
+   and, of the worker's folder, only this submission's subfolder; without, C itself is the init
+   (a subreaper);
+2. the kernel K, forked by the init: rlimits, every capability dropped, the worker's unprivileged
+   grading uid with no_new_privs, death with its init;
+3. K becomes the IPython kernel of that submission (messages cut to a size), with the connection
+   file the grader wrote.
 
 So no state passes between students: each kernel is a copy of the zygote's pristine memory, with
-the imports done and nothing else. Scores are identical to cold kernels' (tests/test_warm.py
-grades one class both ways). Only with the full sandbox (bwrap as root): elsewhere `available()`
-is False and the grader starts cold kernels.
+the imports done and nothing else, in a PID namespace that dies with it. Scores are identical to
+cold kernels' (tests/test_warm.py grades one class both ways).
 
 The grader talks to the zygote over its stdin/stdout, one JSON object a line:
-    -> {"spawn": {"folder", "connection_file", "env", "uid", "log", "tmp_mb", "rlimits", "keep"}}
-    <- {"child": <pid in the zygote's namespace>}
-    -> {"go": <that pid>}          (after the grader has moved it into its cgroups)
+    -> {"spawn": {"folder", "connection_file", "env", "uid", "log", "tmp_mb", "rlimits", "keep",
+                  "namespaces"}}
+    <- {"child": <pid of the kernel's init, in the zygote's PID namespace>}
+    -> {"go": <that pid>, "ok": true}      (after the grader has moved it into its cgroups)
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import resource
 import signal
 import sys
 
-CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = \
-    1, 2, 4, 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
-O_PATH = getattr(os, "O_PATH", 0o10000000)
 PRELOAD = ["numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.pyplot",
            "tqdm", "ipywidgets", "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython",
-           "course_lib", "course_lib.model", "course_lib.training", "course_lib.pretrained",
-           "course_lib.datasets", "course_lib.measure", "course_lib.plotting", "course_lib.widgets",
-           "course_lib.checks", "autograde.sandboxed.recorder"]
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+           "jupyter_client.session", "course_lib", "course_lib.model", "course_lib.training",
+           "course_lib.pretrained", "course_lib.datasets", "course_lib.measure", "course_lib.plotting",
+           "course_lib.widgets", "course_lib.checks", "autograde.spec", "autograde.sandboxed.recorder",
+           "autograde.sandboxed.kernel"]
 
 
-def _mount(source, target, fstype, flags, data=None) -> None:
-    enc = (lambda s: s.encode() if s is not None else None)
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           f"mount {target}")
-
-
-def _into_sandbox(spec: dict) -> None:
-    """Steps 2 and 3 of the module docstring, in the child, before any student code."""
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    folder = spec["folder"]
-    handle = os.open(folder, O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
-    keep = {path: os.open(path, O_PATH) for path in spec.get("keep", [])}   # read-only, under /tmp
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode=1777")
-    os.makedirs(folder, mode=0o700)
-    _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND)
-    os.close(handle)
-    for path, fd in keep.items():
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            os.makedirs(path, exist_ok=True)
-        else:
-            open(path, "a").close()
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
-        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
-        os.close(fd)
-    for name, value in spec["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-    for cap in range(64):                       # the bounding set: nothing can be regained
-        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-    uid = spec["uid"]
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)                 # every capability goes with root
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-
-
-def _be_kernel(spec: dict, go: int) -> None:
-    """The child: wait for the grader, sandbox itself, run the kernel. Never returns."""
+def _be_kernel(spec: dict, go: int, report: int) -> None:
+    """The child C: the kernel's sandbox (sandboxed/kernel.py), then, in K, the kernel. Never
+    returns. Until K opens the kernel's log, errors go to the zygote's own log (fd 2)."""
     code = 1
     try:
-        os.setsid()
-        if os.read(go, 1) != b"g":              # the grader gave up on this child
-            os._exit(1)
-        os.close(go)
-        log = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1):                       # never the zygote's pipes to the grader
+            os.dup2(null, fd)
+        os.close(null)
+        from autograde.sandboxed import kernel
+        try:
+            kernel.become_sandbox(spec, go, report)     # returns in K only
+        except BaseException as err:
+            try:
+                os.write(report, f"error {type(err).__name__}: {err}\n".encode())
+            except OSError:
+                pass
+            raise
+        log = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        for fd in (null, log):
-            os.close(fd)
-        _into_sandbox(spec)
+        os.close(log)
         os.chdir(spec["folder"])
         os.environ.clear()
         os.environ.update(spec["env"])
         sys.stdout = os.fdopen(1, "w", buffering=1)
         sys.stderr = os.fdopen(2, "w", buffering=1)
-        from ipykernel.kernelapp import IPKernelApp
-        app = IPKernelApp.instance()
-        app.initialize(["-f", spec["connection_file"]])
-        app.start()
+        sys.stdin = open(os.devnull)
+        kernel.serve(spec["connection_file"])
         code = 0
-    except BaseException as err:                # say why in the kernel log, then go
+    except BaseException as err:                # say why in the log, then go
         try:
-            os.write(2, f"zygote child: {type(err).__name__}: {err}\n".encode())
+            os.write(2, f"zygote child {os.getpid()}: {type(err).__name__}: {err}\n".encode())
         except OSError:
             pass
     finally:
@@ -138,6 +93,16 @@ def _reap(*_) -> None:
             return
 
 
+def _read_line(fd: int) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().strip()
+
+
 def main() -> None:
     """The zygote: import once, then fork a kernel for each request on stdin."""
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -147,24 +112,39 @@ def main() -> None:
             __import__(name)
         except Exception as err:                # a missing extra is not fatal: the kernel imports it
             print(json.dumps({"warning": f"{name}: {type(err).__name__}: {err}"}), flush=True)
+    import gc
+    gc.collect()
+    gc.freeze()                         # the imports' objects stay shared with every kernel
     signal.signal(signal.SIGCHLD, _reap)
     waiting = {}
     print(json.dumps({"ready": os.getpid()}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         if "spawn" in request:
-            read_end, write_end = os.pipe()
+            go_read, go_write = os.pipe()
+            report_read, report_write = os.pipe()
             pid = os.fork()
             if pid == 0:
-                os.close(write_end)
-                _be_kernel(request["spawn"], read_end)
-            os.close(read_end)
-            waiting[pid] = write_end
-            print(json.dumps({"child": pid}), flush=True)
+                os.close(go_write)
+                os.close(report_read)
+                _be_kernel(request["spawn"], go_read, report_write)
+            os.close(go_read)
+            os.close(report_write)
+            answer = _read_line(report_read)
+            os.close(report_read)
+            if answer.isdigit():
+                waiting[int(answer)] = go_write
+                print(json.dumps({"child": int(answer)}), flush=True)
+            else:
+                os.close(go_write)
+                print(json.dumps({"error": answer or "the kernel's init did not start"}), flush=True)
         elif "go" in request:
             fd = waiting.pop(request["go"], None)
             if fd is not None:
-                os.write(fd, b"g" if request.get("ok", True) else b"x")
+                try:
+                    os.write(fd, b"g" if request.get("ok", True) else b"x")
+                except OSError:
+                    pass
                 os.close(fd)
 
 
