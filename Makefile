@@ -41,9 +41,9 @@ test-browser: $(STAMP)     ## JupyterLab, formgrader, hostile pages, axe-core in
 lab: $(STAMP)              ## open the student notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
-publish: $(STAMP)          ## the student course into DIR (a git repository): make publish DIR=../model-efficiency-course
-	@test -n "$(DIR)" || (echo "usage: make publish DIR=path/to/student-course [ASSIGNMENTS=a,b]"; exit 2)
-	$(BIN)/python -m autograde publish $(DIR) $(if $(ASSIGNMENTS),--assignments $(ASSIGNMENTS))
+publish: $(STAMP)          ## the student course into DIR (a git repository): make publish DIR=../course [REPOSITORY=owner/name]
+	@test -n "$(DIR)" || (echo "usage: make publish DIR=path/to/student-course [ASSIGNMENTS=a,b] [REPOSITORY=owner/name]"; exit 2)
+	$(BIN)/python -m autograde publish $(DIR) $(if $(ASSIGNMENTS),--assignments $(ASSIGNMENTS)) $(if $(REPOSITORY),--repository $(REPOSITORY))
 
 notebooks: $(STAMP)        ## solutions/<name>/<name>.py -> solutions/<name>/<name>.ipynb -> notebooks/<name>/<name>.ipynb
 	$(BIN)/python -m autograde quiz

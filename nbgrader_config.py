@@ -90,7 +90,8 @@ c.ExportApp.plugin_class = "autograde.results.export.SafeCsvExportPlugin"
 c.OverwriteCells.add_missing_cells = True
 c.Execute.timeout = 120
 
-# The published student course (`python -m autograde publish DIR`): the repository students clone,
-# pip-install and open in Colab and Binder. Every notebook's first cell installs from it.
-c.StudentCourse.repository = "your-org/model-efficiency-course"
+# The published student course (`python -m autograde publish DIR`): the GitHub repository students
+# clone, pip-install and open in Colab and Binder; every notebook's first cell installs from it.
+# `publish` refuses to write the course until it is set (here, or with --repository owner/name):
+# c.StudentCourse.repository = "owner/name"
 c.StudentCourse.branch = "main"

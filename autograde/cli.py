@@ -25,7 +25,17 @@ import sys
 import time
 from pathlib import Path
 
-from autograde.build import audit, authoring, publish, quiz_authoring, release, samples, scaffold, summary
+from autograde.build import (
+    audit,
+    authoring,
+    publish,
+    quiz_authoring,
+    release,
+    samples,
+    scaffold,
+    student_course,
+    summary,
+)
 from autograde.config import ROOT, Course
 from autograde.grade import batch, cluster, sandbox
 from autograde.grade.sandbox import Limits
@@ -226,8 +236,12 @@ def cmd_report(args) -> int:
 
 def cmd_publish(args) -> int:
     names = [n.strip() for n in args.assignments.split(",") if n.strip()] if args.assignments else None
-    committed, found = publish.publish(Path(args.folder).resolve(), _course(args), names,
-                                       args.repository)
+    try:
+        committed, found = publish.publish(Path(args.folder).resolve(), _course(args), names,
+                                           args.repository)
+    except student_course.RepositoryNotSet as e:
+        print(f"NOT published: {e}", file=sys.stderr)
+        return 2
     if found:
         print("NOT published: the student course would give answers away:", *found, sep="\n  ",
               file=sys.stderr)

@@ -63,6 +63,38 @@ def figures(name: str, expression: str) -> tuple[dict, float]:
     return json.loads(line[len(FIGURES):]), seconds
 
 
+PROGRESS_AFTER_S = 5             # a cell that runs longer shows a progress bar (tqdm)
+
+
+def cell_seconds(cell) -> float:
+    """Wall seconds of one executed cell, from the timestamps nbclient records."""
+    import datetime
+    meta = cell.get("metadata", {}).get("execution", {})
+    try:
+        start, end = (datetime.datetime.fromisoformat(meta[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+    except (KeyError, ValueError):
+        return 0.0
+    return (end - start).total_seconds()
+
+
+def shows_progress(cell) -> bool:
+    """Did the cell show a progress bar: a tqdm widget, or tqdm's text bar on stderr?"""
+    for out in cell.get("outputs", []):
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+            return True
+        if out.get("name") == "stderr" and any(u in out.get("text", "") for u in ("it/s]", "s/it]")):
+            return True
+    return False
+
+
+def silent_cells(nb) -> list[tuple[int, float]]:
+    """(index, seconds) of the code cells that ran over PROGRESS_AFTER_S without progress."""
+    return [(i, round(cell_seconds(c), 1)) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and cell_seconds(c) > PROGRESS_AFTER_S
+            and not shows_progress(c)]
+
+
 def run() -> list[dict]:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -70,7 +102,10 @@ def run() -> list[dict]:
         nb, seconds, errors = execute(path)
         nbformat.write(nb, OUT / path.name)
         verdict = "errors!" if errors else ("within" if seconds <= BUDGET_S else "OVER")
+        silent = silent_cells(nb)
         rows.append({"figure": f"notebook {path.stem}: headless execution",
-                     "value": f"{seconds:.0f} s ({verdict} the {BUDGET_S} s budget)",
+                     "value": f"{seconds:.0f} s ({verdict} the {BUDGET_S} s budget); cells over "
+                              f"{PROGRESS_AFTER_S} s without progress: "
+                              + (", ".join(f"{i} ({t} s)" for i, t in silent) or "none"),
                      "lecture": f"at most {BUDGET_S} s on 2 CPU cores"})
     return rows

@@ -19,8 +19,8 @@ from benchmarks.notebooks import figures
 COMPARISON = """{name: {k: r[k] for k in ("mean", "std", "trainable", "step_s", "peak", "bytes")}
                   for name, r in results.items()}"""
 LORA = """{"full": full_acc, "full_n": full_trainable, "lora": lora_acc, "lora_n": lora_trainable,
- "merge_diff": float((after - before).abs().max()), "unmerged_s": t_unmerged,
- "merged_s": t_merged, "ranks": {str(r): list(results[r]) for r in RANKS}}"""
+ "merge_diff": merge_diff, "merge_ratio": list(merge_ratio),
+ "ranks": {str(r): list(results[r]) for r in RANKS}}"""
 ADAPTERS = """{"rows": [list(r) for r in rows], "full_sentiment": full_sent_acc,
  "unchanged": unchanged, "cos": cos}"""
 CHANCE_SENTIMENT, ABOVE, ALIKE = 0.5, 0.10, 0.7
@@ -107,9 +107,9 @@ def lora_rows() -> list[dict]:
     f, _ = figures("lora", LORA)
     c = lambda *a: claim("lora", *a)
     accs = {int(r): a for r, (a, n) in f["ranks"].items()}
-    high = [a for r, a in accs.items() if r >= 4]
+    ratio, low, high = f["merge_ratio"]
     return [
-        {"figure": "LoRA r = 8 (alpha 16) vs full fine-tuning, 2 epochs: test accuracy",
+        {"figure": "LoRA r = 8 (alpha 16) vs full fine-tuning, 1 epoch: test accuracy",
          "value": f"{100 * f['lora']:.1f}% vs {100 * f['full']:.1f}% ({f['lora_n']:,} = "
                   f"{f['lora_n'] / f['full_n']:.1%} of {f['full_n']:,} trainable)",
          "lecture": "LoRA 0.3M avg 87.2 vs FT 125M avg 86.4",
@@ -117,18 +117,21 @@ def lora_rows() -> list[dict]:
                     "while training under 3% of its parameters.", "LoRA 87.2 vs FT 86.4 (avg)",
                     f["full"] - f["lora"] <= 0.02 and f["lora_n"] / f["full_n"] < 0.03)},
         {"figure": "LoRA merged vs unmerged: max |logit difference|, latency ratio unmerged / "
-                   "merged", "value": f"{f['merge_diff']:.1e}, {f['unmerged_s'] / f['merged_s']:.2f}",
+                   "merged (median of 9 interleaved rounds; lowest, highest round)",
+         "value": f"{f['merge_diff']:.1e}, {ratio:.2f} ({low:.2f}, {high:.2f})",
          "lecture": "no additional inference latency",
          "claim": c("merge_free", "The merged model gives the same logits as the unmerged one "
-                    "(to float rounding) and is no slower.", "no additional inference latency",
-                    f["merge_diff"] < 1e-4 and f["merged_s"] <= 1.05 * f["unmerged_s"])},
-        {"figure": "LoRA rank sweep (alpha = 2r, 2 epochs each): test accuracy at r = "
+                    "(to float rounding) and is no slower: the median over interleaved rounds "
+                    "of the latency ratio unmerged / merged is at least 0.95.",
+                    "no additional inference latency",
+                    f["merge_diff"] < 1e-4 and ratio >= 0.95)},
+        {"figure": "LoRA rank sweep (alpha = 2r, 1 epoch each): test accuracy at r = "
                    + " / ".join(str(r) for r in accs),
          "value": " / ".join(f"{100 * a:.1f}%" for a in accs.values()),
          "lecture": "a very low rank suffices (Hu et al.)",
-         "claim": c("rank_flat", "From r = 4 to r = 16 the test accuracy stays within a point, "
-                    "and r = 1 is lower.", "-",
-                    max(high) - min(high) <= 0.01 and accs[1] < min(high))},
+         "claim": c("rank_flat", "From r = 1 to r = 16 the test accuracies lie within 2.5 "
+                    "points of each other.", "-",
+                    max(accs.values()) - min(accs.values()) <= 0.025)},
     ]
 
 
@@ -159,11 +162,12 @@ def adapter_rows() -> list[dict]:
          "lecture": "-",
          "claim": c("tone_words_alike", "The pre-trained embeddings of 'rose' and 'fell' have a "
                     "cosine similarity of at least 0.7.", "-", rose_fell >= ALIKE)},
-        {"figure": "sentiment with full fine-tuning, same epochs", "value":
-         f"{100 * f['full_sentiment']:.1f}%", "lecture": "-",
-         "claim": c("full_ft_sentiment", "Full fine-tuning learns sentiment in the same epochs, "
-                    "at least 10 points above chance.", "-",
-                    f["full_sentiment"] >= CHANCE_SENTIMENT + ABOVE)},
+        {"figure": "sentiment, same epochs: full fine-tuning / adapters (gap)", "value":
+         f"{100 * f['full_sentiment']:.1f}% / {100 * sentiment:.1f}% "
+         f"({100 * (f['full_sentiment'] - sentiment):.1f} points)", "lecture": "-",
+         "claim": c("full_ft_sentiment", "Full fine-tuning learns sentiment in the same epochs "
+                    "at least 2 points better than the adapters.", "-",
+                    f["full_sentiment"] - sentiment >= 0.02)},
         {"figure": "pre-trained weights unchanged after training two adapter sets",
          "value": str(f["unchanged"]), "lecture": "keep most parameters frozen"},
     ]

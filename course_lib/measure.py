@@ -66,6 +66,25 @@ def latency(fn, repeats: int = 10, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def interleaved(fns: dict, rounds: int = 7, repeats: int = 3, warmup: int = 1,
+                progress: str | None = None) -> dict:
+    """{name: [median seconds of one call, per round]}: the functions take turns, round after
+    round, so that a slow spell of a shared machine hits all of them alike. Compare them through
+    per-round ratios (see `ratio_spread`), never through single timings."""
+    from tqdm.auto import tqdm
+    times = {name: [] for name in fns}
+    for _ in tqdm(range(rounds), desc=progress or "timing", disable=progress is None):
+        for name, fn in fns.items():
+            times[name].append(latency(fn, repeats=repeats, warmup=warmup))
+    return times
+
+
+def ratio_spread(numerator: list, denominator: list) -> tuple[float, float, float]:
+    """(median, lowest, highest) of the per-round ratios numerator[i] / denominator[i]."""
+    ratios = sorted(a / b for a, b in zip(numerator, denominator))
+    return statistics.median(ratios), ratios[0], ratios[-1]
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr():
     """Send file descriptor 2 (what C++ code writes to) to /dev/null for the duration."""

@@ -1,10 +1,35 @@
-"""Plots and tables the notebooks share: small functions, one figure each, readable defaults."""
+"""Plots and tables the notebooks share: small functions, one figure each, readable defaults.
+
+Every picture reads in greyscale and for colour-blind readers: colours come from the Okabe-Ito
+palette (Okabe & Ito 2008, made to stay distinct under the common colour-vision deficiencies),
+and nothing is told apart by colour alone. Lines differ in marker and line style as well
+(`style(i)`), boxes in hatching (`TRAINABLE` boxes are hatched, `FROZEN` ones plain), heat maps
+use one-hue sequential maps whose lightness orders the values, and every value that matters is
+also written on the figure. Importing this module sets matplotlib's default colour and line
+style cycle to the same, so a notebook's own `plt.plot` follows it.
+"""
 
 from __future__ import annotations
 
 import html
 
 import matplotlib.pyplot as plt
+from cycler import cycler
+
+# Okabe-Ito, ordered so that neighbours also differ in lightness (greyscale)
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#56B4E9", "#D55E00", "#CC79A7", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1))]
+REFERENCE = {"color": "#595959", "linewidth": 1}      # reference lines (chance, full fine-tuning)
+
+plt.rcParams["axes.prop_cycle"] = cycler(color=PALETTE) + cycler(linestyle=LINESTYLES)
+plt.rcParams["hatch.linewidth"] = 0.6
+
+
+def style(i: int) -> dict:
+    """Colour, marker and line style of the i-th series: distinct in all three."""
+    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
 def format_table(header, rows, title: str | None = None) -> str:
@@ -37,15 +62,15 @@ def show_table(header, rows, title: str | None = None) -> None:
 def rank_sweep(ranks, accuracies, params, full_acc=None, full_params=None):
     """Accuracy and trainable parameters against the LoRA rank r (two panels)."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax1.plot(ranks, [100 * a for a in accuracies], "o-", label="LoRA")
+    ax1.plot(ranks, [100 * a for a in accuracies], label="LoRA", **style(0))
     if full_acc is not None:
-        ax1.axhline(100 * full_acc, color="gray", ls="--", label="full fine-tuning")
+        ax1.axhline(100 * full_acc, ls="--", label="full fine-tuning", **REFERENCE)
     ax1.set(xscale="log", xlabel="rank r", ylabel="test accuracy (%)", title="Accuracy")
     ax1.set_xticks(ranks, [str(r) for r in ranks])
     ax1.legend()
-    ax2.plot(ranks, params, "o-", label="LoRA")
+    ax2.plot(ranks, params, label="LoRA", **style(0))
     if full_params is not None:
-        ax2.axhline(full_params, color="gray", ls="--", label="full fine-tuning")
+        ax2.axhline(full_params, ls="--", label="full fine-tuning", **REFERENCE)
     ax2.set(xscale="log", yscale="log", xlabel="rank r", ylabel="trainable parameters",
             title="Trainable parameters")
     ax2.set_xticks(ranks, [str(r) for r in ranks])
@@ -58,7 +83,8 @@ def accuracy_vs_params(names, params, accuracies, errors=None, title="Accuracy v
     """Scatter of accuracy against trainable parameters (log x), one labelled point per method."""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar(params, [100 * a for a in accuracies],
-                yerr=None if errors is None else [100 * e for e in errors], fmt="o", capsize=3)
+                yerr=None if errors is None else [100 * e for e in errors], fmt="o", capsize=3,
+                color=PALETTE[0])
     for n, p, a in zip(names, params, accuracies):
         ax.annotate(n, (p, 100 * a), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set(xscale="log", xlabel="trainable parameters (log scale)", ylabel="test accuracy (%)",
@@ -67,14 +93,21 @@ def accuracy_vs_params(names, params, accuracies, errors=None, title="Accuracy v
     return fig
 
 
-def line_plot(xs, series: dict, xlabel: str, ylabel: str, title: str = "", logx=False, logy=False):
-    """Several named lines over the same x values."""
+def line_plot(xs, series: dict, xlabel: str, ylabel: str, title: str = "", logx=False, logy=False,
+              markers: bool = True):
+    """Several named lines over the same x values, each with its own colour, marker and line
+    style (`markers=False` for long curves such as losses: colour and line style then)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, ys in series.items():
-        ax.plot(xs, ys, "o-", label=name)
+    for i, (name, ys) in enumerate(series.items()):
+        kw = style(i) if markers else {k: v for k, v in style(i).items() if k != "marker"}
+        ax.plot(xs, ys, label=name, markevery=max(1, len(xs) // 12), **kw)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logx:
         ax.set_xscale("log")
+        if len(xs) <= 12:                              # the x values themselves, no 3 x 10^2
+            from matplotlib.ticker import NullLocator
+            ax.set_xticks(list(xs), [f"{x:g}" for x in xs])
+            ax.xaxis.set_minor_locator(NullLocator())
     if logy:
         ax.set_yscale("log")
     ax.legend()
@@ -108,17 +141,22 @@ def heatmap_grid(matrices, titles, xlabel: str = "", row_labels=None, ncols: int
 
 
 # PEFT pictures ---------------------------------------------------------------------------------
-# Diagrams drawn from code (no image files): what trains (orange) and what stays frozen (grey).
-TRAINABLE, FROZEN, DATA = "#f4a261", "#d9d9d9", "#a8dadc"
+# Diagrams drawn from code (no image files): what trains (orange, hatched) and what stays frozen
+# (light grey, plain); the input tokens are sky blue and dotted.
+TRAINABLE, FROZEN, DATA = "#E69F00", "#E4E4E4", "#9CD3F0"
+HATCH = {TRAINABLE: "///", DATA: "..", FROZEN: None}
 
 
 def _box(ax, x, y, w, h, text="", color=FROZEN, fontsize=8, **kw):
-    """A labelled rectangle with its lower left corner at (x, y)."""
+    """A labelled rectangle with its lower left corner at (x, y), hatched by its kind."""
     from matplotlib.patches import FancyBboxPatch
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.05",
-                                facecolor=color, edgecolor="black", linewidth=0.8, **kw))
+                                facecolor=color, edgecolor="black", linewidth=0.8,
+                                hatch=HATCH.get(color), **kw))
     if text:
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize)
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize,
+                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
+                          alpha=0.85) if HATCH.get(color) else None)
 
 
 def _arrow(ax, start, end, text="", **kw):
@@ -131,7 +169,8 @@ def _arrow(ax, start, end, text="", **kw):
 
 def _legend(ax, items, loc="lower center"):
     from matplotlib.patches import Patch
-    ax.legend(handles=[Patch(facecolor=c, edgecolor="black", label=t) for t, c in items],
+    ax.legend(handles=[Patch(facecolor=c, edgecolor="black", hatch=HATCH.get(c), label=t)
+                       for t, c in items],
               loc=loc, fontsize=7, ncol=len(items), frameon=False, bbox_to_anchor=(0.5, -0.12))
 
 
@@ -186,7 +225,7 @@ def adapter_in_block():
     _arrow(ax, (x0 + w / 2, ys[-1] + h), (x0 + w / 2, ys[-1] + h + 0.35))
     for start, plus in ((-0.2, ys[3]), ((ys[3] + h + ys[4]) / 2, ys[7])):   # residual paths
         ax.plot([x0 + w / 2, x0 - 0.35, x0 - 0.35], [max(start, 0.15), max(start, 0.15),
-                                                   plus + h / 2], color="black", lw=0.9)
+                                                   plus + h / 2], color="black", lw=0.9, ls="-")
         _arrow(ax, (x0 - 0.35, plus + h / 2), (x0 + w / 2 - 0.2, plus + h / 2))
     ax.text(x0 - 0.45, ys[1], "residual", rotation=90, fontsize=7, va="center", ha="right")
     ax.set_title("A pre-LN block with two adapters (Houlsby)", fontsize=9)
@@ -204,7 +243,8 @@ def adapter_in_block():
             _box(inset, 0.3, y, 1.4, 0.4, text, color, fontsize=8)
     for a, b in zip(ys2, ys2[1:]):
         _arrow(inset, (1.0, a + 0.4), (1.0, b))
-    inset.plot([1.7, 2.1, 2.1], [ys2[0] + 0.2, ys2[0] + 0.2, ys2[-1] + 0.2], color="black", lw=0.9)
+    inset.plot([1.7, 2.1, 2.1], [ys2[0] + 0.2, ys2[0] + 0.2, ys2[-1] + 0.2], color="black", lw=0.9,
+               ls="-")
     _arrow(inset, (2.1, ys2[-1] + 0.2), (1.2, ys2[-1] + 0.2))
     inset.text(2.15, (ys2[0] + ys2[-1]) / 2, "internal skip:\nnear-zero weights\n= identity",
                fontsize=7, va="center")
@@ -260,8 +300,8 @@ def expert_load_bars(loads: dict, title: str = "", ylabel: str = "share of token
                              squeeze=False)
     for ax, (name, shares) in zip(axes[0], loads.items()):
         shares = [100 * float(s) for s in shares]
-        ax.bar(range(len(shares)), shares, color="tab:blue")
-        ax.axhline(100 / len(shares), color="gray", ls="--", lw=1, label="balanced: 1/N")
+        ax.bar(range(len(shares)), shares, color=PALETTE[0])
+        ax.axhline(100 / len(shares), ls="--", label="balanced: 1/N", **REFERENCE)
         for i, s in enumerate(shares):
             ax.text(i, s + 1.5, f"{s:.0f}", ha="center", fontsize=8)
         ax.set(title=name, xlabel="expert i", xticks=range(len(shares)), ylim=(0, 105))
@@ -317,9 +357,11 @@ def kv_cache_growth(words, steps):
         for j in range(cached + n_new):
             new = j >= cached
             ax.add_patch(Rectangle((j, -r - 0.8), 0.94, 0.7, lw=0.5, ec="black",
-                                   fc="tab:orange" if new else "0.85"))
+                                   fc=TRAINABLE if new else FROZEN, hatch="///" if new else None))
             ax.text(j + 0.47, -r - 0.45, words[j], ha="center", va="center", fontsize=6,
-                    rotation=0 if len(words[j]) < 8 else 20)
+                    rotation=0 if len(words[j]) < 8 else 20,
+                    bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none",
+                              alpha=0.85) if new else None)
         cached += n_new
         label = f"prefill: {n_new} tokens" if r == 0 else f"step {r}: 1 new token"
         ax.text(-0.3, -r - 0.45, label, ha="right", va="center", fontsize=8)
@@ -328,7 +370,8 @@ def kv_cache_growth(words, steps):
     ax.set_xlim(-4.2, total + 3.6)
     ax.set_ylim(-len(steps) - 0.1, 0.1)
     ax.axis("off")
-    ax.set_title("KV cache of one layer after each call: (B, H, T, d_head)", fontsize=9)
+    ax.set_title("KV cache of one layer after each call: (B, H, T, d_head); new positions "
+                 "hatched", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -348,5 +391,40 @@ def kept_positions(kept: dict, n_tokens: int):
                   interpolation="nearest")
         ax.set(title=name, xlabel="text position")
     axes[0][0].set_ylabel("decoding step")
+    from matplotlib.patches import Patch
+    blues = plt.get_cmap("Blues")
+    fig.legend(handles=[Patch(facecolor=blues(1.0), edgecolor="black", label="cached (dark)"),
+                        Patch(facecolor=blues(0.25), edgecolor="black", label="evicted (light)"),
+                        Patch(facecolor="white", edgecolor="black", label="not read yet")],
+               loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def number_formats(formats):
+    """The bit layout of floating-point formats: formats = [(name, (exponent bits, mantissa
+    bits)), ...]; one bar per format, a cell per bit, sign / exponent / mantissa told apart by
+    hatching and label as well as colour."""
+    from matplotlib.patches import Patch, Rectangle
+    parts = [("sign", "#D55E00", "xx"), ("exponent: range", "#0072B2", "//"),
+             ("mantissa: precision", "#56B4E9", "..")]
+    width = max(1 + e + m for _, (e, m) in formats)
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(formats) + 1.1))
+    for row, (name, (e, m)) in enumerate(formats):
+        y = -row
+        for start, n, (_, color, hatch) in ((0, 1, parts[0]), (1, e, parts[1]),
+                                            (1 + e, m, parts[2])):
+            for b in range(start, start + n):
+                ax.add_patch(Rectangle((b, y - 0.35), 1, 0.7, facecolor=color, hatch=hatch,
+                                       edgecolor="black", linewidth=0.4))
+        ax.text(-0.5, y, f"{name} ({1 + e + m} bits)", ha="right", va="center", fontsize=8)
+        ax.text(1 + e + m + 0.5, y, f"1 + {e} + {m}", ha="left", va="center", fontsize=8)
+    ax.set_xlim(-8, width + 5)
+    ax.set_ylim(-len(formats) + 0.4, 0.9)
+    ax.axis("off")
+    ax.legend(handles=[Patch(facecolor=c, hatch=h, edgecolor="black", label=lab)
+                       for lab, c, h in parts], loc="upper center", ncol=3, fontsize=8,
+              frameon=False, bbox_to_anchor=(0.5, 1.0))
+    ax.set_title("Floating-point formats: sign, exponent and mantissa bits", fontsize=9, pad=18)
     fig.tight_layout()
     return fig

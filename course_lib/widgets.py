@@ -43,14 +43,16 @@ def kept_tokens_viewer(words, kept: dict, steps):
     """Which tokens a selective KV cache keeps: a dropdown over `kept` and a slider over `steps`.
 
     words: the decoded tokens; kept[name][t]: the positions cached after step t. Kept tokens are
-    highlighted, evicted ones struck through, tokens not yet read are not shown.
+    bold on a pale background, evicted ones struck through (not told apart by colour alone, and
+    both at a contrast of at least 4.5:1), tokens not yet read are not shown.
     """
     import html as _html
 
     def describe(name, t):
         keep = set(kept[name][t])
-        cells = [f"<span style='background:#cde8cd'>{_html.escape(w)}</span>" if i in keep else
-                 f"<s style='color:#999'>{_html.escape(w)}</s>" for i, w in enumerate(words[:t + 1])]
+        cells = [f"<b style='background:#dbeeff;color:#000'>{_html.escape(w)}</b>" if i in keep
+                 else f"<s style='color:#595959' title='evicted'>{_html.escape(w)}</s>"
+                 for i, w in enumerate(words[:t + 1])]
         return (f"<b>{_html.escape(name)}</b>, after step {t}: {len(keep)} of {t + 1} tokens "
                 f"kept<br><div style='line-height:1.6'>{' '.join(cells)}</div>")
 

@@ -36,7 +36,8 @@ def test_the_environment_check_is_inserted_after_the_title():
     title, check, code = nb.cells
     assert title.cell_type == "markdown" and code.source == "x = 1"
     assert check.source == student_course.first_cell()
-    assert student_course.configured().package_url in check.source
+    assert 'os.environ.get("COURSE_PACKAGE_URL"' in check.source
+    assert "your-org" not in check.source                   # no placeholder link, ever
 
 
 def test_points_are_stated_from_the_metadata():
@@ -84,3 +85,22 @@ def test_readme_lists_every_notebook_in_the_lecture_order():
     names = [e.name for e in catalog.entries()]
     assert names[:2] == ["prompting", "prompt_tuning"] and names[-2:] == ["review", "practice_quiz"]
     assert catalog.render_readme(catalog.README.read_text()) == catalog.README.read_text()
+
+
+def test_no_student_notebook_names_an_instructor_command():
+    """The student course has no Makefile and no grader: a released notebook never tells the
+    student to run `make summary`, `python -m autograde ...` or `python -m benchmarks`."""
+    import json
+    import re
+
+    from autograde.config import ROOT
+    targets = re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.M)
+    assert {"summary", "notebooks", "test"} <= set(targets)
+    command = re.compile(r"\bmake\s+(" + "|".join(map(re.escape, targets)) + r")\b"
+                         r"|python3? -m (autograde|benchmarks)\b")
+    released = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+    assert released
+    for path in released:
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join(cell["source"])
+            assert not command.search(text), f"{path.name}: {command.search(text).group(0)!r}"

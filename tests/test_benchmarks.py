@@ -154,3 +154,25 @@ def test_lint_allows_questions_hypotheses_and_slide_citations():
 
 def test_sentences_do_not_split_at_abbreviations():
     assert len(_claims.sentences("Michel et al. (2019) gate heads, e.g. Head 3. Next one.")) == 2
+
+
+def test_the_notebook_bench_names_slow_cells_without_progress():
+    """issue 23, item 5: a cell over 5 s must show progress (tqdm); the bench lists those that
+    do not, from nbclient's timestamps."""
+    import nbformat
+
+    from benchmarks import notebooks
+
+    def cell(seconds, outputs):
+        c = nbformat.v4.new_code_cell("x")
+        c.metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00.000000Z",
+                                   "shell.execute_reply": f"2026-01-01T00:00:{seconds:02d}.5Z"}
+        c.outputs = [nbformat.from_dict(o) for o in outputs]
+        return c
+    widget = {"output_type": "display_data", "metadata": {},
+              "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "a"}}}
+    text_bar = {"output_type": "stream", "name": "stderr", "text": "training: 40%|4 | 2/5 [2.1it/s]"}
+    printed = {"output_type": "stream", "name": "stdout", "text": "done\n"}
+    nb = nbformat.v4.new_notebook(cells=[cell(9, [widget]), cell(9, [text_bar]), cell(9, [printed]),
+                                         cell(3, [printed])])
+    assert notebooks.silent_cells(nb) == [(2, 9.5)]

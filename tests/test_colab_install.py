@@ -21,6 +21,7 @@ import pytest
 
 from autograde.build import authoring, publish, student_course
 
+REPOSITORY = "test-university/model-efficiency-course"      # tests name one, never a placeholder
 HIDDEN = re.compile(r"(course_lib|course-lib|autograde|__editable__)", re.I)
 
 
@@ -44,7 +45,7 @@ def make_fresh_env(tmp: Path) -> Path:
 def copy_of_repository(tmp: Path) -> Path:
     """What `pip install git+URL` of the student course gives pip: the published folder."""
     folder = tmp / "model-efficiency-course"
-    committed, found = publish.publish(folder, assignments=["lora"])
+    committed, found = publish.publish(folder, assignments=["lora"], repository=REPOSITORY)
     assert not found, found
     return folder
 
@@ -63,7 +64,9 @@ def test_first_cell_is_short_and_ends_with_the_check():
     assert lines[0].startswith("# Run this first")
     assert lines[-2:] == ["from course_lib.doctor import check_environment", "check_environment()"]
     assert len(lines) <= 10 and max(map(len, lines)) < 100
-    assert student_course.configured().package_url in cell                # the one default
+    assert 'os.environ.get("COURSE_PACKAGE_URL",' in cell                 # the one override
+    assert "git+https://github.com/org/repo" in student_course.first_cell(
+        student_course.StudentCourse("org/repo").package_url)
     compile(cell, "<first cell>", "exec")
 
 

@@ -94,6 +94,10 @@ INDEPENDENT = {  # numeric answers recomputed from the formulas or torch, not fr
     "asymmetric_zero_point": round(1.5 / (4 / 255)),
     "distillation_term": _kd([2.0, 1.0, 0.0], [0.0, 1.0, 0.0], 2),
     "kv_cache_mib": 2 * 24 * 16 * 64 * 1024 * 4 * 2 / 2**20,
+    "prune_neurons_count": (lambda w1, w2, k: w1.weight[:k].numel() + w1.bias[:k].numel()
+                            + w2.weight[:, :k].numel())(nn.Linear(768, 3072),
+                                                        nn.Linear(3072, 768), 3072 // 4),
+    "distilbert_speedup": 668 / 410,
 }
 NUMERIC = {**{i: q for i, q in SELF_CHECK.items() if q["kind"] == "number"},
            **{i: q for i, q in PRACTICE.items() if q["kind"] == "number"}}
@@ -122,7 +126,7 @@ def test_exactly_one_right_answer_and_every_explanation_opens(q):
         right = [i for i in range(len(q.options)) if q.is_correct(i)]
         assert len(right) == 1 and right[0] == key["answer"]
         for i in range(len(q.options)):
-            assert key["explanations"][i][:30].replace("'", "&#x27;") in q.feedback(i)
+            assert self_check.markdown_html(key["explanations"][i])[3:33] in q.feedback(i)
     else:
         assert q.is_correct(key["answer"])
         assert "Right" in q.feedback(key["answer"])
@@ -136,6 +140,18 @@ def test_exactly_one_right_answer_and_every_explanation_opens(q):
 def test_answers_are_read_by_kind():
     q = next(q for q in self_check.load_bank() if q.id == "peft_lora_scaling")
     assert q.is_correct("alpha / r") and q.is_correct("α/r") and not q.is_correct("alpha")
+    for same in ("(alpha/r)", "The alpha/r", "$\\frac{\\alpha}{r}$", "\\alpha / r",
+                 "alpha * r^-1", "alpha r^{-1}", "((ALPHA/R))", "alpha/r."):
+        assert q.is_correct(same), same                       # case, article, parentheses,
+        assert "Right" in q.feedback(same), same              # LaTeX, an equivalent form
+    for other in ("r/alpha", "alpha/r^2", "alpha - r", "(alpha)/(r", "9^9^9", "2/d"):
+        assert not q.is_correct(other), other
+    softmax = next(q for q in self_check.load_bank() if q.id == "moe_softmax")
+    assert softmax.is_correct("the softmax") and softmax.is_correct("A Softmax")
+    assert softmax.is_correct("(softmax)") and not softmax.is_correct("argmax")
+    # the practice quiz's cases compare one canonical form: equivalent formulas agree
+    assert self_check.normalize("formula", "(r)") == self_check.normalize("formula", "R")
+    assert self_check.normalize("formula", "2 d r") == self_check.normalize("formula", "r*d*2")
     assert self_check.normalize("choice", "2") == self_check.normalize("choice", 2.0) == "2"
     with pytest.raises(ValueError):
         self_check.normalize("choice", 1.5)
@@ -344,3 +360,42 @@ def test_the_graded_copy_holds_the_rubric_and_the_student_s_answer():
     assert not findings
     assert "### BEGIN MARK SCHEME" in by_id["kv_cache_policies_question"]
     assert by_id["kv_cache_policies"] == "A sliding window forgets the sinks."
+
+
+# --- the review's widgets (issue 23, item 3): Markdown and math rendered, usable from the keyboard
+
+def test_markdown_and_math_render_in_the_widgets():
+    assert self_check.markdown_html("a **no** and `2/d` and $p_i < 1$, *soft*") == (
+        "<p>a <strong>no</strong> and <code>2/d</code> and $p_i &lt; 1$, <em>soft</em></p>")
+    assert "<script>" not in self_check.markdown_html("<script>x</script>")
+    for q in self_check.load_bank():
+        box = self_check._widget(q)
+        shown = [c.value for c in box.children if hasattr(c, "value") and isinstance(c.value, str)]
+        assert shown[0] == self_check.markdown_html(q.prompt) and "**" not in shown[0]
+
+
+def test_a_choice_is_a_button_per_option_and_shows_the_pick():
+    import ipywidgets as w
+    q = next(q for q in self_check.load_bank() if q.kind == "choice" and "**" in q.prompt)
+    prompt, *rows, out = self_check._widget(q).children
+    assert isinstance(prompt, w.HTMLMath) and isinstance(out, w.HTMLMath)
+    assert len(rows) == len(q.options) and all(isinstance(r.children[0], w.Button) for r in rows)
+    assert [r.children[1].value for r in rows] == [self_check.markdown_html(o) for o in q.options]
+    right = SELF_CHECK[q.id]["answer"]
+    rows[right].children[0].click()                      # Enter or Space on the focused button
+    assert "Right" in out.value and rows[right].children[0].icon == "check"
+    wrong = (right + 1) % len(rows)
+    rows[wrong].children[0].click()
+    assert "Not quite" in out.value and rows[right].children[0].icon == ""
+
+
+def test_a_text_answer_is_checked_on_enter():
+    q = next(q for q in self_check.load_bank() if q.id == "moe_softmax")
+    prompt, row, out = self_check._widget(q).children
+    box, button = row.children
+    assert box.description and not box.continuous_update     # a labelled box; Enter submits
+    box.value = "the softmax"                                # what Enter sends
+    assert "Right" in out.value
+    box.value = "argmax"
+    button.click()
+    assert "Not quite" in out.value

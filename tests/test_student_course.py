@@ -17,6 +17,7 @@ from autograde.config import ROOT, Course
 from benchmarks import student_course as sc
 
 COURSE = Course()
+REPOSITORY = "test-university/model-efficiency-course"      # tests name one, never a placeholder
 
 
 def commits(folder: Path) -> int:
@@ -28,7 +29,7 @@ def commits(folder: Path) -> int:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     folder = tmp_path_factory.mktemp("student") / "course"
-    committed, found = publish.publish(folder, COURSE)
+    committed, found = publish.publish(folder, COURSE, repository=REPOSITORY)
     assert not found, found
     assert committed
     return folder
@@ -42,7 +43,7 @@ def test_the_student_course_holds_the_notebooks_the_library_and_how_to_start(pub
                  "course_lib/data/encoder.pt"):
         assert (published / must).is_file(), must
     readme = (published / "README.md").read_text()
-    repo = student_course.configured()
+    repo = student_course.StudentCourse(REPOSITORY)
     assert repo.colab_url("notebooks/lora/lora.ipynb") in readme and repo.binder_url() in readme
     first = nbformat.read(published / "notebooks" / "lora" / "lora.ipynb", as_version=4).cells[1]
     assert repo.package_url in first.source
@@ -63,15 +64,28 @@ def test_its_dependencies_are_the_notebooks_and_never_the_grading_stack(publishe
 
 def test_publishing_again_without_a_change_makes_no_commit(published, tmp_path):
     before = commits(published)
-    assert publish.publish(published, COURSE) == (False, [])
+    assert publish.publish(published, COURSE, repository=REPOSITORY) == (False, [])
     assert commits(published) == before
     partial = tmp_path / "semester"
-    assert publish.publish(partial, COURSE, ["prompting", "lora"]) == (True, [])
+    assert publish.publish(partial, COURSE, ["prompting", "lora"], REPOSITORY) == (True, [])
     assert sorted(p.parent.name for p in (partial / "notebooks").glob("*/*.ipynb")) == ["lora", "prompting"]
-    assert publish.publish(partial, COURSE, ["prompting", "lora", "moe"]) == (True, [])
+    assert publish.publish(partial, COURSE, ["prompting", "lora", "moe"], REPOSITORY) == (True, [])
     assert commits(partial) == 2 and (partial / "notebooks" / "moe" / "moe.ipynb").exists()
     with pytest.raises(ValueError, match="no assignment"):
-        publish.publish(partial, COURSE, ["lora", "nonsense"])
+        publish.publish(partial, COURSE, ["lora", "nonsense"], REPOSITORY)
+
+
+def test_publish_refuses_placeholder_links_and_names_the_setting(tmp_path, monkeypatch):
+    """No repository configured, or a placeholder: nothing is written, and the message says which
+    setting to set (issue 23, item 4)."""
+    from autograde import cli
+    monkeypatch.setattr(student_course, "configured", lambda: student_course.StudentCourse())
+    for repository in (None, "your-org/model-efficiency-course", "not a repository"):
+        with pytest.raises(student_course.RepositoryNotSet, match="c.StudentCourse.repository"):
+            publish.publish(tmp_path / "course", COURSE, ["lora"], repository)
+        assert not (tmp_path / "course").exists()
+    code = cli.main(["publish", str(tmp_path / "course"), "--assignments", "lora"])
+    assert code == 2 and not (tmp_path / "course").exists()
 
 
 def _plant(folder: Path) -> dict:

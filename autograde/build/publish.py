@@ -257,13 +257,17 @@ def publish(folder: Path, course: Course | None = None, assignments: list[str] |
             repository: str | None = None) -> tuple[bool, list[str]]:
     """Write the student course into `folder` and commit it there; (committed?, leaks found).
 
-    Nothing is written when the staged course leaks; nothing is committed when it is unchanged."""
+    `repository` (GitHub owner/name) defaults to nbgrader_config.py's StudentCourse.repository;
+    with neither, or a placeholder, it raises student_course.RepositoryNotSet, naming the setting,
+    and writes nothing. Nothing is written when the staged course leaks; nothing is committed
+    when it is unchanged."""
     course = course or Course()
     names = assignments or course.assignments()
     unknown = sorted(set(names) - set(course.assignments()))
     if unknown:
         raise ValueError(f"no assignment {unknown}; there are {course.assignments()}")
-    repo = student_course.StudentCourse(repository) if repository else student_course.configured()
+    repo = (student_course.StudentCourse(repository, student_course.configured().branch)
+            if repository else student_course.configured()).check()   # no placeholder links
     files = student_files(course, names, repo)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp)

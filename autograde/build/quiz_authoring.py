@@ -23,7 +23,7 @@ from pathlib import Path
 import tomllib
 
 from autograde.config import ROOT
-from course_lib.self_check import BANK_PATH, PARTS, answer_hash, seal
+from course_lib.self_check import BANK_PATH, PARTS, answer_forms, answer_hash, seal
 
 SELF_CHECK_KEY = ROOT / "solutions" / "review" / "self_check_key.toml"
 PRACTICE_KEY = ROOT / "solutions" / "practice_quiz" / "answer_key.toml"
@@ -67,12 +67,12 @@ def bank_json(questions: list[dict]) -> str:
     for q in questions:
         qid, kind, digits = q["id"], q["kind"], q.get("digits", 3)
         entry = {k: v for k, v in q.items() if k not in ("answer", "explanation", "explanations")}
-        entry["keys"] = [answer_hash(qid, kind, q["answer"], digits)]
+        forms = answer_forms(kind, q["answer"], digits)    # a formula: plain and canonical
+        entry["keys"] = [answer_hash(qid, kind, f) for f in forms]
         if kind == "choice":
-            entry["sealed"] = [seal(text, qid, kind, i, digits)
-                               for i, text in enumerate(q["explanations"])]
+            entry["sealed"] = [seal(text, qid, str(i)) for i, text in enumerate(q["explanations"])]
         else:
-            entry["sealed"] = [seal(q["explanation"], qid, kind, q["answer"], digits)]
+            entry["sealed"] = [seal(q["explanation"], qid, f) for f in forms]
             method = q["explanation"].split(". ")[0].rstrip(".") + "."
             entry["hint"] = q.get("hint") or (method if kind == "number" else
                                               "Compare with the formula in the text above.")

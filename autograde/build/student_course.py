@@ -1,12 +1,15 @@
 """The published student course: which repository students get, and the links and first cell that
 point at it (never at this private instructor repository).
 
-The repository is set once, in nbgrader_config.py (`c.StudentCourse.repository = "org/name"`);
-`make notebooks` then writes it into every notebook's first cell, and `python -m autograde publish`
-into the student README's Colab and Binder links. Every notebook's first cell is `first_cell()`:
-where `course_lib` is not importable (Colab, a fresh kernel elsewhere) it pip-installs the course
-library from the student repository, then runs the environment check. Two environment variables
-override what it installs without editing anything:
+The repository is set once, in nbgrader_config.py (`c.StudentCourse.repository = "org/name"`),
+or given to `python -m autograde publish DIR --repository org/name`. Until one is set nothing links
+to it: `publish` refuses to write a student course without it (a README of Colab and Binder
+badges and an install line pointing at a placeholder would send every student nowhere), and the
+notebooks' first cell, which `make notebooks` writes, installs from COURSE_PACKAGE_URL only;
+`publish` writes the student repository's URL into the published copies. Every notebook's first
+cell is `first_cell()`: where `course_lib` is not importable (Colab, a fresh kernel elsewhere) it
+pip-installs the course library from the student repository, then runs the environment check.
+Two environment variables override what it installs without editing anything:
 
 * COURSE_PACKAGE_URL: what pip installs (a git URL, a wheel, a local folder);
 * COURSE_PIP_ARGS:    extra pip arguments, e.g. "--no-deps" where the dependencies are there.
@@ -14,22 +17,42 @@ override what it installs without editing anything:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from autograde.config import ROOT
 
-DEFAULT_REPOSITORY = "your-org/model-efficiency-course"
+PLACEHOLDER_OWNERS = {"your-org", "org", "owner", "example", "your-name", "username"}
+REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+SETTING = ('set it once in nbgrader_config.py, c.StudentCourse.repository = "owner/name" '
+           "(the GitHub repository students clone), or pass --repository owner/name")
+
+
+class RepositoryNotSet(ValueError):
+    """The student course's repository is missing or a placeholder: no link can be written."""
 
 
 @dataclass(frozen=True)
 class StudentCourse:
-    repository: str = DEFAULT_REPOSITORY      # GitHub owner/name of the published student course
+    repository: str = ""                      # GitHub owner/name of the published student course
     branch: str = "main"
+
+    def check(self) -> "StudentCourse":
+        """self, if its repository can be linked to; else RepositoryNotSet saying what to set."""
+        if not self.repository:
+            raise RepositoryNotSet(f"no student repository is set: {SETTING}")
+        if not REPOSITORY.fullmatch(self.repository):
+            raise RepositoryNotSet(f"{self.repository!r} is not a GitHub owner/name: {SETTING}")
+        if self.repository.split("/")[0].lower() in PLACEHOLDER_OWNERS:
+            raise RepositoryNotSet(f"{self.repository!r} is a placeholder, not your student "
+                                   f"repository: {SETTING}")
+        return self
 
     @property
     def package_url(self) -> str:
-        return f"git+https://github.com/{self.repository}"
+        """What the first cell pip-installs; empty while no repository is set."""
+        return f"git+https://github.com/{self.repository}" if self.repository else ""
 
     def colab_url(self, notebook: str) -> str:
         """Open a notebook of the student repository in Colab, e.g. 'notebooks/lora/lora.ipynb'."""

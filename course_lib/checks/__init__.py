@@ -7,11 +7,24 @@ tests (autograde/grade/verdict.py), which compare against the reference outside 
 
 A failed property raises `CheckFailed` whose message names the likely mistake, e.g.
 "your update is not scaled by alpha/r". One module per notebook: `course_lib.checks.lora`, ...
+
+What the student sees of a failure is the message and their own lines, never the check's source
+(which would show the later properties it tests): IPython asks an exception for its traceback
+through `_render_traceback_`, and `CheckFailed` answers with its message and the frames of the
+student's code (notebook cells and imported notebooks), leaving out course_lib, torch and the
+standard library. Every public `check_*` is wrapped by `visible_check`, which turns what else
+escapes it (an exercise that still raises NotImplementedError, an exception in the student's code)
+into a `CheckFailed` rendered the same way. A check prints a tick (`ok`) only for a property it
+has just tested on the student's code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import linecache
+import sysconfig
+from pathlib import Path
 
 import torch
 
@@ -27,8 +40,86 @@ def tiny_model(seed=0, causal=False, vocab_size=40, d_model=16, n_heads=2, n_lay
     return (Decoder if causal else Encoder)(cfg).eval()
 
 
+_LIBRARY = Path(__file__).resolve().parent.parent          # course_lib/
+_PYTHON = {Path(p).resolve() for k, p in sysconfig.get_paths().items()
+           if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+
+
+def _is_students(filename: str) -> bool:
+    """A frame of the student's code: a notebook cell or an imported notebook (`<...>` names),
+    not the course library, an installed package or the standard library."""
+    if filename.startswith("<"):
+        return not filename.startswith(("<frozen", "<string>"))
+    path = Path(filename).resolve()
+    return not any(path.is_relative_to(root) for root in (_LIBRARY, *_PYTHON))
+
+
+def _where(filename: str, lineno: int) -> str:
+    """'Cell In[5], line 3' for a notebook cell (as IPython names it), else 'file, line 3'."""
+    try:
+        from IPython import get_ipython
+        cell = getattr(get_ipython(), "compile", None)
+        number = getattr(cell, "_filename_map", {}).get(filename)
+    except ImportError:
+        number = None
+    return f"Cell In[{number}], line {lineno}" if number else f"{filename}, line {lineno}"
+
+
+def student_frames(error: BaseException, limit: int = 3) -> list[str]:
+    """The last `limit` frames of the student's code in `error`'s traceback and in the errors
+    that caused it, outermost first: 'Cell In[5], line 3, in forward:  return x @ W'."""
+    frames, seen, e = [], set(), error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        tb, found = e.__traceback__, []
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if _is_students(code.co_filename):
+                line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+                name = "" if code.co_name == "<module>" else f", in {code.co_name}"
+                found.append(f"{_where(code.co_filename, tb.tb_lineno)}{name}:  {line}")
+            tb = tb.tb_next
+        frames = [f for f in frames if f not in found] + found
+        e = e.__cause__ or e.__context__
+    return frames[-limit:]
+
+
 class CheckFailed(AssertionError):
-    """A visible check failed; the message says what to fix."""
+    """A visible check failed; the message says what to fix.
+
+    In a notebook it shows as its message and the lines of the student's code it went through,
+    not as a traceback through the check (IPython calls `_render_traceback_`)."""
+
+    def _render_traceback_(self) -> list[str]:
+        red, bold, reset = "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
+        lines = [f"{red}{bold}{type(self).__name__}{reset}: {self}"]
+        frames = student_frames(self)
+        if frames:
+            lines += ["", "Your code:"] + [f"  {f}" for f in frames]
+        return lines
+
+
+class ExerciseNotDone(CheckFailed, NotImplementedError):
+    """The exercise a check runs still raises NotImplementedError (its stub)."""
+
+
+def visible_check(check):
+    """Wrap a public check: a NotImplementedError becomes ExerciseNotDone, any other exception
+    that escapes it (the student's code failing in a way the check did not name) a CheckFailed;
+    both show as a message and the student's lines. CheckFailed passes through unchanged."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except CheckFailed:
+            raise
+        except NotImplementedError as e:
+            raise ExerciseNotDone(f"{check.__name__}: an exercise it runs is not written yet "
+                                  f"(NotImplementedError{': ' + str(e) if str(e) else ''}). "
+                                  "Write it, run its cell, then run this check again.") from e
+        except Exception as e:
+            raise CheckFailed(f"{check.__name__}: your code raised {type(e).__name__}: {e}") from e
+    return run
 
 
 def ok(message: str) -> None:

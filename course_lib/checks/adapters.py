@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model
+from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model, visible_check
 
 
 def _make(Adapter, d, reduction, seed=0):
@@ -36,6 +36,7 @@ def _linears(adapter, d, m):
            "both projections have a bias (b_down and b_up)")
 
 
+@visible_check
 def check_adapter_init(Adapter) -> None:
     d, reduction = 256, 8
     m = d // reduction
@@ -73,6 +74,7 @@ def check_adapter_init(Adapter) -> None:
     ok(f"at initialisation the adapter is close to the identity (changes h by {rel:.2%})")
 
 
+@visible_check
 def check_adapter_forward(Adapter) -> None:
     d, reduction = 12, 3
     m = d // reduction
@@ -115,6 +117,7 @@ def check_adapter_forward(Adapter) -> None:
     print("All visible Adapter checks passed.")
 
 
+@visible_check
 def check_adapter_count(adapter_parameter_count) -> None:
     n = adapter_parameter_count(768, 64, 1, per_layer=1)
     expect(isinstance(n, int), f"return an int, got {type(n).__name__}")
@@ -151,6 +154,7 @@ class StandInAdapter(nn.Module):
         return self.s * h + self.c
 
 
+@visible_check
 def check_add_adapters(add_adapters) -> None:
     model = tiny_model(vocab_size=50, n_layers=3, max_len=12)
     cfg = model.config
@@ -197,6 +201,7 @@ def check_add_adapters(add_adapters) -> None:
     print("All visible add_adapters checks passed.")
 
 
+@visible_check
 def check_task_state(task_state, load_task_state) -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import call, expect, expect_close, ok, tiny_model
+from . import call, expect, expect_close, ok, tiny_model, visible_check
 from .kv_cache import check_generate_uncached  # noqa: F401 (one function, one check)
 
 
@@ -30,6 +30,7 @@ def _scalar(v, what):
     return v
 
 
+@visible_check
 def check_distillation_loss(distillation_loss) -> None:
     torch.manual_seed(0)
     B, C = 6, 5
@@ -99,6 +100,7 @@ def _tiny_teacher(causal=False, n_layers=4, seed=0):
     return model
 
 
+@visible_check
 def check_init_student(init_student_from_teacher) -> None:
     teacher = _tiny_teacher()
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
@@ -151,6 +153,7 @@ def check_init_student(init_student_from_teacher) -> None:
     print("All visible init_student_from_teacher checks passed.")
 
 
+@visible_check
 def check_cosine_loss(cosine_loss) -> None:
     torch.manual_seed(0)
     h = torch.randn(2, 5, 8)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok, stand_ins, tiny_model
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, stand_ins, tiny_model, visible_check
 
 
 # ------------------------------------------------------------------ stand-ins: recompute, no cache
@@ -111,6 +111,7 @@ def _tiny_decoder(seed=0, vocab=40, d=16, heads=2, layers=2, max_len=32):
 _call = call
 
 
+@visible_check
 def check_generate_uncached(generate_uncached) -> None:
     model = _tiny_decoder()
     ids = torch.randint(7, 40, (2, 5))
@@ -139,6 +140,7 @@ def check_generate_uncached(generate_uncached) -> None:
     ok("sampling draws from softmax(z / T), reproducibly with a seeded generator")
 
 
+@visible_check
 def check_kv_cache(KVCache) -> None:
     cache = _call("KVCache(3)", KVCache, 3)
     expect(len(cache) == 0, f"an empty cache should have len 0, got {len(cache)}")
@@ -172,6 +174,7 @@ def _attn_and_x(seed=0, T=7, d=16, heads=2):
     return attn, torch.randn(2, T, d)
 
 
+@visible_check
 def check_cached_attention(cached_attention) -> None:
     from ..model import causal_mask
     attn, x = _attn_and_x()
@@ -215,6 +218,7 @@ def check_cached_attention(cached_attention) -> None:
     ok("the attention weights are kept when attn.keep_attention is set")
 
 
+@visible_check
 def check_cached_forward(cached_forward) -> None:
     model = _tiny_decoder(1)
     ids = torch.randint(7, 40, (2, 12))
@@ -246,6 +250,7 @@ def check_cached_forward(cached_forward) -> None:
     print("All visible cached_forward checks passed (with a stand-in for cached_attention).")
 
 
+@visible_check
 def check_generate_cached(generate_cached) -> None:
     model = _tiny_decoder(2)
     ids = torch.randint(7, 40, (3, 4))
@@ -277,6 +282,7 @@ def check_generate_cached(generate_cached) -> None:
     print("All visible generate_cached checks passed (with a stand-in for cached_forward).")
 
 
+@visible_check
 def check_kv_cache_bytes(kv_cache_bytes) -> None:
     n = _call("kv_cache_bytes(32, 32, 128, 4096, 1, 2)", kv_cache_bytes, 32, 32, 128, 4096, 1, 2)
     one = kv_cache_bytes(32, 32, 128, 1, 1, 2)
@@ -296,6 +302,7 @@ def _indices(result, what):
     return result.tolist()
 
 
+@visible_check
 def check_sliding_window(keep_sliding_window) -> None:
     got = _indices(_call("keep_sliding_window(10, 4)", keep_sliding_window, 10, 4),
                    "keep_sliding_window")
@@ -305,6 +312,7 @@ def check_sliding_window(keep_sliding_window) -> None:
     ok("the window keeps the most recent `budget` tokens")
 
 
+@visible_check
 def check_streaming(keep_streaming) -> None:
     got = _indices(_call("keep_streaming(12, 7)", keep_streaming, 12, 7), "keep_streaming")
     expect(got != [5, 6, 7, 8, 9, 10, 11], "no sinks: StreamingLLM keeps the first 4 tokens "
@@ -318,6 +326,7 @@ def check_streaming(keep_streaming) -> None:
     ok("StreamingLLM keeps n_sink attention sinks plus the most recent tokens")
 
 
+@visible_check
 def check_h2o(keep_h2o) -> None:
     # 3 steps x 8 tokens; budget 5 with 2 recent tokens -> 3 heavy hitters among tokens 0..5.
     # Accumulated scores of tokens 0..5: .31 .45 .12 .35 .20 .39 -> heavy hitters 1, 5, 3.
@@ -337,6 +346,7 @@ def check_h2o(keep_h2o) -> None:
     ok("H2O keeps the recent window plus the top older tokens by accumulated attention")
 
 
+@visible_check
 def check_generate_batched(generate_batched) -> None:
     prompts = [[9, 12, 30, 7, 18], [22], [5, 8, 33]]
     with stand_ins(generate_batched, generate_cached=scripted_generate):

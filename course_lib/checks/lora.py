@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model
+from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model, visible_check
 
 
 def _make(LoRALinear, d_in=6, d_out=5, r=2, alpha=4.0, dropout=0.0, seed=0):
@@ -33,6 +33,34 @@ def _delta(layer, x):
         return layer(x) - layer.base(x)
 
 
+def _copy_lora(src, dst, rank):
+    """dst (rank >= src's) acts like src: same W_0, src's A and B in its first `rank` ranks."""
+    with torch.no_grad():
+        dst.base.load_state_dict(src.base.state_dict())
+        dst.A.zero_()
+        dst.B.zero_()
+        dst.A[:rank] = src.A
+        dst.B[:, :rank] = src.B
+
+
+def _expect_scaled_by_alpha_over_r(LoRALinear, layer, value, measure=None, what="get_delta_weight()"):
+    """`measure(layer) == value` scales with alpha / r: it doubles when alpha doubles, and a
+    rank-2r layer whose extra ranks are zero, with alpha doubled, gives the same (the layer was
+    built by _make, r = 2, alpha = 4)."""
+    measure = measure or (lambda m: m.get_delta_weight().detach())
+    d_in, d_out, r = layer.A.shape[1], layer.B.shape[0], layer.A.shape[0]
+    _, double_alpha = _make(LoRALinear, d_in, d_out, r, alpha=8.0)
+    _copy_lora(layer, double_alpha, r)
+    expect_close(measure(double_alpha), 2 * value, f"{what} with alpha doubled",
+                 hint="your update is not scaled by alpha/r: it should double when alpha does")
+    _, wide = _make(LoRALinear, d_in, d_out, 2 * r, alpha=8.0)
+    _copy_lora(layer, wide, r)
+    expect_close(measure(wide), value, f"{what} with r and alpha both doubled",
+                 hint="your update is scaled by alpha, not alpha/r (doubling r and alpha "
+                      "should change nothing)")
+
+
+@visible_check
 def check_lora_linear(LoRALinear) -> None:
     d_in, d_out, r = 6, 5, 2
     base, layer = _make(LoRALinear, d_in, d_out, r)
@@ -76,24 +104,8 @@ def check_lora_linear(LoRALinear) -> None:
     with torch.no_grad():
         layer.B.div_(2)
 
-    # the branch must scale with alpha / r: proportional to alpha, and a rank-2r layer whose extra
-    # rows and columns are zero, with alpha doubled, must act exactly like the rank-r layer
-    def copy_lora(src, dst, rank):
-        with torch.no_grad():
-            dst.base.load_state_dict(src.base.state_dict())
-            dst.A.zero_()
-            dst.B.zero_()
-            dst.A[:rank] = src.A
-            dst.B[:, :rank] = src.B
-    _, double_alpha = _make(LoRALinear, d_in, d_out, r, alpha=8.0)
-    copy_lora(layer, double_alpha, r)
-    expect_close(_delta(double_alpha, x), 2 * d1, "the branch with alpha doubled",
-                 hint="your update is not scaled by alpha/r: it should double when alpha does")
-    _, wide = _make(LoRALinear, d_in, d_out, 2 * r, alpha=8.0)
-    copy_lora(layer, wide, r)
-    expect_close(_delta(wide, x), d1, "the branch with r and alpha both doubled",
-                 hint="your update is scaled by alpha, not alpha/r (doubling r and alpha "
-                      "should change nothing)")
+    _expect_scaled_by_alpha_over_r(LoRALinear, layer, d1, lambda m: _delta(m, x),
+                                   "the branch")
     ok("the update is scaled by alpha / r")
 
     _, dropped = _make(LoRALinear, d_in, d_out, r, dropout=0.5)
@@ -105,6 +117,7 @@ def check_lora_linear(LoRALinear) -> None:
     print("All visible LoRALinear checks passed.")
 
 
+@visible_check
 def check_lora_merge(LoRALinear) -> None:
     base, layer = _make(LoRALinear)
     with torch.no_grad():
@@ -112,6 +125,8 @@ def check_lora_merge(LoRALinear) -> None:
     W0 = base.weight.detach().clone()
     delta = layer.get_delta_weight()
     expect_shape(delta, W0.shape, "get_delta_weight() (out_features x in_features, like W_0)")
+    _expect_scaled_by_alpha_over_r(LoRALinear, layer, delta)
+    ok("get_delta_weight() is B A scaled by alpha / r")
     x = torch.randn(7, W0.shape[1])
     with torch.no_grad():
         expected = base(x) + x @ delta.T
@@ -129,7 +144,8 @@ def check_lora_merge(LoRALinear) -> None:
         expect_close(base.weight, W0, "W_0 after unmerge()", atol=1e-6,
                      hint="unmerge subtracts exactly what merge added")
         expect_close(layer(x), before, "output after unmerge()")
-    ok("merge() folds (alpha/r) B A into W_0, is idempotent, and unmerge() restores W_0")
+    ok("merge() folds get_delta_weight() into W_0 once (a second merge() adds nothing), and "
+       "unmerge() restores W_0")
     print("All visible merge checks passed.")
 
 
@@ -150,6 +166,7 @@ class StandInLoRA(nn.Module):
         return self.base(x) + self.marker
 
 
+@visible_check
 def check_add_lora(add_lora) -> None:
     model = tiny_model(vocab_size=50, n_layers=3, max_len=12)
     cfg = model.config

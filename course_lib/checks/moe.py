@@ -17,13 +17,14 @@ import math
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, visible_check
 
 
 def _call(fn, *args, what: str, **kwargs):
     return call(what, fn, *args, **kwargs)
 
 
+@visible_check
 def check_softmax_gate(softmax_gate) -> None:
     # hand-computed: logits (0, ln 3) -> (1/4, 3/4)
     p = _call(softmax_gate, torch.tensor([[0.0, math.log(3.0)]]), what="softmax_gate")
@@ -61,6 +62,7 @@ def check_softmax_gate(softmax_gate) -> None:
     print("All visible softmax_gate checks passed.")
 
 
+@visible_check
 def check_topk_gate(topk_gate) -> None:
     p = torch.tensor([[0.10, 0.40, 0.15, 0.35],
                       [0.05, 0.05, 0.60, 0.30]])
@@ -129,6 +131,7 @@ def _moe(MoE, d=8, d_ff=16, N=4, k=2, renormalize=False, seed=0):
                  what=f"MoE({d}, {d_ff}, {N}, k={k}, renormalize={renormalize})")
 
 
+@visible_check
 def check_moe(MoE) -> None:
     d, N, k = 8, 4, 2
     moe = _moe(MoE, d=d, N=N, k=k)
@@ -203,6 +206,7 @@ def check_moe(MoE) -> None:
     print("All visible MoE checks passed.")
 
 
+@visible_check
 def check_balance_loss(switch_load_balancing_loss) -> None:
     f = switch_load_balancing_loss
     N = 4

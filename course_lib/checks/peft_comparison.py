@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import CheckFailed, expect, ok, tiny_model
+from . import CheckFailed, expect, ok, tiny_model, visible_check
 
 
 def _tiny_classifier(seed=0, n_layers=2, num_labels=3):
@@ -29,6 +29,7 @@ def _apply(apply_bitfit, model):
     return out
 
 
+@visible_check
 def check_bitfit_trainable(apply_bitfit) -> None:
     model = _apply(apply_bitfit, _tiny_classifier())
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -53,6 +54,7 @@ def check_bitfit_trainable(apply_bitfit) -> None:
     print(f"  tiny model: {n} of {total} parameters trainable ({n / total:.1%})")
 
 
+@visible_check
 def check_bitfit_step(apply_bitfit) -> None:
     model = _apply(apply_bitfit, _tiny_classifier(seed=1))
     before = {n: p.detach().clone() for n, p in model.named_parameters()}

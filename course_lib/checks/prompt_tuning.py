@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model, visible_check
 from .prompting import label_columns_move, moves_when_hidden_changes
 
 MASK_ID = 4            # [MASK] in course_lib.tokenizer.SPECIAL_TOKENS
@@ -105,6 +105,7 @@ def _batch():
 
 
 # ------------------------------------------------------------------------------ soft prompt
+@visible_check
 def check_soft_prompt(SoftPrompt) -> None:
     n, d = 3, 8
     emb = _embedding(d=d)
@@ -196,6 +197,7 @@ def _common_classifier_checks(model, enc, ids, mask, label_ids, keep, shift_hint
     return scores
 
 
+@visible_check
 def check_hard_prompt(HardPromptMLM) -> None:
     enc = _tiny_encoder()
     label_ids = [21, 9, 27, 14]
@@ -215,6 +217,7 @@ def check_hard_prompt(HardPromptMLM) -> None:
     print("All visible HardPromptMLM checks passed.")
 
 
+@visible_check
 def check_soft_prompt_mlm(SoftPromptMLM) -> None:
     enc = _tiny_encoder()
     label_ids = [10, 18, 19, 20]
@@ -263,6 +266,7 @@ def check_soft_prompt_mlm(SoftPromptMLM) -> None:
 
 
 # ------------------------------------------------------------------------------ P-tuning
+@visible_check
 def check_p_tuning(PTuningPrompt, SoftPrompt) -> None:
     n, d, h = 4, 8, 16
     emb = _embedding(d=d)
@@ -314,6 +318,7 @@ def _coded(n, width):
     return 1000.0 * torch.arange(n)[:, None] + torch.arange(width)[None, :]
 
 
+@visible_check
 def check_prefix_encoder(PrefixEncoder) -> None:
     n, L, d, H = 4, 3, 8, 2
     dh = d // H
@@ -447,6 +452,7 @@ def _prefix_model_checks(model, net, prefix, run, hooks, what):
     return out
 
 
+@visible_check
 def check_prefix_tuning(prefix_hook, PrefixTuningMLM) -> None:
     _check_prefix_hook(prefix_hook)
     enc = _tiny_encoder(n_layers=3)
@@ -463,6 +469,7 @@ def check_prefix_tuning(prefix_hook, PrefixTuningMLM) -> None:
     print("All visible prefix-tuning checks passed.")
 
 
+@visible_check
 def check_prefix_lm(PrefixTuningLM) -> None:
     dec = _tiny_encoder(n_layers=2, causal=True)
     cfg = dec.config

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model
+from . import CheckFailed, call, expect, expect_close, expect_shape, ok, tiny_model, visible_check
 
 MASK = 4          # the course tokenizer's [MASK] id; the checks also use another id
 
@@ -46,6 +46,7 @@ def _scores_setup(seed=0, B=4, T=8, V=30, mask_id=MASK):
     return logits, ids, label_ids
 
 
+@visible_check
 def check_verbalizer_scores(verbalizer_scores) -> None:
     logits, ids, label_ids = _scores_setup()
     B, T, V = logits.shape
@@ -107,6 +108,7 @@ def check_verbalizer_scores(verbalizer_scores) -> None:
 
 
 # ---------------------------------------------------------------- Exercise 2
+@visible_check
 def check_verbalizer_probs(verbalizer_probs) -> None:
     logits, ids, label_ids = _scores_setup(seed=1)
     B, T, V = logits.shape
@@ -200,6 +202,7 @@ def label_columns_move(run, encoder, label_ids, scores) -> None:
                    "LM head's output), not probabilities"))
 
 
+@visible_check
 def check_prompt_classifier(PromptClassifier) -> None:
     encoder = _tiny_encoder()
     n_params = sum(p.numel() for p in encoder.parameters())
@@ -255,6 +258,7 @@ def check_prompt_classifier(PromptClassifier) -> None:
 
 
 # ---------------------------------------------------------------- Exercise 4
+@visible_check
 def check_calibrate(calibrate) -> None:
     g = torch.Generator().manual_seed(3)
     probs = torch.softmax(torch.randn(6, 4, generator=g), dim=-1)          # (6, 4)

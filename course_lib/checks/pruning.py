@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import call, expect, expect_close, expect_shape, ok, tiny_model
+from . import call, expect, expect_close, expect_shape, ok, tiny_model, visible_check
 
 
 def _call(fn, *args, what: str, **kwargs):
@@ -51,6 +51,7 @@ def _as_mask(mask, like: torch.Tensor, what: str) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------ n_to_prune
+@visible_check
 def check_n_to_prune(n_to_prune) -> None:
     k = lambda amount, n: _call(n_to_prune, amount, n, what=f"n_to_prune({amount!r}, {n})")
     expect(k(0.3, 10) == 3 and k(0.0, 7) == 0 and k(1.0, 7) == 7,
@@ -79,6 +80,7 @@ def check_n_to_prune(n_to_prune) -> None:
 
 
 # -------------------------------------------------------------------------------- magnitude_mask
+@visible_check
 def check_magnitude_mask(magnitude_mask) -> None:
     w = torch.tensor([[0.5, -3.0, 0.1, 2.0, -0.2],
                       [1.0, -0.05, 4.0, -1.5, 0.3]])      # |w| sorted: .05 .1 .2 .3 .5 1 1.5 ...
@@ -126,6 +128,7 @@ def check_magnitude_mask(magnitude_mask) -> None:
 
 
 # ------------------------------------------------------------------------------ global pruning
+@visible_check
 def check_global_magnitude_masks(global_magnitude_masks) -> None:
     torch.manual_seed(1)
     small = torch.randn(6, 5) * 0.01                      # a layer of tiny weights
@@ -154,6 +157,7 @@ def check_global_magnitude_masks(global_magnitude_masks) -> None:
 
 
 # ------------------------------------------------------------------------------- neuron pruning
+@visible_check
 def check_neuron_mask(neuron_mask) -> None:
     w = torch.tensor([[3.0, 0.0, 0.0, 0.0],      # L2 3.0, L1 3.0
                       [1.0, -1.0, 1.0, -1.0],    # L2 2.0, L1 4.0
@@ -191,6 +195,7 @@ def _tiny_ffn(d=6, d_ff=10, seed=0):
     return ffn
 
 
+@visible_check
 def check_remove_neurons(remove_neurons) -> None:
     ffn = _tiny_ffn()
     original = copy.deepcopy(ffn)
@@ -241,6 +246,7 @@ def _loss(model, batch):
         return F.cross_entropy(logits, batch["labels"]).double().item()
 
 
+@visible_check
 def check_head_importance(head_importance) -> None:
     model = _tiny_classifier(n_layers=2, n_heads=2)
     with torch.no_grad():
@@ -293,6 +299,7 @@ def check_head_importance(head_importance) -> None:
     ok("averages |dL/d xi_h| over batches; a head W_o ignores scores 0")
 
 
+@visible_check
 def check_prune_heads(prune_heads) -> None:
     enc = tiny_model(n_heads=4, n_layers=3)
     importance = torch.tensor([[0.9, 0.05, 0.7, 0.3],
@@ -314,6 +321,7 @@ def check_prune_heads(prune_heads) -> None:
     ok("too many heads raise ValueError")
 
 
+@visible_check
 def check_drop_layers(drop_layers) -> None:
     enc = tiny_model(n_layers=4)
     blocks = list(enc.blocks)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from . import call, expect, expect_close, expect_shape, ok
+from . import call, expect, expect_close, expect_shape, ok, visible_check
 
 
 def _call(fn, *args, **kwargs):
@@ -29,6 +29,7 @@ def _codes(q, what="quantize(...)"):
     return q.to(torch.int64)
 
 
+@visible_check
 def check_quantize(quantize, dequantize) -> None:
     # 123.45 -> 123 and 10.789654 -> 11 (nearest, not truncated), s = 1, z = 0
     q = _codes(_call(quantize, torch.tensor([123.45, 10.789654]), 1.0, 0, -128, 127))
@@ -97,6 +98,7 @@ def _params(fn, x, bits, per_channel):
     return s, z.to(torch.int64)
 
 
+@visible_check
 def check_absmax_params(absmax_params) -> None:
     x = torch.tensor([[0.5, -2.54, 1.0], [0.1, 0.2, -0.3]])                     # max|x| = 2.54
     s, z = _params(absmax_params, x, 8, False)
@@ -136,6 +138,7 @@ def check_absmax_params(absmax_params) -> None:
     print("All visible absmax checks passed.")
 
 
+@visible_check
 def check_zeropoint_params(zeropoint_params) -> None:
     x = torch.tensor([[-1.0, 0.5, 2.0], [0.0, 0.25, 3.0]])
     s, z = _params(zeropoint_params, x, 8, False)
@@ -147,7 +150,10 @@ def check_zeropoint_params(zeropoint_params) -> None:
     expect(q == [0, 255], f"x_min and x_max get the codes {q}; they should use the ends of the "
                           "range, 0 and 255: z = qmin - round(x_min / s)")
     ok("x_min and x_max map to the codes 0 and 255 (q = round(x / s) + z)")
-    ok("asymmetric int8: [x_min, x_max] onto [0, 255], 0.0 exactly representable")
+    expect(float(z) == round(float(z)), f"z = {float(z)} is not a whole number: the zero point "
+                                        "is an integer code, so that 0.0 is exactly a code")
+    ok("asymmetric int8: [x_min, x_max] onto [0, 255], 0.0 exactly representable (z is an "
+       "integer)")
 
     pos = torch.tensor([[1.0, 2.0, 3.0]])                       # all positive
     s, z = _params(zeropoint_params, pos, 8, False)
@@ -173,6 +179,7 @@ def check_zeropoint_params(zeropoint_params) -> None:
     print("All visible zero-point checks passed.")
 
 
+@visible_check
 def check_fake_quantize(fake_quantize) -> None:
     torch.manual_seed(0)
     W = torch.randn(16, 32) * 0.05

@@ -11,7 +11,7 @@
 # |---|---|
 # | You will write | `softmax_gate`, `topk_gate`, `MoE.forward`, `switch_load_balancing_loss` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 45 minutes; every cell runs in seconds on a laptop CPU |
+# | Time | about 45 minutes of work; run top to bottom, the notebook takes about 30 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("your weights are not the gate values p_i"). When
@@ -23,6 +23,7 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.moe import (check_balance_loss, check_moe, check_softmax_gate,
@@ -65,7 +66,7 @@ print(f"pre-trained encoder: {measure.count_parameters(encoder):,} parameters; o
       f"{measure.count_parameters(ffn):,}")
 
 # %% [skip-grading]
-EPOCHS, LR = 2, 1e-3
+EPOCHS, LR = 1, 1e-3
 dense = CLSClassifier(load_encoder(), num_labels=len(TOPICS))
 dense_run = train_classifier(dense, tok, train, epochs=EPOCHS, lr=LR, seed=0)
 dense_acc = evaluate(dense, tok, test)
@@ -110,8 +111,13 @@ check_softmax_gate(softmax_gate)
 # * **The lecture's (and Switch Transformer's):** the gate values themselves,
 #   $w_i = p_i(x)$ for $i \in \mathcal{T}$. They sum to less than 1.
 # * **Renormalised (Mixtral):** $w_i = p_i(x) / \sum_{j \in \mathcal{T}} p_j(x)$, which sum to 1.
-#   This equals a softmax over the selected logits only, and equals Shazeer et al. (2017)'s
-#   recipe of setting every logit outside $\mathcal{T}$ to $-\infty$ before the softmax.
+#   This equals a softmax over the selected logits only, the form of Shazeer et al. (2017):
+#   every logit outside $\mathcal{T}$ is set to $-\infty$ before the softmax. Their gate is
+#   also **noisy**: during training it adds Gaussian noise to each logit before choosing the top
+#   $k$, $h(x)_i + \varepsilon_i \cdot \text{softplus}\big((W_{noise} x)_i\big)$ with
+#   $\varepsilon_i \sim \mathcal{N}(0, 1)$ and a trainable $W_{noise}$, so that the choice
+#   among experts with close logits varies and every expert keeps getting tokens (it helps load
+#   balancing). We write the gate without noise.
 #
 # Write `topk_gate(p, k, renormalize=False)`: for `p` of shape `(..., N)` return
 # `(weights, indices)`, both of shape `(..., k)`, sorted by decreasing $p$ (as `torch.topk`
@@ -327,18 +333,20 @@ def train_toy(balance_coef: float, seed: int = 0) -> dict:
             "by_kind": torch.stack([chosen[kind == c].mean(0) for c in range(KINDS)])}
 
 
-toy = {"task loss only": train_toy(0.0), f"+ {BALANCE_TOY} x balance loss": train_toy(BALANCE_TOY)}
+toy = {name: train_toy(coef) for name, coef in tqdm([("task loss only", 0.0),
+                                                      (f"+ {BALANCE_TOY} x balance loss",
+                                                       BALANCE_TOY)], desc="toy routers")}
 fig = plotting.expert_load_bars({name: r["shares"] for name, r in toy.items()},
                                 title="Where 4,096 fresh tokens go (k = 1, N = 4)")
-plotting.show_table(["training", "share of tokens per expert", "experts with no token",
+plotting.show_table(["training", "share of tokens per expert", "experts with < 1% of tokens",
                      "L_balance", "error (MSE)"],
                     [(name, " / ".join(f"{v:.0%}" for v in r["shares"]),
                       int((r["shares"] < 0.01).sum()), f"{r['balance']:.2f}", f"{r['error']:.3f}")
                      for name, r in toy.items()])
 
 # %% [markdown]
-# Without the balance loss the router leaves some experts without a single token.
-# <!-- claim: moe.toy_collapse -->
+# Without the balance loss the router leaves some experts (almost) idle: each gets under 1% of
+# the tokens (the table's third column). <!-- claim: moe.toy_collapse -->
 # This is the loop of Section 4. With $k = 1$ a token's loss reaches only the expert it was sent
 # to, and that expert's router logit: the experts that happened to get tokens early learn their
 # kind of token, become useful, and the router learns to send them more, possibly several kinds at
@@ -452,7 +460,7 @@ def utilisation(model: nn.Module) -> dict:
             "busiest": shares.max(-1).values, "idlest": shares.min(-1).values}
 
 
-usage = {name: utilisation(model) for name, model in moe_models.items()}
+usage = {name: utilisation(model) for name, model in tqdm(moe_models.items(), desc="routing")}
 fig = plotting.heatmap_grid(
     [u["usage"][l] * 100 for u in usage.values() for l in range(len(u["usage"]))],
     titles=[f"{name}\nlayer {l}" for name, u in usage.items() for l in range(len(u["usage"]))],
@@ -468,8 +476,8 @@ plotting.show_table(
 # %% [markdown]
 # The loop of Section 5 shows here too: without the balance loss, in one layer the router sends
 # more than half of the tokens to a single expert. <!-- claim: moe.encoder_collapse -->
-# With the balance loss no expert of any layer takes more than half, and the busiest expert's
-# share is lower in every layer. <!-- claim: moe.encoder_flatter -->
+# With the balance loss the busiest expert's share is lower in every layer (the table above
+# gives the shares). <!-- claim: moe.encoder_flatter -->
 # The collapse is milder than on the toy task: the experts start as copies of one FFN, so which
 # copy a token uses matters less to the loss. Read the loss values too: $N \sum_i f_i P_i$ rises
 # well above 1 in the lopsided layer, but stays near 1 in the other layers, whose shares are
@@ -571,7 +579,7 @@ def throughput_table(d, d_ff, N, k, n_tokens, rounds=5):
 header = ["layer", "total parameters", "active per token", "tokens / s",
           "speed vs dense same active", "speed vs dense same total"]
 throughput = {}                                                  # (d, d_ff, N, k) -> seconds
-for d, d_ff, N, k in [(64, 256, 4, 1), (256, 1024, 8, 2)]:
+for d, d_ff, N, k in tqdm([(64, 256, 4, 1), (256, 1024, 8, 2)], desc="timing layers"):
     rows, throughput[d, d_ff, N, k] = throughput_table(d, d_ff, N, k, n_tokens=1024, rounds=3)
     plotting.show_table(header, rows, title=f"d = {d}, d_ff = {d_ff}, N = {N}, k = {k}")
 
@@ -608,18 +616,51 @@ plotting.show_table(["Model", "Total parameters", "Active per token", "Trainable
 print(f"active fraction of the MoE encoder: {moe_active / moe_total:.0%}")
 
 # %% [markdown]
+# **Memory: all $N$ experts stay loaded.** Sparsity saves *compute*, not memory. A token uses
+# $k$ experts, but which ones is decided by the router at run time, token by token, and the
+# next token (or the next sentence of the batch) may pick any other. So every expert of every
+# layer has to sit in memory, ready. Mixtral 8x7B (Jiang et al. 2024) computes with 13B
+# parameters per token but must hold all 47B: 94 GB in 16-bit numbers (2 bytes each; 88 GiB
+# in the table's binary units), against 26 GB for the part a token uses. For batched serving it is worse for the compute saving too: with many tokens
+# in flight every expert is busy, so each step reads all $N$ experts' weights from memory. The
+# same count for our encoders, in fp32:
+
+# %% [skip-grading]
+MIXTRAL_TOTAL, MIXTRAL_ACTIVE = 47e9, 13e9            # Jiang et al. 2024, Mixtral 8x7B
+memory_rows = [("Dense encoder", dense_total, dense_total),
+               ("MoE encoder (N = 4, k = 1)", moe_total, moe_active),
+               ("Mixtral 8x7B (16-bit)", MIXTRAL_TOTAL, MIXTRAL_ACTIVE)]
+plotting.show_table(
+    ["Model", "Parameters in memory", "Bytes in memory", "Used per token", "Bytes used per token"],
+    [(name, f"{total:,.0f}", measure.format_bytes(total * (2 if "16" in name else 4)),
+      f"{active:,.0f}", measure.format_bytes(active * (2 if "16" in name else 4)))
+     for name, total, active in memory_rows],
+    title="What must be loaded vs what a token computes with")
+print(f"our MoE encoder holds {moe_total / dense_total:.2f}x the dense encoder's parameters and "
+      f"uses {moe_active / moe_total:.0%} of them per token")
+
+# %% [markdown]
+# The MoE encoder must hold more than twice the dense encoder's parameters, although a token
+# computes with fewer than half of them. <!-- claim: moe.memory_all_experts -->
+
+# %% [markdown]
 # ## Summary
 #
 # * The gate $p(x) = \text{softmax}(h(x))$ scores all $N$ experts; only the top $k$ run, and
 #   $y = \sum_{i \in \mathcal{T}} p_i(x) E_i(x)$ mixes them (the lecture's weights; Mixtral
-#   renormalises them to sum to 1, which equals Shazeer's $-\infty$ masking).
+#   renormalises them to sum to 1, which equals Shazeer's $-\infty$ masking; Shazeer's gate also
+#   adds trainable noise to the logits while training).
 # * Parameters grow with $N$, compute per token with $k$. Dispatch in batches (gather each
 #   expert's tokens, `index_add_` back), never a loop over tokens.
+# * Memory does not shrink with $k$: every one of the $N$ experts must be loaded, because the
+#   next token may choose any of them (Mixtral: 47B parameters in memory for 13B used per
+#   token).
 # * The load-balancing loss $N \sum_i f_i P_i$ is 1 when routing is uniform ($k = 1$). On the toy
 #   task a router trained without it leaves experts idle, and with it every expert serves its
 #   share. <!-- claim: moe.toy_collapse --> <!-- claim: moe.toy_balance -->
 #   In the upcycled encoder one layer's router sends most tokens to one expert without it, and
-#   none does with it. <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
+#   with it every layer's busiest expert takes a smaller share.
+#   <!-- claim: moe.encoder_collapse --> <!-- claim: moe.encoder_flatter -->
 # * Upcycling a dense FFN gives experts a good start. Routing is decided per token, not per
 #   topic: the heat maps of Section 6 show how far each expert leans towards a topic.
 #

@@ -120,8 +120,23 @@ from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prefix_params", answer=prefix_params)
 ### END HIDDEN TESTS
 
+# %% [markdown] id=soft_prompts_scale_question
+# ### Question 7 ({{points}} points, written): Why soft prompts need large models and P-tuning v2 does not
+#
+# In the lecture's table, prompt tuning (PT) falls far behind fine-tuning on BERT-large and RoBERTa-large (RTE: 53.5 against 70.4 on BERT-large) but catches up at 10B parameters, while P-tuning v2 (PT-2) is close to fine-tuning at every size. Explain why an input-only soft prompt needs a large model, and what P-tuning v2 changes so that it does not.
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Input-only: the prompt acts only at the embedding layer and its effect must pass through every frozen layer; small models' layers cannot turn it into the needed change (few parameters, little capacity to steer), large models already compute what the task needs and steering the input suffices.
+# - 1 point: P-tuning v2: trainable prefixes (keys and values) in every layer, so each layer is steered directly and there are more trainable parameters (layers x 2 n d); (a linear classification head instead of a verbalizer may be mentioned).
+# ### END MARK SCHEME
+
+# %% [written] id=soft_prompts_scale points=2
+# A soft prompt only adds vectors at the input. Everything it changes must be carried up through the frozen layers, which were never trained to turn a few extra input vectors into the change a new task needs; a small model's layers make little of them, so the prompt has little control over the output. A very large model is more expressive and its frozen layers already compute much of what the task needs, so steering its input is enough (Lester et al.: the gap closes around 10B). P-tuning v2 puts trainable prefixes (keys and values) into every layer: each layer's attention reads vectors that were trained for it, so the prompt acts directly at every depth instead of only from below, with more trainable parameters (layers x 2 n d instead of n d). It also replaces the verbalizer by a linear head, so hard tasks (sequence labelling) work too.
+
 # %% [markdown] id=adapter_placement_question
-# ### Question 7 ({{points}} points, written): Where adapters sit, and what they cost
+# ### Question 8 ({{points}} points, written): Where adapters sit, and what they cost
 #
 # Houlsby et al. insert two adapters $h \leftarrow h + W_{up}\, f(W_{down} h)$ in every transformer block. Where in the block do they sit, why does an adapter have a residual connection and start close to the identity, and what does this design cost at inference compared with merged LoRA?
 #
@@ -136,7 +151,7 @@ hidden_check("practice_quiz.prefix_params", answer=prefix_params)
 # In Houlsby's design each block gets two adapters: one right after the attention sublayer's output projection and one after the feed-forward sublayer, each before the residual addition and the LayerNorm. The adapter adds its output to its input, and it starts with a tiny (or zero) up-projection, so at the start the block computes exactly what the pre-trained block computed: fine-tuning starts from the pre-trained model instead of disturbing it. The bottleneck m << d keeps it small, 2dm + d + m parameters. The price is paid at inference: two more matrix products and a nonlinearity run in sequence in every layer, and because of the nonlinearity they cannot be folded into the frozen weights, whereas a trained LoRA update merges into W and costs nothing extra.
 
 # %% [markdown]
-# ### Question 8 ({{points}} points): Adapter parameters in one block
+# ### Question 9 ({{points}} points): Adapter parameters in one block
 #
 # A Houlsby block holds two adapters, each with $W_{down} \in \mathbb{R}^{m \times d}$ and $W_{up} \in \mathbb{R}^{d \times m}$ and their biases. With $d = 1024$ and $m = 64$, how many adapter parameters does one block add?
 #
@@ -156,7 +171,7 @@ hidden_check("practice_quiz.adapter_block_params", answer=adapter_block_params)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 9 ({{points}} points): LoRA's trainable parameters on RoBERTa-large
+# ### Question 10 ({{points}} points): LoRA's trainable parameters on RoBERTa-large
 #
 # LoRA with rank $r = 8$ on $W_q$ and $W_v$ of every layer of RoBERTa-large (24 layers, $d = k = 1024$). How many trainable parameters? (The lecture's table rounds it.)
 #
@@ -176,7 +191,7 @@ hidden_check("practice_quiz.lora_params_large", answer=lora_params_large)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 10 ({{points}} points): What the alpha / r scaling buys
+# ### Question 11 ({{points}} points): What the alpha / r scaling buys
 #
 # LoRA scales its update by $\alpha / r$ (Hu et al.). What does this scaling buy when you try another rank $r$?
 #
@@ -201,7 +216,7 @@ hidden_check("practice_quiz.lora_alpha_over_r", answer=lora_alpha_over_r)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 11 ({{points}} points): The rank of LoRA's update
+# ### Question 12 ({{points}} points): The rank of LoRA's update
 #
 # LoRA's update is $\Delta W = \frac{\alpha}{r} B A$ with $B \in \mathbb{R}^{d \times r}$, $A \in \mathbb{R}^{r \times k}$ and $r \ll \min(d, k)$. Its rank is at most ___ (one symbol; a string such as `"x"`).
 #
@@ -223,8 +238,23 @@ hidden_check("practice_quiz.lora_update_rank", answer=lora_update_rank)
 # %% [markdown]
 # ## Mixture of experts
 
+# %% [markdown] id=moe_why_question
+# ### Question 13 ({{points}} points, written): Why a mixture of experts
+#
+# Mixtral 8x7B has 47B parameters but uses about 13B for each token. Explain what a mixture of experts buys over a dense model of the same total size and over one of the same compute, and name two costs it brings.
+#
+# ### BEGIN MARK SCHEME
+# **Rubric** (2 points)
+#
+# - 1 point: Parameters grow with N, compute per token with k: more capacity than a dense model of the same compute, much less compute per token than a dense model of the same total size (Mixtral: 47B stored, about 13B used per token).
+# - 1 point: Two real costs, explained: all N experts stay in memory; routing must be balanced (a load-balancing loss, idle or overloaded experts, dropped tokens at capacity); routing, gathering and scattering (and communication between devices) cost time.
+# ### END MARK SCHEME
+
+# %% [written] id=moe_why points=2
+# The parameters of a model, where its knowledge is stored, grow with the number of experts N, but the computation per token grows only with the k experts its router picks: Mixtral stores 47B parameters but spends the compute of a 13B model on each token. Against a dense model of the same total size it is much cheaper per token (faster, fewer FLOPs); against a dense model of the same compute it has several times the parameters, so it can fit more, and experts can specialise. The costs: every expert must be held in memory, because any token may choose any expert (47B in memory for 13B of compute); the router must be trained to spread the tokens (a load-balancing loss, or some experts idle and others overloaded, capacity limits that drop tokens); and routing, gathering and scattering tokens add overhead and communication across devices, so the real speed-up is smaller than the FLOP count suggests.
+
 # %% [markdown]
-# ### Question 12 ({{points}} points): A gate value
+# ### Question 14 ({{points}} points): A gate value
 #
 # A router gives $h(x) = [0.2, 1.5, -0.5, 0]$ for $N = 4$ experts. What is the largest gate value $p_i(x)$? (3 significant figures)
 #
@@ -244,7 +274,7 @@ hidden_check("practice_quiz.moe_gate_value", answer=moe_gate_value)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 13 ({{points}} points): Top-2 weights, renormalised
+# ### Question 15 ({{points}} points): Top-2 weights, renormalised
 #
 # Same $h(x) = [0.2, 1.5, -0.5, 0]$, top-2 routing, and the two chosen weights renormalised to sum to 1 (Mixtral). What weight does the top expert get? (3 significant figures)
 #
@@ -264,7 +294,7 @@ hidden_check("practice_quiz.moe_top2_renormalized", answer=moe_top2_renormalized
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 14 ({{points}} points): A load-balancing loss
+# ### Question 16 ({{points}} points): A load-balancing loss
 #
 # Switch Transformer's load-balancing loss $N \sum_i f_i P_i$ with $N = 2$ experts and top-1 routing over four tokens whose router probabilities are $(0.9, 0.1)$, $(0.7, 0.3)$, $(0.6, 0.4)$ and $(0.2, 0.8)$. What is its value? (3 significant figures)
 #
@@ -284,7 +314,7 @@ hidden_check("practice_quiz.moe_balance_value", answer=moe_balance_value)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 15 ({{points}} points): What sparse experts do not save
+# ### Question 17 ({{points}} points): What sparse experts do not save
 #
 # Compared with a dense model whose feed-forward block is one expert, an MoE with $N = 8$ such experts and top-2 routing ...
 #
@@ -312,7 +342,7 @@ hidden_check("practice_quiz.moe_serving_memory", answer=moe_serving_memory)
 # ## Pruning, quantization and distillation
 
 # %% [markdown]
-# ### Question 16 ({{points}} points): Pruning twice
+# ### Question 18 ({{points}} points): Pruning twice
 #
 # `prune.l1_unstructured(layer, "weight", amount=0.5)` is applied twice to a weight with 1,000 nonzero entries. How many nonzero entries remain?
 #
@@ -331,8 +361,53 @@ from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.prune_twice_remaining", answer=prune_twice_remaining)
 ### END HIDDEN TESTS
 
+# %% [markdown]
+# ### Question 19 ({{points}} points): Pruning neurons
+#
+# A BERT-base feed-forward block has $d = 768$ and $d_{ff} = 3072$: $W_1 \in \mathbb{R}^{3072 \times 768}$ with a bias $b_1$, and $W_2 \in \mathbb{R}^{768 \times 3072}$. Neuron pruning removes 25% of its neurons. How many parameters (weights and biases) does that remove?
+#
+# Set `prune_neurons_count` to a number.
+
+# %% [solution] id=prune_neurons_count
+### BEGIN SOLUTION
+prune_neurons_count = 1180416   # 768 neurons: their rows of W_1 and entries of b_1, and their columns of W_2
+### END SOLUTION
+
+# %% [tests] id=test_prune_neurons_count points=1
+assert "prune_neurons_count" in dir(), "set the variable prune_neurons_count to your answer"
+print("answer recorded:", prune_neurons_count)
+### BEGIN HIDDEN TESTS
+from autograde.grade.verdict import hidden_check
+hidden_check("practice_quiz.prune_neurons_count", answer=prune_neurons_count)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Question 20 ({{points}} points): Which heads to prune
+#
+# Michel et al. put a gate $\xi_h = 1$ on each attention head's output. Which score do they prune heads by, least important first?
+#
+# 0. the norm of the head's weights $W_q, W_k, W_v$
+# 1. the average attention weight the head puts on [CLS]
+# 2. $\mathbb{E}_x \left|\partial \mathcal{L}(x) / \partial \xi_h\right|$, the loss's sensitivity to the gate
+# 3. the accuracy of a classifier trained on the head's output
+#
+# Set `head_importance` to the option's number.
+
+# %% [solution] id=head_importance
+### BEGIN SOLUTION
+head_importance = 2   # $\mathbb{E}_x \left|\partial \mathcal{L}(x) / \partial \xi_h\right|$, the loss's sensitivity to the gate
+### END SOLUTION
+
+# %% [tests] id=test_head_importance points=1
+assert "head_importance" in dir(), "set the variable head_importance to your answer"
+print("answer recorded:", head_importance)
+### BEGIN HIDDEN TESTS
+from autograde.grade.verdict import hidden_check
+hidden_check("practice_quiz.head_importance", answer=head_importance)
+### END HIDDEN TESTS
+
 # %% [markdown] id=pruning_granularity_question
-# ### Question 17 ({{points}} points, written): Pruning weights, neurons, heads or layers
+# ### Question 21 ({{points}} points, written): Pruning weights, neurons, heads or layers
 #
 # The lecture prunes a transformer at four granularities: weights, neurons, attention heads and layers. Compare pruning single weights (unstructured) with removing neurons, heads or layers (structured): which keeps more accuracy at the same sparsity, which makes an ordinary dense model faster, and why?
 #
@@ -347,7 +422,7 @@ hidden_check("practice_quiz.prune_twice_remaining", answer=prune_twice_remaining
 # Pruning single weights is the finest choice: it can remove exactly the least important weights anywhere, so at a given sparsity it keeps the most accuracy. But the pruned matrix has the same shape, and a dense matrix multiplication multiplies the zeros like any other number: no speed-up, and no memory saved, unless sparse formats and kernels (or hardware) exploit them. Removing whole neurons, heads or layers makes the matrices smaller or the model shallower, so the same dense hardware really does less work and stores less. The choice is coarse, whole units go at once, so it costs more accuracy and is usually followed by a short fine-tune: in the lecture's table, dropping 6 of BERT's 12 layers loses 2.18 points on SST-2 and 7.84 on MRPC.
 
 # %% [markdown]
-# ### Question 18 ({{points}} points): An int8 code
+# ### Question 22 ({{points}} points): An int8 code
 #
 # Symmetric absmax int8 quantization of $x = [0.42, -3.81, 1.9]$ with $s = \max|x| / 127$: what is the int8 code of 1.9?
 #
@@ -367,7 +442,7 @@ hidden_check("practice_quiz.absmax_code", answer=absmax_code)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 19 ({{points}} points): A zero point
+# ### Question 23 ({{points}} points): A zero point
 #
 # Asymmetric uint8 quantization of values in $[-1.5, 2.5]$: $s = (\max - \min) / 255$ and $z = \mathrm{round}(-\min / s)$. What is the zero point $z$?
 #
@@ -387,7 +462,7 @@ hidden_check("practice_quiz.asymmetric_zero_point", answer=asymmetric_zero_point
 ### END HIDDEN TESTS
 
 # %% [markdown] id=asymmetric_quantization_question
-# ### Question 20 ({{points}} points, written): Symmetric or asymmetric int8
+# ### Question 24 ({{points}} points, written): Symmetric or asymmetric int8
 #
 # Symmetric absmax int8 maps $[-\max|x|, \max|x|]$ onto $[-127, 127]$ with $z = 0$. A ReLU output lies in $[0, 6]$. What goes wrong with the symmetric scheme there, how does an asymmetric (affine) scheme $q = \mathrm{clamp}(\mathrm{round}(x / s) + z, 0, 255)$ fix it, and what does the asymmetric scheme cost?
 #
@@ -402,7 +477,32 @@ hidden_check("practice_quiz.asymmetric_zero_point", answer=asymmetric_zero_point
 # With absmax the scale is s = 6/127, about 0.047, and the codes -127 ... -1 are never used because no value is negative: half of the 8 bits' range is wasted. An asymmetric scheme maps [min, max] = [0, 6] onto all 256 codes: s = 6/255, about 0.024, with zero point z = round(-min/s) = 0, so the step, and with it the worst rounding error s/2, is halved. The cost is a zero point to store for each tensor or channel and more arithmetic: a product of quantized matrices with z != 0 needs extra correction terms (z times sums of rows or columns). Weights are roughly symmetric around zero, so for them the simpler symmetric scheme loses little.
 
 # %% [markdown]
-# ### Question 21 ({{points}} points): A distillation loss term
+# ### Question 25 ({{points}} points): Which method quantizes the activations
+#
+# The lecture's table lists GPTQ and AWQ as "4 / 16" and SmoothQuant as "8 / 8" (weight / activation bits). What does SmoothQuant do that the other two do not?
+#
+# 0. it stores the weights in fewer bits than GPTQ and AWQ
+# 1. it quantizes the activations as well, after moving their outlier channels' scale into the weights, so matrix products run in int8
+# 2. it trains the model again in 8 bits
+# 3. it keeps the salient 1% of weights in fp16
+#
+# Set `weight_activation_bits` to the option's number.
+
+# %% [solution] id=weight_activation_bits
+### BEGIN SOLUTION
+weight_activation_bits = 1   # it quantizes the activations as well, after moving their outlier channels' scale into the weights, so matrix products run in int8
+### END SOLUTION
+
+# %% [tests] id=test_weight_activation_bits points=1
+assert "weight_activation_bits" in dir(), "set the variable weight_activation_bits to your answer"
+print("answer recorded:", weight_activation_bits)
+### BEGIN HIDDEN TESTS
+from autograde.grade.verdict import hidden_check
+hidden_check("practice_quiz.weight_activation_bits", answer=weight_activation_bits)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Question 26 ({{points}} points): A distillation loss term
 #
 # Teacher logits $[2, 1, 0]$, student logits $[0, 1, 0]$, temperature $T = 2$. What is $T^2\,\mathrm{KL}(p_t \| p_s)$ with $p = \mathrm{softmax}(z / T)$? (3 significant figures)
 #
@@ -421,8 +521,53 @@ from autograde.grade.verdict import hidden_check
 hidden_check("practice_quiz.distillation_term", answer=distillation_term)
 ### END HIDDEN TESTS
 
+# %% [markdown]
+# ### Question 27 ({{points}} points): DistilBERT's speed-up
+#
+# The lecture's table: BERT-base takes 668 s and DistilBERT 410 s for the same inference workload. By what factor is DistilBERT faster? (3 significant figures)
+#
+# Set `distilbert_speedup` to a number.
+
+# %% [solution] id=distilbert_speedup
+### BEGIN SOLUTION
+distilbert_speedup = 1.63   # 668 / 410: with half the layers, less than twice as fast
+### END SOLUTION
+
+# %% [tests] id=test_distilbert_speedup points=1
+assert "distilbert_speedup" in dir(), "set the variable distilbert_speedup to your answer"
+print("answer recorded:", distilbert_speedup)
+### BEGIN HIDDEN TESTS
+from autograde.grade.verdict import hidden_check
+hidden_check("practice_quiz.distilbert_speedup", answer=distilbert_speedup)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Question 28 ({{points}} points): The T squared factor
+#
+# The distillation loss is $\alpha\, T^2\, \mathrm{KL}(p_t^{(T)} \| p_s^{(T)}) + (1 - \alpha)\, \mathrm{CE}(z_s, y)$. Why the factor $T^2$?
+#
+# 0. to make the loss positive
+# 1. to sharpen the teacher's distribution
+# 2. the gradients of the soft term scale like $1/T^2$, so $T^2$ keeps its weight against the hard term when $T$ changes
+# 3. to convert the KL divergence from nats to bits
+#
+# Set `distillation_t_squared` to the option's number.
+
+# %% [solution] id=distillation_t_squared
+### BEGIN SOLUTION
+distillation_t_squared = 2   # the gradients of the soft term scale like $1/T^2$, so $T^2$ keeps its weight against the hard term when $T$ changes
+### END SOLUTION
+
+# %% [tests] id=test_distillation_t_squared points=1
+assert "distillation_t_squared" in dir(), "set the variable distillation_t_squared to your answer"
+print("answer recorded:", distillation_t_squared)
+### BEGIN HIDDEN TESTS
+from autograde.grade.verdict import hidden_check
+hidden_check("practice_quiz.distillation_t_squared", answer=distillation_t_squared)
+### END HIDDEN TESTS
+
 # %% [markdown] id=sequence_vs_token_distillation_question
-# ### Question 22 ({{points}} points, written): Token-level or sequence-level distillation
+# ### Question 29 ({{points}} points, written): Token-level or sequence-level distillation
 #
 # To distill a language model, *token-level* distillation trains the student to match the teacher's next-token distribution at every position (the KL term); *sequence-level* distillation trains the student on text the teacher generated (the lecture's "distillation: copy training data", as for DeepSeek-R1-Distill-Llama-70B). Give the main advantage and one limitation of each.
 #
@@ -440,7 +585,7 @@ hidden_check("practice_quiz.distillation_term", answer=distillation_term)
 # ## KV cache
 
 # %% [markdown]
-# ### Question 23 ({{points}} points): Size of a KV cache
+# ### Question 30 ({{points}} points): Size of a KV cache
 #
 # A decoder with 24 layers and 16 attention heads of size 64 (every head has its own keys and values), in fp16. How large is its KV cache, in MiB, for a batch of 4 sequences of 1,024 tokens?
 #
@@ -460,7 +605,7 @@ hidden_check("practice_quiz.kv_cache_mib", answer=kv_cache_mib)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Question 24 ({{points}} points): How often a cached key is computed
+# ### Question 31 ({{points}} points): How often a cached key is computed
 #
 # A 500-token prompt, then 100 generated tokens with a KV cache. In each layer, how many times is the key of the prompt's first token computed?
 #
@@ -485,7 +630,7 @@ hidden_check("practice_quiz.kv_prefill_keys", answer=kv_prefill_keys)
 ### END HIDDEN TESTS
 
 # %% [markdown] id=kv_cache_policies_question
-# ### Question 25 ({{points}} points, written): Choosing what a KV cache keeps
+# ### Question 32 ({{points}} points, written): Choosing what a KV cache keeps
 #
 # At the same cache budget, compare a sliding window, StreamingLLM and H2O: what does each keep, and when does each fail?
 #

@@ -2,16 +2,19 @@
 # # Part 3b: Quantization
 #
 # **Lecture 11, Model Efficiency: model compression.** A model trained in fp32 stores every
-# weight in 32 bits. Quantization stores it in fewer (fp16, int8, int4) and pays with rounding
-# error. You will write the quantizer from scratch (round to nearest, symmetric absmax and
-# asymmetric zero-point, per-tensor and per-channel, int8 and int4), then quantize a fine-tuned
-# encoder and measure storage and accuracy in a table shaped like the lecture's.
+# weight in 32 bits. Quantization stores it in fewer (fp16, bf16, fp8, int8, int4) and pays with
+# rounding error. After a look at the number formats and what each costs, you will write the
+# quantizer from scratch (round to nearest, symmetric absmax and asymmetric zero-point,
+# per-tensor and per-channel, int8 and int4), see why outliers break it and how LLM.int8() sets
+# them aside, quantize a fine-tuned encoder and measure storage and accuracy in a table shaped
+# like the lecture's, and end where LoRA and quantization meet: fine-tuning on a 4-bit base
+# (QLoRA).
 #
 # | | |
 # |---|---|
 # | You will write | `quantize`, `dequantize`, `absmax_params`, `zeropoint_params`, `fake_quantize` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 40 minutes; every cell runs in seconds on a laptop CPU |
+# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 30 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("you round half up with floor(x + 0.5)"). When
@@ -23,12 +26,14 @@ import copy
 
 import torch
 import torch.nn as nn
+from tqdm.auto import tqdm
 
 from course_lib import measure, plotting, widgets
 from course_lib.checks.quantization import (check_absmax_params, check_fake_quantize,
                                             check_quantize, check_zeropoint_params)
 from course_lib.datasets import TOPICS, load_topic
 from course_lib.model import CLSClassifier
+from course_lib.nbimport import ExerciseNotDone, import_notebook
 from course_lib.pretrained import load_encoder, load_tokenizer
 from course_lib.runtime import set_seed
 from course_lib.training import evaluate, train_classifier
@@ -36,7 +41,63 @@ from course_lib.training import evaluate, train_classifier
 EPS = torch.finfo(torch.float32).eps        # smallest scale we allow (torch's observers do this)
 
 # %% [markdown]
-# ## 1. Lower precision: round to nearest
+# ## 1. Number formats, and what each costs
+#
+# The lecture's slide: a model trained in fp32 is quantized to lower precision (int8, fp16,
+# ...) for inference, to save memory and computation. The formats differ in how they spend
+# their bits. A **floating-point** number has a sign bit, $e$ exponent bits (its range: how large
+# and how small a number it can hold) and $m$ mantissa bits (its precision: the relative step
+# between neighbouring numbers, $2^{-m}$). An **integer** format has evenly spaced values and
+# needs a scale to stand for real numbers (Section 3).
+#
+# * **fp32** (1 + 8 + 23): the training default. 4 bytes a weight.
+# * **fp16** (1 + 5 + 10): half the bytes, a fine step, but a narrow range: nothing above
+#   65,504, and gradients below $6 \cdot 10^{-8}$ vanish. Training in fp16 needs loss scaling.
+# * **bf16** (1 + 8 + 7): fp32's range in 16 bits (no overflow where fp32 has none), paid for
+#   with a coarse step: 2 to 3 significant decimal digits. The usual format for training and serving
+#   LLMs on recent accelerators.
+# * **fp8**, two variants: **e4m3** (1 + 4 + 3, largest 448) for weights and activations,
+#   **e5m2** (1 + 5 + 2) for gradients; each tensor also needs a scale to fit its range. The
+#   lecture's FP8 row (W/A 8/8) uses it for both weights and activations.
+# * **int8** and **int4**: 256 and 16 evenly spaced codes, with a scale (and maybe a zero point)
+#   per tensor, row or group. Integer matrix products are fast where the hardware has int8
+#   units; int4 weights are usually dequantized to 16 bits before the product (W/A 4/16).
+#
+# What each costs is its bytes (the memory, and the memory traffic that bounds the speed of
+# generating text) against its error. The table reads them from torch:
+
+# %%
+FORMATS = [("fp32", torch.float32, (8, 23)), ("fp16", torch.float16, (5, 10)),
+           ("bf16", torch.bfloat16, (8, 7)), ("fp8 e4m3", torch.float8_e4m3fn, (4, 3)),
+           ("fp8 e5m2", torch.float8_e5m2, (5, 2)), ("int8", torch.int8, None),
+           ("int4", None, None)]
+format_rows = []
+for name, dtype, bits in FORMATS:
+    if dtype is not None and dtype.is_floating_point:
+        f = torch.finfo(dtype)
+        layout, largest, step = f"1 + {bits[0]} + {bits[1]}", f"{f.max:.4g}", f"{f.eps:.3g}"
+        size = f.bits
+    else:
+        size = 8 if dtype is not None else 4
+        layout, largest, step = f"{size}-bit integer", f"{2 ** (size - 1) - 1} (x scale)", "scale"
+    format_rows.append((name, size, layout, largest, step, f"{8e9 * size / 8 / 1e9:.0f} GB"))
+plotting.show_table(["format", "bits", "sign + exponent + mantissa", "largest value",
+                     "step at 1.0", "8B-parameter model"], format_rows,
+                    title="Number formats (torch.finfo); the last column is the lecture's storage")
+x = torch.tensor([0.1, 3.14159, 70000.0, 1e-8])
+for name, dtype, _ in FORMATS[1:5]:
+    print(f"{name:<9} 0.1 -> {x[0].to(dtype).item():.6g}, 3.14159 -> {x[1].to(dtype).item():.6g}"
+          + (f", 70000 -> {x[2].to(dtype).item()}, 1e-8 -> {x[3].to(dtype).item():.3g}"
+             if name in ("fp16", "bf16") else ""))
+fig = plotting.number_formats([(name, bits) for name, _, bits in FORMATS if bits is not None])
+
+# %% [markdown]
+# fp16 overflows at 70,000 (to `inf`) and rounds $10^{-8}$ to 0, where bf16 keeps both,
+# coarsely; fp8 keeps barely one significant digit. The 8B row is the lecture's storage column:
+# 16 GB in FP16, 8 GB in FP8 or int8, 4 GB at 4 bits. The rest of this notebook is about the
+# integer formats, which need a scale.
+#
+# ## 2. Lower precision: round to nearest
 #
 # The lecture's first picture: a weight $123.45$ stored as the integer $123$. Its second example,
 # $10.789654 \rightarrow 10$, **truncates** (drops the fraction). Rounding to the *nearest*
@@ -61,7 +122,7 @@ print("ties, half to even:", torch.round(torch.tensor([0.5, 1.5, 2.5, -2.5])).to
       " floor(x + 0.5):", torch.floor(torch.tensor([0.5, 1.5, 2.5, -2.5]) + 0.5).tolist())
 
 # %% [markdown]
-# ## 2. The affine quantizer
+# ## 3. The affine quantizer
 #
 # A $b$-bit integer code $q \in [q_{min}, q_{max}]$ stands for the real number $(q - z)\,s$: a
 # **scale** $s > 0$ (the step between two codes) and an integer **zero point** $z$ (the code that
@@ -75,10 +136,9 @@ print("ties, half to even:", torch.round(torch.tensor([0.5, 1.5, 2.5, -2.5])).to
 #
 # * `round` is `torch.round` (half to even), applied to $x / s$;
 # * $z$ is added **after** rounding. Since $z$ is an integer this only matters at ties:
-#   $\operatorname{round}(2.5) + 1 = 3$ but $\operatorname{round}(2.5 + 1) = 4$. (Careful:
-#   `torch.quantize_per_tensor` does not promise either order. With torch 2.13 on a laptop CPU it
-#   adds $z$ *before* rounding, with torch 2.11 on a GPU server's CPU after: at ties with an odd $z$
-#   the same call gives different codes on different machines. A stated convention avoids that.)
+#   $\operatorname{round}(2.5) + 1 = 3$ but $\operatorname{round}(2.5 + 1) = 4$. Libraries do
+#   not agree on this detail (even `torch.quantize_per_tensor` has been seen to add $z$ before
+#   rounding in one build and after in another), so we state one convention and test it.
 # * values outside the range are **clamped** to $q_{min}$ or $q_{max}$.
 #
 # Within the range the error is at most half a step, $|x - \hat{x}| \le s/2$; outside it grows.
@@ -110,17 +170,19 @@ def dequantize(q: torch.Tensor, s, z) -> torch.Tensor:
 check_quantize(quantize, dequantize)
 
 # %% [markdown]
-# ## 3. Choosing s and z: symmetric absmax and asymmetric zero-point
+# ## 4. Choosing s and z: symmetric absmax and asymmetric zero-point
 #
-# **Symmetric absmax** (LLM.int8() style): map the largest magnitude to the largest code and
-# keep $z = 0$, so $0.0$ is the code $0$ and the range is symmetric:
+# **Symmetric absmax** (the quantizer LLM.int8() builds on, Dettmers et al. 2022): map the
+# largest magnitude to the largest code and keep $z = 0$, so $0.0$ is the code $0$ and the range
+# is symmetric:
 #
 # $$s = \frac{\max |x|}{2^{b-1} - 1}, \qquad z = 0, \qquad q \in [-(2^{b-1}-1),\; 2^{b-1}-1]$$
 #
 # that is $s = \max|x| / 127$ and $q \in [-127, 127]$ for int8, $s = \max|x|/7$ and
 # $q \in [-7, 7]$ for int4. We do **not** use the code $-128$ (or $-8$): the range stays
-# symmetric, as in LLM.int8(). (torch's symmetric `qint8` observer instead divides by 127.5 and
-# uses $[-128, 127]$; a different, equally valid convention, not ours.)
+# symmetric, as in LLM.int8(), which applies absmax to each row of the activations and each
+# column of the weights (Section 5). (torch's symmetric `qint8` observer instead divides by
+# 127.5 and uses $[-128, 127]$; a different, equally valid convention, not ours.)
 #
 # **Asymmetric zero-point** (affine, unsigned codes $[0, 2^b - 1]$): use the whole range
 # $[x_{min}, x_{max}]$, which we first widen to contain $0$ (so that zero, e.g. padding or a ReLU
@@ -231,13 +293,13 @@ def fake_quantize(W: torch.Tensor, bits: int = 8, per_channel: bool = False,
 check_fake_quantize(fake_quantize)
 
 # %% [markdown]
-# ## 4. Outliers, and why per-channel helps
+# ## 5. Outliers, and why per-channel helps
 #
-# One scale for a whole matrix is set by its single largest entry. Large language models have a
-# few **outlier** features whose weights (and activations) are far larger than the rest: one
-# outlier stretches the per-tensor step for everyone, and most weights round to a handful of
-# codes. Per-channel scales confine the damage to the outlier's own row. Below, one row of a
-# weight matrix of the pre-trained encoder is multiplied by 20.
+# One scale for a whole matrix is set by its single largest entry: one outlier stretches the
+# per-tensor step for everyone, and most values round to a handful of codes. Per-channel scales
+# confine the damage to the outlier's own row. Below, one row of a weight matrix of the
+# pre-trained encoder is multiplied by 20. **The outlier is synthetic**: our small encoder has
+# none of its own, so we plant one to see what it does.
 
 # %%
 W = load_encoder().blocks[0].ffn.W_1.weight.detach().clone()             # (256, 64)
@@ -261,9 +323,80 @@ plotting.show_table(["W_1 of layer 0", "bits", "per-tensor error", "per-channel 
 # With the outlier the per-tensor error of the ordinary rows grows several times over, while the
 # per-channel error stays what it was without it. <!-- claim: quantization.per_channel_outlier -->
 #
-# ## 5. Quantize a fine-tuned encoder
+# ### Outliers in the activations: LLM.int8()
 #
-# We fine-tune the [CLS] classifier once (about 10 s), then replace every linear weight of its
+# In real LLMs the worst outliers are in the **activations**, not the weights. Dettmers et al.
+# (2022, "LLM.int8(): 8-bit Matrix Multiplication for Transformers at Scale") found that from
+# about 6.7B parameters on, a few **feature dimensions** of the hidden states (columns of the
+# activation matrix $X$, tokens $\times$ features) carry values up to 20 times larger than the
+# rest, in most tokens and in most layers. Those columns stretch the scale of every token's
+# row, and per-row (vector-wise) scales cannot help: each row contains the outlier. Their fix is
+# a **mixed-precision decomposition** of the product $X W^\top$: with $O$ the set of outlier
+# dimensions (those where some $|X_{tj}| \ge 6$, about 0.1% of them),
+#
+# $$X W^\top = \underbrace{X_{:,O}\, W_{:,O}^\top}_{\text{fp16}} \;+\;
+#   \underbrace{X_{:,\bar O}\, W_{:,\bar O}^\top}_{\text{int8, vector-wise}} ,$$
+#
+# the few outlier columns multiplied in fp16, everything else in int8, with one absmax scale per
+# row of $X$ (per token) and one per row of $W$ (per output). Below, the activations entering
+# layer 0's FFN on real sentences, with two **synthetic** outlier dimensions multiplied by 20
+# (again: our encoder has none of its own); the int8 parts use your `quantize` and
+# `absmax_params` (per-channel: one scale per row).
+
+# %%
+tok = load_tokenizer()
+enc = load_encoder()
+sample = tok.batch([ex.text for ex in load_topic("dev")[:32]])
+with torch.no_grad():
+    captured = []
+    hook = enc.blocks[0].ffn.W_1.register_forward_pre_hook(lambda m, a: captured.append(a[0]))
+    enc(**sample)
+    hook.remove()
+X = captured[0][sample["attention_mask"].bool()]                         # (tokens, d) real tokens
+W1 = enc.blocks[0].ffn.W_1.weight.detach()                                 # (d_ff, d)
+OUTLIER_DIMS = [5, 40]
+X_out = X.clone()
+X_out[:, OUTLIER_DIMS] *= 20                                               # synthetic outliers
+
+
+def int8_rows(M):
+    """M quantized to int8 and back, one absmax scale per row."""
+    s, z = absmax_params(M, 8, per_channel=True)
+    return dequantize(quantize(M, s, z, -127, 127), s, z)
+
+
+def int8_matmul(X, W, outliers=()):
+    """X W^T with vector-wise int8 (per-token, per-output scales); `outliers` columns in float."""
+    keep = torch.ones(X.shape[1], dtype=torch.bool)
+    keep[list(outliers)] = False
+    out = int8_rows(X[:, keep]) @ int8_rows(W[:, keep]).T                # the int8 part
+    return out + X[:, ~keep] @ W[:, ~keep].T                              # the fp16 part
+
+
+exact = X_out @ W1.T                                                      # (tokens, d_ff)
+found = (X_out.abs() >= 6).any(dim=0).nonzero().flatten().tolist()       # LLM.int8()'s rule
+s_t, _ = absmax_params(X_out, 8)                                          # one scale for all
+per_tensor = dequantize(quantize(X_out, s_t, 0, -127, 127), s_t, 0) @ int8_rows(W1).T
+int8_errors = {"per-tensor int8": per_tensor, "vector-wise int8": int8_matmul(X_out, W1),
+               f"vector-wise int8 + {len(found)} dims in float (LLM.int8())":
+                   int8_matmul(X_out, W1, found)}
+int8_errors = {k: ((v - exact).norm() / exact.norm()).item() for k, v in int8_errors.items()}
+print(f"{X.shape[0]} tokens x {X.shape[1]} features; dimensions with |x| >= 6: {found} "
+      f"(the planted ones: {OUTLIER_DIMS})")
+plotting.show_table(["X W^T computed with", "relative error"],
+                    [(k, f"{v:.3%}") for k, v in int8_errors.items()],
+                    title="Layer 0's FFN input with two synthetic outlier dimensions")
+
+# %% [markdown]
+# Per-token scales barely help, since every token carries the outliers; setting the outlier
+# dimensions aside cuts the error of the product at least fivefold, at the price of a few
+# columns in 16 bits. <!-- claim: quantization.int8_decomposition --> That is how LLM.int8()
+# runs 175B-parameter models in 8 bits without losing accuracy; SmoothQuant (Section 8)
+# attacks the same outliers differently.
+#
+# ## 6. Quantize a fine-tuned encoder
+#
+# We fine-tune the [CLS] classifier once, then replace every linear weight of its
 # blocks and its head by the quantized one. Embeddings, LayerNorms and biases stay in fp32 (as
 # in most weight-only schemes); activations stay in fp32, so the **W/A** column reads
 # "8 / 32": weight-only quantization, like GPTQ and AWQ in the lecture's table ("4 / 16").
@@ -273,10 +406,9 @@ plotting.show_table(["W_1 of layer 0", "bits", "per-tensor error", "per-channel 
 
 # %% [skip-grading]
 set_seed(0)
-tok = load_tokenizer()
 train, test = load_topic("train"), load_topic("test")
 fp32_model = CLSClassifier(load_encoder(), num_labels=len(TOPICS))
-run = train_classifier(fp32_model, tok, train, epochs=3, lr=1e-3, seed=0, progress=False)
+run = train_classifier(fp32_model, tok, train, epochs=3, lr=1e-3, seed=0)
 fp32_acc = evaluate(fp32_model, tok, test)
 print(f"fine-tuned fp32 classifier: test accuracy {fp32_acc:.1%} ({run['seconds']:.1f} s)")
 
@@ -315,7 +447,7 @@ configs = [("FP32", 32, False), ("FP16", 16, False), ("INT8 per-tensor", 8, Fals
            ("INT4 per-channel", 4, True)]
 fp32_bytes = storage_bytes(fp32_model, 32, False)
 table, accuracy = [], {}
-for name, bits, per_channel in configs:
+for name, bits, per_channel in tqdm(configs, desc="quantize and evaluate"):
     acc = accuracy[name] = evaluate(quantized_copy(fp32_model, bits, per_channel), tok, test)
     size = storage_bytes(fp32_model, bits, per_channel)
     lin_size = lin_params * bits / 8
@@ -329,18 +461,20 @@ plotting.show_table(["Method", "W/A bits", "Linear weights", "Storage (whole mod
 # %% [markdown]
 # Read the table like the lecture's: halving the bits halves the linear weights' storage. Down to
 # 8 bits the accuracy does not move (within half a point). <!-- claim: quantization.int8_free -->
-# At 4 bits a per-tensor scale costs accuracy, and per-channel scales win it back.
-# <!-- claim: quantization.int4_per_channel -->
+# At 4 bits the accuracy moves by less than a point either way, per-tensor or per-channel: on
+# this small, well-behaved model (no outliers of its own) even 4-bit rounding barely matters,
+# and differences under a point are of the size another seed makes. The weights' reconstruction
+# error, below, is what per-channel scales clearly lower. <!-- claim: quantization.int4_per_channel -->
 # The whole model shrinks less than the linear weights, because in a tiny model the fp32
 # embedding table (1939 x 64) is a big share; in an LLM the linear layers are almost everything,
 # and 4-bit weights give the lecture's 16 GB -> 4 GB.
 #
-# ## 6. How many bits? (precomputed, move the slider)
+# ## 7. How many bits? (precomputed, move the slider)
 
 # %% [skip-grading]
 BITS = [2, 3, 4, 5, 6, 8]
 sweep = {}
-for bits in BITS:
+for bits in tqdm(BITS, desc="bits"):
     for per_channel in (False, True):
         q_model = quantized_copy(fp32_model, bits, per_channel)
         err = sum((q.weight - m.weight).norm() ** 2 for q, m in
@@ -366,9 +500,10 @@ widgets.table_slider(
 
 # %% [markdown]
 # Each extra bit roughly halves the reconstruction error, as one more bit halves the step.
-# <!-- claim: quantization.error_halves_per_bit -->
+# <!-- claim: quantization.error_halves_per_bit --> At every bit width the per-channel error is
+# below the per-tensor one. <!-- claim: quantization.per_channel_lower_error -->
 #
-# ## 7. Beyond round-to-nearest: the methods of the lecture's table
+# ## 8. Beyond round-to-nearest: the methods of the lecture's table
 #
 # The lecture's table (Llama-3.1 8B, 70B, 405B) compares weight/activation bit widths:
 # FP16 (16/16, 16 GB for 8B), FP8 (8/8, 8 GB), GPTQ (4/16 or 8/16), SmoothQuant (8/8) and AWQ
@@ -404,6 +539,67 @@ widgets.table_slider(
 # so both the smoothed activations and the scaled weights fit int8 well. Then both run as int8
 # matrix multiplications (the "8 / 8" row): faster, not only smaller.
 #
+# ## 9. Where LoRA meets quantization: QLoRA
+#
+# Quantization so far made a *trained* model smaller. QLoRA (Dettmers et al. 2023, "QLoRA:
+# Efficient Finetuning of Quantized LLMs") uses it to make **fine-tuning** cheaper: the frozen
+# base model is stored in 4 bits, and LoRA's $A$ and $B$ (Part 1d) train in 16 bits on top of
+# it. The forward pass dequantizes each weight on the fly, $h = \hat{W}_0 x + \frac{\alpha}{r}
+# B A x$; the backward pass goes *through* $\hat W_0$ to reach $A$ and $B$ below, but $\hat W_0$
+# itself gets no gradient and no optimizer state. Per frozen weight that is half a byte instead
+# of the 16 bytes of full fine-tuning in fp32 with Adam (4 for the weight, 4 for its gradient, 8
+# for Adam's two averages). The paper adds a 4-bit format fitted to normally distributed
+# weights (NF4), quantizes the scales too (double quantization) and pages optimizer state out of
+# GPU memory, and fine-tunes a 65B model on one 48 GB GPU.
+#
+# Below, the same recipe at our scale: your `add_lora` from Part 1d (imported from your LoRA
+# notebook, `lora.ipynb`) on a copy of the pre-trained encoder whose linear weights are your
+# 4-bit per-channel `fake_quantize`d ones, against LoRA on the fp32 encoder; same rank ($r =
+# 8$, $\alpha = 16$, on $W_q$ and $W_v$), learning rate and steps.
+
+# %% [skip-grading]
+try:
+    lora_nb = import_notebook("lora.ipynb")            # your LoRALinear and add_lora, Part 1d
+except (FileNotFoundError, ExerciseNotDone) as e:
+    lora_nb = None
+    print(f"QLoRA skipped: {e}")
+
+
+def lora_on(bits: int) -> CLSClassifier:
+    """LoRA (r = 8) on the pre-trained encoder, its linear weights fake-quantized to `bits`."""
+    set_seed(0)
+    enc = load_encoder()
+    if bits < 32:
+        with torch.no_grad():
+            for m in enc.blocks.modules():
+                if isinstance(m, nn.Linear):
+                    m.weight.copy_(fake_quantize(m.weight, bits, per_channel=True))
+    return CLSClassifier(lora_nb.add_lora(enc, r=8, alpha=16), num_labels=len(TOPICS))
+
+
+qlora = {}
+if lora_nb is not None:
+    for name, bits in tqdm([("LoRA on the fp32 base", 32), ("QLoRA: LoRA on a 4-bit base", 4)],
+                           desc="LoRA and QLoRA"):
+        model = lora_on(bits)
+        train_classifier(model, tok, train, epochs=1, lr=5e-3, seed=0, progress=False)
+        frozen = measure.count_parameters(model) - measure.count_parameters(model, True)
+        qlora[name] = (evaluate(model, tok, test), frozen, measure.count_parameters(model, True))
+    plotting.show_table(
+        ["Fine-tuning", "Test accuracy", "Frozen base (bytes)", "Trainable (numbers)"],
+        [(name, f"{acc:.1%}", measure.format_bytes(n_frozen * (4 if "fp32" in name else 0.5)),
+          f"{n_train:,}") for name, (acc, n_frozen, n_train) in qlora.items()],
+        title="One epoch each (the frozen base counted as if every weight were stored in 4 bits)")
+for P in (8e9, 65e9):                                   # bytes per parameter: 16 vs 0.5 (+ LoRA)
+    print(f"{P / 1e9:.0f}B model: full fine-tuning in fp32 with Adam {16 * P / 1e9:,.0f} GB; "
+          f"QLoRA's 4-bit frozen base {0.5 * P / 1e9:,.1f} GB, plus LoRA and its optimizer state")
+
+# %% [markdown]
+# On the 4-bit base LoRA lands within 2 points of LoRA on the fp32 base, for an eighth of the
+# base's bytes. <!-- claim: quantization.qlora_close --> (The table counts our small encoder's
+# frozen part, embeddings included, as if it were all stored in 4 bits; we quantized only the
+# blocks' linear weights, as QLoRA quantizes the linear layers.)
+#
 # ## Summary
 #
 # * Quantization maps $x$ to integer codes $q = \operatorname{clamp}(\operatorname{round}(x/s) +
@@ -411,11 +607,19 @@ widgets.table_slider(
 #   within $s/2$, half of what truncation costs.
 # * Symmetric absmax: $s = \max|x|/127$, $z = 0$. Asymmetric: the range $[x_{min}, x_{max}]$
 #   (containing 0) onto $[0, 255]$, with an integer zero point.
+# * Formats trade range (exponent bits) against precision (mantissa bits): fp16 overflows above
+#   65,504, bf16 keeps fp32's range with 2 to 3 digits, fp8 needs a scale; integers need a scale and
+#   maybe a zero point. Storage is the bits: 16, 8 and 4 GB for an 8B model.
 # * One outlier ruins a per-tensor scale; per-channel scales (one per output row) isolate it.
-#   <!-- claim: quantization.per_channel_outlier -->
-# * 8-bit weights cost almost nothing here; at 4 bits per-channel scales are needed (or GPTQ
-#   and AWQ at scale). <!-- claim: quantization.int8_free -->
+#   <!-- claim: quantization.per_channel_outlier --> LLM.int8()'s outliers are feature
+#   dimensions of the activations; it multiplies them in 16 bits and the rest in int8.
+#   <!-- claim: quantization.int8_decomposition -->
+# * 8-bit weights cost almost nothing here, and on this small model even 4-bit weights cost
+#   under a point; per-channel scales halve the reconstruction error at 4 bits (GPTQ and AWQ go
+#   further at scale). <!-- claim: quantization.int8_free -->
 #   <!-- claim: quantization.int4_per_channel -->
+# * QLoRA: LoRA trains in 16 bits on a frozen 4-bit base, half a byte per frozen weight instead
+#   of 16 bytes for full fine-tuning with Adam. <!-- claim: quantization.qlora_close -->
 #
 # **Check yourself.** (1) With absmax int8, what is the largest error for weights in
 # $[-0.5, 0.5]$? (2) Why must 0 be exactly representable? (3) How many bytes does a 70B model

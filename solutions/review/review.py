@@ -15,7 +15,7 @@
 # | 3 Compression | magnitude pruning, int8 quantization, distillation loss |
 # | 4 Inference | KV cache memory, selective caches |
 #
-# A printable version (formulas and tables, no code) is made by `make summary`.
+# Your instructor may hand out a printable version of the formulas and tables (no code).
 
 # %% [setup]
 import torch
@@ -157,6 +157,13 @@ self_check.summary("moe")
 # one scale per row (per-channel) keeps an outlier from ruining the whole matrix. The slide's
 # examples: $123.45 \to 123$, $10.789654 \to 10$.
 #
+# **Formats.** Bytes per weight: fp32 4, fp16 and bf16 2, fp8 and int8 1, int4 half (an 8B
+# model: 32, 16, 8, 4 GB). fp16 (5 exponent bits) overflows above 65,504; bf16 keeps fp32's
+# 8-bit exponent (range) with 7 mantissa bits (2 to 3 digits); integers need a scale.
+# LLM.int8() keeps the few outlier *feature dimensions* of the activations in 16 bits and
+# multiplies the rest in int8 (a mixed-precision decomposition).
+# QLoRA fine-tunes LoRA's $A, B$ on a frozen 4-bit base: half a byte per frozen weight.
+#
 # **Distillation.** $\mathcal{L} = \alpha\, T^2\, \mathrm{KL}\big(\mathrm{softmax}(z_t/T)
 # \,\|\, \mathrm{softmax}(z_s/T)\big) + (1 - \alpha)\, \mathrm{CE}(z_s, y)$: mimic the teacher's
 # behaviour and learn from the data (the lecture's two halves). *Intuition:* the teacher's soft
@@ -190,7 +197,7 @@ for T in (1.0, 4.0):
 # |---|---|---|---|
 # | What shrinks | number of weights (or neurons, heads, layers) | bits per weight | the whole model (fewer layers) |
 # | What gets faster | only structured removal, or unstructured with sparse kernels | memory traffic; int8 kernels where the hardware has them | fewer layers, less time per input: DistilBERT (6 of 12 layers) takes 410 s where BERT-base takes 668 s (the lecture's table), not half |
-# | Needs retraining | no (a short fine-tune helps) | no (post-training; GPTQ/AWQ calibrate) | yes: train the student |
+# | Needs retraining | at low sparsity no; at high sparsity yes (Part 3a: pruning 90% of the weights costs tens of points, and one epoch of fine-tuning with the mask fixed wins most of them back); dropped layers need it too | no (post-training; GPTQ/AWQ calibrate) | yes: train the student |
 # | Lecture's numbers | dropping 6 of 12 BERT layers: -2.18 on SST-2, -7.84 on MRPC | 4-bit GPTQ / AWQ on Llama-3.1-8B: 1.26 to 2.32 below FP16 on average; SmoothQuant 8/8 at 405B: 2.44 below | DistilBERT: 66M against 110M parameters, GLUE 77.0 against 79.5 |
 
 # %%
@@ -207,7 +214,8 @@ self_check.summary("compression")
 # trade memory for time; a step costs $O(t)$ instead of re-running the whole prefix.
 #
 # **Memory.** $2 \times \text{layers} \times \text{heads} \times d_{head} \times
-# \text{tokens} \times \text{batch} \times \text{bytes}$.
+# \text{tokens} \times \text{batch} \times \text{bytes}$. Appending with `torch.cat` copies
+# the whole cache each step; serving libraries pre-allocate the buffer and write in place.
 #
 # **Selective caches.** Keep a budget of tokens: a sliding window; StreamingLLM = the first few
 # tokens (attention sinks) + a recent window; H2O = a recent window + the "heavy hitters" with
