@@ -13,7 +13,18 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model, visible_check
+from . import (
+    CheckFailed,
+    call,
+    expect,
+    expect_close,
+    expect_only_new_train,
+    expect_shape,
+    ok,
+    stand_ins,
+    tiny_model,
+    visible_check,
+)
 
 
 def _make(Adapter, d, reduction, seed=0):

@@ -11,7 +11,18 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from . import CheckFailed, call, expect, expect_close, expect_only_new_train, expect_shape, ok, stand_ins, tiny_model, visible_check
+from . import (
+    CheckFailed,
+    call,
+    expect,
+    expect_close,
+    expect_only_new_train,
+    expect_shape,
+    ok,
+    stand_ins,
+    tiny_model,
+    visible_check,
+)
 
 
 def _make(LoRALinear, d_in=6, d_out=5, r=2, alpha=4.0, dropout=0.0, seed=0):
