@@ -145,8 +145,8 @@ def _batched_variant(left=True, mask=True, strip=True):
 
 
 # seen_by_checks=False: the visible checks do not test that rule (padding, key masks, the recent
-# window) or stop with the student's own error (a cache concatenated on the heads); only the hidden
-# case tells the mistake apart.
+# window); only the hidden case tells the mistake apart. A cache concatenated on the heads fails
+# check_kv_cache with a CheckFailed naming the student's call (course_lib.checks.visible_check).
 MISTAKES = {
     "generate_uncached": [
         Mistake("temperature ignored", "divide the logits by the temperature before the softmax",
@@ -158,7 +158,7 @@ MISTAKES = {
                 variant("generate_uncached", around(_always_greedy)))],
     "kv_cache": [
         Mistake("concatenating on the wrong dim", "append along the sequence dim (dim 2) of "
-                "(B, H, T, d_head), not the heads", variant("KVCache", update=_cat_wrong_dim), seen_by_checks=False),
+                "(B, H, T, d_head), not the heads", variant("KVCache", update=_cat_wrong_dim)),
         Mistake("update returns the new chunk only", "update() returns the layer's whole cache "
                 "(old positions, then new), not only this step's k and v",
                 variant("KVCache", update=around(_returns_new_only))),
