@@ -10,7 +10,7 @@
 # |---|---|
 # | You will write | `Adapter`, `adapter_parameter_count`, `add_adapters`, `task_state`, `load_task_state` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 30 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 25 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("your adapter has no internal skip connection").

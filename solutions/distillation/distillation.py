@@ -13,7 +13,7 @@
 # |---|---|
 # | You will write | `distillation_loss`, `init_student_from_teacher`, `cosine_loss`, `generate_uncached` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 45 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 50 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("the KL term is not scaled by T^2"). When your

@@ -11,7 +11,7 @@
 # |---|---|
 # | You will write | `apply_bitfit` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 25 minutes of work; run top to bottom, the notebook takes about 55 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 25 minutes of work; run top to bottom, the notebook takes about 15 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **Your own code runs here.** The comparison imports the exercise cells of your notebooks
 # `adapters.ipynb`, `lora.ipynb` and `prompt_tuning.ipynb` (keep them next to this one). A method

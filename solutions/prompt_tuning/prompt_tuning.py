@@ -13,7 +13,7 @@
 # | You will write | `HardPromptMLM` (Section 1), `SoftPrompt`, `SoftPromptMLM`, `PTuningPrompt` (Sections 2 and 3) |
 # | and | `PrefixEncoder`, `prefix_hook`, `PrefixTuningMLM` (Section 4), `PrefixTuningLM` (Section 6) |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 50 minutes of work; run top to bottom, the notebook takes about 35 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 50 minutes of work; run top to bottom, the notebook takes about 30 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("the attention mask was not extended by n
@@ -147,7 +147,7 @@ plotting.show_table(["Prompt (zero-shot)", "Dev acc.", "Test acc."],
 # (the `[MASK]` included) moves right by $n$. With a language-modelling loss the labels would
 # also gain $n$ ignored positions; our classifier reads only the `[MASK]`.
 #
-# How to initialise $P$? Lester et al. (2021, Section 3.1) compare three options: random
+# How to initialise $P$? Lester et al. (2021, Sections 2.1 and 3.2) compare three options: random
 # (uniform in $[-0.5, 0.5]$), rows of the embedding matrix at words sampled from the 5,000 most
 # common tokens, and **class labels**: one prompt vector per class, set to the embedding of that
 # class's label (averaged when a label has several tokens); a prompt longer than the number of
@@ -856,7 +856,7 @@ for t in range(len(TOPICS)):
 # 5. Four runs per seed (two methods, two rates), each `train_classifier(..., seed=s)` after
 #    `set_seed(s)`; only if the prefix wins at both rates and on every seed does "every layer"
 #    explain the gap. A difference smaller than the spread over seeds explains nothing.
-## 6. Rebuild both models for each budget (the cells of Section 5) and train with
+# 6. Rebuild both models for each budget (the cells of Section 5) and train with
 #    `epochs=e`; expect the head's deficit to shrink as it learns what the verbalizer had for
 #    free, and measure whether it vanishes.
 #

@@ -12,7 +12,7 @@
 # |---|---|
 # | You will write | `verbalizer_scores`, `verbalizer_probs`, `PromptClassifier`, `calibrate` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 35 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 30 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("you read the scores at the [CLS] position").

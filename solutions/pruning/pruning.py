@@ -10,7 +10,7 @@
 # |---|---|
 # | You will write | `n_to_prune`, `magnitude_mask`, `global_magnitude_masks`, `neuron_mask`, `remove_neurons`, `head_importance`, `prune_heads`, `drop_layers` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 45 minutes of work; run top to bottom, the notebook takes about 40 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 45 minutes of work; run top to bottom, the notebook takes about 35 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("you pruned the largest weights"). When your

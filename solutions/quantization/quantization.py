@@ -14,7 +14,7 @@
 # |---|---|
 # | You will write | `quantize`, `dequantize`, `absmax_params`, `zeropoint_params`, `fake_quantize` |
 # | Points | {{total_points}} (hidden tests re-check your code on random inputs when it is graded) |
-# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 30 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
+# | Time | about 40 minutes of work; run top to bottom, the notebook takes about 25 s on a 2-core laptop CPU (measured; cells that take longer than a few seconds show a progress bar) |
 #
 # **How feedback works.** After each exercise a test cell runs visible checks and prints a ✓ per
 # property, or tells you which mistake it sees ("you round half up with floor(x + 0.5)"). When
@@ -388,9 +388,10 @@ plotting.show_table(["X W^T computed with", "relative error"],
                     title="Layer 0's FFN input with two synthetic outlier dimensions")
 
 # %% [markdown]
-# Per-token scales barely help, since every token carries the outliers; setting the outlier
-# dimensions aside cuts the error of the product at least fivefold, at the price of a few
-# columns in 16 bits. <!-- claim: quantization.int8_decomposition --> That is how LLM.int8()
+# Per-token (vector-wise) scales lower the error (the table shows by how much), but every
+# token still carries the outliers, so each token's scale is still set by them; setting the
+# outlier dimensions aside cuts the error of the product at least fivefold more, at the price
+# of a few columns in 16 bits. <!-- claim: quantization.int8_decomposition --> That is how LLM.int8()
 # runs 175B-parameter models in 8 bits without losing accuracy; SmoothQuant (Section 8)
 # attacks the same outliers differently.
 #
