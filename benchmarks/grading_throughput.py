@@ -53,6 +53,7 @@ from autograde import cells  # noqa: E402
 from autograde.build import release, samples  # noqa: E402
 from autograde.config import Course  # noqa: E402
 from autograde.grade import batch, cgroups, cluster, sandbox  # noqa: E402
+from autograde.result import SubmissionResult  # noqa: E402
 from autograde.results import intake  # noqa: E402
 
 MODES = ("nbgrader", "cold", "warm", "warm_nocg", "dask")
@@ -134,7 +135,9 @@ def _nocg(course: Course, inbox: Path, assignment: str, workers: int) -> dict | 
                            'none /sys/fs/cgroup && exec "$@"', "sh", *args], capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("@@PART"):
-            return json.loads(line[len("@@PART"):])
+            part = json.loads(line[len("@@PART"):])
+            part["results"] = [SubmissionResult.from_json(r) for r in part["results"]]
+            return part
     raise RuntimeError(f"the no-cgroup run failed: {done.stderr[-2000:]}")
 
 
@@ -144,6 +147,7 @@ def _part(spec: dict) -> None:
     course = Course(solutions=Path(spec["solutions"]), notebooks=Path(spec["notebooks"]),
                     work=Path(spec["work"]))
     out = _grade(course, Path(spec["inbox"]), spec["assignment"], spec["workers"], warm=True)
+    out["results"] = [r.to_json() for r in out["results"]]          # typed results, as JSON
     print("@@PART" + json.dumps(out))
 
 
