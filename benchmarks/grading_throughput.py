@@ -102,8 +102,11 @@ def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> di
            "COURSE_SOLUTIONS_DIR": str(course.solutions), "COURSE_GRADING_DIR": str(course.work),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     common = [f"--CourseDirectory.root={root}", "--Execute.timeout=300", "--log-level=WARN"]
-    subprocess.run([exe, "generate_assignment", assignment, "--force", *common], cwd=root, env=env,
-                   check=True, capture_output=True)
+    # the course's own nbgrader_config.py setting: written questions keep their rubric in the
+    # locked question cell, which stock ClearMarkScheme would refuse
+    subprocess.run([exe, "generate_assignment", assignment, "--force", *common,
+                    "--ClearMarkScheme.enforce_metadata=False"], cwd=root, env=env, check=True,
+                   capture_output=True)
     start = time.monotonic()
     subprocess.run([exe, "autograde", assignment, "--force", *common], cwd=root, env=env,
                    check=True, capture_output=True)

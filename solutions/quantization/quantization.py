@@ -180,9 +180,10 @@ check_quantize(quantize, dequantize)
 #
 # that is $s = \max|x| / 127$ and $q \in [-127, 127]$ for int8, $s = \max|x|/7$ and
 # $q \in [-7, 7]$ for int4. We do **not** use the code $-128$ (or $-8$): the range stays
-# symmetric, as in LLM.int8(), which applies absmax to each row of the activations and each
-# column of the weights (Section 5). (torch's symmetric `qint8` observer instead divides by
-# 127.5 and uses $[-128, 127]$; a different, equally valid convention, not ours.)
+# symmetric, as in LLM.int8(), which applies absmax to each row of the activations and to each
+# output's weights (a column of the paper's $W$ in $XW$, a row of ours in $XW^\top$; Section 5).
+# (torch's symmetric `qint8` observer instead divides by 127.5 and uses $[-128, 127]$; a
+# different, equally valid convention, not ours.)
 #
 # **Asymmetric zero-point** (affine, unsigned codes $[0, 2^b - 1]$): use the whole range
 # $[x_{min}, x_{max}]$, which we first widen to contain $0$ (so that zero, e.g. padding or a ReLU
