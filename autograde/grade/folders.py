@@ -97,10 +97,7 @@ def fresh_subfolder(folder: Path, name: str, uid: int | None, gid: int | None) -
     tree) and make it again, owned by `uid` where given. Returns what was found in the way."""
     found = []
     with opened(folder) as folder_fd:
-        try:
-            st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
+        st = _lstat_at(folder_fd, name)
         if st is not None:
             if stat.S_ISDIR(st.st_mode):
                 remove_entry(folder_fd, name)
@@ -143,9 +140,8 @@ def _empty(top_fd: int) -> None:
                 names = [e.name for e in entries]
             deeper = None
             for name in names:
-                try:
-                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
+                st = _lstat_at(fd, name)
+                if st is None:
                     continue
                 if not stat.S_ISDIR(st.st_mode):
                     _unlink(fd, name)
@@ -169,6 +165,14 @@ def _empty(top_fd: int) -> None:
             os.close(fd)
 
 
+def _lstat_at(fd: int, name: str) -> os.stat_result | None:
+    """`name` in the folder `fd`, the link itself if it is one; None when it is gone."""
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
 def _unlink(fd: int, name: str) -> None:
     try:
         os.unlink(name, dir_fd=fd)
@@ -178,9 +182,8 @@ def _unlink(fd: int, name: str) -> None:
 
 def remove_entry(parent_fd: int, name: str) -> None:
     """Remove `name` in the folder `parent_fd`, a tree or not, never following a link."""
-    try:
-        st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-    except FileNotFoundError:
+    st = _lstat_at(parent_fd, name)
+    if st is None:
         return
     if not stat.S_ISDIR(st.st_mode):
         _unlink(parent_fd, name)
@@ -217,11 +220,8 @@ def remove_owned_by(uid: int, places=("/tmp", "/var/tmp", "/dev/shm")) -> list[s
                 with os.scandir(fd) as entries:
                     names = [e.name for e in entries]
                 for name in names:
-                    try:
-                        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    if st.st_uid == uid:
+                    st = _lstat_at(fd, name)
+                    if st is not None and st.st_uid == uid:
                         remove_entry(fd, name)
                         removed.append(f"{place}/{name}")
         except OSError:
