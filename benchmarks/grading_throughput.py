@@ -53,7 +53,7 @@ from autograde import cells  # noqa: E402
 from autograde.build import release, samples  # noqa: E402
 from autograde.config import Course  # noqa: E402
 from autograde.grade import batch, cgroups, cluster, sandbox  # noqa: E402
-from autograde.result import SubmissionResult  # noqa: E402
+from autograde.result import results_of  # noqa: E402
 from autograde.results import intake  # noqa: E402
 
 MODES = ("nbgrader", "cold", "warm", "warm_nocg", "dask")
@@ -102,10 +102,11 @@ def time_nbgrader(course: Course, assignment: str, inbox: Path, tmp: Path) -> di
            "COURSE_SOLUTIONS_DIR": str(course.solutions), "COURSE_GRADING_DIR": str(course.work),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     common = [f"--CourseDirectory.root={root}", "--Execute.timeout=300", "--log-level=WARN"]
-    # the course's own nbgrader_config.py setting: written questions keep their rubric in the
-    # locked question cell, which stock ClearMarkScheme would refuse
+    # the course's ClearMarkScheme setting, read from nbgrader_config.py: written questions keep
+    # their rubric in the locked question cell, which stock ClearMarkScheme would refuse
+    enforce = release.nbgrader_config().ClearMarkScheme.get("enforce_metadata", True)
     subprocess.run([exe, "generate_assignment", assignment, "--force", *common,
-                    "--ClearMarkScheme.enforce_metadata=False"], cwd=root, env=env, check=True,
+                    f"--ClearMarkScheme.enforce_metadata={enforce}"], cwd=root, env=env, check=True,
                    capture_output=True)
     start = time.monotonic()
     subprocess.run([exe, "autograde", assignment, "--force", *common], cwd=root, env=env,
@@ -139,7 +140,7 @@ def _nocg(course: Course, inbox: Path, assignment: str, workers: int) -> dict | 
     for line in done.stdout.splitlines():
         if line.startswith("@@PART"):
             part = json.loads(line[len("@@PART"):])
-            part["results"] = [SubmissionResult.from_json(r) for r in part["results"]]
+            part["results"] = results_of(part["results"])
             return part
     raise RuntimeError(f"the no-cgroup run failed: {done.stderr[-2000:]}")
 
