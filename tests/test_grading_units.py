@@ -161,11 +161,11 @@ def test_the_hidden_step_records_and_the_grader_judges(toy, tmp_path, monkeypatc
     exec(records.step_code([("toy.softmax", {"softmax": "wrong"}),
                             ("toy.scaled_sum", {"scaled_sum": "not_defined"})]), {"wrong": wrong})
     read = records.read_records(tmp_path, ["toy.softmax", "toy.scaled_sum"], os.getuid())
-    results = records.results_of(read["toy.softmax"])
+    results = records.outputs_by_seed(read["toy.softmax"])
     assert sorted(results) == [0, 1, 2]
     v = verdict.judge("toy.softmax", results, reference.reference_outputs(toy, "toy")["toy.softmax"])
     assert (v.passed, v.total) == (0, 3)
-    missing = records.results_of(read["toy.scaled_sum"])
+    missing = records.outputs_by_seed(read["toy.scaled_sum"])
     assert "NameError" in missing and "not_defined" in missing
     v = verdict.judge("toy.scaled_sum", missing, reference.reference_outputs(toy, "toy")["toy.scaled_sum"])
     assert (v.passed, v.total) == (0, 3) and "not_defined" in "\n".join(v.lines())

@@ -126,7 +126,7 @@ def score_test(cell, run, broken: dict, owners: list, ctx: Context) -> TestResul
                      f"the test cell stopped with {run.error}")
     if run.hidden_status in REASONS:
         lines.append(f"the hidden tests of this cell {REASONS[run.hidden_status]}")
-    verdicts = [verdict.judge(cid, records.results_of(run.records[cid]) if cid in run.records
+    verdicts = [verdict.judge(cid, records.outputs_by_seed(run.records[cid]) if cid in run.records
                               else None, ctx.reference[cid], ctx.course) for cid, _ in calls]
     for v in verdicts:
         lines += v.lines()

@@ -92,7 +92,7 @@ def parse(data: bytes) -> dict:
     return record
 
 
-def results_of(record: dict) -> dict | str:
+def outputs_by_seed(record: dict) -> dict | str:
     """{seed: {"outputs"} or {"error"}} of a parsed record, or why there are none."""
     if "refused" in record:
         return record["refused"]
